@@ -1,0 +1,36 @@
+package io.flatnet.route;
+
+/**
+ * The read side of the next-hop table: what a worker needs to send a packet that a lookup resolved.
+ * Indexes are stable while any route points at them.
+ */
+public interface NextHops {
+
+  /** The index every lookup miss returns. Its kind is {@link #KIND_NO_ROUTE}. */
+  int NO_ROUTE = 0;
+
+  /** No route: the lookup missed. */
+  int KIND_NO_ROUTE = 0;
+
+  /** Forward: send out {@link #port} with the given MACs. */
+  int KIND_FORWARD = 1;
+
+  /** The next hop's MAC is not known yet: resolve it (ARP/NDP) first. */
+  int KIND_RESOLVE = 2;
+
+  /** Addressed to this router or its host: hand to the local/host path. */
+  int KIND_LOCAL = 3;
+
+  /** An explicit drop/unreachable route. */
+  int KIND_DROP = 4;
+
+  int kind(int nextHop);
+
+  int port(int nextHop);
+
+  /** Destination MAC in the low 48 bits, most significant byte first on the wire. */
+  long dstMac(int nextHop);
+
+  /** Source MAC (the out port's) in the low 48 bits, most significant byte first on the wire. */
+  long srcMac(int nextHop);
+}
