@@ -1,0 +1,47 @@
+package io.flatnet.dpdk;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * A fixed off-heap array of mbuf pointers ({@code struct rte_mbuf *[capacity]}), the unit that
+ * rx/tx bursts and bulk frees work on. Allocated once per worker, never per packet.
+ */
+public final class MbufArray {
+  private final MemorySegment slots;
+  private final long address;
+  private final int capacity;
+
+  public MbufArray(Arena arena, int capacity) {
+    this.slots = arena.allocate(ValueLayout.JAVA_LONG, capacity);
+    this.address = slots.address();
+    this.capacity = capacity;
+  }
+
+  public int capacity() {
+    return capacity;
+  }
+
+  /** The native address of slot 0. */
+  public long address() {
+    return address;
+  }
+
+  /** The native address of slot {@code index}. */
+  public long addressOf(int index) {
+    return address + ((long) index << 3);
+  }
+
+  public long get(int index) {
+    return slots.getAtIndex(ValueLayout.JAVA_LONG, index);
+  }
+
+  public void set(int index, long mbuf) {
+    slots.setAtIndex(ValueLayout.JAVA_LONG, index, mbuf);
+  }
+
+  public MemorySegment segment() {
+    return slots;
+  }
+}
