@@ -1,0 +1,87 @@
+package io.flatnet.dataplane;
+
+import java.io.File;
+import java.nio.MappedByteBuffer;
+import org.agrona.IoUtil;
+import org.agrona.concurrent.AtomicBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.agrona.concurrent.status.AtomicCounter;
+import org.agrona.concurrent.status.CountersManager;
+import org.agrona.concurrent.status.CountersReader;
+
+/**
+ * The dataplane's counters, in a memory-mapped file that an outside tool can read while the router
+ * runs (as AeronStat reads Aeron's). The file holds Agrona's counter metadata followed by the
+ * values; {@link #openReader(File)} maps it read-only for such a tool.
+ */
+public final class DataplaneCounters implements AutoCloseable {
+  /** Metadata is 512 bytes a counter and values 128: room for 1024 counters. */
+  public static final int MAX_COUNTERS = 1024;
+
+  private static final int VALUES_LENGTH = MAX_COUNTERS * CountersReader.COUNTER_LENGTH;
+  private static final int METADATA_LENGTH = MAX_COUNTERS * CountersReader.METADATA_LENGTH;
+
+  /** Counter type ids, so a reader can group them. */
+  public static final int TYPE_PORT = 1;
+
+  public static final int TYPE_WORKER = 2;
+  public static final int TYPE_DROP = 3;
+
+  private final File file;
+  private final MappedByteBuffer mapped;
+  private final CountersManager manager;
+
+  private DataplaneCounters(File file) {
+    this.file = file;
+    this.mapped = IoUtil.mapNewFile(file, (long) METADATA_LENGTH + VALUES_LENGTH, true);
+    AtomicBuffer metadata = new UnsafeBuffer(mapped, 0, METADATA_LENGTH);
+    AtomicBuffer values = new UnsafeBuffer(mapped, METADATA_LENGTH, VALUES_LENGTH);
+    this.manager = new CountersManager(metadata, values);
+  }
+
+  /** Creates (or replaces) the counters file. */
+  public static DataplaneCounters create(File file) {
+    File parent = file.getAbsoluteFile().getParentFile();
+    if (parent != null && !parent.isDirectory() && !parent.mkdirs()) {
+      throw new IllegalStateException("cannot create counters directory " + parent);
+    }
+    return new DataplaneCounters(file);
+  }
+
+  /** Maps an existing counters file for reading, from another process. */
+  public static CountersReader openReader(File file) {
+    MappedByteBuffer buffer = IoUtil.mapExistingFile(file, "flatnet counters");
+    return new CountersReader(
+        new UnsafeBuffer(buffer, 0, METADATA_LENGTH),
+        new UnsafeBuffer(buffer, METADATA_LENGTH, VALUES_LENGTH));
+  }
+
+  public AtomicCounter newCounter(int typeId, String label) {
+    return manager.newCounter(label, typeId);
+  }
+
+  public CountersReader reader() {
+    return manager;
+  }
+
+  public File file() {
+    return file;
+  }
+
+  /** The sum of every counter whose label is exactly {@code label}, over all workers. */
+  public long sum(String label) {
+    long[] total = {0};
+    manager.forEach(
+        (counterId, typeId, keyBuffer, counterLabel) -> {
+          if (counterLabel.equals(label)) {
+            total[0] += manager.getCounterValue(counterId);
+          }
+        });
+    return total[0];
+  }
+
+  @Override
+  public void close() {
+    IoUtil.unmap(mapped);
+  }
+}

@@ -1,0 +1,57 @@
+package io.flatnet.dataplane;
+
+import io.flatnet.dpdk.NativeMemory;
+
+/** IPv4 header checks and rewrites on native memory (RFC 791, RFC 1812 section 5.2.2). */
+public final class Ipv4Header {
+  private Ipv4Header() {}
+
+  public static final int ETHERTYPE = 0x0800;
+  public static final int MIN_LENGTH = 20;
+  public static final int TTL_OFFSET = 8;
+  public static final int CHECKSUM_OFFSET = 10;
+  public static final int SOURCE_OFFSET = 12;
+  public static final int DESTINATION_OFFSET = 16;
+
+  /** The one's-complement sum of {@code words} 16-bit words, folded to 16 bits. */
+  public static int onesComplementSum(long address, int length) {
+    long sum = 0;
+    int i = 0;
+    for (; i + 4 <= length; i += 4) {
+      sum += NativeMemory.getIntBe(address + i) & 0xFFFF_FFFFL;
+    }
+    if (i + 2 <= length) {
+      sum += NativeMemory.getU16Be(address + i);
+      i += 2;
+    }
+    if (i < length) {
+      sum += (long) NativeMemory.getU8(address + i) << 8;
+    }
+    while ((sum >>> 16) != 0) {
+      sum = (sum & 0xFFFF) + (sum >>> 16);
+    }
+    return (int) sum;
+  }
+
+  /** True if the header checksum over {@code headerLength} bytes is valid. */
+  public static boolean checksumValid(long ip, int headerLength) {
+    return onesComplementSum(ip, headerLength) == 0xFFFF;
+  }
+
+  /** Computes and stores the header checksum (for packets flatnet builds). */
+  public static void writeChecksum(long ip, int headerLength) {
+    NativeMemory.putU16Be(ip + CHECKSUM_OFFSET, 0);
+    NativeMemory.putU16Be(ip + CHECKSUM_OFFSET, ~onesComplementSum(ip, headerLength) & 0xFFFF);
+  }
+
+  /**
+   * Decrements the TTL and patches the checksum incrementally (RFC 1624, eqn. 3: HC' = ~(~HC + ~m +
+   * m')). The TTL is the high byte of its 16-bit word, so m' = m - 0x0100 and ~m + m' = 0xFEFF.
+   */
+  public static void decrementTtl(long ip) {
+    NativeMemory.putU8(ip + TTL_OFFSET, NativeMemory.getU8(ip + TTL_OFFSET) - 1);
+    int sum = (~NativeMemory.getU16Be(ip + CHECKSUM_OFFSET) & 0xFFFF) + 0xFEFF;
+    sum = (sum & 0xFFFF) + (sum >>> 16);
+    NativeMemory.putU16Be(ip + CHECKSUM_OFFSET, ~sum & 0xFFFF);
+  }
+}

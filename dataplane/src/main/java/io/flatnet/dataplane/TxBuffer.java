@@ -1,0 +1,48 @@
+package io.flatnet.dataplane;
+
+import io.flatnet.dpdk.BurstQueue;
+import io.flatnet.dpdk.MbufArray;
+import io.flatnet.dpdk.PktMbufPool;
+import java.lang.foreign.Arena;
+
+/**
+ * Packets waiting for one TX queue. A worker fills it during a burst and flushes it when it is full
+ * or the burst ends; what the queue does not take is freed and counted as {@code tx-full}.
+ */
+final class TxBuffer {
+  private final BurstQueue queue;
+  private final MbufArray pending;
+  private int count;
+  long sentPackets;
+
+  TxBuffer(Arena arena, BurstQueue queue, int capacity) {
+    this.queue = queue;
+    this.pending = new MbufArray(arena, capacity);
+  }
+
+  int port() {
+    return queue.port();
+  }
+
+  /** Queues one mbuf; flushes first if the buffer is full. */
+  void add(long mbuf, WorkerCounters counters) {
+    if (count == pending.capacity()) {
+      flush(counters);
+    }
+    pending.set(count++, mbuf);
+  }
+
+  void flush(WorkerCounters counters) {
+    if (count == 0) {
+      return;
+    }
+    int sent = queue.burst(pending, count);
+    if (sent < count) {
+      PktMbufPool.freeBulk(pending.addressOf(sent), count - sent);
+      counters.drop(DropReason.TX_FULL, count - sent);
+    }
+    counters.pendingTx += sent;
+    sentPackets += sent;
+    count = 0;
+  }
+}
