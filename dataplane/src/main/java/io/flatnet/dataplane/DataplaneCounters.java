@@ -45,6 +45,9 @@ public final class DataplaneCounters implements AutoCloseable {
     if (parent != null && !parent.isDirectory() && !parent.mkdirs()) {
       throw new IllegalStateException("cannot create counters directory " + parent);
     }
+    if (file.exists() && !file.delete()) {
+      throw new IllegalStateException("cannot replace old counters file " + file);
+    }
     return new DataplaneCounters(file);
   }
 
