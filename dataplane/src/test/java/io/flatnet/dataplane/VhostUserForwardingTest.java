@@ -1,0 +1,173 @@
+package io.flatnet.dataplane;
+
+import static io.flatnet.dataplane.TestPackets.ip;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.sun.management.ThreadMXBean;
+import io.flatnet.dpdk.BurstQueue;
+import io.flatnet.dpdk.EthDev;
+import io.flatnet.dpdk.Mbuf;
+import io.flatnet.dpdk.MbufArray;
+import io.flatnet.dpdk.NativeMemory;
+import io.flatnet.dpdk.PktMbufPool;
+import java.io.File;
+import java.lang.foreign.Arena;
+import java.lang.management.ManagementFactory;
+import java.util.Arrays;
+import java.util.List;
+import org.agrona.concurrent.AgentRunner;
+import org.agrona.concurrent.BusySpinIdleStrategy;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The real vhost-user path: flatnet's net_vhost ports are servers, and virtio_user ports in the
+ * same process play the pods (as testpmd or QEMU would from another process). Packets go pod A
+ * (virtio_user) -> vhost A -> worker -> vhost B -> pod B (virtio_user).
+ */
+class VhostUserForwardingTest {
+  @TempDir File dir;
+
+  private Arena arena;
+  private PktMbufPool pool;
+  private int vhostA;
+  private int vhostB;
+  private int podA;
+  private int podB;
+  private DataplaneCounters counters;
+
+  @BeforeEach
+  void setUp() throws InterruptedException {
+    DataplaneTestSupport.eal();
+    arena = Arena.ofShared();
+    pool = PktMbufPool.create(DataplaneTestSupport.unique("vhost"), 8191, 256, 2176, -1);
+    String socketA = new File(dir, "a.sock").getAbsolutePath();
+    String socketB = new File(dir, "b.sock").getAbsolutePath();
+    vhostA = DataplaneTestSupport.startPort(vhost(socketA), pool);
+    vhostB = DataplaneTestSupport.startPort(vhost(socketB), pool);
+    podA = DataplaneTestSupport.startPort(virtio(socketA), pool);
+    podB = DataplaneTestSupport.startPort(virtio(socketB), pool);
+    long deadline = System.nanoTime() + 10_000_000_000L;
+    while (!(EthDev.link(vhostA).up() && EthDev.link(vhostB).up())) {
+      assertTrue(System.nanoTime() < deadline, "vhost-user links did not come up in 10 s");
+      Thread.sleep(10);
+    }
+    counters = DataplaneCounters.create(new File(dir, "counters.dat"));
+  }
+
+  private static String vhost(String socket) {
+    return DataplaneTestSupport.unique("net_vhost") + ",iface=" + socket + ",queues=1";
+  }
+
+  private static String virtio(String socket) {
+    return DataplaneTestSupport.unique("net_virtio_user") + ",path=" + socket + ",queues=1";
+  }
+
+  @AfterEach
+  void tearDown() {
+    for (int port : new int[] {podA, podB, vhostA, vhostB}) {
+      DataplaneTestSupport.removePort(port);
+    }
+    counters.close();
+    pool.free();
+    arena.close();
+  }
+
+  private ForwardingWorker newWorker(int cpu) {
+    return new ForwardingWorker(
+        0,
+        cpu,
+        List.of(BurstQueue.rx(vhostA, 0)),
+        List.of(BurstQueue.tx(vhostA, 0), BurstQueue.tx(vhostB, 0)),
+        TestRoutes.forwardingTo(vhostB, 31),
+        new WorkerCounters(counters, 0));
+  }
+
+  private void sendFromPodA(byte[] frame, int count, MbufArray scratch) {
+    assertTrue(pool.allocBulk(scratch, count), "pool has mbufs");
+    for (int i = 0; i < count; i++) {
+      NativeMemory.copy(frame, Mbuf.dataAddress(scratch.get(i)));
+      Mbuf.setLength(scratch.get(i), frame.length);
+    }
+    int sent = BurstQueue.tx(podA, 0).burst(scratch, count);
+    PktMbufPool.freeBulk(scratch.addressOf(sent), count - sent);
+  }
+
+  @Test
+  void packetCrossesVhostUserBothWaysWithRoutingRewrites() throws InterruptedException {
+    ForwardingWorker worker = newWorker(-1);
+    byte[] frame = TestPackets.udp(ip(10, 9, 0, 1), ip(10, 1, 0, 2), 17, 200);
+    MbufArray scratch = new MbufArray(arena, 32);
+    sendFromPodA(frame, 1, scratch);
+    BurstQueue podBRx = BurstQueue.rx(podB, 0);
+    int received = 0;
+    long deadline = System.nanoTime() + 5_000_000_000L;
+    while (received == 0 && System.nanoTime() < deadline) {
+      worker.doWork();
+      received = podBRx.burst(scratch, 32);
+    }
+    assertEquals(1, received, "pod B received the routed packet");
+    byte[] got =
+        NativeMemory.toArray(Mbuf.dataAddress(scratch.get(0)), Mbuf.dataLength(scratch.get(0)));
+    PktMbufPool.freeBulk(scratch.address(), received);
+    assertEquals(frame.length, got.length);
+    assertEquals(TestRoutes.NEXT_HOP_MAC, TestPackets.mac(got, 0));
+    assertEquals(16, got[22] & 0xFF, "TTL 17 -> 16");
+    assertArrayEquals(
+        Arrays.copyOfRange(frame, 26, frame.length), Arrays.copyOfRange(got, 26, got.length));
+    assertEquals(1, EthDev.stats(vhostB).txPackets());
+  }
+
+  /**
+   * The worker thread allocates nothing in steady state: ThreadMXBean's allocated-bytes counter for
+   * the worker thread does not move over more than a million forwarded packets after warm-up.
+   */
+  @Test
+  void workerAllocatesNothingInSteadyState() throws InterruptedException {
+    ForwardingWorker worker = newWorker(-1);
+    AgentRunner runner =
+        new AgentRunner(new BusySpinIdleStrategy(), Throwable::printStackTrace, null, worker);
+    Thread workerThreadHandle = AgentRunner.startOnThread(runner);
+    try {
+      ThreadMXBean threads = (ThreadMXBean) ManagementFactory.getThreadMXBean();
+      long workerThread = workerThreadHandle.threadId();
+      byte[] frame = TestPackets.udp(ip(10, 9, 0, 1), ip(10, 1, 0, 2), 64, 18);
+      MbufArray scratch = new MbufArray(arena, 32);
+      BurstQueue podBRx = BurstQueue.rx(podB, 0);
+
+      pump(frame, scratch, podBRx, 500_000);
+      long allocatedBefore = threads.getThreadAllocatedBytes(workerThread);
+      long forwardedBefore = worker.counters().txPackets();
+      pump(frame, scratch, podBRx, 1_500_000);
+      long allocatedAfter = threads.getThreadAllocatedBytes(workerThread);
+      long forwarded = worker.counters().txPackets() - forwardedBefore;
+
+      assertTrue(forwarded >= 1_000_000, "forwarded only " + forwarded + " packets");
+      assertEquals(
+          0,
+          allocatedAfter - allocatedBefore,
+          "worker allocated bytes while forwarding " + forwarded + " packets");
+    } finally {
+      runner.close();
+    }
+  }
+
+  /** Sends bursts from pod A and drains pod B until {@code packets} have arrived or 60 s pass. */
+  private void pump(byte[] frame, MbufArray scratch, BurstQueue podBRx, long packets) {
+    long received = 0;
+    long deadline = System.nanoTime() + 60_000_000_000L;
+    while (received < packets && System.nanoTime() < deadline) {
+      sendFromPodA(frame, 32, scratch);
+      int n;
+      while ((n = podBRx.burst(scratch, 32)) > 0) {
+        received += n;
+        PktMbufPool.freeBulk(scratch.address(), n);
+      }
+    }
+    assertTrue(received >= packets, "pod B received only " + received + " of " + packets);
+  }
+}
