@@ -8,6 +8,7 @@ import io.flatnet.dpdk.MbufArray;
 import io.flatnet.dpdk.NativeMemory;
 import io.flatnet.dpdk.PktMbufPool;
 import io.flatnet.route.NextHops;
+import io.flatnet.route.QsbrReader;
 import java.lang.foreign.Arena;
 import java.util.List;
 import org.agrona.concurrent.Agent;
@@ -35,6 +36,7 @@ public final class ForwardingWorker implements Agent {
   private final TxBuffer[] txByPort = new TxBuffer[DpdkLayout.MAX_ETHPORTS];
   private final TxBuffer[] txBuffers;
   private final WorkerCounters counters;
+  private final QsbrReader quiescence;
   private volatile Routes routes;
 
   private final MbufArray received;
@@ -47,6 +49,7 @@ public final class ForwardingWorker implements Agent {
   /**
    * @param cpu the CPU to pin to, or -1 to leave the thread where it is (tests that drive {@link
    *     #doWork()} from their own thread)
+   * @param quiescence this worker's QSBR registration with the route tables' domain
    */
   public ForwardingWorker(
       int id,
@@ -54,6 +57,7 @@ public final class ForwardingWorker implements Agent {
       List<BurstQueue> rxQueues,
       List<BurstQueue> txQueues,
       Routes routes,
+      QsbrReader quiescence,
       WorkerCounters counters) {
     this.id = id;
     this.cpu = cpu;
@@ -68,6 +72,7 @@ public final class ForwardingWorker implements Agent {
       txByPort[tx.port()] = txBuffers[i];
     }
     this.routes = routes;
+    this.quiescence = quiescence;
     this.counters = counters;
     this.received = new MbufArray(arena, BURST);
     this.dropped = new MbufArray(arena, BURST);
@@ -104,6 +109,8 @@ public final class ForwardingWorker implements Agent {
       }
       counters.publish();
     }
+    // No lookup result is held past this point: route memory retired before now may be reused.
+    quiescence.quiescent();
     return work;
   }
 
@@ -218,6 +225,7 @@ public final class ForwardingWorker implements Agent {
       tx.flush(counters);
     }
     counters.publish();
+    quiescence.close();
     Lcore.unregisterCurrentThread();
   }
 

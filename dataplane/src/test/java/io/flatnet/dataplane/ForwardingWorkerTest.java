@@ -10,6 +10,7 @@ import io.flatnet.dpdk.Mbuf;
 import io.flatnet.dpdk.MbufArray;
 import io.flatnet.dpdk.NativeMemory;
 import io.flatnet.dpdk.PktMbufPool;
+import io.flatnet.route.QsbrDomain;
 import java.io.File;
 import java.lang.foreign.Arena;
 import java.util.ArrayList;
@@ -54,6 +55,7 @@ class ForwardingWorkerTest {
             List.of(BurstQueue.rx(inPort, 0)),
             List.of(BurstQueue.tx(outPort, 0)),
             TestRoutes.forwardingTo(outPort, 31),
+            new QsbrDomain().register(),
             new WorkerCounters(counters, 0));
     inject = BurstQueue.tx(inPort, 0);
     capture = BurstQueue.rx(outPort, 0);

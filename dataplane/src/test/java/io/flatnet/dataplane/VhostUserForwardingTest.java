@@ -12,6 +12,7 @@ import io.flatnet.dpdk.Mbuf;
 import io.flatnet.dpdk.MbufArray;
 import io.flatnet.dpdk.NativeMemory;
 import io.flatnet.dpdk.PktMbufPool;
+import io.flatnet.route.QsbrDomain;
 import java.io.File;
 import java.lang.foreign.Arena;
 import java.lang.management.ManagementFactory;
@@ -84,6 +85,7 @@ class VhostUserForwardingTest {
         List.of(BurstQueue.rx(vhostA, 0)),
         List.of(BurstQueue.tx(vhostA, 0), BurstQueue.tx(vhostB, 0)),
         TestRoutes.forwardingTo(vhostB, 31),
+        new QsbrDomain().register(),
         new WorkerCounters(counters, 0));
   }
 

@@ -11,6 +11,7 @@ import io.flatnet.dpdk.Eal;
 import io.flatnet.dpdk.EalArguments;
 import io.flatnet.dpdk.EthDev;
 import io.flatnet.dpdk.PktMbufPool;
+import io.flatnet.route.QsbrDomain;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -108,7 +109,8 @@ public final class DemoMain implements Callable<Integer> {
       ports[i] = Devices.probe("net_vhost" + i + ",iface=" + sockets.get(i) + ",queues=1");
       PortSetup.start(ports[i], PortSetup.Options.singleQueue(), pool);
     }
-    DemoRoutes routes = DemoRoutes.install(ports);
+    QsbrDomain routeReaders = new QsbrDomain();
+    DemoRoutes routes = DemoRoutes.install(ports, routeReaders);
     DataplaneCounters counters = DataplaneCounters.create(new File(dir, "counters.dat"));
     List<BurstQueue> rx = new ArrayList<>();
     List<BurstQueue> tx = new ArrayList<>();
@@ -118,7 +120,13 @@ public final class DemoMain implements Callable<Integer> {
     }
     ForwardingWorker worker =
         new ForwardingWorker(
-            0, workerCpu, rx, tx, routes.routes(), new WorkerCounters(counters, 0));
+            0,
+            workerCpu,
+            rx,
+            tx,
+            routes.routes(),
+            routeReaders.register(),
+            new WorkerCounters(counters, 0));
     AgentRunner runner = new AgentRunner(idleStrategy, Throwable::printStackTrace, null, worker);
 
     System.out.printf(

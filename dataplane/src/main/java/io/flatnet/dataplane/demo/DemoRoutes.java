@@ -2,8 +2,10 @@ package io.flatnet.dataplane.demo;
 
 import io.flatnet.dataplane.Routes;
 import io.flatnet.dpdk.EthDev;
-import io.flatnet.route.Ipv4Lookup;
-import io.flatnet.route.NextHops;
+import io.flatnet.route.Ipv4Fib;
+import io.flatnet.route.Ipv4Prefix;
+import io.flatnet.route.NextHopTable;
+import io.flatnet.route.QsbrDomain;
 import java.util.Locale;
 
 /**
@@ -24,42 +26,18 @@ final class DemoRoutes {
     this.ports = ports;
   }
 
-  static DemoRoutes install(int[] ports) {
-    long[] srcMacs = {EthDev.macAddress(ports[0]), EthDev.macAddress(ports[1])};
-    long[] dstMacs = {0x02_00_00_00_00_10L, 0x02_00_00_00_00_11L};
-    Ipv4Lookup lookup =
-        destination -> {
-          if ((destination >>> 8) == 0x0AFD00) {
-            return 1;
-          }
-          if ((destination >>> 8) == 0x0AFD01 || (destination >>> 9) == (0x0AFD0200 >>> 9)) {
-            return 2;
-          }
-          return NextHops.NO_ROUTE;
-        };
-    NextHops hops =
-        new NextHops() {
-          @Override
-          public int kind(int nextHop) {
-            return nextHop == 0 ? KIND_NO_ROUTE : KIND_FORWARD;
-          }
-
-          @Override
-          public int port(int nextHop) {
-            return ports[nextHop - 1];
-          }
-
-          @Override
-          public long dstMac(int nextHop) {
-            return dstMacs[nextHop - 1];
-          }
-
-          @Override
-          public long srcMac(int nextHop) {
-            return srcMacs[nextHop - 1];
-          }
-        };
-    return new DemoRoutes(new Routes(lookup, hops), ports);
+  static DemoRoutes install(int[] ports, QsbrDomain domain) {
+    NextHopTable hops = new NextHopTable(64, domain);
+    Ipv4Fib fib = new Ipv4Fib(domain, hops, 256);
+    // The pods' MACs are not known to the demo; testpmd accepts any destination MAC.
+    int toPod0 = hops.addForward(ports[0], 0x02_00_00_00_00_10L, EthDev.macAddress(ports[0]));
+    int toPod1 = hops.addForward(ports[1], 0x02_00_00_00_00_11L, EthDev.macAddress(ports[1]));
+    fib.batch()
+        .add(Ipv4Prefix.parse("10.253.0.0/24"), toPod0)
+        .add(Ipv4Prefix.parse("10.253.1.0/24"), toPod1)
+        .add(Ipv4Prefix.parse("10.253.2.0/23"), toPod1)
+        .commit();
+    return new DemoRoutes(new Routes(fib, hops), ports);
   }
 
   Routes routes() {
