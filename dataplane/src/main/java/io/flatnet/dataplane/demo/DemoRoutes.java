@@ -1,11 +1,9 @@
 package io.flatnet.dataplane.demo;
 
-import io.flatnet.dataplane.Routes;
+import io.flatnet.dataplane.Router;
 import io.flatnet.dpdk.EthDev;
-import io.flatnet.route.Ipv4Fib;
 import io.flatnet.route.Ipv4Prefix;
 import io.flatnet.route.NextHopTable;
-import io.flatnet.route.QsbrDomain;
 import java.util.Locale;
 
 /**
@@ -18,30 +16,26 @@ final class DemoRoutes {
   private static final double[] EXPECTED_SHARE = {0.25, 0.75};
   private static final double TOLERANCE = 0.05;
 
-  private final Routes routes;
   private final int[] ports;
 
-  private DemoRoutes(Routes routes, int[] ports) {
-    this.routes = routes;
+  private DemoRoutes(int[] ports) {
     this.ports = ports;
   }
 
-  static DemoRoutes install(int[] ports, QsbrDomain domain) {
-    NextHopTable hops = new NextHopTable(64, domain);
-    Ipv4Fib fib = new Ipv4Fib(domain, hops, 256);
+  static DemoRoutes install(Router router) {
+    int[] ports = router.ports().stream().mapToInt(Integer::intValue).toArray();
+    NextHopTable hops = router.nextHops();
     // The pods' MACs are not known to the demo; testpmd accepts any destination MAC.
     int toPod0 = hops.addForward(ports[0], 0x02_00_00_00_00_10L, EthDev.macAddress(ports[0]));
     int toPod1 = hops.addForward(ports[1], 0x02_00_00_00_00_11L, EthDev.macAddress(ports[1]));
-    fib.batch()
+    router
+        .fib()
+        .batch()
         .add(Ipv4Prefix.parse("10.253.0.0/24"), toPod0)
         .add(Ipv4Prefix.parse("10.253.1.0/24"), toPod1)
         .add(Ipv4Prefix.parse("10.253.2.0/23"), toPod1)
         .commit();
-    return new DemoRoutes(new Routes(fib, hops), ports);
-  }
-
-  Routes routes() {
-    return routes;
+    return new DemoRoutes(ports);
   }
 
   String describe() {

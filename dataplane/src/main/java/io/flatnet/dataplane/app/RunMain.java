@@ -1,0 +1,198 @@
+package io.flatnet.dataplane.app;
+
+import io.flatnet.dataplane.ForwardingWorker;
+import io.flatnet.dataplane.Router;
+import io.flatnet.dpdk.Eal;
+import io.flatnet.dpdk.EalArguments;
+import io.flatnet.dpdk.EthDev;
+import io.flatnet.route.Ipv4Fib;
+import io.flatnet.route.Ipv4Prefix;
+import java.io.File;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.agrona.concurrent.IdleStrategy;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code ./flatnet run}: a router from command-line ports and static routes, until it is signalled
+ * or {@code --seconds} pass. Prints a line a second (unless {@code --quiet}) and a JSON summary.
+ */
+@Command(
+    name = "flatnet run",
+    mixinStandardHelpOptions = true,
+    description = "Runs the router on the given ports with static IPv4 routes.")
+public final class RunMain implements Callable<Integer> {
+
+  @Option(
+      names = "--port",
+      required = true,
+      description =
+          "A DPDK device, repeatable; ports are numbered 0, 1, ... in order. Example:"
+              + " net_vhost0,iface=/run/flatnet/pod0.sock,queues=1")
+  List<String> ports = new ArrayList<>();
+
+  @Option(
+      names = "--route",
+      description =
+          "PREFIX=PORT[@MAC], repeatable: send PREFIX out of port number PORT to next-hop MAC"
+              + " (default 02:00:00:00:00:<port>). Example: 10.253.0.0/23=1")
+  List<String> routes = new ArrayList<>();
+
+  @Option(names = "--worker-cpu", description = "CPU of the worker (default: last CPU).")
+  int workerCpu = -1;
+
+  @Option(names = "--idle", description = "busy-spin (default) or backoff.")
+  String idle = "busy-spin";
+
+  @Option(names = "--seconds", description = "Stop after this long; 0 runs until signalled.")
+  int seconds = 0;
+
+  @Option(names = "--dir", description = "Run directory for counters (default /tmp/flatnet-<pid>).")
+  File dir;
+
+  @Option(names = "--quiet", description = "No per-second lines; only the JSON summary.")
+  boolean quiet;
+
+  @Option(
+      names = "--wait-links",
+      description = "Seconds to wait for every port's link (vhost-user peer) before counting.")
+  int waitLinks = 30;
+
+  /** A parsed {@code --route}. */
+  record StaticRoute(Ipv4Prefix prefix, int portIndex, long mac) {
+    static StaticRoute parse(String text, int portCount) {
+      int eq = text.indexOf('=');
+      if (eq < 0) {
+        throw new IllegalArgumentException("--route " + text + ": expected PREFIX=PORT[@MAC]");
+      }
+      Ipv4Prefix prefix = Ipv4Prefix.parse(text.substring(0, eq));
+      String target = text.substring(eq + 1);
+      int at = target.indexOf('@');
+      String portText = at < 0 ? target : target.substring(0, at);
+      int port;
+      try {
+        port = Integer.parseInt(portText);
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException(
+            "--route " + text + ": port '" + portText + "' is not a number");
+      }
+      if (port < 0 || port >= portCount) {
+        throw new IllegalArgumentException(
+            "--route " + text + ": port " + port + " does not exist (0.." + (portCount - 1) + ")");
+      }
+      long mac = at < 0 ? 0x02_00_00_00_00_00L | port : parseMac(text, target.substring(at + 1));
+      return new StaticRoute(prefix, port, mac);
+    }
+
+    static long parseMac(String whole, String mac) {
+      String[] parts = mac.split(":");
+      if (parts.length != 6) {
+        throw new IllegalArgumentException("--route " + whole + ": bad MAC '" + mac + "'");
+      }
+      long value = 0;
+      for (String part : parts) {
+        try {
+          int b = Integer.parseInt(part, 16);
+          if (b < 0 || b > 255 || part.length() > 2) {
+            throw new NumberFormatException();
+          }
+          value = value << 8 | b;
+        } catch (NumberFormatException e) {
+          throw new IllegalArgumentException("--route " + whole + ": bad MAC '" + mac + "'");
+        }
+      }
+      return value;
+    }
+  }
+
+  public static void main(String[] args) {
+    System.exit(new CommandLine(new RunMain()).execute(args));
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    List<StaticRoute> parsed = new ArrayList<>();
+    IdleStrategy idleStrategy;
+    try {
+      for (String route : routes) {
+        parsed.add(StaticRoute.parse(route, ports.size()));
+      }
+      idleStrategy = IdleStrategies.parse(idle);
+    } catch (IllegalArgumentException e) {
+      System.err.println("flatnet run: " + e.getMessage());
+      return 2;
+    }
+    if (workerCpu < 0) {
+      workerCpu = Runtime.getRuntime().availableProcessors() - 1;
+    }
+    if (dir == null) {
+      dir = new File("/tmp/flatnet-" + ProcessHandle.current().pid());
+    }
+    Files.createDirectories(dir.toPath());
+
+    Eal.init(EalArguments.forProgram("flatnet").logLevel("warning").build());
+    Router router = Router.open(Router.Sizes.defaults(), dir);
+    CountDownLatch stop = new CountDownLatch(1);
+    CountDownLatch stopped = new CountDownLatch(1);
+    Thread hook =
+        new Thread(
+            () -> {
+              stop.countDown();
+              try {
+                stopped.await(10, TimeUnit.SECONDS);
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+            },
+            "flatnet-stop");
+    Runtime.getRuntime().addShutdownHook(hook);
+    try {
+      List<String> names = new ArrayList<>();
+      for (String devargs : ports) {
+        router.addPort(devargs);
+        names.add(devargs.split(",", 2)[0]);
+      }
+      Ipv4Fib.Batch batch = router.fib().batch();
+      for (StaticRoute route : parsed) {
+        int port = router.ports().get(route.portIndex());
+        int nextHop = router.nextHops().addForward(port, route.mac(), EthDev.macAddress(port));
+        batch.add(route.prefix(), nextHop);
+      }
+      batch.commit();
+      ForwardingWorker worker = router.startWorker(workerCpu, idleStrategy);
+      System.out.printf(
+          "flatnet run: %d ports, %d routes, worker on CPU %d, counters in %s%n",
+          ports.size(), parsed.size(), workerCpu, router.counters().file());
+      long linkDeadline = System.nanoTime() + waitLinks * 1_000_000_000L;
+      while (!router.allLinksUp() && System.nanoTime() < linkDeadline && stop.getCount() > 0) {
+        Thread.sleep(20);
+      }
+      System.out.println(
+          router.allLinksUp() ? "flatnet run: all links up" : "flatnet run: some links are down");
+      ThroughputReport report = new ThroughputReport(worker.counters(), router.ports(), names);
+      for (int second = 1; seconds == 0 || second <= seconds; second++) {
+        if (stop.await(1, TimeUnit.SECONDS)) {
+          break;
+        }
+        if (!quiet) {
+          System.out.println(report.intervalLine(second));
+        }
+      }
+      System.out.println(report.summaryJson(""));
+      System.out.flush();
+      return 0;
+    } finally {
+      router.close();
+      stopped.countDown();
+      if (stop.getCount() > 0) {
+        Runtime.getRuntime().removeShutdownHook(hook);
+      }
+    }
+  }
+}

@@ -1,0 +1,128 @@
+package io.flatnet.dataplane.app;
+
+import io.flatnet.dataplane.DropReason;
+import io.flatnet.dataplane.WorkerCounters;
+import io.flatnet.dpdk.EthDev;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Rates and totals for a running router: one line per interval, and a JSON summary at the end.
+ * Reads the worker's shared counters and the ports' own TX statistics; never touches the worker.
+ */
+public final class ThroughputReport {
+  private final WorkerCounters counters;
+  private final List<Integer> ports;
+  private final List<String> portNames;
+  private final long startNanos;
+  private final long startRx;
+  private final long startTx;
+  private final long[] startDrops = new long[DropReason.values().length];
+  private final long[] startPortTx;
+  private long lastNanos;
+  private long lastRx;
+  private long lastTx;
+  private long lastDrops;
+
+  public ThroughputReport(WorkerCounters counters, List<Integer> ports, List<String> portNames) {
+    this.counters = counters;
+    this.ports = List.copyOf(ports);
+    this.portNames = List.copyOf(portNames);
+    this.startPortTx = portTx();
+    for (DropReason reason : DropReason.values()) {
+      startDrops[reason.ordinal()] = counters.drops(reason);
+    }
+    this.startNanos = System.nanoTime();
+    this.startRx = counters.rxPackets();
+    this.startTx = counters.txPackets();
+    this.lastNanos = startNanos;
+    this.lastRx = startRx;
+    this.lastTx = startTx;
+    this.lastDrops = counters.totalDrops();
+  }
+
+  private long[] portTx() {
+    long[] tx = new long[ports.size()];
+    for (int i = 0; i < tx.length; i++) {
+      tx[i] = EthDev.stats(ports.get(i)).txPackets();
+    }
+    return tx;
+  }
+
+  /** The line for the interval since the previous call, labelled with {@code seconds}. */
+  public String intervalLine(int seconds) {
+    long now = System.nanoTime();
+    long rx = counters.rxPackets();
+    long tx = counters.txPackets();
+    long drops = counters.totalDrops();
+    double interval = Math.max(1e-9, (now - lastNanos) / 1e9);
+    String line =
+        String.format(
+            Locale.ROOT,
+            "  %3ds  rx %6.2f Mpps  tx %6.2f Mpps  forwarded %6.2f Mpps  drops %6.3f Mpps",
+            seconds,
+            (rx - lastRx) / interval / 1e6,
+            (tx - lastTx) / interval / 1e6,
+            (tx - lastTx) / interval / 1e6,
+            (drops - lastDrops) / interval / 1e6);
+    lastNanos = now;
+    lastRx = rx;
+    lastTx = tx;
+    lastDrops = drops;
+    return line;
+  }
+
+  /** Packets each port transmitted since the report started, in port order. */
+  public long[] txByPort() {
+    long[] now = portTx();
+    for (int i = 0; i < now.length; i++) {
+      now[i] -= startPortTx[i];
+    }
+    return now;
+  }
+
+  /**
+   * One JSON object: forwarded (packets the worker sent out of the port its route chose), the rate
+   * over the whole run, rx, tx, per-port TX and every non-zero drop reason.
+   */
+  public String summaryJson(String extraFields) {
+    double elapsed = Math.max(1e-9, (System.nanoTime() - startNanos) / 1e9);
+    long forwarded = counters.txPackets() - startTx;
+    StringBuilder json = new StringBuilder();
+    json.append(
+        String.format(
+            Locale.ROOT,
+            "{\"forwarded\":%d,\"forwarded_mpps\":%.3f,\"rx\":%d,\"tx\":%d,\"seconds\":%.2f,",
+            forwarded,
+            forwarded / elapsed / 1e6,
+            counters.rxPackets() - startRx,
+            forwarded,
+            elapsed));
+    json.append("\"tx_by_port\":{");
+    long[] byPort = txByPort();
+    for (int i = 0; i < byPort.length; i++) {
+      json.append(i == 0 ? "" : ",")
+          .append('"')
+          .append(portNames.get(i))
+          .append("\":")
+          .append(byPort[i]);
+    }
+    json.append("},\"drops\":{");
+    int written = 0;
+    for (DropReason reason : DropReason.values()) {
+      long count = counters.drops(reason) - startDrops[reason.ordinal()];
+      if (count != 0) {
+        json.append(written++ == 0 ? "" : ",")
+            .append('"')
+            .append(reason.label())
+            .append("\":")
+            .append(count);
+      }
+    }
+    json.append('}');
+    if (!extraFields.isEmpty()) {
+      json.append(',').append(extraFields);
+    }
+    return json.append('}').toString();
+  }
+}
