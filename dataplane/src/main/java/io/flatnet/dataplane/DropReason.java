@@ -5,18 +5,28 @@ package io.flatnet.dataplane;
  * counters are; the names are what operators see in counters and logs.
  */
 public enum DropReason {
-  /** Not IPv4 (ARP, IPv6 and other ethertypes until their nodes exist). */
+  /** Neither IPv4, IPv6 nor ARP, or a frame too short for an Ethernet header. */
   NOT_IP("not-ip"),
   /** RFC 1812 header checks failed: version, IHL, total length, checksum, or a short frame. */
   BAD_IPV4_HEADER("bad-ipv4-header"),
-  /** TTL was 0 or 1 on arrival, so forwarding would expire it. */
+  /** IPv6 checks failed: version, payload length against the frame, a short frame. */
+  BAD_IPV6_HEADER("bad-ipv6-header"),
+  /** An ARP or NDP packet that is malformed. */
+  BAD_NEIGHBOR_PACKET("bad-neighbor-packet"),
+  /** TTL or hop limit was 0 or 1 on arrival, so forwarding would expire it. */
   TTL_EXCEEDED("ttl-exceeded"),
   /** No route covers the destination. */
   NO_ROUTE("no-route"),
-  /** The route points at a next hop whose MAC is not resolved yet. */
+  /** The next hop's MAC did not resolve in time (or its route went away while waiting). */
   NEIGHBOR_UNRESOLVED("neighbor-unresolved"),
-  /** Addressed to the router or its host, and this dataplane has no host path. */
-  NO_HOST_PATH("no-host-path"),
+  /** Too many packets already wait for this next hop to resolve. */
+  NEIGHBOR_QUEUE_FULL("neighbor-queue-full"),
+  /** Addressed to the router itself, and not something the router answers (echo, ARP, NDP). */
+  LOCAL_UNHANDLED("local-unhandled"),
+  /** Larger than the out port's MTU (fragmentation is not done; DF packets get an ICMP error). */
+  MTU_EXCEEDED("mtu-exceeded"),
+  /** Reserved for network policy. */
+  POLICY("policy"),
   /** An explicit drop/unreachable route. */
   BLACKHOLE("blackhole"),
   /** The route's out port is not attached to this worker. */

@@ -1,86 +1,73 @@
 package io.flatnet.dataplane;
 
 import io.flatnet.dpdk.BurstQueue;
-import io.flatnet.dpdk.DpdkLayout;
 import io.flatnet.dpdk.Lcore;
 import io.flatnet.dpdk.Mbuf;
 import io.flatnet.dpdk.MbufArray;
-import io.flatnet.dpdk.NativeMemory;
-import io.flatnet.dpdk.PktMbufPool;
-import io.flatnet.route.NextHops;
 import io.flatnet.route.QsbrReader;
 import java.lang.foreign.Arena;
 import java.util.List;
 import org.agrona.concurrent.Agent;
 
 /**
- * A poll-mode IPv4 forwarding worker, in the shape of DPDK's l3fwd: receive a burst, check and look
- * up every packet, rewrite, buffer per out port, flush. It runs on one registered, pinned lcore,
- * allocates nothing and takes no locks; new routes arrive as a published {@link Routes}.
- *
- * <p>Each burst is processed as a vector, VPP-style: one pass checks headers and gathers
- * destinations, one bulk lookup resolves them, one pass rewrites and queues.
+ * A poll-mode forwarding worker in the shape of DPDK's l3fwd: receive a burst, classify it into
+ * per-protocol vectors, run each node over its vector (one bulk lookup each), then flush the TX
+ * buffers. It runs on one registered, pinned lcore, allocates nothing and takes no locks: routes
+ * and ports arrive as published state, and what it learns leaves through a lock-free channel.
  */
 public final class ForwardingWorker implements Agent {
   public static final int BURST = 32;
-
-  private static final int ETHER_HEADER = 14;
-  private static final int IP_CSUM_MASK = DpdkLayout.MBUF_F_RX_IP_CKSUM_MASK;
-  private static final int IP_CSUM_GOOD = DpdkLayout.MBUF_F_RX_IP_CKSUM_GOOD;
-  private static final int IP_CSUM_BAD = DpdkLayout.MBUF_F_RX_IP_CKSUM_BAD;
+  public static final int ICMP_ERRORS_PER_SECOND = 1000;
 
   private final int id;
   private final int cpu;
-  private final Arena arena = Arena.ofShared();
   private final BurstQueue[] rxQueues;
-  private final TxBuffer[] txByPort = new TxBuffer[DpdkLayout.MAX_ETHPORTS];
-  private final TxBuffer[] txBuffers;
-  private final WorkerCounters counters;
-  private final QsbrReader quiescence;
-  private volatile Routes routes;
-
   private final MbufArray received;
-  private final MbufArray dropped;
-  private int droppedCount;
-  private final long[] candidates = new long[BURST];
-  private final int[] destinations = new int[BURST];
-  private final int[] nextHops = new int[BURST];
+  private final PacketIo io;
+  private final Ipv4Node ipv4;
+  private final Ipv6Node ipv6;
+  private final ArpNode arp;
+  private final NeighborWait neighbors;
+  private final QsbrReader quiescence;
+  private final WorkerCounters counters;
+  private final MbufHandoff fromControl = new MbufHandoff(1024);
+  private volatile ForwardingState state;
 
   /**
-   * @param cpu the CPU to pin to, or -1 to leave the thread where it is (tests that drive {@link
-   *     #doWork()} from their own thread)
+   * @param cpu the CPU to pin to, or -1 to stay unpinned (tests that call {@link #doWork()})
    * @param quiescence this worker's QSBR registration with the route tables' domain
+   * @param nextHopCapacity the next-hop table's capacity, to size the neighbour wait queues
    */
   public ForwardingWorker(
       int id,
       int cpu,
       List<BurstQueue> rxQueues,
       List<BurstQueue> txQueues,
-      Routes routes,
+      ForwardingState state,
       QsbrReader quiescence,
-      WorkerCounters counters) {
+      WorkerCounters counters,
+      ControlChannel control,
+      int nextHopCapacity) {
+    Arena arena = Arena.ofAuto();
     this.id = id;
     this.cpu = cpu;
     this.rxQueues = rxQueues.toArray(BurstQueue[]::new);
-    this.txBuffers = new TxBuffer[txQueues.size()];
-    for (int i = 0; i < txBuffers.length; i++) {
-      BurstQueue tx = txQueues.get(i);
-      if (tx.isRx() || txByPort[tx.port()] != null) {
-        throw new IllegalArgumentException("worker " + id + ": bad or duplicate tx queue " + tx);
-      }
-      txBuffers[i] = new TxBuffer(arena, tx, BURST);
-      txByPort[tx.port()] = txBuffers[i];
-    }
-    this.routes = routes;
+    this.received = new MbufArray(arena, BURST);
+    this.io = new PacketIo(arena, txQueues, BURST, counters);
+    ControlChannel.Writer toControl = control.newWriter();
+    IcmpRateLimiter icmpLimit = new IcmpRateLimiter(ICMP_ERRORS_PER_SECOND, 100);
+    this.neighbors = new NeighborWait(nextHopCapacity, io, toControl);
+    this.ipv4 = new Ipv4Node(BURST, io, neighbors, icmpLimit);
+    this.ipv6 = new Ipv6Node(BURST, io, neighbors, icmpLimit, toControl);
+    this.arp = new ArpNode(io, toControl);
     this.quiescence = quiescence;
     this.counters = counters;
-    this.received = new MbufArray(arena, BURST);
-    this.dropped = new MbufArray(arena, BURST);
+    this.state = state;
   }
 
-  /** Publishes new routing state; the worker picks it up at its next burst. */
-  public void setRoutes(Routes routes) {
-    this.routes = routes;
+  /** Publishes new forwarding state; the worker picks it up at its next loop. */
+  public void setState(ForwardingState state) {
+    this.state = state;
   }
 
   @Override
@@ -93,20 +80,25 @@ public final class ForwardingWorker implements Agent {
 
   @Override
   public int doWork() {
-    Routes current = routes;
+    ForwardingState current = state;
     int work = 0;
     for (BurstQueue rx : rxQueues) {
       int count = rx.burst(received, BURST);
       if (count > 0) {
         counters.pendingRx += count;
-        forwardBurst(current, count);
+        counters.pendingPortRx[rx.port()] += count;
+        classify(current, count, rx.port());
+        ipv4.run(current);
+        ipv6.run(current);
         work += count;
       }
     }
+    work += neighbors.poll(current.nextHops());
+    for (long mbuf; (mbuf = fromControl.poll()) != 0; work++) {
+      io.send(Mbuf.port(mbuf), mbuf);
+    }
     if (work > 0) {
-      for (TxBuffer tx : txBuffers) {
-        tx.flush(counters);
-      }
+      io.flush();
       counters.publish();
     }
     // No lookup result is held past this point: route memory retired before now may be reused.
@@ -114,105 +106,28 @@ public final class ForwardingWorker implements Agent {
     return work;
   }
 
-  private void forwardBurst(Routes current, int count) {
-    int routable = 0;
+  /** Sorts the burst into the IPv4 and IPv6 vectors; ARP is answered on the spot. */
+  private void classify(ForwardingState current, int count, int port) {
+    PortTable ports = current.ports();
     for (int i = 0; i < count; i++) {
       long mbuf = received.get(i);
-      DropReason bad = checkIpv4(mbuf);
-      if (bad != null) {
-        drop(mbuf, bad);
+      Mbuf.setPort(mbuf, port); // not every PMD sets it (net_ring does not); replies need it
+      if (Mbuf.dataLength(mbuf) < Ethernet.HEADER) {
+        io.drop(mbuf, DropReason.NOT_IP);
         continue;
       }
-      candidates[routable] = mbuf;
-      destinations[routable] =
-          NativeMemory.getIntBe(
-              Mbuf.dataAddress(mbuf) + ETHER_HEADER + Ipv4Header.DESTINATION_OFFSET);
-      routable++;
-    }
-    current.ipv4().lookupBulk(destinations, nextHops, routable);
-    NextHops hops = current.nextHops();
-    for (int i = 0; i < routable; i++) {
-      long mbuf = candidates[i];
-      int nextHop = nextHops[i];
-      int kind = hops.kind(nextHop);
-      if (kind != NextHops.KIND_FORWARD) {
-        drop(mbuf, dropReasonFor(kind));
-        continue;
+      switch (Ethernet.type(Mbuf.dataAddress(mbuf))) {
+        case Ethernet.IPV4 -> ipv4.enqueue(mbuf);
+        case Ethernet.IPV6 -> ipv6.enqueue(mbuf, ports);
+        case Ethernet.ARP -> arp.process(mbuf, ports);
+        default -> io.drop(mbuf, DropReason.NOT_IP);
       }
-      long ether = Mbuf.dataAddress(mbuf);
-      long ip = ether + ETHER_HEADER;
-      if (NativeMemory.getU8(ip + Ipv4Header.TTL_OFFSET) <= 1) {
-        drop(mbuf, DropReason.TTL_EXCEEDED);
-        continue;
-      }
-      TxBuffer tx = txByPort[hops.port(nextHop)];
-      if (tx == null) {
-        drop(mbuf, DropReason.PORT_DOWN);
-        continue;
-      }
-      Ipv4Header.decrementTtl(ip);
-      NativeMemory.putMac(ether, hops.dstMac(nextHop));
-      NativeMemory.putMac(ether + 6, hops.srcMac(nextHop));
-      tx.add(mbuf, counters);
-    }
-    if (droppedCount > 0) {
-      PktMbufPool.freeBulk(dropped.address(), droppedCount);
-      droppedCount = 0;
     }
   }
 
-  /** RFC 1812 5.2.2 checks; returns null if the packet is a well-formed IPv4 packet. */
-  private static DropReason checkIpv4(long mbuf) {
-    int frameLength = Mbuf.dataLength(mbuf);
-    if (frameLength < ETHER_HEADER) {
-      return DropReason.NOT_IP;
-    }
-    long ether = Mbuf.dataAddress(mbuf);
-    if (NativeMemory.getU16Be(ether + 12) != Ipv4Header.ETHERTYPE) {
-      return DropReason.NOT_IP;
-    }
-    int ipLength = frameLength - ETHER_HEADER;
-    if (ipLength < Ipv4Header.MIN_LENGTH) {
-      return DropReason.BAD_IPV4_HEADER;
-    }
-    long ip = ether + ETHER_HEADER;
-    int versionAndLength = NativeMemory.getU8(ip);
-    int headerLength = (versionAndLength & 0x0F) << 2;
-    if ((versionAndLength >>> 4) != 4
-        || headerLength < Ipv4Header.MIN_LENGTH
-        || headerLength > ipLength) {
-      return DropReason.BAD_IPV4_HEADER;
-    }
-    int totalLength = NativeMemory.getU16Be(ip + 2);
-    if (totalLength < headerLength || totalLength > Mbuf.packetLength(mbuf) - ETHER_HEADER) {
-      return DropReason.BAD_IPV4_HEADER;
-    }
-    int checksumFlags = (int) Mbuf.offloadFlags(mbuf) & IP_CSUM_MASK;
-    if (checksumFlags == IP_CSUM_BAD
-        || (checksumFlags != IP_CSUM_GOOD && !Ipv4Header.checksumValid(ip, headerLength))) {
-      return DropReason.BAD_IPV4_HEADER;
-    }
-    return null;
-  }
-
-  private static DropReason dropReasonFor(int kind) {
-    return switch (kind) {
-      case NextHops.KIND_NO_ROUTE -> DropReason.NO_ROUTE;
-      case NextHops.KIND_RESOLVE -> DropReason.NEIGHBOR_UNRESOLVED;
-      case NextHops.KIND_LOCAL -> DropReason.NO_HOST_PATH;
-      default -> DropReason.BLACKHOLE;
-    };
-  }
-
-  private void drop(long mbuf, DropReason reason) {
-    dropped.set(droppedCount++, mbuf);
-    counters.drop(reason);
-  }
-
-  /** Packets this worker sent on {@code port} since it started. For tests and the demo. */
-  public long sentOn(int port) {
-    TxBuffer tx = txByPort[port];
-    return tx == null ? 0 : tx.sentPackets;
+  /** Control path: queues a packet it built for this worker to send on the mbuf's port field. */
+  public boolean handOff(long mbuf) {
+    return fromControl.offer(mbuf);
   }
 
   public WorkerCounters counters() {
@@ -221,9 +136,8 @@ public final class ForwardingWorker implements Agent {
 
   @Override
   public void onClose() {
-    for (TxBuffer tx : txBuffers) {
-      tx.flush(counters);
-    }
+    neighbors.clear();
+    io.flush();
     counters.publish();
     quiescence.close();
     Lcore.unregisterCurrentThread();

@@ -5,43 +5,77 @@ import io.flatnet.dpdk.Devices;
 import io.flatnet.dpdk.EthDev;
 import io.flatnet.dpdk.PktMbufPool;
 import io.flatnet.route.Ipv4Fib;
+import io.flatnet.route.Ipv4Prefix;
+import io.flatnet.route.Ipv6Fib;
+import io.flatnet.route.Ipv6Prefix;
 import io.flatnet.route.NextHopTable;
 import io.flatnet.route.QsbrDomain;
 import java.io.File;
 import java.util.ArrayList;
 import java.util.List;
+import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentRunner;
+import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.IdleStrategy;
 
 /**
- * The control path's handle on one running router: its mbuf pool, ports, route tables, counters and
- * forwarding worker. EAL must be initialised first. Routes change through {@link #fib()} and {@link
- * #nextHops()} while the worker runs; the worker never waits for them.
+ * The control path's handle on one running router: its mbuf pool, ports, route tables, counters,
+ * forwarding workers and the control thread that resolves neighbours. EAL must be initialised
+ * first. Routes change while the workers run; the workers never wait for them.
  */
 public final class Router implements AutoCloseable {
   /** Sizes of what {@link #open} creates. */
-  public record Sizes(int mbufs, int mbufCache, int nextHops, int tbl8Groups) {
+  public record Sizes(int mbufs, int mbufCache, int nextHops, int tbl8Groups, int ipv6Nodes) {
     public static Sizes defaults() {
-      return new Sizes(16383, 256, 4096, 4096);
+      return new Sizes(16383, 256, 4096, 4096, 1 << 16);
     }
   }
 
+  /** One port: a DPDK device, its role, MTU and the router's own addresses on it (0: none). */
+  public record PortSpec(
+      String name, String devargs, int role, int mtu, int ipv4, long ipv6Hi, long ipv6Lo) {
+    public static PortSpec pod(String name, String devargs) {
+      return new PortSpec(name, devargs, PortTable.ROLE_POD, PortTable.DEFAULT_MTU, 0, 0, 0);
+    }
+
+    public PortSpec withIpv4(int address) {
+      return new PortSpec(name, devargs, role, mtu, address, ipv6Hi, ipv6Lo);
+    }
+
+    public PortSpec withIpv6(long hi, long lo) {
+      return new PortSpec(name, devargs, role, mtu, ipv4, hi, lo);
+    }
+
+    public PortSpec withMtu(int portMtu) {
+      return new PortSpec(name, devargs, role, portMtu, ipv4, ipv6Hi, ipv6Lo);
+    }
+  }
+
+  private final Sizes sizes;
   private final PktMbufPool pool;
   private final List<Integer> ports = new ArrayList<>();
+  private final List<String> portNames = new ArrayList<>();
   private final QsbrDomain routeReaders = new QsbrDomain();
   private final NextHopTable nextHops;
-  private final Ipv4Fib fib;
+  private final Ipv4Fib fib4;
+  private final Ipv6Fib fib6;
   private final DataplaneCounters counters;
-  private ForwardingWorker worker;
-  private AgentRunner runner;
+  private final ControlChannel channel = new ControlChannel();
+  private final NeighborResolver resolver;
+  private volatile PortTable portTable = PortTable.empty();
+  private final List<ForwardingWorker> workers = new ArrayList<>();
+  private final List<AgentRunner> runners = new ArrayList<>();
 
   private Router(Sizes sizes, File runDir) {
+    this.sizes = sizes;
     this.pool =
         PktMbufPool.create(
             "flatnet-mbufs", sizes.mbufs(), sizes.mbufCache(), PktMbufPool.DEFAULT_DATA_ROOM, -1);
     this.nextHops = new NextHopTable(sizes.nextHops(), routeReaders);
-    this.fib = new Ipv4Fib(routeReaders, nextHops, sizes.tbl8Groups());
+    this.fib4 = new Ipv4Fib(routeReaders, nextHops, sizes.tbl8Groups());
+    this.fib6 = new Ipv6Fib(routeReaders, nextHops, sizes.ipv6Nodes());
     this.counters = DataplaneCounters.create(new File(runDir, "counters.dat"));
+    this.resolver = new NeighborResolver(nextHops, () -> portTable, pool, this::handToWorker);
   }
 
   /** Creates the pool, tables and counters file (under {@code runDir}). */
@@ -49,21 +83,40 @@ public final class Router implements AutoCloseable {
     return new Router(sizes, runDir);
   }
 
+  /** Adds a vhost-user pod port (server socket) with default settings, for demos and benches. */
+  public int addPort(String devargs) {
+    return addPort(PortSpec.pod(devargs.split(",", 2)[0], devargs));
+  }
+
   /**
-   * Probes a device (for example {@code net_vhost0,iface=/run/flatnet/pod0.sock}) and starts it
-   * with one queue each way.
+   * Probes the device, starts it (one RX queue; one TX queue per worker) and adds it to the port
+   * table. Call before {@link #startWorkers}.
    *
    * @return the DPDK port id
    */
-  public int addPort(String devargs) {
-    int port = Devices.probe(devargs);
+  public int addPort(PortSpec spec) {
+    if (!runners.isEmpty()) {
+      throw new IllegalStateException("ports are added before the workers start");
+    }
+    int port = Devices.probe(spec.devargs());
     try {
       PortSetup.start(port, PortSetup.Options.singleQueue(), pool);
+      portTable =
+          portTable.with(
+              port,
+              spec.role(),
+              EthDev.macAddress(port),
+              spec.mtu(),
+              spec.ipv4(),
+              spec.ipv6Hi(),
+              spec.ipv6Lo());
     } catch (RuntimeException e) {
+      EthDev.stop(port);
       Devices.remove(port);
       throw e;
     }
     ports.add(port);
+    portNames.add(spec.name());
     return port;
   }
 
@@ -71,8 +124,20 @@ public final class Router implements AutoCloseable {
     return List.copyOf(ports);
   }
 
+  public List<String> portNames() {
+    return List.copyOf(portNames);
+  }
+
+  public PortTable portTable() {
+    return portTable;
+  }
+
   public Ipv4Fib fib() {
-    return fib;
+    return fib4;
+  }
+
+  public Ipv6Fib fib6() {
+    return fib6;
   }
 
   public NextHopTable nextHops() {
@@ -83,29 +148,122 @@ public final class Router implements AutoCloseable {
     return counters;
   }
 
-  /** Starts one worker polling every port, pinned to {@code cpu}. */
+  /** The router answers echo for this address itself. */
+  public void addLocalAddress(Ipv4Prefix hostPrefix) {
+    fib4.add(hostPrefix, nextHops.addLocal(0));
+  }
+
+  public void addLocalAddress(Ipv6Prefix hostPrefix) {
+    fib6.add(hostPrefix, nextHops.addLocal(0));
+  }
+
+  /** Routes {@code prefix} to neighbour {@code neighbor} on {@code port}, resolved by ARP. */
+  public int routeVia(Ipv4Prefix prefix, int port, int neighbor) {
+    int nextHop = nextHops.addNeighbourIpv4(port, neighbor, portTable.mac(port));
+    resolver.track(nextHop, port, 4, 0, neighbor & 0xFFFF_FFFFL);
+    fib4.add(prefix, nextHop);
+    return nextHop;
+  }
+
+  /** Routes {@code prefix} to neighbour {@code hi:lo} on {@code port}, resolved by NDP. */
+  public int routeVia(Ipv6Prefix prefix, int port, long hi, long lo) {
+    int nextHop = nextHops.addNeighbourIpv6(port, hi, lo, portTable.mac(port));
+    resolver.track(nextHop, port, 6, hi, lo);
+    fib6.add(prefix, nextHop);
+    return nextHop;
+  }
+
+  /** Routes {@code prefix} out of {@code port} to a known MAC (no resolution). */
+  public int routeDirect(Ipv4Prefix prefix, int port, long mac) {
+    int nextHop = nextHops.addForward(port, mac, portTable.mac(port));
+    fib4.add(prefix, nextHop);
+    return nextHop;
+  }
+
+  public int routeDirect(Ipv6Prefix prefix, int port, long mac) {
+    int nextHop = nextHops.addForward(port, mac, portTable.mac(port));
+    fib6.add(prefix, nextHop);
+    return nextHop;
+  }
+
+  /** Starts one worker polling every port, pinned to {@code cpu}, and the control thread. */
   public ForwardingWorker startWorker(int cpu, IdleStrategy idle) {
-    if (worker != null) {
-      throw new IllegalStateException("worker already started");
+    return startWorkers(new int[] {cpu}, idle).get(0);
+  }
+
+  /**
+   * Starts one worker per CPU. Each polls a share of the ports' RX queues (round robin) and owns TX
+   * queue {@code id} on every port. With more than one worker, every port needs that many TX queues
+   * (for vhost-user: {@code queues=N} in its devargs).
+   */
+  public List<ForwardingWorker> startWorkers(int[] cpus, IdleStrategy idle) {
+    if (!runners.isEmpty()) {
+      throw new IllegalStateException("workers already started");
     }
-    List<BurstQueue> rx = new ArrayList<>();
-    List<BurstQueue> tx = new ArrayList<>();
-    for (int port : ports) {
-      rx.add(BurstQueue.rx(port, 0));
-      tx.add(BurstQueue.tx(port, 0));
+    ForwardingState state = new ForwardingState(fib4, fib6, nextHops, portTable);
+    int[] portIds = ports.stream().mapToInt(Integer::intValue).toArray();
+    String[] names = portNames.toArray(String[]::new);
+    for (int w = 0; w < cpus.length; w++) {
+      List<BurstQueue> rx = new ArrayList<>();
+      List<BurstQueue> tx = new ArrayList<>();
+      for (int i = 0; i < portIds.length; i++) {
+        if (i % cpus.length == w) {
+          rx.add(BurstQueue.rx(portIds[i], 0));
+        }
+        tx.add(BurstQueue.tx(portIds[i], w));
+      }
+      ForwardingWorker worker =
+          new ForwardingWorker(
+              w,
+              cpus[w],
+              rx,
+              tx,
+              state,
+              routeReaders.register(),
+              new WorkerCounters(counters, w, portIds, names),
+              channel,
+              sizes.nextHops());
+      workers.add(worker);
     }
-    worker =
-        new ForwardingWorker(
-            0,
-            cpu,
-            rx,
-            tx,
-            new Routes(fib, nextHops),
-            routeReaders.register(),
-            new WorkerCounters(counters, 0));
-    runner = new AgentRunner(idle, Throwable::printStackTrace, null, worker);
-    AgentRunner.startOnThread(runner);
-    return worker;
+    for (ForwardingWorker worker : workers) {
+      AgentRunner runner = new AgentRunner(idle, Throwable::printStackTrace, null, worker);
+      runners.add(runner);
+      AgentRunner.startOnThread(runner);
+    }
+    AgentRunner control =
+        new AgentRunner(
+            new BackoffIdleStrategy(10, 10, 1_000, 1_000_000),
+            Throwable::printStackTrace,
+            null,
+            new ControlAgent());
+    runners.add(control);
+    AgentRunner.startOnThread(control);
+    return List.copyOf(workers);
+  }
+
+  private boolean handToWorker(long mbuf) {
+    return !workers.isEmpty() && workers.get(0).handOff(mbuf);
+  }
+
+  /** The control thread: drains what workers report and ages neighbours. */
+  private final class ControlAgent implements Agent {
+    private long nextAging = System.nanoTime();
+
+    @Override
+    public int doWork() {
+      int work = channel.drain(resolver, 64);
+      long now = System.nanoTime();
+      if (now - nextAging > 0) {
+        resolver.age(now);
+        nextAging = now + 5_000_000_000L;
+      }
+      return work;
+    }
+
+    @Override
+    public String roleName() {
+      return "flatnet-control";
+    }
   }
 
   /** True when every port reports link up (a vhost-user port: its peer connected). */
@@ -118,10 +276,10 @@ public final class Router implements AutoCloseable {
     return true;
   }
 
-  /** Stops the worker, then the ports, then releases the tables and counters. */
+  /** Stops the workers and control thread, then the ports, then releases tables and counters. */
   @Override
   public void close() {
-    if (runner != null) {
+    for (AgentRunner runner : runners) {
       runner.close();
     }
     for (int port : ports) {
@@ -132,7 +290,8 @@ public final class Router implements AutoCloseable {
         System.err.println("flatnet: removing port " + port + ": " + e.getMessage());
       }
     }
-    fib.close();
+    fib4.close();
+    fib6.close();
     counters.close();
   }
 }

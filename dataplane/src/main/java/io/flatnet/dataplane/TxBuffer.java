@@ -13,7 +13,6 @@ final class TxBuffer {
   private final BurstQueue queue;
   private final MbufArray pending;
   private int count;
-  long sentPackets;
 
   TxBuffer(Arena arena, BurstQueue queue, int capacity) {
     this.queue = queue;
@@ -42,7 +41,7 @@ final class TxBuffer {
       counters.drop(DropReason.TX_FULL, count - sent);
     }
     counters.pendingTx += sent;
-    sentPackets += sent;
+    counters.pendingPortTx[queue.port()] += sent;
     count = 0;
   }
 }

@@ -1,31 +1,51 @@
 package io.flatnet.dataplane;
 
+import io.flatnet.dpdk.DpdkLayout;
 import org.agrona.concurrent.status.AtomicCounter;
 
 /**
- * One worker's counters. The worker adds to plain local fields per packet and publishes them to the
- * shared counters once per burst (one release store each), so counting costs almost nothing.
+ * One worker's counters: totals, per port, per drop reason and per event. The worker adds to plain
+ * local fields per packet and publishes them to the shared counters file once per loop (one release
+ * store each), so counting costs almost nothing and another process reads them live.
  */
 public final class WorkerCounters {
   private final AtomicCounter rxPackets;
   private final AtomicCounter txPackets;
   private final AtomicCounter[] drops = new AtomicCounter[DropReason.ALL.length];
+  private final AtomicCounter[] events = new AtomicCounter[WorkerEvent.ALL.length];
+  private final AtomicCounter[] portRx = new AtomicCounter[DpdkLayout.MAX_ETHPORTS];
+  private final AtomicCounter[] portTx = new AtomicCounter[DpdkLayout.MAX_ETHPORTS];
 
   long pendingRx;
   long pendingTx;
   final long[] pendingDrops = new long[DropReason.ALL.length];
+  final long[] pendingEvents = new long[WorkerEvent.ALL.length];
+  final long[] pendingPortRx = new long[DpdkLayout.MAX_ETHPORTS];
+  final long[] pendingPortTx = new long[DpdkLayout.MAX_ETHPORTS];
 
-  public WorkerCounters(DataplaneCounters counters, int workerId) {
+  /**
+   * @param ports the ports this worker receives from or sends to, with their names
+   */
+  public WorkerCounters(DataplaneCounters counters, int workerId, int[] ports, String[] names) {
     String prefix = "worker " + workerId + " ";
     rxPackets = counters.newCounter(DataplaneCounters.TYPE_WORKER, prefix + "rx-packets");
     txPackets = counters.newCounter(DataplaneCounters.TYPE_WORKER, prefix + "tx-packets");
     for (DropReason reason : DropReason.ALL) {
       drops[reason.ordinal()] =
-          counters.newCounter(DataplaneCounters.TYPE_DROP, prefix + "drop " + reason.label());
+          counters.newCounter(DataplaneCounters.TYPE_DROP, dropLabel(workerId, reason));
+    }
+    for (WorkerEvent event : WorkerEvent.ALL) {
+      events[event.ordinal()] =
+          counters.newCounter(DataplaneCounters.TYPE_WORKER, prefix + event.label());
+    }
+    for (int i = 0; i < ports.length; i++) {
+      String port = prefix + "port " + names[i] + " ";
+      portRx[ports[i]] = counters.newCounter(DataplaneCounters.TYPE_PORT, port + "rx-packets");
+      portTx[ports[i]] = counters.newCounter(DataplaneCounters.TYPE_PORT, port + "tx-packets");
     }
   }
 
-  /** Label of the per-worker drop counter for {@code reason}, as {@link #sum} expects. */
+  /** Label of the per-worker drop counter for {@code reason}. */
   public static String dropLabel(int workerId, DropReason reason) {
     return "worker " + workerId + " drop " + reason.label();
   }
@@ -38,7 +58,11 @@ public final class WorkerCounters {
     pendingDrops[reason.ordinal()] += count;
   }
 
-  /** Publishes what this burst counted. */
+  void event(WorkerEvent event) {
+    pendingEvents[event.ordinal()]++;
+  }
+
+  /** Publishes what this loop counted. */
   void publish() {
     if (pendingRx != 0) {
       rxPackets.getAndAddRelease(pendingRx);
@@ -48,10 +72,19 @@ public final class WorkerCounters {
       txPackets.getAndAddRelease(pendingTx);
       pendingTx = 0;
     }
-    for (int i = 0; i < pendingDrops.length; i++) {
-      if (pendingDrops[i] != 0) {
-        drops[i].getAndAddRelease(pendingDrops[i]);
-        pendingDrops[i] = 0;
+    publish(drops, pendingDrops);
+    publish(events, pendingEvents);
+    publish(portRx, pendingPortRx);
+    publish(portTx, pendingPortTx);
+  }
+
+  private static void publish(AtomicCounter[] shared, long[] pending) {
+    for (int i = 0; i < pending.length; i++) {
+      if (pending[i] != 0) {
+        if (shared[i] != null) {
+          shared[i].getAndAddRelease(pending[i]);
+        }
+        pending[i] = 0;
       }
     }
   }
@@ -66,6 +99,18 @@ public final class WorkerCounters {
 
   public long drops(DropReason reason) {
     return drops[reason.ordinal()].get();
+  }
+
+  public long events(WorkerEvent event) {
+    return events[event.ordinal()].get();
+  }
+
+  public long portTx(int port) {
+    return portTx[port] == null ? 0 : portTx[port].get();
+  }
+
+  public long portRx(int port) {
+    return portRx[port] == null ? 0 : portRx[port].get();
   }
 
   public long totalDrops() {

@@ -2,7 +2,7 @@ package io.flatnet.dataplane;
 
 import java.nio.ByteBuffer;
 
-/** Builds Ethernet/IPv4/UDP frames for tests, with a checksum computed independently. */
+/** Builds Ethernet frames for tests, with checksums computed independently of the dataplane. */
 final class TestPackets {
   private TestPackets() {}
 
@@ -15,20 +15,46 @@ final class TestPackets {
 
   /** A UDP datagram in IPv4 in Ethernet, with {@code payload} bytes of a recognisable pattern. */
   static byte[] udp(int source, int destination, int ttl, int payload) {
-    int ipLength = 20 + 8 + payload;
+    return ipv4(source, destination, ttl, 17, udpPayload(payload), true);
+  }
+
+  private static byte[] udpPayload(int payload) {
+    ByteBuffer udp = ByteBuffer.allocate(8 + payload);
+    udp.putShort((short) 1000).putShort((short) 1001).putShort((short) (8 + payload));
+    udp.putShort((short) 0);
+    for (int i = 0; i < payload; i++) {
+      udp.put((byte) (i * 7 + 3));
+    }
+    return udp.array();
+  }
+
+  /** An ICMP echo request (id 0x4242, sequence 7) with {@code payload} bytes. */
+  static byte[] ping(int source, int destination, int ttl, int payload) {
+    ByteBuffer icmp = ByteBuffer.allocate(8 + payload);
+    icmp.put((byte) 8).put((byte) 0).putShort((short) 0).putShort((short) 0x4242);
+    icmp.putShort((short) 7);
+    for (int i = 0; i < payload; i++) {
+      icmp.put((byte) i);
+    }
+    byte[] bytes = icmp.array();
+    int sum = ~onesSum(bytes, 0, bytes.length, -1) & 0xFFFF;
+    bytes[2] = (byte) (sum >>> 8);
+    bytes[3] = (byte) sum;
+    return ipv4(source, destination, ttl, 1, bytes, false);
+  }
+
+  static byte[] ipv4(
+      int source, int destination, int ttl, int protocol, byte[] payload, boolean dontFragment) {
+    int ipLength = 20 + payload.length;
     ByteBuffer frame = ByteBuffer.allocate(14 + ipLength);
     putMac(frame, ROUTER_MAC);
     putMac(frame, SENDER_MAC);
     frame.putShort((short) 0x0800);
     frame.put((byte) 0x45).put((byte) 0).putShort((short) ipLength);
-    frame.putShort((short) 0x1234).putShort((short) 0x4000);
-    frame.put((byte) ttl).put((byte) 17).putShort((short) 0);
+    frame.putShort((short) 0x1234).putShort((short) (dontFragment ? 0x4000 : 0));
+    frame.put((byte) ttl).put((byte) protocol).putShort((short) 0);
     frame.putInt(source).putInt(destination);
-    frame.putShort((short) 1000).putShort((short) 1001).putShort((short) (8 + payload));
-    frame.putShort((short) 0);
-    for (int i = 0; i < payload; i++) {
-      frame.put((byte) (i * 7 + 3));
-    }
+    frame.put(payload);
     byte[] bytes = frame.array();
     int checksum = ipChecksum(bytes, 14, 20);
     bytes[24] = (byte) (checksum >>> 8);
@@ -36,19 +62,116 @@ final class TestPackets {
     return bytes;
   }
 
-  /** The RFC 791 header checksum of bytes[offset, offset+length) with the checksum field as is. */
-  static int ipChecksum(byte[] bytes, int offset, int length) {
-    int sum = 0;
-    for (int i = 0; i < length; i += 2) {
-      if (i == 10) {
-        continue;
-      }
-      sum += ((bytes[offset + i] & 0xFF) << 8) | (bytes[offset + i + 1] & 0xFF);
+  /** An ARP request from {@code senderIp} asking for {@code targetIp}, to broadcast. */
+  static byte[] arpRequest(int senderIp, int targetIp) {
+    ByteBuffer frame = ByteBuffer.allocate(60);
+    putMac(frame, 0xFFFF_FFFF_FFFFL);
+    putMac(frame, SENDER_MAC);
+    frame.putShort((short) 0x0806);
+    frame.putShort((short) 1).putShort((short) 0x0800).put((byte) 6).put((byte) 4);
+    frame.putShort((short) 1);
+    putMac(frame, SENDER_MAC);
+    frame.putInt(senderIp);
+    putMac(frame, 0);
+    frame.putInt(targetIp);
+    return frame.array();
+  }
+
+  /** An ARP reply telling that {@code senderIp} is at {@code senderMac}. */
+  static byte[] arpReply(int senderIp, long senderMac, int targetIp) {
+    byte[] frame = arpRequest(senderIp, targetIp);
+    frame[21] = 2;
+    for (int i = 0; i < 6; i++) {
+      frame[6 + i] = (byte) (senderMac >>> (40 - 8 * i));
+      frame[22 + i] = (byte) (senderMac >>> (40 - 8 * i));
     }
+    return frame;
+  }
+
+  /** An IPv6 packet with an ICMPv6 or UDP payload; checksum filled for ICMPv6 (58) and UDP (17). */
+  static byte[] ipv6(
+      long[] source, long[] destination, int hopLimit, int nextHeader, byte[] payload) {
+    ByteBuffer frame = ByteBuffer.allocate(14 + 40 + payload.length);
+    putMac(frame, ROUTER_MAC);
+    putMac(frame, SENDER_MAC);
+    frame.putShort((short) 0x86DD);
+    frame.putInt(0x6000_0000).putShort((short) payload.length).put((byte) nextHeader);
+    frame.put((byte) hopLimit);
+    frame.putLong(source[0]).putLong(source[1]).putLong(destination[0]).putLong(destination[1]);
+    frame.put(payload);
+    byte[] bytes = frame.array();
+    int checksumOffset = nextHeader == 58 ? 2 : 6;
+    int sum = icmp6Checksum(bytes, nextHeader);
+    bytes[54 + checksumOffset] = (byte) (sum >>> 8);
+    bytes[54 + checksumOffset + 1] = (byte) sum;
+    return bytes;
+  }
+
+  static byte[] udp6(long[] source, long[] destination, int hopLimit, int payload) {
+    return ipv6(source, destination, hopLimit, 17, udpPayload(payload));
+  }
+
+  static byte[] ping6(long[] source, long[] destination, int hopLimit) {
+    byte[] icmp = {(byte) 128, 0, 0, 0, 0x42, 0x42, 0, 7, 1, 2, 3, 4};
+    return ipv6(source, destination, hopLimit, 58, icmp);
+  }
+
+  /** A neighbour solicitation for {@code target} with a source link-layer address option. */
+  static byte[] neighborSolicitation(long[] source, long[] target) {
+    ByteBuffer icmp = ByteBuffer.allocate(32);
+    icmp.put((byte) 135).put((byte) 0).putShort((short) 0).putInt(0);
+    icmp.putLong(target[0]).putLong(target[1]);
+    icmp.put((byte) 1).put((byte) 1);
+    putMac(icmp, SENDER_MAC);
+    long[] group = {0xFF02_0000_0000_0000L, 0x0000_0001_FF00_0000L | (target[1] & 0xFF_FFFFL)};
+    return ipv6(source, group, 255, 58, icmp.array());
+  }
+
+  /** The ICMPv6/UDP checksum of an IPv6 frame as it stands, with its checksum field taken as 0. */
+  static int icmp6Checksum(byte[] frame, int nextHeader) {
+    int payloadLength = ((frame[18] & 0xFF) << 8) | (frame[19] & 0xFF);
+    int checksumOffset = 54 + (nextHeader == 58 ? 2 : 6);
+    int sum = onesSum(frame, 22, 32, -1);
+    sum += payloadLength + nextHeader;
+    sum = onesSum(frame, 54, payloadLength, checksumOffset - 54) + sum;
     while ((sum >>> 16) != 0) {
       sum = (sum & 0xFFFF) + (sum >>> 16);
     }
     return ~sum & 0xFFFF;
+  }
+
+  /** The RFC 791 header checksum of bytes[offset, offset+length) with the checksum field as 0. */
+  static int ipChecksum(byte[] bytes, int offset, int length) {
+    return ~onesSum(bytes, offset, length, 10) & 0xFFFF;
+  }
+
+  /** The one's-complement sum, folded, skipping the 16-bit word at relative offset {@code skip}. */
+  static int onesSum(byte[] bytes, int offset, int length, int skip) {
+    int sum = 0;
+    for (int i = 0; i < length; i += 2) {
+      if (i == skip) {
+        continue;
+      }
+      int high = bytes[offset + i] & 0xFF;
+      int low = i + 1 < length ? bytes[offset + i + 1] & 0xFF : 0;
+      sum += (high << 8) | low;
+    }
+    while ((sum >>> 16) != 0) {
+      sum = (sum & 0xFFFF) + (sum >>> 16);
+    }
+    return sum;
+  }
+
+  static int u16(byte[] bytes, int offset) {
+    return ((bytes[offset] & 0xFF) << 8) | (bytes[offset + 1] & 0xFF);
+  }
+
+  static int u32(byte[] bytes, int offset) {
+    return (u16(bytes, offset) << 16) | u16(bytes, offset + 2);
+  }
+
+  static long u64(byte[] bytes, int offset) {
+    return ((long) u32(bytes, offset) << 32) | (u32(bytes, offset + 4) & 0xFFFF_FFFFL);
   }
 
   static long mac(byte[] bytes, int offset) {

@@ -12,7 +12,6 @@ import io.flatnet.dpdk.Mbuf;
 import io.flatnet.dpdk.MbufArray;
 import io.flatnet.dpdk.NativeMemory;
 import io.flatnet.dpdk.PktMbufPool;
-import io.flatnet.route.QsbrDomain;
 import java.io.File;
 import java.lang.foreign.Arena;
 import java.lang.management.ManagementFactory;
@@ -40,6 +39,7 @@ class VhostUserForwardingTest {
   private int podA;
   private int podB;
   private DataplaneCounters counters;
+  private TestRoutes routes;
 
   @BeforeEach
   void setUp() throws InterruptedException {
@@ -74,19 +74,25 @@ class VhostUserForwardingTest {
       DataplaneTestSupport.removePort(port);
     }
     counters.close();
+    if (routes != null) {
+      routes.close();
+    }
     pool.free();
     arena.close();
   }
 
   private ForwardingWorker newWorker(int cpu) {
+    routes = new TestRoutes(vhostA, EthDev.macAddress(vhostA), vhostB, 31);
     return new ForwardingWorker(
         0,
         cpu,
         List.of(BurstQueue.rx(vhostA, 0)),
         List.of(BurstQueue.tx(vhostA, 0), BurstQueue.tx(vhostB, 0)),
-        TestRoutes.forwardingTo(vhostB, 31),
-        new QsbrDomain().register(),
-        new WorkerCounters(counters, 0));
+        routes.state(),
+        routes.domain.register(),
+        new WorkerCounters(counters, 0, new int[] {vhostA, vhostB}, new String[] {"a", "b"}),
+        new ControlChannel(),
+        64);
   }
 
   private void sendFromPodA(byte[] frame, int count, MbufArray scratch) {

@@ -80,6 +80,10 @@ public final class NativeMemory {
     return ALL.get(BE_LONG, address);
   }
 
+  public static void putLongBe(long address, long value) {
+    ALL.set(BE_LONG, address, value);
+  }
+
   /** A 48-bit MAC address at {@code address}, first wire byte most significant. */
   public static long getMac(long address) {
     return ((long) getU16Be(address) << 32) | (getIntBe(address + 2) & 0xFFFF_FFFFL);
@@ -88,6 +92,16 @@ public final class NativeMemory {
   public static void putMac(long address, long mac) {
     putU16Be(address, (int) (mac >>> 32));
     putIntBe(address + 2, (int) mac);
+  }
+
+  /** Zeroes {@code length} bytes (control path: it makes a slice). */
+  public static void zero(long address, long length) {
+    ALL.asSlice(address, length).fill((byte) 0);
+  }
+
+  /** Copies {@code length} bytes; the ranges may overlap (memmove semantics). */
+  public static void move(long from, long to, long length) {
+    MemorySegment.copy(ALL, from, ALL, to, length);
   }
 
   public static void copy(byte[] from, long address) {

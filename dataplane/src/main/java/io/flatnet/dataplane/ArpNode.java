@@ -1,0 +1,70 @@
+package io.flatnet.dataplane;
+
+import io.flatnet.dpdk.Mbuf;
+import io.flatnet.dpdk.NativeMemory;
+
+/**
+ * ARP (RFC 826) on the worker: answers requests for the router's addresses, in place, and tells the
+ * control path every sender it hears from, so next hops resolve and gratuitous ARP updates them. On
+ * pod and host ports the router answers for every address but the asker's own (proxy ARP), so a
+ * pod's traffic always goes through the router, whatever the pod's subnet mask says.
+ */
+final class ArpNode {
+  private static final int ARP = Ethernet.HEADER;
+  private static final int LENGTH = 28;
+  private static final int REQUEST = 1;
+  private static final int REPLY = 2;
+
+  private final PacketIo io;
+  private final ControlChannel.Writer control;
+
+  ArpNode(PacketIo io, ControlChannel.Writer control) {
+    this.io = io;
+    this.control = control;
+  }
+
+  void process(long mbuf, PortTable ports) {
+    long frame = Mbuf.dataAddress(mbuf);
+    long arp = frame + ARP;
+    if (Mbuf.dataLength(mbuf) < ARP + LENGTH
+        || NativeMemory.getU16Be(arp) != 1
+        || NativeMemory.getU16Be(arp + 2) != Ethernet.IPV4
+        || NativeMemory.getU16Be(arp + 4) != 0x0604) {
+      io.drop(mbuf, DropReason.BAD_NEIGHBOR_PACKET);
+      return;
+    }
+    int port = Mbuf.port(mbuf);
+    int operation = NativeMemory.getU16Be(arp + 6);
+    long senderMac = NativeMemory.getMac(arp + 8);
+    int senderIp = NativeMemory.getIntBe(arp + 14);
+    int targetIp = NativeMemory.getIntBe(arp + 24);
+    if (senderIp != 0) {
+      control.neighborV4(port, senderIp, senderMac);
+      io.counters.event(WorkerEvent.NEIGHBOR_LEARNED);
+    }
+    if (operation == REQUEST && answers(ports, port, senderIp, targetIp)) {
+      long portMac = ports.mac(port);
+      NativeMemory.putU16Be(arp + 6, REPLY);
+      NativeMemory.putMac(arp + 18, senderMac);
+      NativeMemory.putIntBe(arp + 24, senderIp);
+      NativeMemory.putMac(arp + 8, portMac);
+      NativeMemory.putIntBe(arp + 14, targetIp);
+      Ethernet.setAddresses(frame, senderMac, portMac);
+      io.counters.event(WorkerEvent.ARP_REPLY_SENT);
+      io.send(port, mbuf);
+      return;
+    }
+    io.consume(mbuf);
+  }
+
+  private static boolean answers(PortTable ports, int port, int senderIp, int targetIp) {
+    if (targetIp == 0 || senderIp == 0 || targetIp == senderIp) {
+      return false; // a probe or a gratuitous announcement: never claim the asker's address
+    }
+    return switch (ports.role(port)) {
+      case PortTable.ROLE_POD, PortTable.ROLE_HOST -> true;
+      case PortTable.ROLE_UPLINK -> targetIp == ports.ipv4(port);
+      default -> false;
+    };
+  }
+}
