@@ -13,6 +13,7 @@ import io.flatnet.route.QsbrDomain;
 import java.io.File;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.BackoffIdleStrategy;
@@ -51,6 +52,8 @@ public final class Router implements AutoCloseable {
     }
   }
 
+  private static final AtomicInteger INSTANCES = new AtomicInteger();
+
   private final Sizes sizes;
   private final PktMbufPool pool;
   private final List<Integer> ports = new ArrayList<>();
@@ -70,7 +73,11 @@ public final class Router implements AutoCloseable {
     this.sizes = sizes;
     this.pool =
         PktMbufPool.create(
-            "flatnet-mbufs", sizes.mbufs(), sizes.mbufCache(), PktMbufPool.DEFAULT_DATA_ROOM, -1);
+            "flatnet-mbufs-" + INSTANCES.incrementAndGet(),
+            sizes.mbufs(),
+            sizes.mbufCache(),
+            PktMbufPool.DEFAULT_DATA_ROOM,
+            -1);
     this.nextHops = new NextHopTable(sizes.nextHops(), routeReaders);
     this.fib4 = new Ipv4Fib(routeReaders, nextHops, sizes.tbl8Groups());
     this.fib6 = new Ipv6Fib(routeReaders, nextHops, sizes.ipv6Nodes());
@@ -293,5 +300,6 @@ public final class Router implements AutoCloseable {
     fib4.close();
     fib6.close();
     counters.close();
+    pool.free();
   }
 }

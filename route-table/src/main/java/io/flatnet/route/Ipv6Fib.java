@@ -1,0 +1,622 @@
+package io.flatnet.route;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import org.agrona.collections.IntArrayList;
+
+/**
+ * IPv6 longest-prefix-match table: a multibit trie with a 16-bit first stride and 8-bit strides
+ * below (as DPDK's {@code rte_lpm6} / {@code rte_fib6} TRIE), off-heap. A lookup touches at most 15
+ * entries (one per level), typically 3 to 7, against up to 128 for a binary trie.
+ *
+ * <h2>Layout</h2>
+ *
+ * The root has 2<sup>16</sup> int entries, each node below 256. An entry with bit 31 set points to
+ * a child node; a leaf entry is {@code depth+1 : 8 (bits 23-30) | nextHop : 23}. Prefixes are
+ * expanded within their node and pushed down into children (leaf pushing), so the first leaf met on
+ * the way down is the answer. A node whose 256 entries are the same leaf is folded back into its
+ * parent entry. The default route (::/0) is kept out of the trie, in the published snapshot, so
+ * adding it costs nothing; a lookup that ends on an empty leaf returns it.
+ *
+ * <h2>Atomic batches: copy-on-write</h2>
+ *
+ * Nodes reachable from the published root are never written. A batch writes a private copy of the
+ * root and copies each node it modifies (once per batch) into a free slot; the new snapshot (root,
+ * node pool, default) is published with one volatile store. The replaced nodes and root go back to
+ * the free lists after a QSBR grace period. Cost per batch: a 256 KiB root copy plus 1 KiB per node
+ * on the changed paths; memory: two roots plus the node pool. A prefix much shorter than the ones
+ * below it (say a /8 over many /48s) copies the whole subtree it is pushed into. The node pool
+ * grows by doubling up to the limit; a grown pool replaces the old one at the next publish.
+ *
+ * <p>Running out of nodes mid-batch rolls the batch back (the writer's copies are simply dropped),
+ * so a failed commit leaves the table unchanged.
+ */
+public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
+
+  /** The largest configurable node limit. */
+  public static final int MAX_NODES = 1 << 24;
+
+  static final int EXT = 0x8000_0000;
+  static final int NH_MASK = 0x007F_FFFF;
+  private static final int DP_SHIFT = 23;
+  private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED;
+  private static final long ROOT_BYTES = 4L << 16;
+  private static final int NODE_BYTES = 256 * 4;
+  private static final int INITIAL_NODES = 64;
+  private static final int ROOT = -1;
+
+  private static final byte FREE = 0;
+  private static final byte FRESH = 1; // allocated by the batch in progress, not yet published
+  private static final byte LIVE = 2;
+  private static final byte RETIRED = 3; // unlinked, waiting for its grace period
+
+  /**
+   * What readers see. Every field final: published by the one volatile store of {@code current}.
+   */
+  private record Snapshot(MemorySegment root, MemorySegment pool, int defaultNh) {}
+
+  private record Change(Ipv6Prefix prefix, int nh, int oldNh) {}
+
+  private final QsbrDomain domain;
+  private final NextHopTable nextHops;
+  private final int maxNodes;
+
+  private volatile Snapshot current;
+  private volatile long generation;
+
+  // Writer state.
+  private final Arena rootArena = Arena.ofShared();
+  private MemorySegment spareRoot;
+  private long spareGraceEpoch;
+  private Arena poolArena;
+  private MemorySegment pool;
+  private int poolCapacity;
+  private Arena publishedPoolArena;
+  private int publishedPoolCapacity;
+  private byte[] state;
+  private int[] freeStack;
+  private int freeTop;
+  private int highWater;
+  private final IntArrayList fresh = new IntArrayList();
+  private final IntArrayList copied = new IntArrayList(); // live nodes replaced by this batch
+  private final RetireList retireList = new RetireList();
+  private final int[] pathNode = new int[16];
+  private final int[] pathIndex = new int[16];
+
+  private final HashMap<Ipv6Prefix, Integer> rules = new HashMap<>();
+  private final int[] depthCount = new int[129];
+  private int defaultNh;
+  private boolean closed;
+
+  /**
+   * @param domain the QSBR domain of the workers that call {@link #lookup}
+   * @param nextHops the table the routes' next-hop indexes refer to
+   * @param maxNodes node limit (1 KiB each), at most {@link #MAX_NODES}
+   */
+  public Ipv6Fib(QsbrDomain domain, NextHopTable nextHops, int maxNodes) {
+    if (maxNodes < 0 || maxNodes > MAX_NODES) {
+      throw new IllegalArgumentException(
+          "maxNodes " + maxNodes + " out of range [0, " + MAX_NODES + "]");
+    }
+    this.domain = domain;
+    this.nextHops = nextHops;
+    this.maxNodes = maxNodes;
+    MemorySegment rootA = rootArena.allocate(ROOT_BYTES, 64);
+    spareRoot = rootArena.allocate(ROOT_BYTES, 64);
+    poolCapacity = Math.min(maxNodes, INITIAL_NODES);
+    poolArena = Arena.ofShared();
+    pool = poolArena.allocate(Math.max(1, (long) poolCapacity * NODE_BYTES), 64);
+    publishedPoolArena = poolArena;
+    publishedPoolCapacity = poolCapacity;
+    state = new byte[poolCapacity];
+    freeStack = new int[poolCapacity];
+    current = new Snapshot(rootA, pool, 0);
+  }
+
+  // ---------------------------------------------------------------- read side
+
+  @Override
+  public int lookup(long hi, long lo) {
+    Snapshot s = current;
+    int e = s.root.get(INT, (hi >>> 48) << 2);
+    if (e < 0) {
+      MemorySegment nodes = s.pool;
+      int j = 2; // next address byte
+      do {
+        long word = j < 8 ? hi : lo;
+        long b = (word >>> ((7 - (j & 7)) << 3)) & 0xFF;
+        e = nodes.get(INT, ((long) (e & ~EXT) << 10) | (b << 2));
+        j++;
+      } while (e < 0);
+    }
+    int nh = e & NH_MASK;
+    return nh != 0 ? nh : s.defaultNh;
+  }
+
+  /** Level by level over the whole burst, so the independent loads of a level overlap. */
+  @Override
+  public void lookupBulk(long[] hi, long[] lo, int[] nextHops, int count) {
+    Snapshot s = current;
+    MemorySegment root = s.root;
+    boolean deeper = false;
+    for (int i = 0; i < count; i++) {
+      int e = root.get(INT, (hi[i] >>> 48) << 2);
+      nextHops[i] = e;
+      deeper |= e < 0;
+    }
+    MemorySegment nodes = s.pool;
+    for (int j = 2; deeper; j++) {
+      deeper = false;
+      int shift = (7 - (j & 7)) << 3;
+      long[] words = j < 8 ? hi : lo;
+      for (int i = 0; i < count; i++) {
+        int e = nextHops[i];
+        if (e < 0) {
+          long b = (words[i] >>> shift) & 0xFF;
+          e = nodes.get(INT, ((long) (e & ~EXT) << 10) | (b << 2));
+          nextHops[i] = e;
+          deeper |= e < 0;
+        }
+      }
+    }
+    int dflt = s.defaultNh;
+    for (int i = 0; i < count; i++) {
+      int nh = nextHops[i] & NH_MASK;
+      nextHops[i] = nh != 0 ? nh : dflt;
+    }
+  }
+
+  /** Incremented by every publishing commit, after the new table is visible. */
+  public long generation() {
+    return generation;
+  }
+
+  // ---------------------------------------------------------------- writer side
+
+  /** A new, empty batch for this table. */
+  public Batch batch() {
+    return new Batch();
+  }
+
+  /** Adds or replaces one route (a one-route batch). */
+  public long add(Ipv6Prefix prefix, int nextHop) {
+    return batch().add(prefix, nextHop).commit();
+  }
+
+  /** Deletes one route if present (a one-route batch). */
+  public long delete(Ipv6Prefix prefix) {
+    return batch().delete(prefix).commit();
+  }
+
+  /** The next hop of exactly this prefix in the control-plane view, or NO_ROUTE. */
+  public synchronized int get(Ipv6Prefix prefix) {
+    return rules.getOrDefault(prefix, NextHops.NO_ROUTE);
+  }
+
+  public synchronized int routeCount() {
+    return rules.size();
+  }
+
+  public int maxNodes() {
+    return maxNodes;
+  }
+
+  /** Nodes in use, including replaced ones still in their grace period. */
+  public synchronized int nodesInUse() {
+    return highWater - freeTop;
+  }
+
+  /** Off-heap bytes allocated by this table: two roots and the node pool(s). */
+  public synchronized long memoryBytes() {
+    long bytes = 2 * ROOT_BYTES + (long) poolCapacity * NODE_BYTES;
+    if (publishedPoolArena != poolArena) {
+      bytes += (long) publishedPoolCapacity * NODE_BYTES;
+    }
+    return bytes;
+  }
+
+  /**
+   * Frees the off-heap memory. Workers must have stopped looking up in this table (a lookup after
+   * close fails with {@link IllegalStateException}; it cannot read freed memory).
+   */
+  @Override
+  public synchronized void close() {
+    if (!closed) {
+      closed = true;
+      retireList.runAll(); // readers are gone (see above): close retired pools now
+      rootArena.close();
+      poolArena.close();
+      if (publishedPoolArena != poolArena) {
+        publishedPoolArena.close();
+      }
+    }
+  }
+
+  private synchronized long commit(LinkedHashMap<Ipv6Prefix, Integer> ops) {
+    if (closed) {
+      throw new IllegalStateException("Ipv6Fib is closed");
+    }
+    retireList.runReady(domain);
+    List<Change> changes = netDiff(ops);
+    if (changes.isEmpty()) {
+      return generation;
+    }
+    // Takes the routes' references first: validates them atomically w.r.t. other releases.
+    for (int i = 0; i < changes.size(); i++) {
+      Change c = changes.get(i);
+      if (c.nh != 0) {
+        try {
+          nextHops.retain(c.nh);
+        } catch (IllegalArgumentException e) {
+          releaseNew(changes, i);
+          throw new IllegalArgumentException(
+              "route " + c.prefix + ": next hop " + c.nh + " is not allocated", e);
+        }
+      }
+    }
+
+    // The spare root: wait until no reader can be in it, then start from the published one.
+    domain.awaitGracePeriod(spareGraceEpoch);
+    Snapshot cur = current;
+    MemorySegment.copy(cur.root, 0, spareRoot, 0, ROOT_BYTES);
+    updateRules(changes, true);
+    int newDefault = defaultNh;
+    try {
+      for (Change c : changes) {
+        Ipv6Prefix p = c.prefix;
+        if (p.length() == 0) {
+          newDefault = c.nh;
+        } else if (c.nh == 0) {
+          change(p, parentLeaf(p), false);
+        } else {
+          change(p, leaf(c.nh, p.length()), true);
+        }
+      }
+    } catch (RouteTableFullException e) {
+      rollback(changes);
+      releaseNew(changes, changes.size());
+      throw e;
+    }
+    for (int i = 0; i < fresh.size(); i++) {
+      int n = fresh.getInt(i);
+      if (state[n] == FRESH) {
+        state[n] = LIVE;
+      }
+    }
+    fresh.clear();
+
+    // Publish: one volatile store makes the whole batch visible.
+    current = new Snapshot(spareRoot, pool, newDefault);
+    defaultNh = newDefault;
+    long gen = generation + 1;
+    generation = gen;
+    long epoch = domain.advance();
+    spareRoot = cur.root;
+    spareGraceEpoch = epoch;
+    if (!copied.isEmpty()) {
+      int[] ids = copied.toIntArray();
+      for (int n : ids) {
+        state[n] = RETIRED;
+      }
+      copied.clear();
+      retireList.add(epoch, () -> freeNodes(ids));
+    }
+    if (publishedPoolArena != poolArena) {
+      Arena old = publishedPoolArena;
+      retireList.add(epoch, old::close);
+      publishedPoolArena = poolArena;
+      publishedPoolCapacity = poolCapacity;
+    }
+    for (Change c : changes) {
+      if (c.oldNh != 0) {
+        nextHops.release(c.oldNh);
+      }
+    }
+    return gen;
+  }
+
+  private void releaseNew(List<Change> changes, int upTo) {
+    for (int i = 0; i < upTo; i++) {
+      if (changes.get(i).nh != 0) {
+        nextHops.release(changes.get(i).nh);
+      }
+    }
+  }
+
+  private List<Change> netDiff(LinkedHashMap<Ipv6Prefix, Integer> ops) {
+    List<Change> deletes = new ArrayList<>();
+    List<Change> adds = new ArrayList<>();
+    ops.forEach(
+        (prefix, nh) -> {
+          int old = rules.getOrDefault(prefix, 0);
+          if (nh != old) {
+            (nh == 0 ? deletes : adds).add(new Change(prefix, nh, old));
+          }
+        });
+    deletes.addAll(adds); // deletes first: frees nodes before adds need them
+    return deletes;
+  }
+
+  private void updateRules(List<Change> changes, boolean forward) {
+    for (Change c : changes) {
+      int to = forward ? c.nh : c.oldNh;
+      int from = forward ? c.oldNh : c.nh;
+      int depth = c.prefix.length();
+      if (to == 0) {
+        rules.remove(c.prefix);
+        depthCount[depth]--;
+      } else {
+        rules.put(c.prefix, to);
+        if (from == 0) {
+          depthCount[depth]++;
+        }
+      }
+    }
+  }
+
+  /** Drops everything the failed batch built; the published snapshot was never touched. */
+  private void rollback(List<Change> changes) {
+    for (int i = 0; i < fresh.size(); i++) {
+      int n = fresh.getInt(i);
+      if (state[n] == FRESH) {
+        freeNode(n);
+      }
+    }
+    fresh.clear();
+    copied.clear(); // still live: the published snapshot uses them
+    updateRules(changes, false);
+  }
+
+  /**
+   * Applies one prefix change to the writer's copy: walks (copying) to the prefix's level, updates
+   * its range there and below, then folds nodes that became uniform.
+   */
+  private void change(Ipv6Prefix p, int leaf, boolean add) {
+    long hi = p.hi();
+    long lo = p.lo();
+    int depth = p.length();
+    int level = level(depth);
+    int node = ROOT;
+    for (int l = 0; l < level; l++) {
+      int idx = indexAt(hi, lo, l);
+      int e = get(node, idx);
+      // Always descend, even through a leaf (expanded here, folded back below if unchanged): a
+      // folded leaf can stand for several same-depth prefixes, so it may hide this one's entries.
+      int child = e < 0 ? writable(e & ~EXT) : filledNode(e);
+      set(node, idx, EXT | child);
+      pathNode[l] = node;
+      pathIndex[l] = idx;
+      node = child;
+    }
+    int first = indexAt(hi, lo, level);
+    int end = first + (1 << (16 + 8 * level - depth));
+    int dpRef = depth + 1;
+    for (int j = first; j < end; j++) {
+      int e = get(node, j);
+      int n = update(e, dpRef, add, leaf);
+      if (n != e) {
+        set(node, j, n);
+      }
+    }
+    for (int l = level - 1; l >= 0 && isUniform(node); l--) {
+      int v = get(node, 0);
+      freeNode(node); // fresh: nobody else can see it
+      set(pathNode[l], pathIndex[l], v);
+      node = pathNode[l];
+    }
+  }
+
+  /**
+   * The new value of one entry under the changed prefix: leaves owned by a shorter prefix (add) or
+   * by the deleted one (delete) get {@code leaf}; child nodes are updated recursively, copied on
+   * their first write and folded if they end up uniform.
+   */
+  private int update(int e, int dpRef, boolean add, int leaf) {
+    if (e >= 0) {
+      int dp = e >>> DP_SHIFT;
+      return (add ? dp <= dpRef : dp == dpRef) ? leaf : e;
+    }
+    int child = e & ~EXT;
+    int w = -1;
+    for (int k = 0; k < 256; k++) {
+      int e2 = get(child, k);
+      int n2 = update(e2, dpRef, add, leaf);
+      if (n2 != e2) {
+        if (w < 0) {
+          w = writable(child);
+        }
+        set(w, k, n2);
+      }
+    }
+    if (w < 0) {
+      return e;
+    }
+    if (isUniform(w)) {
+      int v = get(w, 0);
+      freeNode(w);
+      return v;
+    }
+    return EXT | w;
+  }
+
+  /** The leaf of the longest route in {@link #rules} shorter than {@code p} covering it. */
+  private int parentLeaf(Ipv6Prefix p) {
+    for (int d = p.length() - 1; d >= 1; d--) {
+      if (depthCount[d] != 0) {
+        Integer nh =
+            rules.get(
+                new Ipv6Prefix(p.hi() & Ipv6Prefix.maskHi(d), p.lo() & Ipv6Prefix.maskLo(d), d));
+        if (nh != null) {
+          return leaf(nh, d);
+        }
+      }
+    }
+    return 0; // the default route is not in the trie
+  }
+
+  private boolean isUniform(int node) {
+    int v = get(node, 0);
+    if (v < 0) {
+      return false;
+    }
+    for (int k = 1; k < 256; k++) {
+      if (get(node, k) != v) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** The node itself if this batch allocated it, else a fresh copy (the original is retired). */
+  private int writable(int node) {
+    if (state[node] == FRESH) {
+      return node;
+    }
+    int copy = allocNode();
+    MemorySegment.copy(pool, (long) node * NODE_BYTES, pool, (long) copy * NODE_BYTES, NODE_BYTES);
+    copied.add(node);
+    return copy;
+  }
+
+  private int filledNode(int leaf) {
+    int n = allocNode();
+    long base = (long) n * NODE_BYTES;
+    for (int k = 0; k < 256; k++) {
+      pool.set(INT, base + (k << 2), leaf);
+    }
+    return n;
+  }
+
+  private int allocNode() {
+    if (freeTop == 0 && highWater == poolCapacity) {
+      if (poolCapacity < maxNodes) {
+        growPool();
+      } else if (!retireList.isEmpty()) {
+        retireList.drain(domain); // full only because of nodes in their grace period
+      }
+      if (freeTop == 0 && highWater == poolCapacity) {
+        throw new RouteTableFullException("IPv6 trie nodes", maxNodes, "table unchanged");
+      }
+    }
+    int n = freeTop > 0 ? freeStack[--freeTop] : highWater++;
+    state[n] = FRESH;
+    fresh.add(n);
+    return n;
+  }
+
+  private void freeNode(int n) {
+    state[n] = FREE;
+    freeStack[freeTop++] = n;
+  }
+
+  private void freeNodes(int[] ids) {
+    for (int n : ids) {
+      freeNode(n);
+    }
+  }
+
+  /** Copies into a bigger pool; the published snapshot keeps the old one until the next publish. */
+  private void growPool() {
+    int cap = (int) Math.min(maxNodes, Math.max(INITIAL_NODES, 2L * poolCapacity));
+    Arena arena = Arena.ofShared();
+    MemorySegment seg = arena.allocate((long) cap * NODE_BYTES, 64);
+    MemorySegment.copy(pool, 0, seg, 0, (long) highWater * NODE_BYTES);
+    if (poolArena != publishedPoolArena) {
+      poolArena.close(); // never published
+    }
+    poolArena = arena;
+    pool = seg;
+    poolCapacity = cap;
+    state = Arrays.copyOf(state, cap);
+    freeStack = Arrays.copyOf(freeStack, cap);
+  }
+
+  private int get(int node, int idx) {
+    return node == ROOT
+        ? spareRoot.get(INT, (long) idx << 2)
+        : pool.get(INT, ((long) node << 10) | ((long) idx << 2));
+  }
+
+  private void set(int node, int idx, int value) {
+    if (node == ROOT) {
+      spareRoot.set(INT, (long) idx << 2, value);
+    } else {
+      pool.set(INT, ((long) node << 10) | ((long) idx << 2), value);
+    }
+  }
+
+  /** The trie level where a prefix of this length ends: 0 for /1-/16, then one per 8 bits. */
+  private static int level(int depth) {
+    return depth <= 16 ? 0 : (depth - 9) >>> 3;
+  }
+
+  /** The entry index of an address at a level: 16 bits at level 0, then one byte each. */
+  private static int indexAt(long hi, long lo, int level) {
+    if (level == 0) {
+      return (int) (hi >>> 48);
+    }
+    int j = level + 1;
+    long word = j < 8 ? hi : lo;
+    return (int) (word >>> ((7 - (j & 7)) << 3)) & 0xFF;
+  }
+
+  private static int leaf(int nh, int depth) {
+    return ((depth + 1) << DP_SHIFT) | nh;
+  }
+
+  private static void checkNextHop(int nextHop) {
+    if (nextHop <= 0 || nextHop > NextHopTable.MAX_CAPACITY) {
+      throw new IllegalArgumentException(
+          "next hop " + nextHop + " out of range [1, " + NextHopTable.MAX_CAPACITY + "]");
+    }
+  }
+
+  /** A batch of IPv6 route changes; see {@link RouteBatch}. Not thread-safe. */
+  public final class Batch implements RouteBatch<Ipv6Prefix> {
+
+    private final LinkedHashMap<Ipv6Prefix, Integer> ops = new LinkedHashMap<>(); // 0 = delete
+
+    private Batch() {}
+
+    @Override
+    public Batch add(Ipv6Prefix prefix, int nextHop) {
+      checkNextHop(nextHop);
+      ops.put(prefix, nextHop);
+      return this;
+    }
+
+    /** Adds or replaces {@code hi:lo/length}; same checks as {@link Ipv6Prefix}. */
+    public Batch add(long hi, long lo, int length, int nextHop) {
+      return add(new Ipv6Prefix(hi, lo, length), nextHop);
+    }
+
+    @Override
+    public Batch delete(Ipv6Prefix prefix) {
+      ops.put(prefix, 0);
+      return this;
+    }
+
+    @Override
+    public int size() {
+      return ops.size();
+    }
+
+    @Override
+    public void clear() {
+      ops.clear();
+    }
+
+    @Override
+    public long commit() {
+      long gen = Ipv6Fib.this.commit(ops);
+      ops.clear();
+      return gen;
+    }
+  }
+}

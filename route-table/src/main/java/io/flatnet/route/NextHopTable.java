@@ -1,0 +1,363 @@
+package io.flatnet.route;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.HashMap;
+
+/**
+ * The next-hop table: what a route points at.
+ *
+ * <h2>Layout and atomicity</h2>
+ *
+ * Each entry's mutable state is one 64-bit word: {@code kind:4 | port:12 | dstMac:48}. Resolving a
+ * neighbour (RESOLVE to FORWARD with its MAC), a MAC change and un-resolving are each a single
+ * release store of that word, so a reader can never see a kind from one version and a MAC from
+ * another: {@link #entry(int)} returns the word, decoded with {@link #kindOf}, {@link #portOf},
+ * {@link #dstMacOf}. The individual accessors ({@link #kind}, {@link #dstMac}, ...) each read the
+ * word once; the MAC bits are never cleared, so even a kind-then-MAC sequence of calls only sees
+ * "old kind + old MAC" or "new kind + new MAC" or "FORWARD + a MAC that was valid".
+ *
+ * <p>The source MAC, the port and the neighbour address are fixed for the life of an index (a port
+ * MAC change means a new next hop), so they need no synchronisation: they are written before the
+ * index is handed out and published to readers by the FIB's volatile publish.
+ *
+ * <h2>Lifetime</h2>
+ *
+ * Each {@code add*} call returns an index holding one reference for the caller; adding an entry
+ * equal to a live one returns that one (and takes a reference). FIBs take one reference per route.
+ * When the count drops to zero the index is retired and reused only after a QSBR grace period, so a
+ * worker that looked up a stale route still reads a valid entry. Index 0 is {@link #NO_ROUTE}.
+ *
+ * <p>Writer methods are synchronized (one control plane, uncontended); readers take no lock.
+ */
+public final class NextHopTable implements NextHops {
+
+  /** Largest capacity: next-hop indexes must fit the FIB entries' 23-bit field. */
+  public static final int MAX_CAPACITY = (1 << 23) - 1;
+
+  /** Largest port number (12 bits of the entry word). */
+  public static final int MAX_PORT = 0xFFF;
+
+  private static final long MAC_MASK = 0xFFFF_FFFF_FFFFL;
+  private static final VarHandle WORDS = MethodHandles.arrayElementVarHandle(long[].class);
+
+  // Identity kinds for de-duplication.
+  private static final int ID_FORWARD = 1;
+  private static final int ID_NEIGHBOUR4 = 2;
+  private static final int ID_NEIGHBOUR6 = 3;
+  private static final int ID_LOCAL = 4;
+  private static final int ID_DROP = 5;
+
+  private record Key(int id, int port, long a, long b, long srcMac) {}
+
+  private final int capacity;
+  private final QsbrDomain domain;
+
+  /** kind:4 | port:12 | dstMac:48, read with opaque loads, written with release stores. */
+  private final long[] words;
+
+  private final long[] srcMacs;
+  private final long[] neighbourHi; // IPv4 neighbours live in the low 32 bits of neighbourLo
+  private final long[] neighbourLo;
+  private final byte[] neighbourFamily; // 0 none, 4, 6
+
+  // Writer-only state.
+  private final int[] refCounts;
+  private final Key[] keys;
+  private final HashMap<Key, Integer> byKey = new HashMap<>();
+  private final int[] free;
+  private int freeTop;
+  private int highWater; // indexes 1..highWater have been handed out at least once
+  private int live;
+  private int retired;
+  private final RetireList retireList = new RetireList();
+
+  /**
+   * @param capacity usable next hops (indexes 1..capacity), at most {@link #MAX_CAPACITY}
+   * @param domain the QSBR domain of the workers reading this table
+   */
+  public NextHopTable(int capacity, QsbrDomain domain) {
+    if (capacity < 1 || capacity > MAX_CAPACITY) {
+      throw new IllegalArgumentException(
+          "next-hop capacity " + capacity + " out of range [1, " + MAX_CAPACITY + "]");
+    }
+    this.capacity = capacity;
+    this.domain = domain;
+    int n = capacity + 1;
+    words = new long[n];
+    srcMacs = new long[n];
+    neighbourHi = new long[n];
+    neighbourLo = new long[n];
+    neighbourFamily = new byte[n];
+    refCounts = new int[n];
+    keys = new Key[n];
+    free = new int[n];
+  }
+
+  // ---------------------------------------------------------------- read side (lock-free)
+
+  /** The entry's state word, read once: decode with {@link #kindOf}, {@link #portOf}, ... */
+  public long entry(int nextHop) {
+    return (long) WORDS.getOpaque(words, nextHop);
+  }
+
+  public static int kindOf(long entry) {
+    return (int) (entry >>> 60);
+  }
+
+  public static int portOf(long entry) {
+    return (int) (entry >>> 48) & MAX_PORT;
+  }
+
+  public static long dstMacOf(long entry) {
+    return entry & MAC_MASK;
+  }
+
+  @Override
+  public int kind(int nextHop) {
+    return kindOf(entry(nextHop));
+  }
+
+  @Override
+  public int port(int nextHop) {
+    return portOf(entry(nextHop));
+  }
+
+  @Override
+  public long dstMac(int nextHop) {
+    return dstMacOf(entry(nextHop));
+  }
+
+  @Override
+  public long srcMac(int nextHop) {
+    return srcMacs[nextHop];
+  }
+
+  /** The IPv4 neighbour of a RESOLVE-capable entry (host order); 0 if it has none. */
+  public int neighbourIpv4(int nextHop) {
+    return neighbourFamily[nextHop] == 4 ? (int) neighbourLo[nextHop] : 0;
+  }
+
+  /** High half of the IPv6 neighbour of a RESOLVE-capable entry; 0 if it has none. */
+  public long neighbourIpv6Hi(int nextHop) {
+    return neighbourFamily[nextHop] == 6 ? neighbourHi[nextHop] : 0;
+  }
+
+  /** Low half of the IPv6 neighbour of a RESOLVE-capable entry; 0 if it has none. */
+  public long neighbourIpv6Lo(int nextHop) {
+    return neighbourFamily[nextHop] == 6 ? neighbourLo[nextHop] : 0;
+  }
+
+  /** 4 or 6 for an entry with a neighbour to resolve, 0 otherwise. */
+  public int neighbourFamily(int nextHop) {
+    return neighbourFamily[nextHop];
+  }
+
+  // ---------------------------------------------------------------- writer side
+
+  public QsbrDomain domain() {
+    return domain;
+  }
+
+  public int capacity() {
+    return capacity;
+  }
+
+  /** Live entries (reference count above zero). */
+  public synchronized int size() {
+    return live;
+  }
+
+  /** Entries with no references left, waiting for their grace period before reuse. */
+  public synchronized int retiredCount() {
+    return retired;
+  }
+
+  public synchronized boolean isLive(int nextHop) {
+    return nextHop > 0 && nextHop <= capacity && refCounts[nextHop] > 0;
+  }
+
+  public synchronized int refCount(int nextHop) {
+    checkIndex(nextHop);
+    return refCounts[nextHop];
+  }
+
+  /** A next hop with a known MAC: send out {@code port} with these MACs. */
+  public synchronized int addForward(int port, long dstMac, long srcMac) {
+    checkPort(port);
+    checkMac(dstMac, "dstMac");
+    checkMac(srcMac, "srcMac");
+    return addOrReuse(
+        new Key(ID_FORWARD, port, dstMac, 0, srcMac),
+        word(KIND_FORWARD, port, dstMac),
+        srcMac,
+        0,
+        0,
+        0);
+  }
+
+  /**
+   * A neighbour to resolve by ARP: starts as {@link #KIND_RESOLVE}; {@link #resolve} makes it
+   * {@link #KIND_FORWARD}.
+   */
+  public synchronized int addNeighbourIpv4(int port, int neighbour, long srcMac) {
+    checkPort(port);
+    checkMac(srcMac, "srcMac");
+    return addOrReuse(
+        new Key(ID_NEIGHBOUR4, port, neighbour & 0xFFFF_FFFFL, 0, srcMac),
+        word(KIND_RESOLVE, port, 0),
+        srcMac,
+        4,
+        0,
+        neighbour & 0xFFFF_FFFFL);
+  }
+
+  /** A neighbour to resolve by NDP; see {@link #addNeighbourIpv4}. */
+  public synchronized int addNeighbourIpv6(
+      int port, long neighbourHi, long neighbourLo, long srcMac) {
+    checkPort(port);
+    checkMac(srcMac, "srcMac");
+    return addOrReuse(
+        new Key(ID_NEIGHBOUR6, port, neighbourHi, neighbourLo, srcMac),
+        word(KIND_RESOLVE, port, 0),
+        srcMac,
+        6,
+        neighbourHi,
+        neighbourLo);
+  }
+
+  /** Deliver locally, to the host path behind {@code port}. */
+  public synchronized int addLocal(int port) {
+    checkPort(port);
+    return addOrReuse(new Key(ID_LOCAL, port, 0, 0, 0), word(KIND_LOCAL, port, 0), 0, 0, 0, 0);
+  }
+
+  /** An explicit drop (blackhole/unreachable). */
+  public synchronized int addDrop() {
+    return addOrReuse(new Key(ID_DROP, 0, 0, 0, 0), word(KIND_DROP, 0, 0), 0, 0, 0, 0);
+  }
+
+  /**
+   * The neighbour is resolved: the entry becomes {@link #KIND_FORWARD} with {@code dstMac}, in one
+   * atomic store. Also used when the neighbour's MAC changes.
+   */
+  public synchronized void resolve(int nextHop, long dstMac) {
+    checkLive(nextHop);
+    checkMac(dstMac, "dstMac");
+    if (neighbourFamily[nextHop] == 0) {
+      throw new IllegalArgumentException("next hop " + nextHop + " has no neighbour to resolve");
+    }
+    long w = words[nextHop];
+    WORDS.setRelease(words, nextHop, word(KIND_FORWARD, portOf(w), dstMac));
+  }
+
+  /** The neighbour became unreachable/stale: back to {@link #KIND_RESOLVE} (one atomic store). */
+  public synchronized void unresolve(int nextHop) {
+    checkLive(nextHop);
+    if (neighbourFamily[nextHop] == 0) {
+      throw new IllegalArgumentException("next hop " + nextHop + " has no neighbour to resolve");
+    }
+    long w = words[nextHop];
+    // Keep the old MAC bits: a reader pairing a stale FORWARD kind with them stays consistent.
+    WORDS.setRelease(words, nextHop, word(KIND_RESOLVE, portOf(w), dstMacOf(w)));
+  }
+
+  /** Takes one more reference. */
+  public synchronized void retain(int nextHop) {
+    checkLive(nextHop);
+    refCounts[nextHop]++;
+  }
+
+  /** Drops one reference; the last one retires the index (reused after a grace period). */
+  public synchronized void release(int nextHop) {
+    checkLive(nextHop);
+    if (--refCounts[nextHop] == 0) {
+      byKey.remove(keys[nextHop]);
+      keys[nextHop] = null;
+      live--;
+      retired++;
+      // The caller has already unpublished every route to it; readers may still hold the index.
+      retireList.add(domain.advance(), () -> free(nextHop));
+    }
+  }
+
+  /** Frees retired indexes whose grace period is over; returns how many. */
+  public synchronized int reclaim() {
+    return retireList.runReady(domain);
+  }
+
+  private void free(int nextHop) {
+    WORDS.setRelease(words, nextHop, 0L);
+    srcMacs[nextHop] = 0;
+    neighbourHi[nextHop] = 0;
+    neighbourLo[nextHop] = 0;
+    neighbourFamily[nextHop] = 0;
+    free[freeTop++] = nextHop;
+    retired--;
+  }
+
+  private int addOrReuse(Key key, long word, long srcMac, int family, long nbHi, long nbLo) {
+    Integer existing = byKey.get(key);
+    if (existing != null) {
+      refCounts[existing]++;
+      return existing;
+    }
+    int nh = allocate();
+    srcMacs[nh] = srcMac;
+    neighbourFamily[nh] = (byte) family;
+    neighbourHi[nh] = nbHi;
+    neighbourLo[nh] = nbLo;
+    WORDS.setRelease(words, nh, word);
+    refCounts[nh] = 1;
+    keys[nh] = key;
+    byKey.put(key, nh);
+    live++;
+    return nh;
+  }
+
+  private int allocate() {
+    retireList.runReady(domain);
+    if (freeTop == 0 && highWater == capacity && !retireList.isEmpty()) {
+      // Full only because of entries in their grace period: wait for it rather than fail.
+      retireList.drain(domain);
+    }
+    if (freeTop > 0) {
+      return free[--freeTop];
+    }
+    if (highWater < capacity) {
+      return ++highWater;
+    }
+    throw new RouteTableFullException("next-hop table", capacity, "");
+  }
+
+  private static long word(int kind, int port, long mac) {
+    return ((long) kind << 60) | ((long) port << 48) | (mac & MAC_MASK);
+  }
+
+  private void checkIndex(int nextHop) {
+    if (nextHop <= 0 || nextHop > capacity) {
+      throw new IllegalArgumentException(
+          "next hop " + nextHop + " out of range [1, " + capacity + "]");
+    }
+  }
+
+  private void checkLive(int nextHop) {
+    checkIndex(nextHop);
+    if (refCounts[nextHop] == 0) {
+      throw new IllegalArgumentException("next hop " + nextHop + " is not allocated");
+    }
+  }
+
+  private static void checkPort(int port) {
+    if (port < 0 || port > MAX_PORT) {
+      throw new IllegalArgumentException("port " + port + " out of range [0, " + MAX_PORT + "]");
+    }
+  }
+
+  private static void checkMac(long mac, String what) {
+    if ((mac & ~MAC_MASK) != 0) {
+      throw new IllegalArgumentException(
+          what + " 0x" + Long.toHexString(mac) + " does not fit in 48 bits");
+    }
+  }
+}
