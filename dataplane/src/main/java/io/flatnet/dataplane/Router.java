@@ -26,9 +26,14 @@ import org.agrona.concurrent.IdleStrategy;
  */
 public final class Router implements AutoCloseable {
   /** Sizes of what {@link #open} creates. */
-  public record Sizes(int mbufs, int mbufCache, int nextHops, int tbl8Groups, int ipv6Nodes) {
+  public record Sizes(
+      int workers, int mbufs, int mbufCache, int nextHops, int tbl8Groups, int ipv6Nodes) {
     public static Sizes defaults() {
-      return new Sizes(16383, 256, 4096, 4096, 1 << 16);
+      return new Sizes(1, 16383, 256, 4096, 4096, 1 << 16);
+    }
+
+    public Sizes withWorkers(int count) {
+      return new Sizes(count, mbufs, mbufCache, nextHops, tbl8Groups, ipv6Nodes);
     }
   }
 
@@ -58,6 +63,7 @@ public final class Router implements AutoCloseable {
   private final PktMbufPool pool;
   private final List<Integer> ports = new ArrayList<>();
   private final List<String> portNames = new ArrayList<>();
+  private final List<Integer> rxQueueCounts = new ArrayList<>();
   private final QsbrDomain routeReaders = new QsbrDomain();
   private final NextHopTable nextHops;
   private final Ipv4Fib fib4;
@@ -96,8 +102,9 @@ public final class Router implements AutoCloseable {
   }
 
   /**
-   * Probes the device, starts it (one RX queue; one TX queue per worker) and adds it to the port
-   * table. Call before {@link #startWorkers}.
+   * Probes the device, starts it and adds it to the port table. It gets one TX queue per worker,
+   * and as many RX queues as workers (spread by RSS) if the device has them, else one. Call before
+   * {@link #startWorkers}.
    *
    * @return the DPDK port id
    */
@@ -107,7 +114,25 @@ public final class Router implements AutoCloseable {
     }
     int port = Devices.probe(spec.devargs());
     try {
-      PortSetup.start(port, PortSetup.Options.singleQueue(), pool);
+      EthDev.DeviceInfo info = EthDev.info(port);
+      if (info.maxTxQueues() < sizes.workers()) {
+        throw new IllegalArgumentException(
+            "port "
+                + spec.name()
+                + " ("
+                + info.driverName()
+                + ") has "
+                + info.maxTxQueues()
+                + " TX queues but "
+                + sizes.workers()
+                + " workers each need one"
+                + (info.driverName().contains("vhost")
+                    ? "; add queues=" + sizes.workers() + " to its devargs"
+                    : ""));
+      }
+      int rxQueues = Math.max(1, Math.min(sizes.workers(), info.maxRxQueues()));
+      PortSetup.start(port, PortSetup.Options.queues(rxQueues, sizes.workers()), pool);
+      rxQueueCounts.add(rxQueues);
       portTable =
           portTable.with(
               port,
@@ -207,17 +232,32 @@ public final class Router implements AutoCloseable {
     if (!runners.isEmpty()) {
       throw new IllegalStateException("workers already started");
     }
+    if (cpus.length != sizes.workers()) {
+      throw new IllegalArgumentException(
+          "the router was opened for "
+              + sizes.workers()
+              + " workers, given "
+              + cpus.length
+              + " CPUs");
+    }
+    List<List<BurstQueue>> rxByWorker = new ArrayList<>();
+    for (int w = 0; w < cpus.length; w++) {
+      rxByWorker.add(new ArrayList<>());
+    }
+    int next = 0;
+    for (int i = 0; i < ports.size(); i++) {
+      for (int q = 0; q < rxQueueCounts.get(i); q++) {
+        rxByWorker.get(next++ % cpus.length).add(BurstQueue.rx(ports.get(i), q));
+      }
+    }
     ForwardingState state = new ForwardingState(fib4, fib6, nextHops, portTable);
     int[] portIds = ports.stream().mapToInt(Integer::intValue).toArray();
     String[] names = portNames.toArray(String[]::new);
     for (int w = 0; w < cpus.length; w++) {
-      List<BurstQueue> rx = new ArrayList<>();
+      List<BurstQueue> rx = rxByWorker.get(w);
       List<BurstQueue> tx = new ArrayList<>();
-      for (int i = 0; i < portIds.length; i++) {
-        if (i % cpus.length == w) {
-          rx.add(BurstQueue.rx(portIds[i], 0));
-        }
-        tx.add(BurstQueue.tx(portIds[i], w));
+      for (int port : portIds) {
+        tx.add(BurstQueue.tx(port, w));
       }
       ForwardingWorker worker =
           new ForwardingWorker(

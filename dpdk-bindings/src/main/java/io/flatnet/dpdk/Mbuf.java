@@ -48,7 +48,9 @@ public final class Mbuf {
     return NativeMemory.getU16(mbuf + MBUF_PORT);
   }
 
-  /** Sets the port field; flatnet uses it to tell a worker which port a handed-off packet leaves by. */
+  /**
+   * Sets the port field; flatnet uses it to tell a worker which port a handed-off packet leaves by.
+   */
   public static void setPort(long mbuf, int port) {
     NativeMemory.putU16(mbuf + MBUF_PORT, port);
   }

@@ -44,8 +44,13 @@ public final class RunMain implements Callable<Integer> {
               + " (default 02:00:00:00:00:<port>). Example: 10.253.0.0/23=1")
   List<String> routes = new ArrayList<>();
 
-  @Option(names = "--worker-cpu", description = "CPU of the worker (default: last CPU).")
-  int workerCpu = -1;
+  @Option(
+      names = "--worker-cpu",
+      split = ",",
+      description =
+          "CPUs of the workers, one worker each (default: the last CPU). With several workers,"
+              + " vhost-user ports need queues=N.")
+  List<Integer> workerCpus = new ArrayList<>();
 
   @Option(names = "--idle", description = "busy-spin (default) or backoff.")
   String idle = "busy-spin";
@@ -53,8 +58,10 @@ public final class RunMain implements Callable<Integer> {
   @Option(names = "--seconds", description = "Stop after this long; 0 runs until signalled.")
   int seconds = 0;
 
-  @Option(names = "--dir", description = "Run directory for counters (default /tmp/flatnet-<pid>).")
-  File dir;
+  @Option(
+      names = "--dir",
+      description = "Run directory for counters, read by ./flatnet ctl (default /run/flatnet).")
+  File dir = new File(CtlMain.DEFAULT_RUN_DIR);
 
   @Option(names = "--quiet", description = "No per-second lines; only the JSON summary.")
   boolean quiet;
@@ -128,16 +135,13 @@ public final class RunMain implements Callable<Integer> {
       System.err.println("flatnet run: " + e.getMessage());
       return 2;
     }
-    if (workerCpu < 0) {
-      workerCpu = Runtime.getRuntime().availableProcessors() - 1;
-    }
-    if (dir == null) {
-      dir = new File("/tmp/flatnet-" + ProcessHandle.current().pid());
+    if (workerCpus.isEmpty()) {
+      workerCpus.add(Runtime.getRuntime().availableProcessors() - 1);
     }
     Files.createDirectories(dir.toPath());
 
     Eal.init(EalArguments.forProgram("flatnet").logLevel("warning").build());
-    Router router = Router.open(Router.Sizes.defaults(), dir);
+    Router router = Router.open(Router.Sizes.defaults().withWorkers(workerCpus.size()), dir);
     CountDownLatch stop = new CountDownLatch(1);
     CountDownLatch stopped = new CountDownLatch(1);
     Thread hook =
@@ -165,17 +169,21 @@ public final class RunMain implements Callable<Integer> {
         batch.add(route.prefix(), nextHop);
       }
       batch.commit();
-      ForwardingWorker worker = router.startWorker(workerCpu, idleStrategy);
+      List<ForwardingWorker> workers =
+          router.startWorkers(
+              workerCpus.stream().mapToInt(Integer::intValue).toArray(), idleStrategy);
       System.out.printf(
-          "flatnet run: %d ports, %d routes, worker on CPU %d, counters in %s%n",
-          ports.size(), parsed.size(), workerCpu, router.counters().file());
+          "flatnet run: %d ports, %d routes, workers on CPUs %s, counters in %s%n",
+          ports.size(), parsed.size(), workerCpus, router.counters().file());
       long linkDeadline = System.nanoTime() + waitLinks * 1_000_000_000L;
       while (!router.allLinksUp() && System.nanoTime() < linkDeadline && stop.getCount() > 0) {
         Thread.sleep(20);
       }
       System.out.println(
           router.allLinksUp() ? "flatnet run: all links up" : "flatnet run: some links are down");
-      ThroughputReport report = new ThroughputReport(worker.counters(), router.ports(), names);
+      ThroughputReport report =
+          new ThroughputReport(
+              workers.stream().map(ForwardingWorker::counters).toList(), router.ports(), names);
       for (int second = 1; seconds == 0 || second <= seconds; second++) {
         if (stop.await(1, TimeUnit.SECONDS)) {
           break;

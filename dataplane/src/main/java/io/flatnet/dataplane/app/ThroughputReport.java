@@ -3,6 +3,8 @@ package io.flatnet.dataplane.app;
 import io.flatnet.dataplane.DropReason;
 import io.flatnet.dataplane.WorkerCounters;
 import io.flatnet.dpdk.EthDev;
+import java.lang.management.GarbageCollectorMXBean;
+import java.lang.management.ManagementFactory;
 import java.util.List;
 import java.util.Locale;
 
@@ -11,12 +13,13 @@ import java.util.Locale;
  * Reads the worker's shared counters and the ports' own TX statistics; never touches the worker.
  */
 public final class ThroughputReport {
-  private final WorkerCounters counters;
+  private final List<WorkerCounters> workers;
   private final List<Integer> ports;
   private final List<String> portNames;
   private final long startNanos;
   private final long startRx;
   private final long startTx;
+  private final long startGcs;
   private final long[] startDrops = new long[DropReason.values().length];
   private final long[] startPortTx;
   private long lastNanos;
@@ -24,21 +27,46 @@ public final class ThroughputReport {
   private long lastTx;
   private long lastDrops;
 
-  public ThroughputReport(WorkerCounters counters, List<Integer> ports, List<String> portNames) {
-    this.counters = counters;
+  public ThroughputReport(
+      List<WorkerCounters> workers, List<Integer> ports, List<String> portNames) {
+    this.workers = List.copyOf(workers);
     this.ports = List.copyOf(ports);
     this.portNames = List.copyOf(portNames);
     this.startPortTx = portTx();
     for (DropReason reason : DropReason.values()) {
-      startDrops[reason.ordinal()] = counters.drops(reason);
+      startDrops[reason.ordinal()] = drops(reason);
     }
+    this.startGcs = gcCount();
     this.startNanos = System.nanoTime();
-    this.startRx = counters.rxPackets();
-    this.startTx = counters.txPackets();
+    this.startRx = rx();
+    this.startTx = tx();
     this.lastNanos = startNanos;
     this.lastRx = startRx;
     this.lastTx = startTx;
-    this.lastDrops = counters.totalDrops();
+    this.lastDrops = totalDrops();
+  }
+
+  private long rx() {
+    return workers.stream().mapToLong(WorkerCounters::rxPackets).sum();
+  }
+
+  private long tx() {
+    return workers.stream().mapToLong(WorkerCounters::txPackets).sum();
+  }
+
+  private long drops(DropReason reason) {
+    return workers.stream().mapToLong(w -> w.drops(reason)).sum();
+  }
+
+  private long totalDrops() {
+    return workers.stream().mapToLong(WorkerCounters::totalDrops).sum();
+  }
+
+  /** Garbage collections in this JVM so far: the workers allocate nothing, so this stays put. */
+  private static long gcCount() {
+    return ManagementFactory.getGarbageCollectorMXBeans().stream()
+        .mapToLong(GarbageCollectorMXBean::getCollectionCount)
+        .sum();
   }
 
   private long[] portTx() {
@@ -52,9 +80,9 @@ public final class ThroughputReport {
   /** The line for the interval since the previous call, labelled with {@code seconds}. */
   public String intervalLine(int seconds) {
     long now = System.nanoTime();
-    long rx = counters.rxPackets();
-    long tx = counters.txPackets();
-    long drops = counters.totalDrops();
+    long rx = rx();
+    long tx = tx();
+    long drops = totalDrops();
     double interval = Math.max(1e-9, (now - lastNanos) / 1e9);
     String line =
         String.format(
@@ -87,17 +115,19 @@ public final class ThroughputReport {
    */
   public String summaryJson(String extraFields) {
     double elapsed = Math.max(1e-9, (System.nanoTime() - startNanos) / 1e9);
-    long forwarded = counters.txPackets() - startTx;
+    long forwarded = tx() - startTx;
     StringBuilder json = new StringBuilder();
     json.append(
         String.format(
             Locale.ROOT,
-            "{\"forwarded\":%d,\"forwarded_mpps\":%.3f,\"rx\":%d,\"tx\":%d,\"seconds\":%.2f,",
+            "{\"forwarded\":%d,\"forwarded_mpps\":%.3f,\"rx\":%d,\"tx\":%d,\"seconds\":%.2f,"
+                + "\"gc_collections\":%d,",
             forwarded,
             forwarded / elapsed / 1e6,
-            counters.rxPackets() - startRx,
+            rx() - startRx,
             forwarded,
-            elapsed));
+            elapsed,
+            gcCount() - startGcs));
     json.append("\"tx_by_port\":{");
     long[] byPort = txByPort();
     for (int i = 0; i < byPort.length; i++) {
@@ -110,7 +140,7 @@ public final class ThroughputReport {
     json.append("},\"drops\":{");
     int written = 0;
     for (DropReason reason : DropReason.values()) {
-      long count = counters.drops(reason) - startDrops[reason.ordinal()];
+      long count = drops(reason) - startDrops[reason.ordinal()];
       if (count != 0) {
         json.append(written++ == 0 ? "" : ",")
             .append('"')

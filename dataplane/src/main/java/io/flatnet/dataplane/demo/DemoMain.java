@@ -177,7 +177,7 @@ public final class DemoMain implements Callable<Integer> {
       ForwardingWorker worker, Router router, DemoRoutes routes, TestpmdGenerator generator)
       throws InterruptedException {
     ThroughputReport report =
-        new ThroughputReport(worker.counters(), router.ports(), List.of("pod0", "pod1"));
+        new ThroughputReport(List.of(worker.counters()), router.ports(), List.of("pod0", "pod1"));
     long started = System.nanoTime();
     for (int second = 1; second <= seconds; second++) {
       Thread.sleep(
