@@ -21,7 +21,8 @@ public final class ForwardingWorker implements Agent {
 
   private final int id;
   private final int cpu;
-  private final BurstQueue[] rxQueues;
+  private volatile WorkerPorts ports;
+  private volatile long portsGenerationInUse = -1;
   private final MbufArray received;
   private final PacketIo io;
   private final Ipv4Node ipv4;
@@ -51,9 +52,10 @@ public final class ForwardingWorker implements Agent {
     Arena arena = Arena.ofAuto();
     this.id = id;
     this.cpu = cpu;
-    this.rxQueues = rxQueues.toArray(BurstQueue[]::new);
+    this.ports = new WorkerPorts(0, rxQueues, txQueues, BURST);
     this.received = new MbufArray(arena, BURST);
-    this.io = new PacketIo(arena, txQueues, BURST, counters);
+    this.io = new PacketIo(arena, BURST, counters);
+    this.io.use(ports);
     ControlChannel.Writer toControl = control.newWriter();
     IcmpRateLimiter icmpLimit = new IcmpRateLimiter(ICMP_ERRORS_PER_SECOND, 100);
     this.neighbors = new NeighborWait(nextHopCapacity, io, toControl);
@@ -63,6 +65,16 @@ public final class ForwardingWorker implements Agent {
     this.quiescence = quiescence;
     this.counters = counters;
     this.state = state;
+  }
+
+  /** Publishes new queues (a port came or went); the worker switches at its next loop. */
+  void setPorts(WorkerPorts next) {
+    this.ports = next;
+  }
+
+  /** The generation of {@link WorkerPorts} this worker's last loop used. */
+  long portsGenerationInUse() {
+    return portsGenerationInUse;
   }
 
   /** Publishes new forwarding state; the worker picks it up at its next loop. */
@@ -81,8 +93,13 @@ public final class ForwardingWorker implements Agent {
   @Override
   public int doWork() {
     ForwardingState current = state;
+    WorkerPorts queues = ports;
+    if (queues.generation != portsGenerationInUse) {
+      io.use(queues); // every TX buffer was flushed at the end of the last loop
+      portsGenerationInUse = queues.generation;
+    }
     int work = 0;
-    for (BurstQueue rx : rxQueues) {
+    for (BurstQueue rx : queues.rx) {
       int count = rx.burst(received, BURST);
       if (count > 0) {
         counters.pendingRx += count;

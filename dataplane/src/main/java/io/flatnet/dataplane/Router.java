@@ -61,9 +61,12 @@ public final class Router implements AutoCloseable {
 
   private final Sizes sizes;
   private final PktMbufPool pool;
-  private final List<Integer> ports = new ArrayList<>();
-  private final List<String> portNames = new ArrayList<>();
-  private final List<Integer> rxQueueCounts = new ArrayList<>();
+
+  /** A started port: its id, name and RX queues, each assigned to one worker for good. */
+  private record PortRecord(int id, String name, int[] rxWorker) {}
+
+  private final List<PortRecord> ports = new ArrayList<>();
+  private long portsGeneration;
   private final QsbrDomain routeReaders = new QsbrDomain();
   private final NextHopTable nextHops;
   private final Ipv4Fib fib4;
@@ -108,11 +111,14 @@ public final class Router implements AutoCloseable {
    *
    * @return the DPDK port id
    */
-  public int addPort(PortSpec spec) {
-    if (!runners.isEmpty()) {
-      throw new IllegalStateException("ports are added before the workers start");
+  public synchronized int addPort(PortSpec spec) {
+    for (PortRecord existing : ports) {
+      if (existing.name().equals(spec.name())) {
+        throw new IllegalArgumentException("a port named " + spec.name() + " exists already");
+      }
     }
     int port = Devices.probe(spec.devargs());
+    int rxQueues;
     try {
       EthDev.DeviceInfo info = EthDev.info(port);
       if (info.maxTxQueues() < sizes.workers()) {
@@ -130,34 +136,123 @@ public final class Router implements AutoCloseable {
                     ? "; add queues=" + sizes.workers() + " to its devargs"
                     : ""));
       }
-      int rxQueues = Math.max(1, Math.min(sizes.workers(), info.maxRxQueues()));
+      rxQueues = Math.max(1, Math.min(sizes.workers(), info.maxRxQueues()));
       PortSetup.start(port, PortSetup.Options.queues(rxQueues, sizes.workers()), pool);
-      rxQueueCounts.add(rxQueues);
-      portTable =
-          portTable.with(
-              port,
-              spec.role(),
-              EthDev.macAddress(port),
-              spec.mtu(),
-              spec.ipv4(),
-              spec.ipv6Hi(),
-              spec.ipv6Lo());
     } catch (RuntimeException e) {
-      EthDev.stop(port);
+      try {
+        EthDev.stop(port);
+      } catch (RuntimeException ignored) {
+        // never started
+      }
       Devices.remove(port);
       throw e;
     }
-    ports.add(port);
-    portNames.add(spec.name());
+    portTable =
+        portTable.with(
+            port,
+            spec.role(),
+            EthDev.macAddress(port),
+            spec.mtu(),
+            spec.ipv4(),
+            spec.ipv6Hi(),
+            spec.ipv6Lo());
+    ports.add(new PortRecord(port, spec.name(), assignQueues(rxQueues)));
+    if (!workers.isEmpty()) {
+      for (ForwardingWorker worker : workers) {
+        worker.counters().registerPort(counters, port, spec.name());
+      }
+      publishPorts();
+    }
     return port;
   }
 
-  public List<Integer> ports() {
-    return List.copyOf(ports);
+  /** Gives each new RX queue to the worker with the fewest; existing queues never move. */
+  private int[] assignQueues(int rxQueues) {
+    int[] load = new int[sizes.workers()];
+    for (PortRecord record : ports) {
+      for (int worker : record.rxWorker()) {
+        load[worker]++;
+      }
+    }
+    int[] assignment = new int[rxQueues];
+    for (int q = 0; q < rxQueues; q++) {
+      int best = 0;
+      for (int w = 1; w < load.length; w++) {
+        if (load[w] < load[best]) {
+          best = w;
+        }
+      }
+      assignment[q] = best;
+      load[best]++;
+    }
+    return assignment;
   }
 
-  public List<String> portNames() {
-    return List.copyOf(portNames);
+  /**
+   * Removes a port while the workers forward: they stop using its queues first (the call waits
+   * until every worker has moved past it), then the device is stopped and removed. Other ports'
+   * traffic is not touched. Routes through the port should be removed before.
+   */
+  public synchronized void removePort(int port) {
+    PortRecord record =
+        ports.stream()
+            .filter(r -> r.id() == port)
+            .findFirst()
+            .orElseThrow(() -> new IllegalArgumentException("no port " + port));
+    ports.remove(record);
+    portTable = portTable.without(port);
+    if (!workers.isEmpty()) {
+      long generation = publishPorts();
+      awaitWorkers(generation);
+      for (ForwardingWorker worker : workers) {
+        worker.counters().unregisterPort(port);
+      }
+    }
+    EthDev.stop(port);
+    Devices.remove(port);
+  }
+
+  /** Publishes each worker's queues and the port table; returns the new generation. */
+  private long publishPorts() {
+    long generation = ++portsGeneration;
+    ForwardingState state = new ForwardingState(fib4, fib6, nextHops, portTable);
+    for (int w = 0; w < workers.size(); w++) {
+      List<BurstQueue> rx = new ArrayList<>();
+      List<BurstQueue> tx = new ArrayList<>();
+      for (PortRecord record : ports) {
+        for (int q = 0; q < record.rxWorker().length; q++) {
+          if (record.rxWorker()[q] == w) {
+            rx.add(BurstQueue.rx(record.id(), q));
+          }
+        }
+        tx.add(BurstQueue.tx(record.id(), w));
+      }
+      ForwardingWorker worker = workers.get(w);
+      worker.setState(state);
+      worker.setPorts(new WorkerPorts(generation, rx, tx, ForwardingWorker.BURST));
+    }
+    return generation;
+  }
+
+  private void awaitWorkers(long generation) {
+    long deadline = System.nanoTime() + 5_000_000_000L;
+    for (ForwardingWorker worker : workers) {
+      while (worker.portsGenerationInUse() < generation) {
+        if (System.nanoTime() > deadline) {
+          throw new IllegalStateException(
+              "worker " + worker.roleName() + " did not move to port generation " + generation);
+        }
+        Thread.onSpinWait();
+      }
+    }
+  }
+
+  public synchronized List<Integer> ports() {
+    return ports.stream().map(PortRecord::id).toList();
+  }
+
+  public synchronized List<String> portNames() {
+    return ports.stream().map(PortRecord::name).toList();
   }
 
   public PortTable portTable() {
@@ -228,7 +323,7 @@ public final class Router implements AutoCloseable {
    * queue {@code id} on every port. With more than one worker, every port needs that many TX queues
    * (for vhost-user: {@code queues=N} in its devargs).
    */
-  public List<ForwardingWorker> startWorkers(int[] cpus, IdleStrategy idle) {
+  public synchronized List<ForwardingWorker> startWorkers(int[] cpus, IdleStrategy idle) {
     if (!runners.isEmpty()) {
       throw new IllegalStateException("workers already started");
     }
@@ -240,38 +335,25 @@ public final class Router implements AutoCloseable {
               + cpus.length
               + " CPUs");
     }
-    List<List<BurstQueue>> rxByWorker = new ArrayList<>();
-    for (int w = 0; w < cpus.length; w++) {
-      rxByWorker.add(new ArrayList<>());
-    }
-    int next = 0;
-    for (int i = 0; i < ports.size(); i++) {
-      for (int q = 0; q < rxQueueCounts.get(i); q++) {
-        rxByWorker.get(next++ % cpus.length).add(BurstQueue.rx(ports.get(i), q));
-      }
-    }
     ForwardingState state = new ForwardingState(fib4, fib6, nextHops, portTable);
-    int[] portIds = ports.stream().mapToInt(Integer::intValue).toArray();
-    String[] names = portNames.toArray(String[]::new);
     for (int w = 0; w < cpus.length; w++) {
-      List<BurstQueue> rx = rxByWorker.get(w);
-      List<BurstQueue> tx = new ArrayList<>();
-      for (int port : portIds) {
-        tx.add(BurstQueue.tx(port, w));
+      WorkerCounters workerCounters = new WorkerCounters(counters, w, new int[0], new String[0]);
+      for (PortRecord record : ports) {
+        workerCounters.registerPort(counters, record.id(), record.name());
       }
-      ForwardingWorker worker =
+      workers.add(
           new ForwardingWorker(
               w,
               cpus[w],
-              rx,
-              tx,
+              List.of(),
+              List.of(),
               state,
               routeReaders.register(),
-              new WorkerCounters(counters, w, portIds, names),
+              workerCounters,
               channel,
-              sizes.nextHops());
-      workers.add(worker);
+              sizes.nextHops()));
     }
+    publishPorts();
     for (ForwardingWorker worker : workers) {
       AgentRunner runner = new AgentRunner(idle, Throwable::printStackTrace, null, worker);
       runners.add(runner);
@@ -314,8 +396,8 @@ public final class Router implements AutoCloseable {
   }
 
   /** True when every port reports link up (a vhost-user port: its peer connected). */
-  public boolean allLinksUp() {
-    for (int port : ports) {
+  public synchronized boolean allLinksUp() {
+    for (int port : ports()) {
       if (!EthDev.link(port).up()) {
         return false;
       }
@@ -329,7 +411,7 @@ public final class Router implements AutoCloseable {
     for (AgentRunner runner : runners) {
       runner.close();
     }
-    for (int port : ports) {
+    for (int port : ports()) {
       try {
         EthDev.stop(port);
         Devices.remove(port);

@@ -9,6 +9,7 @@ import org.agrona.concurrent.status.AtomicCounter;
  * store each), so counting costs almost nothing and another process reads them live.
  */
 public final class WorkerCounters {
+  private final int workerId;
   private final AtomicCounter rxPackets;
   private final AtomicCounter txPackets;
   private final AtomicCounter[] drops = new AtomicCounter[DropReason.ALL.length];
@@ -27,6 +28,7 @@ public final class WorkerCounters {
    * @param ports the ports this worker receives from or sends to, with their names
    */
   public WorkerCounters(DataplaneCounters counters, int workerId, int[] ports, String[] names) {
+    this.workerId = workerId;
     String prefix = "worker " + workerId + " ";
     rxPackets = counters.newCounter(DataplaneCounters.TYPE_WORKER, prefix + "rx-packets");
     txPackets = counters.newCounter(DataplaneCounters.TYPE_WORKER, prefix + "tx-packets");
@@ -39,9 +41,27 @@ public final class WorkerCounters {
           counters.newCounter(DataplaneCounters.TYPE_WORKER, prefix + event.label());
     }
     for (int i = 0; i < ports.length; i++) {
-      String port = prefix + "port " + names[i] + " ";
-      portRx[ports[i]] = counters.newCounter(DataplaneCounters.TYPE_PORT, port + "rx-packets");
-      portTx[ports[i]] = counters.newCounter(DataplaneCounters.TYPE_PORT, port + "tx-packets");
+      registerPort(counters, ports[i], names[i]);
+    }
+  }
+
+  /**
+   * Control path: counters for a port this worker will see. Written before the port is published to
+   * the worker (a volatile store), so the worker sees them.
+   */
+  void registerPort(DataplaneCounters counters, int port, String name) {
+    String label = "worker " + workerId + " port " + name + " ";
+    portRx[port] = counters.newCounter(DataplaneCounters.TYPE_PORT, label + "rx-packets");
+    portTx[port] = counters.newCounter(DataplaneCounters.TYPE_PORT, label + "tx-packets");
+  }
+
+  /** Control path: frees a removed port's counters, once the worker no longer uses the port. */
+  void unregisterPort(int port) {
+    if (portRx[port] != null) {
+      portRx[port].close();
+      portTx[port].close();
+      portRx[port] = null;
+      portTx[port] = null;
     }
   }
 

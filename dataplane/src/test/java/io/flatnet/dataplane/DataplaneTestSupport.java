@@ -13,8 +13,18 @@ final class DataplaneTestSupport {
 
   private static final AtomicInteger NAMES = new AtomicInteger();
 
+  /**
+   * Memory is reserved up front (-m): the virtio_user "pods" here live in the router's own process,
+   * and a hugepage allocation while they run (a port added live) would make virtio_user re-send its
+   * memory table to the in-process vhost backend from inside EAL's memory lock, a deadlock that
+   * separate pod processes never meet.
+   */
   static void eal() {
-    Eal.initOnce(EalArguments.forProgram("flatnet-dataplane-test").logLevel("warning").build());
+    Eal.initOnce(
+        EalArguments.forProgram("flatnet-dataplane-test")
+            .logLevel("warning")
+            .extra("-m", "1024")
+            .build());
   }
 
   static String unique(String prefix) {
