@@ -118,6 +118,11 @@ public final class RunMain implements Callable<Integer> {
     }
   }
 
+  /** A PCI address such as 0000:3b:00.0 (the domain is optional). */
+  static boolean isPciAddress(String device) {
+    return device.matches("(?i)([0-9a-f]{4}:)?[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7]");
+  }
+
   public static void main(String[] args) {
     System.exit(new CommandLine(new RunMain()).execute(args));
   }
@@ -140,7 +145,13 @@ public final class RunMain implements Callable<Integer> {
     }
     Files.createDirectories(dir.toPath());
 
-    Eal.init(EalArguments.forProgram("flatnet").logLevel("warning").build());
+    EalArguments eal = EalArguments.forProgram("flatnet").logLevel("warning");
+    List<String> pciDevices =
+        ports.stream().map(p -> p.split(",", 2)[0]).filter(RunMain::isPciAddress).toList();
+    if (!pciDevices.isEmpty()) {
+      eal.pci(pciDevices); // scan the PCI bus, but only for the NICs named here
+    }
+    Eal.init(eal.build());
     Router router = Router.open(Router.Sizes.defaults().withWorkers(workerCpus.size()), dir);
     CountDownLatch stop = new CountDownLatch(1);
     CountDownLatch stopped = new CountDownLatch(1);
