@@ -1,5 +1,6 @@
 package io.flatnet.dataplane;
 
+import java.nio.ByteBuffer;
 import org.agrona.concurrent.MessageHandler;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.agrona.concurrent.ringbuffer.ManyToOneRingBuffer;
@@ -19,7 +20,8 @@ public final class ControlChannel {
 
   private final ManyToOneRingBuffer ring =
       new ManyToOneRingBuffer(
-          new UnsafeBuffer(new byte[CAPACITY + RingBufferDescriptor.TRAILER_LENGTH]));
+          new UnsafeBuffer(
+              ByteBuffer.allocateDirect(CAPACITY + RingBufferDescriptor.TRAILER_LENGTH)));
 
   /** One per worker: its scratch buffer for encoding messages. */
   public final class Writer {

@@ -19,7 +19,8 @@ import org.agrona.concurrent.MessageHandler;
  * Control path: resolves next hops' MACs. Workers report every ARP/NDP sender they hear and every
  * next hop packets wait for; this resolves the matching next hops (one atomic store each, which the
  * workers see at once), sends ARP requests and neighbour solicitations through a worker, and ages
- * neighbours that stop answering. Runs on the control thread only.
+ * neighbours that stop answering. Runs on the control thread; the router's owner adds and removes
+ * next hops from its own thread, hence the (uncontended, control-path-only) locking.
  */
 final class NeighborResolver implements MessageHandler {
   static final long PROBE_AFTER_NANOS = 60_000_000_000L;
@@ -54,7 +55,7 @@ final class NeighborResolver implements MessageHandler {
   }
 
   /** Registers a neighbour next hop so that ARP/NDP answers resolve it. */
-  void track(int nextHop, int port, int family, long hi, long lo) {
+  synchronized void track(int nextHop, int port, int family, long hi, long lo) {
     Neighbor neighbor =
         neighbors.computeIfAbsent(new Key(port, family, hi, lo), k -> new Neighbor());
     if (!neighbor.nextHops.contains(nextHop)) {
@@ -65,12 +66,12 @@ final class NeighborResolver implements MessageHandler {
     }
   }
 
-  void untrack(int nextHop) {
+  synchronized void untrack(int nextHop) {
     neighbors.values().forEach(n -> n.nextHops.remove((Integer) nextHop));
   }
 
   @Override
-  public void onMessage(int type, MutableDirectBuffer buffer, int index, int length) {
+  public synchronized void onMessage(int type, MutableDirectBuffer buffer, int index, int length) {
     switch (type) {
       case ControlChannel.NEIGHBOR_V4 ->
           learned(
@@ -107,7 +108,7 @@ final class NeighborResolver implements MessageHandler {
   }
 
   /** Sends an ARP request or a neighbour solicitation for a next hop's neighbour. */
-  void solicit(int nextHop) {
+  synchronized void solicit(int nextHop) {
     if (!nextHops.isLive(nextHop) || nextHops.kind(nextHop) == NextHops.KIND_FORWARD) {
       return;
     }
@@ -142,7 +143,7 @@ final class NeighborResolver implements MessageHandler {
   }
 
   /** Re-probes neighbours that went quiet and forgets those that stay quiet. */
-  void age(long now) {
+  synchronized void age(long now) {
     for (Map.Entry<Key, Neighbor> entry : neighbors.entrySet()) {
       Neighbor neighbor = entry.getValue();
       if (neighbor.mac < 0 || neighbor.nextHops.isEmpty()) {
@@ -160,7 +161,7 @@ final class NeighborResolver implements MessageHandler {
     }
   }
 
-  int size() {
+  synchronized int size() {
     return neighbors.size();
   }
 }

@@ -12,7 +12,9 @@ import io.flatnet.route.NextHopTable;
 import io.flatnet.route.QsbrDomain;
 import java.io.File;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentRunner;
@@ -74,6 +76,7 @@ public final class Router implements AutoCloseable {
   private final DataplaneCounters counters;
   private final ControlChannel channel = new ControlChannel();
   private final NeighborResolver resolver;
+  private final Map<Object, Integer> routeHandles = new HashMap<>();
   private volatile PortTable portTable = PortTable.empty();
   private final List<ForwardingWorker> workers = new ArrayList<>();
   private final List<AgentRunner> runners = new ArrayList<>();
@@ -276,41 +279,87 @@ public final class Router implements AutoCloseable {
   }
 
   /** The router answers echo for this address itself. */
-  public void addLocalAddress(Ipv4Prefix hostPrefix) {
-    fib4.add(hostPrefix, nextHops.addLocal(0));
+  public synchronized void addLocalAddress(Ipv4Prefix hostPrefix) {
+    install(hostPrefix, nextHops.addLocal(0));
   }
 
-  public void addLocalAddress(Ipv6Prefix hostPrefix) {
-    fib6.add(hostPrefix, nextHops.addLocal(0));
+  public synchronized void addLocalAddress(Ipv6Prefix hostPrefix) {
+    install(hostPrefix, nextHops.addLocal(0));
   }
 
   /** Routes {@code prefix} to neighbour {@code neighbor} on {@code port}, resolved by ARP. */
-  public int routeVia(Ipv4Prefix prefix, int port, int neighbor) {
+  public synchronized int routeVia(Ipv4Prefix prefix, int port, int neighbor) {
     int nextHop = nextHops.addNeighbourIpv4(port, neighbor, portTable.mac(port));
     resolver.track(nextHop, port, 4, 0, neighbor & 0xFFFF_FFFFL);
-    fib4.add(prefix, nextHop);
-    return nextHop;
+    return install(prefix, nextHop);
   }
 
   /** Routes {@code prefix} to neighbour {@code hi:lo} on {@code port}, resolved by NDP. */
-  public int routeVia(Ipv6Prefix prefix, int port, long hi, long lo) {
+  public synchronized int routeVia(Ipv6Prefix prefix, int port, long hi, long lo) {
     int nextHop = nextHops.addNeighbourIpv6(port, hi, lo, portTable.mac(port));
     resolver.track(nextHop, port, 6, hi, lo);
-    fib6.add(prefix, nextHop);
-    return nextHop;
+    return install(prefix, nextHop);
   }
 
   /** Routes {@code prefix} out of {@code port} to a known MAC (no resolution). */
-  public int routeDirect(Ipv4Prefix prefix, int port, long mac) {
-    int nextHop = nextHops.addForward(port, mac, portTable.mac(port));
-    fib4.add(prefix, nextHop);
+  public synchronized int routeDirect(Ipv4Prefix prefix, int port, long mac) {
+    return install(prefix, nextHops.addForward(port, mac, portTable.mac(port)));
+  }
+
+  public synchronized int routeDirect(Ipv6Prefix prefix, int port, long mac) {
+    return install(prefix, nextHops.addForward(port, mac, portTable.mac(port)));
+  }
+
+  /**
+   * Puts a route in its FIB. The router keeps the next-hop reference its caller got, as the route's
+   * handle, until {@link #removeRoute} gives it back; a route replaced here gives its old one back.
+   */
+  private int install(Object prefix, int nextHop) {
+    Integer previous = routeHandles.put(prefix, nextHop);
+    if (prefix instanceof Ipv4Prefix v4) {
+      fib4.add(v4, nextHop);
+    } else {
+      fib6.add((Ipv6Prefix) prefix, nextHop);
+    }
+    if (previous != null) {
+      release(previous);
+    }
     return nextHop;
   }
 
-  public int routeDirect(Ipv6Prefix prefix, int port, long mac) {
-    int nextHop = nextHops.addForward(port, mac, portTable.mac(port));
-    fib6.add(prefix, nextHop);
-    return nextHop;
+  /** Removes a route (or a local address); returns false if there was none. */
+  public synchronized boolean removeRoute(Ipv4Prefix prefix) {
+    return uninstall(prefix);
+  }
+
+  public synchronized boolean removeRoute(Ipv6Prefix prefix) {
+    return uninstall(prefix);
+  }
+
+  private boolean uninstall(Object prefix) {
+    Integer nextHop = routeHandles.remove(prefix);
+    if (nextHop == null) {
+      return false;
+    }
+    if (prefix instanceof Ipv4Prefix v4) {
+      fib4.delete(v4);
+    } else {
+      fib6.delete((Ipv6Prefix) prefix);
+    }
+    release(nextHop);
+    return true;
+  }
+
+  private void release(int nextHop) {
+    nextHops.release(nextHop);
+    if (!nextHops.isLive(nextHop)) {
+      resolver.untrack(nextHop);
+    }
+  }
+
+  /** The next hop each installed prefix points at (control-path view, for ctl and the agent). */
+  public synchronized Map<Object, Integer> routes() {
+    return Map.copyOf(routeHandles);
   }
 
   /** Starts one worker polling every port, pinned to {@code cpu}, and the control thread. */

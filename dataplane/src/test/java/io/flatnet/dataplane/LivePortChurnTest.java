@@ -87,7 +87,7 @@ class LivePortChurnTest {
                     Ipv4Prefix prefix = Ipv4Prefix.parse("10.77." + i + ".0/24");
                     router.routeDirect(prefix, extra, 0x02_00_00_00_77_01L);
                     Thread.sleep(10);
-                    router.fib().delete(prefix);
+                    router.removeRoute(prefix);
                     router.removePort(extra);
                   }
                 } catch (Throwable t) {

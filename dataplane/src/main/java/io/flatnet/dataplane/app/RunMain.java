@@ -4,8 +4,6 @@ import io.flatnet.dataplane.ForwardingWorker;
 import io.flatnet.dataplane.Router;
 import io.flatnet.dpdk.Eal;
 import io.flatnet.dpdk.EalArguments;
-import io.flatnet.dpdk.EthDev;
-import io.flatnet.route.Ipv4Fib;
 import io.flatnet.route.Ipv4Prefix;
 import java.io.File;
 import java.nio.file.Files;
@@ -173,13 +171,9 @@ public final class RunMain implements Callable<Integer> {
         router.addPort(devargs);
         names.add(devargs.split(",", 2)[0]);
       }
-      Ipv4Fib.Batch batch = router.fib().batch();
       for (StaticRoute route : parsed) {
-        int port = router.ports().get(route.portIndex());
-        int nextHop = router.nextHops().addForward(port, route.mac(), EthDev.macAddress(port));
-        batch.add(route.prefix(), nextHop);
+        router.routeDirect(route.prefix(), router.ports().get(route.portIndex()), route.mac());
       }
-      batch.commit();
       List<ForwardingWorker> workers =
           router.startWorkers(
               workerCpus.stream().mapToInt(Integer::intValue).toArray(), idleStrategy);

@@ -1,0 +1,516 @@
+package io.flatnet.agent;
+
+import io.flatnet.agent.api.AgentProtocol;
+import io.flatnet.agent.config.ConfigError;
+import io.flatnet.agent.config.ConfigException;
+import io.flatnet.agent.config.ConfigLoader;
+import io.flatnet.agent.config.ConfigValidator;
+import io.flatnet.agent.config.IpAddress;
+import io.flatnet.agent.config.IpNet;
+import io.flatnet.agent.config.MacAddress;
+import io.flatnet.agent.config.NodeConfig;
+import io.flatnet.agent.config.PodConfig;
+import io.flatnet.agent.state.DataplaneApi;
+import io.flatnet.agent.state.DesiredState;
+import io.flatnet.agent.state.Plan;
+import io.flatnet.agent.state.PlanApplyException;
+import io.flatnet.agent.state.Planner;
+import io.flatnet.agent.state.PodSpec;
+import io.flatnet.agent.state.State;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.ClosedWatchServiceException;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardWatchEventKinds;
+import java.nio.file.WatchKey;
+import java.nio.file.WatchService;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+
+/**
+ * The node agent: loads the node config, validates it, diffs the desired state against what the
+ * dataplane has installed, and applies only the difference as one numbered generation.
+ *
+ * <ul>
+ *   <li>A config that fails to parse or validate is never applied: every error is logged, {@link
+ *       ApplyResult.Rejected} is returned and the old state keeps running.
+ *   <li>The desired state is always diffed against {@link DataplaneApi#installed()}, so after an
+ *       agent restart an unchanged config applies nothing, and a reload repairs drift.
+ *   <li>If applying fails part-way, the agent restores the last good state (a new plan from what is
+ *       installed then).
+ *   <li>{@link #watch()} reloads when the config file's directory changes (debounced, and only if
+ *       the file's bytes changed, so ConfigMap symlink swaps work); {@link #reload()} reloads
+ *       unconditionally (wire it to SIGHUP).
+ *   <li>It is the {@link AgentProtocol.Handler} of the control socket: the CNI plugin's pods are
+ *       added to the desired state, validated together with the config, and kept under {@code
+ *       <stateDir>/pods/} across restarts.
+ * </ul>
+ *
+ * All state changes are serialised on this object's monitor.
+ */
+public final class Agent implements AgentProtocol.Handler, AutoCloseable {
+
+  /**
+   * Where things are.
+   *
+   * @param configFile the node config YAML (default /etc/flatnet/node.yaml)
+   * @param stateDir the agent's persistent state (default /var/lib/flatnet/agent)
+   * @param vhostSocketDir where vhost-user sockets of CNI pods go when the request names none
+   *     (default /run/flatnet/vhost)
+   * @param validator config checks (default: this machine's online CPUs)
+   * @param debounce how long the config directory must be quiet before a watch reload (200 ms)
+   */
+  public record Options(
+      Path configFile,
+      Path stateDir,
+      Path vhostSocketDir,
+      ConfigValidator validator,
+      Duration debounce) {
+
+    public static final Path DEFAULT_CONFIG = Path.of("/etc/flatnet/node.yaml");
+    public static final Path DEFAULT_STATE_DIR = Path.of("/var/lib/flatnet/agent");
+    public static final Path DEFAULT_VHOST_DIR = Path.of("/run/flatnet/vhost");
+
+    public static Options defaults(Path configFile) {
+      return new Options(
+          configFile,
+          DEFAULT_STATE_DIR,
+          DEFAULT_VHOST_DIR,
+          ConfigValidator.forThisMachine(),
+          Duration.ofMillis(200));
+    }
+
+    public Options withStateDir(Path dir) {
+      return new Options(configFile, dir, vhostSocketDir, validator, debounce);
+    }
+
+    public Options withVhostSocketDir(Path dir) {
+      return new Options(configFile, stateDir, dir, validator, debounce);
+    }
+
+    public Options withValidator(ConfigValidator v) {
+      return new Options(configFile, stateDir, vhostSocketDir, v, debounce);
+    }
+
+    public Options withDebounce(Duration d) {
+      return new Options(configFile, stateDir, vhostSocketDir, validator, d);
+    }
+  }
+
+  private static final System.Logger LOG = System.getLogger(Agent.class.getName());
+
+  private final Options options;
+  private final DataplaneApi dataplane;
+  private final RuntimePods runtimePods;
+
+  private NodeConfig lastGood;
+  private State lastGoodState;
+  private long generation;
+  private byte[] lastSeenBytes;
+  private ApplyResult lastResult;
+
+  private WatchService watchService;
+  private Thread watcher;
+
+  /**
+   * @throws IOException if the state directory cannot be created or read
+   */
+  public Agent(Options options, DataplaneApi dataplane) throws IOException {
+    this.options = options;
+    this.dataplane = dataplane;
+    this.runtimePods = new RuntimePods(options.stateDir());
+  }
+
+  /** Initial reconcile: the same as {@link #reload()}. */
+  public ApplyResult start() {
+    return reload();
+  }
+
+  /** Loads, validates and applies the config file now (SIGHUP). */
+  public synchronized ApplyResult reload() {
+    byte[] bytes;
+    try {
+      bytes = Files.readAllBytes(options.configFile());
+    } catch (IOException e) {
+      return rejected(
+          List.of(new ConfigError("(file)", options.configFile().toString(), "cannot read: " + e)));
+    }
+    lastSeenBytes = bytes;
+    NodeConfig config;
+    try {
+      config =
+          ConfigLoader.parse(
+              new String(bytes, StandardCharsets.UTF_8), options.configFile().toString());
+    } catch (ConfigException e) {
+      return rejected(e.errors());
+    }
+    List<ConfigError> errors = options.validator().validate(config, runtimePods.configs());
+    if (!errors.isEmpty()) {
+      return rejected(errors);
+    }
+    State desired = DesiredState.from(config, runtimePods.configs());
+    ApplyResult r = reconcile(desired);
+    if (r.ok()) {
+      lastGood = config;
+      lastGoodState = desired;
+    }
+    lastResult = r;
+    return r;
+  }
+
+  private ApplyResult rejected(List<ConfigError> errors) {
+    LOG.log(
+        System.Logger.Level.ERROR,
+        options.configFile()
+            + ": not applied, "
+            + errors.size()
+            + (errors.size() == 1 ? " error" : " errors")
+            + (lastGood == null
+                ? " (no valid config applied yet)"
+                : " (keeping generation " + generation + ")"));
+    for (ConfigError e : errors) {
+      LOG.log(System.Logger.Level.ERROR, "  " + e);
+    }
+    lastResult = new ApplyResult.Rejected(errors);
+    return lastResult;
+  }
+
+  /** Diffs {@code desired} against the dataplane and applies the plan; rolls back on failure. */
+  private ApplyResult reconcile(State desired) {
+    State installed = dataplane.installed();
+    generation = Math.max(generation, installed.generation());
+    Plan plan = Planner.plan(installed, desired, generation + 1);
+    if (plan.isEmpty()) {
+      LOG.log(
+          System.Logger.Level.DEBUG, "generation " + generation + " is current; nothing to apply");
+      return new ApplyResult.Unchanged(generation);
+    }
+    LOG.log(System.Logger.Level.INFO, "applying " + plan);
+    try {
+      plan.applyTo(dataplane);
+      generation = plan.generation();
+      return new ApplyResult.Applied(plan);
+    } catch (PlanApplyException e) {
+      LOG.log(System.Logger.Level.ERROR, e.getMessage(), e);
+      generation = Math.max(plan.generation(), dataplane.installed().generation());
+      boolean rolledBack = false;
+      if (lastGoodState != null) {
+        Plan back = Planner.plan(dataplane.installed(), lastGoodState, generation + 1);
+        try {
+          LOG.log(System.Logger.Level.WARNING, "restoring the last good state: " + back);
+          back.applyTo(dataplane);
+          generation = back.generation();
+          rolledBack = true;
+        } catch (PlanApplyException e2) {
+          LOG.log(
+              System.Logger.Level.ERROR,
+              "restoring the last good state failed too: " + e2.getMessage(),
+              e2);
+        }
+      }
+      return new ApplyResult.Failed(e.getMessage(), plan, rolledBack);
+    }
+  }
+
+  /** The last config that was applied, if any. */
+  public synchronized Optional<NodeConfig> lastGoodConfig() {
+    return Optional.ofNullable(lastGood);
+  }
+
+  /** The state of the last good config plus runtime pods (empty before any). */
+  public synchronized State lastGoodState() {
+    return lastGoodState == null ? State.EMPTY : lastGoodState.withGeneration(generation);
+  }
+
+  /** The highest generation applied (or found installed). */
+  public synchronized long generation() {
+    return generation;
+  }
+
+  /** The result of the last reload or pod change. */
+  public synchronized ApplyResult lastResult() {
+    return lastResult;
+  }
+
+  // ---------------------------------------------------------------- control socket
+
+  @Override
+  public synchronized AgentProtocol.Response handle(AgentProtocol.Request request) {
+    String op = request.op() == null ? "" : request.op();
+    return switch (op) {
+      case AgentProtocol.NODE_INFO -> nodeInfo();
+      case AgentProtocol.POD_ADD -> podAdd(request);
+      case AgentProtocol.POD_DEL -> podDel(request);
+      case AgentProtocol.POD_CHECK -> podCheck(request);
+      default -> AgentProtocol.Response.failure("unknown op \"" + op + "\"");
+    };
+  }
+
+  private AgentProtocol.Response nodeInfo() {
+    if (lastGood == null) {
+      return AgentProtocol.Response.retryLater("the agent has no valid node config yet");
+    }
+    return AgentProtocol.Response.nodeInfo(
+        lastGood.node().podCIDRs().stream().map(s -> IpNet.parse(s.trim()).toString()).toList(),
+        lastGood.node().gateways().stream()
+            .map(s -> IpAddress.parse(s.trim()).toString())
+            .toList());
+  }
+
+  private boolean isConfigPod(String name) {
+    return lastGood != null
+        && lastGood.pods().stream().anyMatch(p -> p != null && name.equals(p.name()));
+  }
+
+  private AgentProtocol.Response podAdd(AgentProtocol.Request r) {
+    if (lastGood == null) {
+      return AgentProtocol.Response.retryLater("the agent has no valid node config yet");
+    }
+    if (r.name() == null || r.name().isBlank()) {
+      return AgentProtocol.Response.failure("pod-add: name is required");
+    }
+    if (isConfigPod(r.name())) {
+      return AgentProtocol.Response.failure(
+          "pod-add: "
+              + r.name()
+              + " is defined in "
+              + options.configFile()
+              + "; it cannot be added by CNI");
+    }
+    String kind = r.kind() == null ? "" : r.kind();
+    String mac = r.mac() != null ? MacAddress.canonical(r.mac()) : MacAddress.derive(r.name());
+    PodConfig pod;
+    switch (kind) {
+      case PodConfig.VHOST_USER -> {
+        String socket = r.socket() != null ? r.socket() : defaultSocket(r.name()).toString();
+        pod = new PodConfig(r.name(), kind, socket, "server", null, r.ips(), mac);
+      }
+      case PodConfig.AF_PACKET, PodConfig.TAP ->
+          pod = new PodConfig(r.name(), kind, null, null, r.ifname(), r.ips(), mac);
+      default -> {
+        return AgentProtocol.Response.failure(
+            "pod-add: kind must be vhost-user, af_packet or tap, not \"" + kind + "\"");
+      }
+    }
+    Collection<PodConfig> candidate = runtimePods.configsWith(r.name(), pod);
+    List<ConfigError> errors = options.validator().validate(lastGood, candidate);
+    if (!errors.isEmpty()) {
+      String msg = errors.stream().map(ConfigError::toString).collect(Collectors.joining("; "));
+      LOG.log(System.Logger.Level.ERROR, "pod-add " + r.name() + " rejected: " + msg);
+      return AgentProtocol.Response.failure(msg);
+    }
+    RuntimePods.Entry previous = runtimePods.get(r.name());
+    ApplyResult result;
+    State desired = DesiredState.from(lastGood, candidate);
+    try {
+      runtimePods.put(new RuntimePods.Entry(r.containerId(), pod));
+      try {
+        result = reconcile(desired);
+      } catch (RuntimeException e) {
+        runtimePods.restore(r.name(), previous);
+        throw e;
+      }
+      if (!result.ok()) {
+        runtimePods.restore(r.name(), previous);
+      }
+    } catch (IOException e) {
+      return AgentProtocol.Response.failure("pod-add: cannot persist pod state: " + e);
+    }
+    lastResult = result;
+    if (result instanceof ApplyResult.Failed f) {
+      return AgentProtocol.Response.failure("pod-add: " + f.error());
+    }
+    lastGoodState = desired;
+    return AgentProtocol.Response.success(pod.socket(), mac);
+  }
+
+  private AgentProtocol.Response podDel(AgentProtocol.Request r) {
+    if (r.name() == null || r.name().isBlank()) {
+      return AgentProtocol.Response.failure("pod-del: name is required");
+    }
+    if (isConfigPod(r.name())) {
+      return AgentProtocol.Response.failure(
+          "pod-del: " + r.name() + " is defined in " + options.configFile() + "; remove it there");
+    }
+    RuntimePods.Entry entry = runtimePods.get(r.name());
+    if (entry == null) {
+      return AgentProtocol.Response.success(); // unknown: already gone
+    }
+    if (r.containerId() != null
+        && entry.containerId() != null
+        && !r.containerId().equals(entry.containerId())) {
+      LOG.log(
+          System.Logger.Level.INFO,
+          "pod-del "
+              + r.name()
+              + " for container "
+              + r.containerId()
+              + " ignored: the pod now belongs to "
+              + entry.containerId());
+      return AgentProtocol.Response.success();
+    }
+    Collection<PodConfig> candidate = runtimePods.configsWith(r.name(), null);
+    State desired;
+    if (lastGood != null) {
+      desired = DesiredState.from(lastGood, candidate);
+    } else {
+      State installed = dataplane.installed();
+      java.util.SortedMap<String, PodSpec> pods = new java.util.TreeMap<>(installed.pods());
+      pods.remove(r.name());
+      desired = new State(0, installed.ports(), pods, installed.routes());
+    }
+    ApplyResult result = reconcile(desired);
+    lastResult = result;
+    if (result instanceof ApplyResult.Failed f) {
+      return AgentProtocol.Response.failure("pod-del: " + f.error());
+    }
+    try {
+      runtimePods.remove(r.name());
+    } catch (IOException e) {
+      return AgentProtocol.Response.failure("pod-del: cannot persist pod state: " + e);
+    }
+    if (lastGood != null) {
+      lastGoodState = desired;
+    }
+    return AgentProtocol.Response.success();
+  }
+
+  private AgentProtocol.Response podCheck(AgentProtocol.Request r) {
+    if (r.name() == null) {
+      return AgentProtocol.Response.failure("pod-check: name is required");
+    }
+    if (lastGoodState == null) {
+      return AgentProtocol.Response.retryLater("the agent has no valid node config yet");
+    }
+    RuntimePods.Entry entry = runtimePods.get(r.name());
+    if (entry == null && !isConfigPod(r.name())) {
+      return AgentProtocol.Response.failure("pod-check: unknown pod " + r.name());
+    }
+    if (entry != null
+        && r.containerId() != null
+        && entry.containerId() != null
+        && !r.containerId().equals(entry.containerId())) {
+      return AgentProtocol.Response.failure(
+          "pod-check: "
+              + r.name()
+              + " belongs to container "
+              + entry.containerId()
+              + ", not "
+              + r.containerId());
+    }
+    PodSpec want = lastGoodState.pods().get(r.name());
+    PodSpec have = dataplane.installed().pods().get(r.name());
+    if (have == null) {
+      return AgentProtocol.Response.failure(
+          "pod-check: " + r.name() + " is not installed in the dataplane");
+    }
+    if (!have.equals(want)) {
+      return AgentProtocol.Response.failure(
+          "pod-check: " + r.name() + " is installed as " + have + " but should be " + want);
+    }
+    return AgentProtocol.Response.success(have.socket(), have.mac());
+  }
+
+  /** The socket path for a CNI vhost-user pod that did not name one. */
+  Path defaultSocket(String podName) {
+    String readable = podName.replaceAll("[^A-Za-z0-9_.-]", "_") + ".sock";
+    Path p = options.vhostSocketDir().resolve(readable);
+    if (p.toString().getBytes(StandardCharsets.UTF_8).length
+        <= ConfigValidator.MAX_SOCKET_PATH_BYTES) {
+      return p;
+    }
+    String hash = MacAddress.derive(podName).substring(3).replace(":", "");
+    return options.vhostSocketDir().resolve("pod-" + hash + ".sock");
+  }
+
+  // ---------------------------------------------------------------- watching
+
+  /**
+   * Starts a daemon thread that reloads when the config file's directory changes: events are
+   * debounced ({@link Options#debounce()} of quiet), and nothing happens if the file's bytes are
+   * the same as last time.
+   *
+   * @throws IOException if the directory cannot be watched
+   */
+  public synchronized void watch() throws IOException {
+    if (watcher != null) {
+      return;
+    }
+    Path dir = options.configFile().toAbsolutePath().getParent();
+    watchService = FileSystems.getDefault().newWatchService();
+    dir.register(
+        watchService,
+        StandardWatchEventKinds.ENTRY_CREATE,
+        StandardWatchEventKinds.ENTRY_MODIFY,
+        StandardWatchEventKinds.ENTRY_DELETE);
+    WatchService ws = watchService;
+    watcher = new Thread(() -> watchLoop(ws), "flatnet-agent-watch");
+    watcher.setDaemon(true);
+    watcher.start();
+  }
+
+  private void watchLoop(WatchService ws) {
+    try {
+      while (true) {
+        WatchKey key = ws.take();
+        drain(key);
+        WatchKey more;
+        while ((more = ws.poll(options.debounce().toMillis(), TimeUnit.MILLISECONDS)) != null) {
+          drain(more);
+        }
+        reloadIfChanged();
+      }
+    } catch (InterruptedException | ClosedWatchServiceException e) {
+      // closing
+    }
+  }
+
+  private static void drain(WatchKey key) {
+    key.pollEvents();
+    key.reset();
+  }
+
+  private synchronized void reloadIfChanged() {
+    byte[] bytes;
+    try {
+      bytes = Files.readAllBytes(options.configFile());
+    } catch (IOException e) {
+      LOG.log(System.Logger.Level.WARNING, "cannot read " + options.configFile() + ": " + e);
+      return;
+    }
+    if (lastSeenBytes != null && Arrays.equals(bytes, lastSeenBytes)) {
+      return;
+    }
+    LOG.log(System.Logger.Level.INFO, options.configFile() + " changed; reloading");
+    reload();
+  }
+
+  /** Stops watching. The dataplane state is left as it is. */
+  @Override
+  public void close() throws IOException {
+    Thread t;
+    synchronized (this) {
+      t = watcher;
+      watcher = null;
+      if (watchService != null) {
+        watchService.close();
+        watchService = null;
+      }
+    }
+    if (t != null) {
+      t.interrupt();
+      try {
+        t.join(2000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+}

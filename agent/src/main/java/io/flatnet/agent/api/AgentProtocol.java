@@ -1,0 +1,161 @@
+package io.flatnet.agent.api;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import java.util.List;
+
+/**
+ * The agent's control socket protocol: JSON lines over a unix stream socket (default {@value
+ * #DEFAULT_SOCKET}). The client writes one {@link Request} object on one line, the agent answers
+ * with one {@link Response} object on one line; a connection may carry several exchanges in turn. A
+ * line is at most {@value #MAX_LINE} bytes. Unknown fields are ignored (so either side may add
+ * fields); absent fields are null.
+ *
+ * <pre>
+ * → {"op":"pod-add","name":"default/web-1","containerId":"4f1c...","kind":"vhost-user",
+ *    "ips":["10.244.1.5","fd00:244:1::5"],"socket":"/run/flatnet/vhost/4f1c2a3b4c5d-eth0.sock"}
+ * ← {"ok":true,"socket":"/run/flatnet/vhost/4f1c2a3b4c5d-eth0.sock","mac":"02:5e:..."}
+ * → {"op":"pod-del","name":"default/web-1","containerId":"4f1c..."}
+ * ← {"ok":true}
+ * → {"op":"pod-add","name":"default/x","kind":"af_packet","ips":["10.9.9.9"],"ifname":"fn1a2b3c"}
+ * ← {"ok":false,"error":"cniPods[default/x].ips[0] \"10.9.9.9\": outside node.podCIDRs (...)"}
+ * </pre>
+ */
+public final class AgentProtocol {
+
+  public static final String DEFAULT_SOCKET = "/run/flatnet/agent.sock";
+
+  /** Longest request or response line, in bytes (without the newline). */
+  public static final int MAX_LINE = 64 * 1024;
+
+  /** Attach a pod (or replace the pod of that name). */
+  public static final String POD_ADD = "pod-add";
+
+  /** Detach a pod; succeeds if the pod is unknown. */
+  public static final String POD_DEL = "pod-del";
+
+  /** Succeeds if the pod is installed in the dataplane as the agent wants it. */
+  public static final String POD_CHECK = "pod-check";
+
+  /** This node's pod CIDRs and gateways, for a CNI config that does not list them. */
+  public static final String NODE_INFO = "node-info";
+
+  private static final ObjectMapper JSON =
+      JsonMapper.builder()
+          .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+          .serializationInclusion(JsonInclude.Include.NON_NULL)
+          .build();
+
+  private AgentProtocol() {}
+
+  /**
+   * A request.
+   *
+   * @param op pod-add, pod-del, pod-check or node-info
+   * @param name the pod, "namespace/name"
+   * @param containerId the container (sandbox) ID; a pod-del whose containerId differs from the one
+   *     that added the pod is a stale delete and does nothing
+   * @param kind "vhost-user" or "af_packet" (a netns pod: the host end of its veth)
+   * @param ips the pod's addresses, one per family
+   * @param mac the pod's MAC, or null for the agent to derive one
+   * @param socket vhost-user: the socket path the router should create (server mode); null for the
+   *     agent to choose one
+   * @param netns the pod's network namespace path (informational)
+   * @param ifname af_packet: the host-side interface the router attaches to
+   */
+  public record Request(
+      String op,
+      String name,
+      String containerId,
+      String kind,
+      List<String> ips,
+      String mac,
+      String socket,
+      String netns,
+      String ifname) {
+
+    public static Request podDel(String name, String containerId) {
+      return new Request(POD_DEL, name, containerId, null, null, null, null, null, null);
+    }
+
+    public static Request podCheck(String name, String containerId) {
+      return new Request(POD_CHECK, name, containerId, null, null, null, null, null, null);
+    }
+
+    public static Request nodeInfo() {
+      return new Request(NODE_INFO, null, null, null, null, null, null, null, null);
+    }
+  }
+
+  /**
+   * A response.
+   *
+   * @param ok whether the request succeeded
+   * @param error what went wrong (ok == false)
+   * @param socket pod-add of a vhost-user pod: the socket path the router serves
+   * @param mac pod-add: the pod's MAC (the one given, or the one the agent derived)
+   * @param retry true if the error is transient (e.g. the agent has no valid config yet)
+   * @param podCIDRs node-info: the node's pod CIDRs
+   * @param gateways node-info: the node's gateways
+   */
+  public record Response(
+      boolean ok,
+      String error,
+      String socket,
+      String mac,
+      Boolean retry,
+      List<String> podCIDRs,
+      List<String> gateways) {
+
+    public static Response success() {
+      return new Response(true, null, null, null, null, null, null);
+    }
+
+    public static Response success(String socket, String mac) {
+      return new Response(true, null, socket, mac, null, null, null);
+    }
+
+    public static Response failure(String error) {
+      return new Response(false, error, null, null, null, null, null);
+    }
+
+    public static Response retryLater(String error) {
+      return new Response(false, error, null, null, true, null, null);
+    }
+
+    public static Response nodeInfo(List<String> podCIDRs, List<String> gateways) {
+      return new Response(true, null, null, null, null, podCIDRs, gateways);
+    }
+
+    /** True if the request may succeed later ({@code retry} is true). */
+    public boolean wantsRetry() {
+      return Boolean.TRUE.equals(retry);
+    }
+  }
+
+  /** What the server calls for each request. Called from several threads at once. */
+  @FunctionalInterface
+  public interface Handler {
+    Response handle(Request request);
+  }
+
+  /** One JSON line (without the newline). */
+  public static String encode(Object message) {
+    try {
+      return JSON.writeValueAsString(message);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  public static Request decodeRequest(String line) throws JsonProcessingException {
+    return JSON.readValue(line, Request.class);
+  }
+
+  public static Response decodeResponse(String line) throws JsonProcessingException {
+    return JSON.readValue(line, Response.class);
+  }
+}

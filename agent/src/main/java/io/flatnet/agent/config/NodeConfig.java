@@ -1,0 +1,31 @@
+package io.flatnet.agent.config;
+
+import java.util.List;
+
+/**
+ * The node config file (YAML), as parsed: {@code node}, {@code ports}, {@code pods}, {@code peers},
+ * {@code routes}, {@code workers}. Nothing here is checked beyond its shape; {@link
+ * ConfigValidator} checks the values. Missing lists are empty, missing sections get their defaults.
+ * See docs/config.md.
+ */
+public record NodeConfig(
+    NodeSection node,
+    List<PortConfig> ports,
+    List<PodConfig> pods,
+    List<PeerConfig> peers,
+    List<RouteConfig> routes,
+    WorkersConfig workers) {
+
+  public NodeConfig {
+    ports = Lists.of(ports);
+    pods = Lists.of(pods);
+    peers = Lists.of(peers);
+    routes = Lists.of(routes);
+    workers = workers == null ? WorkersConfig.DEFAULT : workers;
+  }
+
+  /** This config with {@code pods} replaced. */
+  public NodeConfig withPods(List<PodConfig> newPods) {
+    return new NodeConfig(node, ports, newPods, peers, routes, workers);
+  }
+}

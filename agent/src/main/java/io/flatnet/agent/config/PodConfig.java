@@ -1,0 +1,28 @@
+package io.flatnet.agent.config;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import java.util.List;
+
+/**
+ * {@code pods[]:} a pod attached to the router. {@code name} is "namespace/name"; {@code kind} is
+ * {@code vhost-user} (with {@code socket} and {@code mode} client|server, default client), {@code
+ * tap} or {@code af_packet} (with {@code interface}, the host-side interface name). {@code mac} is
+ * optional.
+ */
+public record PodConfig(
+    String name,
+    String kind,
+    String socket,
+    String mode,
+    @JsonProperty("interface") String iface,
+    List<String> ips,
+    String mac) {
+
+  public static final String VHOST_USER = "vhost-user";
+  public static final String TAP = "tap";
+  public static final String AF_PACKET = "af_packet";
+
+  public PodConfig {
+    ips = Lists.of(ips);
+  }
+}

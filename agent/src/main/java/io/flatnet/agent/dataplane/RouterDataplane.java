@@ -1,0 +1,283 @@
+package io.flatnet.agent.dataplane;
+
+import io.flatnet.agent.state.DataplaneApi;
+import io.flatnet.agent.state.PodSpec;
+import io.flatnet.agent.state.PortSpec;
+import io.flatnet.agent.state.RouteSpec;
+import io.flatnet.agent.state.State;
+import io.flatnet.dataplane.PortTable;
+import io.flatnet.dataplane.Router;
+import io.flatnet.route.Ipv4Prefix;
+import io.flatnet.route.Ipv6Prefix;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The agent's {@link DataplaneApi} over a running {@link Router}, in the same process. Each call
+ * changes the router at once (ports and pods come and go while the workers forward; a route is one
+ * FIB update); {@link #commit} records the generation. What it installed is kept here, so {@link
+ * #installed()} tells the truth after a failed plan.
+ *
+ * <p>Addresses the router owns: the pods' gateways (it answers ARP/NDP and echo for them), and the
+ * node's uplink addresses (answered on the uplink; delivered to the host port if there is one, else
+ * answered by the router itself). A route via a neighbour also routes the neighbour's own address
+ * (/32 or /128) via itself, so a remote node's IP is reachable, not only its pods.
+ */
+public final class RouterDataplane implements DataplaneApi {
+  private final Router router;
+  private final int workers;
+  private final Map<String, PortSpec> ports = new LinkedHashMap<>();
+  private final Map<String, Integer> portIds = new HashMap<>();
+  private final Map<String, PodSpec> pods = new LinkedHashMap<>();
+  private final Map<String, RouteSpec> routes = new LinkedHashMap<>();
+  private final Map<String, Integer> ownedAddresses = new HashMap<>();
+  private final Map<String, Integer> neighborHostRoutes = new HashMap<>();
+  private int devices;
+  private long generation;
+
+  public RouterDataplane(Router router, int workers) {
+    this.router = router;
+    this.workers = workers;
+  }
+
+  @Override
+  public synchronized State installed() {
+    return State.of(generation, ports.values(), pods.values(), routes.values());
+  }
+
+  @Override
+  public synchronized void addPort(PortSpec port) {
+    int role = "host".equals(port.role()) ? PortTable.ROLE_HOST : PortTable.ROLE_UPLINK;
+    Router.PortSpec spec =
+        withAddresses(
+            new Router.PortSpec(port.name(), port.device(), role, port.mtu(), 0, 0, 0),
+            port.addresses());
+    portIds.put(port.name(), router.addPort(spec));
+    ports.put(port.name(), port);
+    if (role == PortTable.ROLE_UPLINK) {
+      for (String address : port.addresses()) {
+        own(hostPrefix(address.substring(0, address.indexOf('/'))), true);
+      }
+    }
+  }
+
+  @Override
+  public synchronized void removePort(String name) {
+    PortSpec port = ports.remove(name);
+    if (port == null) {
+      return;
+    }
+    if ("uplink".equals(port.role())) {
+      for (String address : port.addresses()) {
+        disown(hostPrefix(address.substring(0, address.indexOf('/'))));
+      }
+    }
+    router.removePort(portIds.remove(name));
+  }
+
+  @Override
+  public synchronized void addPod(PodSpec pod) {
+    String devargs =
+        switch (pod.kind()) {
+          case "vhost-user" ->
+              "net_vhost_fn"
+                  + (devices++)
+                  + ",iface="
+                  + pod.socket()
+                  + ",queues="
+                  + workers
+                  + ("client".equals(pod.mode()) ? ",client=1" : "");
+          case "af_packet" ->
+              "net_af_packet_fn" + (devices++) + ",iface=" + pod.iface() + ",qpairs=" + workers;
+          case "tap" -> "net_tap_fn" + (devices++) + ",iface=" + pod.iface();
+          default ->
+              throw new IllegalArgumentException(
+                  "pod " + pod.name() + ": unknown kind " + pod.kind());
+        };
+    List<String> gatewayPrefixes = new ArrayList<>();
+    for (String gateway : pod.gateways()) {
+      gatewayPrefixes.add(gateway + (gateway.contains(":") ? "/128" : "/32"));
+    }
+    Router.PortSpec spec =
+        withAddresses(
+            new Router.PortSpec(pod.name(), devargs, PortTable.ROLE_POD, 1500, 0, 0, 0),
+            gatewayPrefixes);
+    int port = router.addPort(spec);
+    portIds.put(pod.name(), port);
+    pods.put(pod.name(), pod);
+    for (String gateway : pod.gateways()) {
+      own(hostPrefix(gateway), false);
+    }
+    long mac = pod.mac() == null ? -1 : parseMac(pod.mac());
+    for (String ip : pod.ips()) {
+      Object prefix = hostPrefix(ip);
+      if (mac >= 0) {
+        routeDirect(prefix, port, mac);
+      } else {
+        routeVia(prefix, port, ip);
+      }
+    }
+  }
+
+  @Override
+  public synchronized void removePod(String name) {
+    PodSpec pod = pods.remove(name);
+    if (pod == null) {
+      return;
+    }
+    for (String ip : pod.ips()) {
+      removePrefix(hostPrefix(ip));
+    }
+    for (String gateway : pod.gateways()) {
+      disown(hostPrefix(gateway));
+    }
+    router.removePort(portIds.remove(name));
+  }
+
+  @Override
+  public synchronized void addRoute(RouteSpec route) {
+    Integer port = portIds.get(route.port());
+    if (port == null) {
+      throw new IllegalArgumentException("route " + route.prefix() + ": no port " + route.port());
+    }
+    Object prefix = parsePrefix(route.prefix());
+    String via = route.via();
+    if (via == null) {
+      if (!isHostPrefix(prefix)) {
+        throw new IllegalArgumentException(
+            "route "
+                + route.prefix()
+                + ": an on-link route needs a next hop (via) unless it is a"
+                + " host route");
+      }
+      via = route.prefix().substring(0, route.prefix().indexOf('/'));
+    }
+    routeVia(prefix, port, via);
+    Object viaPrefix = hostPrefix(via);
+    if (!viaPrefix.equals(prefix) && neighborHostRoutes.merge(via, 1, Integer::sum) == 1) {
+      routeVia(viaPrefix, port, via);
+    }
+    routes.put(route.prefix(), route);
+  }
+
+  @Override
+  public synchronized void removeRoute(RouteSpec route) {
+    RouteSpec installed = routes.remove(route.prefix());
+    if (installed == null) {
+      return;
+    }
+    removePrefix(parsePrefix(installed.prefix()));
+    String via = installed.via();
+    if (via != null && neighborHostRoutes.merge(via, -1, Integer::sum) == 0) {
+      neighborHostRoutes.remove(via);
+      removePrefix(hostPrefix(via));
+    }
+  }
+
+  @Override
+  public synchronized void commit(long nextGeneration) {
+    if (nextGeneration < generation) {
+      throw new IllegalArgumentException(
+          "generation " + nextGeneration + " is older than installed " + generation);
+    }
+    generation = nextGeneration;
+  }
+
+  /** The router routes (or answers for) an address it owns; counted, as pods share gateways. */
+  private void own(Object hostPrefix, boolean toHost) {
+    String key = hostPrefix.toString();
+    if (ownedAddresses.merge(key, 1, Integer::sum) > 1) {
+      return;
+    }
+    Integer hostPort = hostPort();
+    if (toHost && hostPort != null) {
+      routeVia(hostPrefix, hostPort, key.substring(0, key.indexOf('/')));
+    } else if (hostPrefix instanceof Ipv4Prefix v4) {
+      router.addLocalAddress(v4);
+    } else {
+      router.addLocalAddress((Ipv6Prefix) hostPrefix);
+    }
+  }
+
+  private void disown(Object hostPrefix) {
+    String key = hostPrefix.toString();
+    if (ownedAddresses.merge(key, -1, Integer::sum) <= 0) {
+      ownedAddresses.remove(key);
+      removePrefix(hostPrefix);
+    }
+  }
+
+  private Integer hostPort() {
+    for (PortSpec port : ports.values()) {
+      if ("host".equals(port.role())) {
+        return portIds.get(port.name());
+      }
+    }
+    return null;
+  }
+
+  private void routeVia(Object prefix, int port, String neighbor) {
+    if (prefix instanceof Ipv4Prefix v4) {
+      router.routeVia(v4, port, Ipv4Prefix.parseAddress(neighbor));
+    } else {
+      long[] address = Ipv6Prefix.parseAddress(neighbor);
+      router.routeVia((Ipv6Prefix) prefix, port, address[0], address[1]);
+    }
+  }
+
+  private void routeDirect(Object prefix, int port, long mac) {
+    if (prefix instanceof Ipv4Prefix v4) {
+      router.routeDirect(v4, port, mac);
+    } else {
+      router.routeDirect((Ipv6Prefix) prefix, port, mac);
+    }
+  }
+
+  private void removePrefix(Object prefix) {
+    if (prefix instanceof Ipv4Prefix v4) {
+      router.removeRoute(v4);
+    } else {
+      router.removeRoute((Ipv6Prefix) prefix);
+    }
+  }
+
+  /** Sets the router's IPv4 and IPv6 address on a port from "address/length" strings. */
+  private static Router.PortSpec withAddresses(Router.PortSpec spec, List<String> addresses) {
+    Router.PortSpec result = spec;
+    for (String address : addresses) {
+      String ip = address.substring(0, address.indexOf('/'));
+      if (ip.contains(":")) {
+        long[] v6 = Ipv6Prefix.parseAddress(ip);
+        result = result.withIpv6(v6[0], v6[1]);
+      } else {
+        result = result.withIpv4(Ipv4Prefix.parseAddress(ip));
+      }
+    }
+    return result;
+  }
+
+  private static Object hostPrefix(String ip) {
+    return ip.contains(":") ? Ipv6Prefix.parse(ip + "/128") : Ipv4Prefix.parse(ip + "/32");
+  }
+
+  private static Object parsePrefix(String prefix) {
+    return prefix.contains(":") ? Ipv6Prefix.parse(prefix) : Ipv4Prefix.parse(prefix);
+  }
+
+  private static boolean isHostPrefix(Object prefix) {
+    return prefix instanceof Ipv4Prefix v4
+        ? v4.length() == 32
+        : ((Ipv6Prefix) prefix).length() == 128;
+  }
+
+  private static long parseMac(String mac) {
+    long value = 0;
+    for (String part : mac.split(":")) {
+      value = value << 8 | Integer.parseInt(part, 16);
+    }
+    return value;
+  }
+}

@@ -1,0 +1,140 @@
+package io.flatnet.agent.dataplane;
+
+import io.flatnet.agent.Agent;
+import io.flatnet.agent.ApplyResult;
+import io.flatnet.agent.api.AgentSocketServer;
+import io.flatnet.agent.config.ConfigException;
+import io.flatnet.agent.config.ConfigLoader;
+import io.flatnet.agent.config.NodeConfig;
+import io.flatnet.agent.config.PortConfig;
+import io.flatnet.dataplane.ForwardingWorker;
+import io.flatnet.dataplane.Router;
+import io.flatnet.dataplane.app.IdleStrategies;
+import io.flatnet.dataplane.app.ThroughputReport;
+import io.flatnet.dpdk.Eal;
+import io.flatnet.dpdk.EalArguments;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code ./flatnet run --config node.yaml}: the router and its agent in one process. The agent
+ * applies the config (ports, pods and routes go in while the workers forward), watches the file and
+ * reloads on SIGHUP, and serves the CNI plugin on a unix socket.
+ */
+@Command(
+    name = "flatnet run --config",
+    mixinStandardHelpOptions = true,
+    description = "Runs the router on a node config, with the agent and the CNI socket.")
+public final class RouterMain implements Callable<Integer> {
+  @Option(names = "--config", required = true, description = "The node config YAML.")
+  Path config;
+
+  @Option(
+      names = "--dir",
+      description = "Run directory: counters, agent socket (default /run/flatnet).")
+  Path dir = Path.of("/run/flatnet");
+
+  @Option(names = "--state-dir", description = "Agent state (default /var/lib/flatnet/agent).")
+  Path stateDir = Agent.Options.DEFAULT_STATE_DIR;
+
+  @Option(names = "--seconds", description = "Stop after this long; 0 runs until signalled.")
+  int seconds;
+
+  @Option(names = "--stats", description = "Print a line of rates every second.")
+  boolean stats;
+
+  public static void main(String[] args) {
+    System.exit(new CommandLine(new RouterMain()).execute(args));
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    NodeConfig node;
+    try {
+      node = ConfigLoader.load(config);
+    } catch (ConfigException e) {
+      System.err.println("flatnet run: " + e.getMessage());
+      return 2;
+    }
+    List<Integer> cpus = new ArrayList<>(node.workers().cpus());
+    if (cpus.isEmpty()) {
+      cpus.add(Runtime.getRuntime().availableProcessors() - 1);
+    }
+    Files.createDirectories(dir);
+    EalArguments eal = EalArguments.forProgram("flatnet").logLevel("warning");
+    List<String> pci = new ArrayList<>();
+    for (PortConfig port : node.ports()) {
+      if (port.device().matches("(?i)([0-9a-f]{4}:)?[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7]")) {
+        pci.add(port.device());
+      }
+    }
+    if (!pci.isEmpty()) {
+      eal.pci(pci);
+    }
+    Eal.init(eal.build());
+
+    CountDownLatch stop = new CountDownLatch(1);
+    CountDownLatch stopped = new CountDownLatch(1);
+    try (Router router =
+        Router.open(Router.Sizes.defaults().withWorkers(cpus.size()), dir.toFile())) {
+      List<ForwardingWorker> workers =
+          router.startWorkers(
+              cpus.stream().mapToInt(Integer::intValue).toArray(),
+              IdleStrategies.parse(node.workers().idle()));
+      RouterDataplane dataplane = new RouterDataplane(router, cpus.size());
+      Agent agent = new Agent(Agent.Options.defaults(config).withStateDir(stateDir), dataplane);
+      ApplyResult first = agent.start();
+      System.out.println("flatnet run: " + node.node().name() + ": " + first);
+      agent.watch();
+      if (!HangUpSignal.onHangUp(
+          () -> System.out.println("flatnet run: SIGHUP: " + agent.reload()))) {
+        System.err.println(
+            "flatnet run: cannot catch SIGHUP here; the config file is still watched");
+      }
+      Path socket = dir.resolve("agent.sock");
+      Files.deleteIfExists(socket);
+      try (AgentSocketServer server = AgentSocketServer.start(socket, agent::handle, 2)) {
+        System.out.printf(
+            "flatnet run: workers on CPUs %s, counters in %s, CNI socket %s%n",
+            cpus, router.counters().file(), server.socket());
+        Runtime.getRuntime()
+            .addShutdownHook(
+                new Thread(
+                    () -> {
+                      stop.countDown();
+                      try {
+                        stopped.await(10, TimeUnit.SECONDS);
+                      } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                      }
+                    },
+                    "flatnet-stop"));
+        ThroughputReport report =
+            new ThroughputReport(
+                workers.stream().map(ForwardingWorker::counters).toList(), List.of(), List.of());
+        for (int second = 1; seconds == 0 || second <= seconds; second++) {
+          if (stop.await(1, TimeUnit.SECONDS)) {
+            break;
+          }
+          if (stats) {
+            System.out.println(report.intervalLine(second));
+          }
+        }
+        System.out.println(report.summaryJson(""));
+      } finally {
+        agent.close();
+      }
+    } finally {
+      stopped.countDown();
+    }
+    return 0;
+  }
+}

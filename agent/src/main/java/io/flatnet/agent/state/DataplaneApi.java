@@ -1,0 +1,58 @@
+package io.flatnet.agent.state;
+
+/**
+ * What the agent drives: the router's control surface, implemented over the real dataplane.
+ *
+ * <p>The agent calls it from one thread at a time. A {@link Plan} is applied as a sequence of
+ * add/remove calls followed by {@link #commit(long)}: an implementation may stage the changes and
+ * publish them at {@code commit} (e.g. one {@code RouteBatch}), or apply each call at once. Calls
+ * are made in the plan's order (routes removed before the pods and ports they use, ports and pods
+ * added before the routes that use them).
+ *
+ * <p>A call that fails throws (any {@link RuntimeException}); the agent then stops the plan, reads
+ * {@link #installed()} and tries to restore its last good state. So {@link #installed()} must
+ * always tell the truth, including after a partial plan and after an agent restart (the agent
+ * reconciles by diffing against it, so a restart with an unchanged config changes nothing).
+ */
+public interface DataplaneApi {
+
+  /** What the dataplane has now, with the generation of the last {@link #commit}. */
+  State installed();
+
+  /** Adds a port (a DPDK device). Its name is not in use. */
+  void addPort(PortSpec port);
+
+  /** Removes a port; no route uses it any more. */
+  void removePort(String name);
+
+  /**
+   * Attaches a pod: creates its port (vhost-user socket, tap, or af_packet on the host interface),
+   * routes its addresses (/32, /128) to it and answers ARP/NDP for its gateways. Its name is not in
+   * use.
+   */
+  void addPod(PodSpec pod);
+
+  /** Detaches a pod and removes its host routes. */
+  void removePod(String name);
+
+  /** Adds a route; its prefix is not routed yet. */
+  void addRoute(RouteSpec route);
+
+  /** Removes a route (identified by its prefix; {@code route} is what was installed). */
+  void removeRoute(RouteSpec route);
+
+  /**
+   * Changes the next hop or port of a routed prefix. The default removes and re-adds; an
+   * implementation that can replace in place (no window without the route) should override.
+   */
+  default void replaceRoute(RouteSpec before, RouteSpec after) {
+    removeRoute(before);
+    addRoute(after);
+  }
+
+  /**
+   * Ends a plan: publishes staged changes and records {@code generation}, which later {@link
+   * #installed()} calls return. Generations only grow.
+   */
+  void commit(long generation);
+}

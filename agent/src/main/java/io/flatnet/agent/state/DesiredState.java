@@ -1,0 +1,115 @@
+package io.flatnet.agent.state;
+
+import io.flatnet.agent.config.IfAddress;
+import io.flatnet.agent.config.IpAddress;
+import io.flatnet.agent.config.IpNet;
+import io.flatnet.agent.config.MacAddress;
+import io.flatnet.agent.config.NodeConfig;
+import io.flatnet.agent.config.PeerConfig;
+import io.flatnet.agent.config.PodConfig;
+import io.flatnet.agent.config.PortConfig;
+import io.flatnet.agent.config.RouteConfig;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+
+/**
+ * Turns a <em>validated</em> config (see {@link io.flatnet.agent.config.ConfigValidator}) into the
+ * {@link State} the dataplane should have. Every address and prefix is canonicalised (so
+ * "fd00:0::1" and "fd00::1" are the same spec), MACs are lower case, and a vhost-user pod without a
+ * mode gets "client".
+ *
+ * <ul>
+ *   <li>Ports: one {@link PortSpec} per {@code ports[]} entry.
+ *   <li>Pods: one {@link PodSpec} per {@code pods[]} entry and per pod the CNI plugin added, with
+ *       the node gateways of the pod's address families.
+ *   <li>Routes: one {@link RouteSpec} per peer pod CIDR, via the peer's node IP of that family, out
+ *       of the uplink port whose subnet holds that IP; and one per {@code routes[]} entry.
+ * </ul>
+ */
+public final class DesiredState {
+
+  private DesiredState() {}
+
+  /**
+   * @throws IllegalArgumentException if the config was not valid
+   */
+  public static State from(NodeConfig config, Collection<PodConfig> runtimePods) {
+    List<PortSpec> ports = new ArrayList<>();
+    for (PortConfig p : config.ports()) {
+      List<String> addrs = new ArrayList<>();
+      for (String a : p.addresses()) {
+        addrs.add(IfAddress.parse(a.trim()).toString());
+      }
+      ports.add(new PortSpec(p.name(), p.device(), p.role(), addrs, p.mtu()));
+    }
+    List<IpAddress> gateways = new ArrayList<>();
+    for (String g : config.node().gateways()) {
+      gateways.add(IpAddress.parse(g.trim()));
+    }
+    List<PodSpec> pods = new ArrayList<>();
+    List<PodConfig> allPods = new ArrayList<>(config.pods());
+    allPods.addAll(runtimePods);
+    for (PodConfig p : allPods) {
+      pods.add(pod(p, gateways));
+    }
+    List<RouteSpec> routes = new ArrayList<>();
+    for (PeerConfig peer : config.peers()) {
+      for (String cidr : peer.podCIDRs()) {
+        IpNet net = IpNet.parse(cidr.trim());
+        IpAddress via =
+            peer.nodeIPs().stream()
+                .map(s -> IpAddress.parse(s.trim()))
+                .filter(a -> a.family() == net.family())
+                .findFirst()
+                .orElseThrow(() -> new IllegalArgumentException("no node IP for " + net));
+        routes.add(new RouteSpec(net.toString(), via.toString(), uplinkFor(config, via)));
+      }
+    }
+    for (RouteConfig r : config.routes()) {
+      routes.add(
+          new RouteSpec(
+              IpNet.parse(r.prefix().trim()).toString(),
+              r.via() == null ? null : IpAddress.parse(r.via().trim()).toString(),
+              r.port()));
+    }
+    return State.of(0, ports, pods, routes);
+  }
+
+  static PodSpec pod(PodConfig p, List<IpAddress> gateways) {
+    List<String> ips = new ArrayList<>();
+    List<String> gws = new ArrayList<>();
+    for (String s : p.ips()) {
+      IpAddress a = IpAddress.parse(s.trim());
+      ips.add(a.toString());
+      gateways.stream()
+          .filter(g -> g.family() == a.family())
+          .findFirst()
+          .ifPresent(g -> gws.add(g.toString()));
+    }
+    boolean vhost = PodConfig.VHOST_USER.equals(p.kind());
+    return new PodSpec(
+        p.name(),
+        p.kind(),
+        vhost ? p.socket() : null,
+        vhost ? (p.mode() == null ? "client" : p.mode()) : null,
+        vhost ? null : p.iface(),
+        ips,
+        p.mac() == null ? null : MacAddress.canonical(p.mac()),
+        gws);
+  }
+
+  private static String uplinkFor(NodeConfig config, IpAddress nodeIp) {
+    for (PortConfig p : config.ports()) {
+      if (!"uplink".equals(p.role())) {
+        continue;
+      }
+      for (String a : p.addresses()) {
+        if (IfAddress.parse(a.trim()).subnet().contains(nodeIp)) {
+          return p.name();
+        }
+      }
+    }
+    throw new IllegalArgumentException(nodeIp + " is not on-link on an uplink port");
+  }
+}

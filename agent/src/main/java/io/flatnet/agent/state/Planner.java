@@ -1,0 +1,132 @@
+package io.flatnet.agent.state;
+
+import java.lang.reflect.RecordComponent;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.SortedMap;
+
+/**
+ * Diffs an installed {@link State} against a desired one into a {@link Plan} that changes only what
+ * differs. Order:
+ *
+ * <ol>
+ *   <li>remove routes (gone, or riding on a port that is removed or replaced);
+ *   <li>remove pods (gone, or changed: a changed pod is removed and added again);
+ *   <li>remove ports (gone or changed);
+ *   <li>add ports (new or changed);
+ *   <li>add pods (new or changed);
+ *   <li>add routes (new, or re-added after their port was replaced);
+ *   <li>update routes whose next hop or port changed ({@link DataplaneApi#replaceRoute}).
+ * </ol>
+ *
+ * Pods and ports have no in-place update: their dataplane objects (vhost-user sockets, DPDK
+ * devices) are recreated, and removing every old one before adding any new one means an address,
+ * MAC or socket that moves from one pod to another is never held twice.
+ */
+public final class Planner {
+
+  private Planner() {}
+
+  /** The plan from {@code installed} to {@code desired}, numbered {@code generation}. */
+  public static Plan plan(State installed, State desired, long generation) {
+    List<Operation> removeRoutes = new ArrayList<>();
+    List<Operation> removePods = new ArrayList<>();
+    List<Operation> removePorts = new ArrayList<>();
+    List<Operation> addPorts = new ArrayList<>();
+    List<Operation> addPods = new ArrayList<>();
+    List<Operation> addRoutes = new ArrayList<>();
+    List<Operation> updateRoutes = new ArrayList<>();
+
+    Set<String> replacedPorts = new HashSet<>();
+    diff(installed.ports(), desired.ports(), removePorts, addPorts, replacedPorts);
+    diff(installed.pods(), desired.pods(), removePods, addPods, null);
+    // Routes whose port goes away (removed or replaced) must go first and come back after.
+    for (Map.Entry<String, RouteSpec> e : installed.routes().entrySet()) {
+      RouteSpec old = e.getValue();
+      RouteSpec want = desired.routes().get(e.getKey());
+      if (want == null) {
+        removeRoutes.add(new Operation(Operation.Action.REMOVE, old, null, "removed"));
+      } else if (portGoes(old.port(), desired, replacedPorts)) {
+        removeRoutes.add(
+            new Operation(
+                Operation.Action.REMOVE, old, null, "port " + old.port() + " is replaced"));
+        addRoutes.add(
+            new Operation(
+                Operation.Action.ADD,
+                want,
+                null,
+                want.equals(old)
+                    ? "re-added after port " + old.port() + " is replaced"
+                    : "changed: " + changedFields(old, want)));
+      } else if (!want.equals(old)) {
+        updateRoutes.add(
+            new Operation(
+                Operation.Action.UPDATE, want, old, "changed: " + changedFields(old, want)));
+      }
+    }
+    for (Map.Entry<String, RouteSpec> e : desired.routes().entrySet()) {
+      if (!installed.routes().containsKey(e.getKey())) {
+        addRoutes.add(new Operation(Operation.Action.ADD, e.getValue(), null, "added"));
+      }
+    }
+    List<Operation> ops = new ArrayList<>();
+    ops.addAll(removeRoutes);
+    ops.addAll(removePods);
+    ops.addAll(removePorts);
+    ops.addAll(addPorts);
+    ops.addAll(addPods);
+    ops.addAll(addRoutes);
+    ops.addAll(updateRoutes);
+    return new Plan(generation, ops);
+  }
+
+  private static boolean portGoes(String port, State desired, Set<String> replacedPorts) {
+    return !desired.ports().containsKey(port) || replacedPorts.contains(port);
+  }
+
+  private static <T extends Spec> void diff(
+      SortedMap<String, T> installed,
+      SortedMap<String, T> desired,
+      List<Operation> removes,
+      List<Operation> adds,
+      Set<String> replaced) {
+    for (Map.Entry<String, T> e : installed.entrySet()) {
+      T want = desired.get(e.getKey());
+      if (want == null) {
+        removes.add(new Operation(Operation.Action.REMOVE, e.getValue(), null, "removed"));
+      } else if (!want.equals(e.getValue())) {
+        String fields = changedFields(e.getValue(), want);
+        removes.add(
+            new Operation(Operation.Action.REMOVE, e.getValue(), null, "replaced: " + fields));
+        adds.add(new Operation(Operation.Action.ADD, want, null, "replaces old: " + fields));
+        if (replaced != null) {
+          replaced.add(e.getKey());
+        }
+      }
+    }
+    for (Map.Entry<String, T> e : desired.entrySet()) {
+      if (!installed.containsKey(e.getKey())) {
+        adds.add(new Operation(Operation.Action.ADD, e.getValue(), null, "added"));
+      }
+    }
+  }
+
+  /** The names of the record components that differ, e.g. "via, port". */
+  static String changedFields(Spec a, Spec b) {
+    List<String> names = new ArrayList<>();
+    for (RecordComponent rc : a.getClass().getRecordComponents()) {
+      try {
+        if (!Objects.equals(rc.getAccessor().invoke(a), rc.getAccessor().invoke(b))) {
+          names.add(rc.getName());
+        }
+      } catch (ReflectiveOperationException e) {
+        throw new IllegalStateException(e);
+      }
+    }
+    return String.join(", ", names);
+  }
+}

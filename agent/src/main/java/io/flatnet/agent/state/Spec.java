@@ -1,0 +1,21 @@
+package io.flatnet.agent.state;
+
+/**
+ * One piece of dataplane state: a port, a pod or a route. Identified by {@link #resource()} +
+ * {@link #key()}; two specs with the same key and different values are a change. Specs are records,
+ * so equality is by value.
+ */
+public sealed interface Spec permits PortSpec, PodSpec, RouteSpec {
+
+  /** What a spec describes. */
+  enum Resource {
+    PORT,
+    POD,
+    ROUTE
+  }
+
+  Resource resource();
+
+  /** Unique within the kind: the port or pod name, or the canonical route prefix. */
+  String key();
+}
