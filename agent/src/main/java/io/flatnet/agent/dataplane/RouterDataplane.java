@@ -61,6 +61,23 @@ public final class RouterDataplane implements DataplaneApi {
       for (String address : port.addresses()) {
         own(hostPrefix(address.substring(0, address.indexOf('/'))), true);
       }
+    } else {
+      rehomeNodeAddresses();
+    }
+  }
+
+  /** The node's own addresses go to the host port when there is one, else to the router. */
+  private void rehomeNodeAddresses() {
+    for (PortSpec uplink : ports.values()) {
+      if ("uplink".equals(uplink.role())) {
+        for (String address : uplink.addresses()) {
+          Object prefix = hostPrefix(address.substring(0, address.indexOf('/')));
+          if (ownedAddresses.containsKey(prefix.toString())) {
+            removePrefix(prefix);
+            home(prefix, true);
+          }
+        }
+      }
     }
   }
 
@@ -76,6 +93,9 @@ public final class RouterDataplane implements DataplaneApi {
       }
     }
     router.removePort(portIds.remove(name));
+    if ("host".equals(port.role())) {
+      rehomeNodeAddresses();
+    }
   }
 
   @Override
@@ -192,6 +212,11 @@ public final class RouterDataplane implements DataplaneApi {
     if (ownedAddresses.merge(key, 1, Integer::sum) > 1) {
       return;
     }
+    home(hostPrefix, toHost);
+  }
+
+  private void home(Object hostPrefix, boolean toHost) {
+    String key = hostPrefix.toString();
     Integer hostPort = hostPort();
     if (toHost && hostPort != null) {
       routeVia(hostPrefix, hostPort, key.substring(0, key.indexOf('/')));

@@ -1,0 +1,740 @@
+package io.flatnet.agent.cluster;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code ./flatnet demo cluster}: several flatnet nodes on one machine form one flat pod network.
+ * Each node is a router process with its own config and agent; its uplink sits on a shared fabric
+ * (a Linux bridge in a namespace), its host path is a TAP into a "host" namespace, and its pods are
+ * network namespaces (af_packet) — plus one VM-style pod (testpmd over vhost-user) on node 1.
+ * Remote pod subnets are routed via the remote node's IP, resolved by ARP/NDP over the fabric, as
+ * flannel host-gw and kube-router do. See docs/cluster.md.
+ */
+@Command(
+    name = "flatnet demo cluster",
+    mixinStandardHelpOptions = true,
+    description = "Builds a 3-node flatnet cluster in namespaces, checks it, churns it, cleans up.")
+public final class ClusterDemo implements Callable<Integer> {
+  @Option(names = "--nodes", description = "How many nodes (2..9, default ${DEFAULT-VALUE}).")
+  int nodes = 3;
+
+  @Option(names = "--dir", description = "Working directory (default ${DEFAULT-VALUE}).")
+  Path dir = Path.of("/tmp/flatnet-cluster");
+
+  @Option(names = "--tcp-seconds", description = "Length of the TCP transfer (default 3).")
+  int tcpSeconds = 3;
+
+  @Option(names = "--no-churn", description = "Skip the churn and restart phase.")
+  boolean noChurn;
+
+  @Option(names = "--no-vm", description = "Skip the vhost-user (testpmd) pod.")
+  boolean noVm;
+
+  private final List<Node> cluster = new ArrayList<>();
+  private Process vmPod;
+  private int failures;
+
+  public static void main(String[] args) {
+    System.exit(new CommandLine(new ClusterDemo()).execute(args));
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    if (nodes < 2 || nodes > 9) {
+      System.err.println("flatnet demo cluster: --nodes must be 2..9");
+      return 2;
+    }
+    Thread cleanup = new Thread(this::destroy, "cluster-cleanup");
+    Runtime.getRuntime().addShutdownHook(cleanup);
+    try {
+      destroy(); // leftovers of an interrupted earlier run
+      Files.createDirectories(dir);
+      build();
+      checks();
+      if (!noChurn) {
+        churn();
+      }
+      System.out.println();
+      System.out.println(
+          failures == 0
+              ? "cluster demo: all checks passed"
+              : "cluster demo: " + failures + " checks FAILED");
+      return failures == 0 ? 0 : 1;
+    } finally {
+      destroy();
+      Runtime.getRuntime().removeShutdownHook(cleanup);
+    }
+  }
+
+  // ------------------------------------------------------------------ topology
+
+  private void build() throws Exception {
+    System.out.println(
+        "cluster: "
+            + nodes
+            + " nodes, fabric 10.250.0.0/24 + fd00:250::/64 on bridge in namespace fn-fabric");
+    Sh.must("ip", "netns", "add", "fn-fabric");
+    Sh.mustIn("fn-fabric", "ip", "link", "add", "br0", "type", "bridge");
+    Sh.mustIn("fn-fabric", "ip", "link", "set", "br0", "up");
+    for (int n = 1; n <= nodes; n++) {
+      Node node = new Node(n, dir);
+      cluster.add(node);
+      // The router runs in its own namespace with no addresses, so no kernel answers for it
+      // there, and af_packet's fanout groups (numbered by pid ^ ifindex) never meet another
+      // router's.
+      Sh.must("ip", "netns", "add", node.routerNs);
+      Sh.mustIn(node.routerNs, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1");
+      Sh.mustIn(node.routerNs, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1");
+      Sh.mustIn(node.routerNs, "ip", "link", "set", "lo", "up");
+      Sh.must(
+          "ip",
+          "link",
+          "add",
+          node.uplink,
+          "netns",
+          node.routerNs,
+          "type",
+          "veth",
+          "peer",
+          "name",
+          "fb" + n,
+          "netns",
+          "fn-fabric");
+      Sh.mustIn(node.routerNs, "ip", "link", "set", node.uplink, "up");
+      Sh.mustIn("fn-fabric", "ip", "link", "set", "fb" + n, "master", "br0", "up");
+      Sh.must("ip", "netns", "add", node.hostNs);
+      for (Pod pod : node.pods) {
+        pod.plug();
+      }
+    }
+    if (!noVm) {
+      startVmPod(cluster.get(0));
+    }
+    for (Node node : cluster) {
+      node.writeConfig(cluster, !noVm && node.index == 1);
+      node.start();
+    }
+    for (Node node : cluster) {
+      node.awaitReady();
+      node.configureHost();
+    }
+    System.out.println("cluster: routers up; pods: " + podList());
+  }
+
+  private String podList() {
+    List<String> names = new ArrayList<>();
+    for (Node node : cluster) {
+      for (Pod pod : node.pods) {
+        names.add(pod.name + " " + pod.ipv4);
+      }
+    }
+    if (!noVm) {
+      names.add("vm1 10.244.1.9 (vhost-user, testpmd)");
+    }
+    return String.join(", ", names);
+  }
+
+  /** A VM-style pod: testpmd answering ARP and ping over virtio_user, as the vhost-user server. */
+  private void startVmPod(Node node) throws IOException {
+    Path socket = dir.resolve("vm1.sock");
+    Files.deleteIfExists(socket);
+    vmPod =
+        new ProcessBuilder(
+                "dpdk-testpmd",
+                "--lcores=0@0,1@0",
+                "--in-memory",
+                "--single-file-segments",
+                "--no-pci",
+                "--no-telemetry",
+                "--file-prefix=fn-vm1",
+                "--vdev=net_virtio_user0,path="
+                    + socket
+                    + ",server=1,queues=1,mac=02:00:00:00:01:09",
+                "--",
+                "--forward-mode=icmpecho",
+                "--auto-start",
+                "--stats-period=10")
+            .redirectErrorStream(true)
+            .redirectOutput(dir.resolve("vm1-testpmd.log").toFile())
+            .start();
+    node.vmSocket = socket;
+  }
+
+  // ------------------------------------------------------------------ checks
+
+  private void checks() throws Exception {
+    warmUp();
+    List<Pod> pods = allPods();
+    System.out.println();
+    System.out.println(
+        "1. every pod pings every other pod (ttl seen by the sender: 63 = one router, 62 = two)");
+    matrix(pods, false);
+    System.out.println();
+    System.out.println("2. the same over IPv6 (hop limit)");
+    matrix(pods, true);
+    if (!noVm) {
+      System.out.println();
+      System.out.println(
+          "3. pods reach the VM pod (testpmd over vhost-user on node 1, 10.244.1.9)");
+      for (Pod pod : pods) {
+        String result = ping(pod.namespace, "10.244.1.9", false);
+        System.out.printf(Locale.ROOT, "   %-10s -> vm1  %s%n", pod.name, result);
+      }
+    }
+    System.out.println();
+    System.out.println("4. no NAT: what the receiving pod captures");
+    noNat(pods.get(0), pods.get(pods.size() - 1));
+    System.out.println();
+    System.out.println(
+        "5. each node's host reaches its own pods through the host path, and pods reach remote node IPs");
+    for (Node node : cluster) {
+      Pod local = node.pods.get(0);
+      String host = ping(node.hostNs, local.ipv4, false);
+      Node remote = cluster.get(node.index % nodes);
+      String nodeIp = ping(local.namespace, remote.ipv4, false);
+      System.out.printf(
+          Locale.ROOT,
+          "   host %s -> %-12s %-10s   %s -> node %s (%s) %s%n",
+          node.name,
+          local.ipv4,
+          host,
+          local.name,
+          remote.name,
+          remote.ipv4,
+          nodeIp);
+    }
+    System.out.println();
+    System.out.println("6. TCP between pods on different nodes (iperf3)");
+    tcp(cluster.get(0).pods.get(0), cluster.get(nodes - 1).pods.get(1));
+  }
+
+  private List<Pod> allPods() {
+    List<Pod> pods = new ArrayList<>();
+    for (Node node : cluster) {
+      pods.addAll(node.pods);
+    }
+    return pods;
+  }
+
+  /** First packets resolve neighbours along the way; give them one round before the checks. */
+  private void warmUp() {
+    List<Pod> pods = allPods();
+    for (Pod from : pods) {
+      for (Pod to : pods) {
+        if (from != to) {
+          Sh.runIn(from.namespace, "ping", "-c", "1", "-W", "1", to.ipv4);
+        }
+      }
+    }
+  }
+
+  private void matrix(List<Pod> pods, boolean ipv6) {
+    StringBuilder header = new StringBuilder(String.format(Locale.ROOT, "   %-10s", "from\\to"));
+    for (Pod to : pods) {
+      header.append(String.format(Locale.ROOT, " %-10s", to.name));
+    }
+    System.out.println(header);
+    for (Pod from : pods) {
+      StringBuilder row = new StringBuilder(String.format(Locale.ROOT, "   %-10s", from.name));
+      for (Pod to : pods) {
+        String cell = from == to ? "-" : ping(from.namespace, ipv6 ? to.ipv6 : to.ipv4, ipv6);
+        if (from != to) {
+          int expected = from.node == to.node ? 63 : 62;
+          if (!cell.equals("ok ttl=" + expected)) {
+            cell = cell + "!";
+            failures++;
+          }
+        }
+        row.append(String.format(Locale.ROOT, " %-10s", cell));
+      }
+      System.out.println(row);
+    }
+  }
+
+  private static final Pattern TTL = Pattern.compile("ttl=(\\d+)");
+
+  /** "ok ttl=N" if a ping got through, else "FAIL". */
+  private String ping(String namespace, String address, boolean ipv6) {
+    Sh.Result result =
+        ipv6
+            ? Sh.runIn(namespace, "ping", "-6", "-c", "2", "-i", "0.2", "-W", "2", address)
+            : Sh.runIn(namespace, "ping", "-c", "2", "-i", "0.2", "-W", "2", address);
+    Matcher ttl = TTL.matcher(result.output());
+    if (result.ok() && ttl.find()) {
+      return "ok ttl=" + ttl.group(1);
+    }
+    failures++;
+    return "FAIL";
+  }
+
+  private void noNat(Pod sender, Pod receiver) throws Exception {
+    Path captured = dir.resolve("tcpdump.txt");
+    Process capture =
+        new ProcessBuilder(
+                Sh.in(
+                    receiver.namespace,
+                    "tcpdump",
+                    "-n",
+                    "-l",
+                    "-i",
+                    "eth0",
+                    "-c",
+                    "1",
+                    "icmp[icmptype] == icmp-echo"))
+            .redirectErrorStream(true)
+            .redirectOutput(captured.toFile())
+            .start();
+    Thread.sleep(1500);
+    Sh.runIn(sender.namespace, "ping", "-c", "2", "-W", "2", receiver.ipv4);
+    boolean done = capture.waitFor(5, TimeUnit.SECONDS);
+    capture.destroyForcibly();
+    String seen = Files.readString(captured);
+    String line =
+        seen.lines().filter(l -> l.contains(" > ")).findFirst().orElse("(nothing captured)");
+    boolean ok = done && line.contains(sender.ipv4 + " > " + receiver.ipv4);
+    if (!ok) {
+      failures++;
+    }
+    System.out.printf(
+        Locale.ROOT,
+        "   %s (%s) pings %s; tcpdump in %s: %s -> %s%n",
+        sender.name,
+        sender.ipv4,
+        receiver.ipv4,
+        receiver.name,
+        line.trim(),
+        ok ? "source unchanged" : "FAIL");
+  }
+
+  private static final Pattern RECEIVED_BPS =
+      Pattern.compile(
+          "\"sum_received\"\\s*:\\s*\\{[^}]*?\"bits_per_second\"\\s*:\\s*([0-9.eE+]+)",
+          Pattern.DOTALL);
+
+  private void tcp(Pod client, Pod server) throws Exception {
+    Process iperf =
+        new ProcessBuilder(Sh.in(server.namespace, "iperf3", "-s", "-1", "-p", "5201"))
+            .redirectErrorStream(true)
+            .start();
+    Thread.sleep(800);
+    Sh.Result result =
+        Sh.run(
+            Sh.in(
+                client.namespace,
+                "iperf3",
+                "-c",
+                server.ipv4,
+                "-p",
+                "5201",
+                "-t",
+                Integer.toString(tcpSeconds),
+                "-J"),
+            tcpSeconds + 30);
+    iperf.waitFor(5, TimeUnit.SECONDS);
+    iperf.destroyForcibly();
+    Matcher bps = RECEIVED_BPS.matcher(result.output());
+    if (result.ok() && bps.find()) {
+      System.out.printf(
+          Locale.ROOT,
+          "   %s -> %s (%s -> %s): %.1f Mbit/s over %d s%n",
+          client.name,
+          server.name,
+          client.node.name,
+          server.node.name,
+          Double.parseDouble(bps.group(1)) / 1e6,
+          tcpSeconds);
+    } else {
+      failures++;
+      System.out.println("   FAIL: " + result.output().lines().limit(5).toList());
+    }
+  }
+
+  // ------------------------------------------------------------------ churn
+
+  private void churn() throws Exception {
+    System.out.println();
+    System.out.println("7. churn while traffic runs");
+    Node quiet = cluster.get(1);
+    Node other = cluster.get(nodes - 1);
+    Node restarted = cluster.get(0);
+    Pod unaffectedFrom = quiet.pods.get(0);
+    Pod unaffectedTo = other.pods.get(0);
+    Process flow =
+        new ProcessBuilder(
+                Sh.in(
+                    unaffectedFrom.namespace,
+                    "ping",
+                    "-i",
+                    "0.05",
+                    "-c",
+                    "160",
+                    "-W",
+                    "1",
+                    unaffectedTo.ipv4))
+            .redirectErrorStream(true)
+            .start();
+    long started = System.nanoTime();
+
+    Pod extra = new Pod(quiet, "c", 4);
+    extra.plug();
+    quiet.extraPods.add(extra);
+    quiet.writeConfig(cluster, false);
+    String added = awaitPing(cluster.get(0).pods.get(0).namespace, extra.ipv4, 10);
+    System.out.printf(
+        Locale.ROOT,
+        "   pod %s added to %s by editing its config: reachable %s%n",
+        extra.name,
+        quiet.name,
+        added);
+    quiet.extraPods.remove(extra);
+    quiet.writeConfig(cluster, false);
+    Thread.sleep(1000);
+    extra.unplug();
+    System.out.printf(Locale.ROOT, "   pod %s deleted again%n", extra.name);
+
+    Pod affected = restarted.pods.get(1);
+    Pod peer = quiet.pods.get(1);
+    restarted.stop();
+    long down = System.nanoTime();
+    restarted.start();
+    restarted.awaitReady();
+    restarted.configureHost();
+    String recovered = awaitPing(affected.namespace, peer.ipv4, 30);
+    double recoverySeconds = (System.nanoTime() - down) / 1e9;
+    System.out.printf(
+        Locale.ROOT,
+        "   router of %s restarted: %s -> %s %s, %.1f s after the old router stopped%n",
+        restarted.name,
+        affected.name,
+        peer.name,
+        recovered,
+        recoverySeconds);
+    if (!recovered.startsWith("ok")) {
+      failures++;
+    }
+
+    flow.waitFor(
+        Math.max(1, 12 - (System.nanoTime() - started) / 1_000_000_000L), TimeUnit.SECONDS);
+    flow.waitFor(15, TimeUnit.SECONDS);
+    String summary =
+        new String(flow.getInputStream().readAllBytes(), StandardCharsets.UTF_8)
+            .lines()
+            .filter(l -> l.contains("packets transmitted"))
+            .findFirst()
+            .orElse("(no summary)");
+    boolean lossless = summary.contains(" 0% packet loss");
+    if (!lossless) {
+      failures++;
+    }
+    System.out.printf(
+        Locale.ROOT,
+        "   unaffected flow %s -> %s during all of it: %s -> %s%n",
+        unaffectedFrom.name,
+        unaffectedTo.name,
+        summary.trim(),
+        lossless ? "nothing lost" : "LOSS");
+  }
+
+  private static String awaitPing(String namespace, String address, int seconds) {
+    long deadline = System.nanoTime() + seconds * 1_000_000_000L;
+    long start = System.nanoTime();
+    while (System.nanoTime() < deadline) {
+      if (Sh.runIn(namespace, "ping", "-c", "1", "-W", "1", address).ok()) {
+        return String.format(Locale.ROOT, "ok after %.1f s", (System.nanoTime() - start) / 1e9);
+      }
+    }
+    return "FAIL (not within " + seconds + " s)";
+  }
+
+  // ------------------------------------------------------------------ cleanup
+
+  /** Removes every namespace, veth, process and file the demo made, even after a failure. */
+  private synchronized void destroy() {
+    for (Node node : cluster) {
+      node.stop();
+    }
+    if (vmPod != null) {
+      vmPod.destroy();
+      try {
+        vmPod.waitFor(5, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      vmPod.destroyForcibly();
+      vmPod = null;
+    }
+    List<String> namespaces = new ArrayList<>(List.of("fn-fabric"));
+    for (int n = 1; n <= 9; n++) {
+      namespaces.add("fn-h" + n);
+      namespaces.add("fn-n" + n);
+      for (String letter : List.of("a", "b", "c")) {
+        namespaces.add("fn-p" + n + letter);
+      }
+    }
+    String existing = Sh.run("ip", "netns", "list").output();
+    for (String namespace : namespaces) {
+      if (existing.contains(namespace)) {
+        Sh.run("ip", "netns", "del", namespace);
+      }
+    }
+    String links = Sh.run("ip", "-o", "link", "show").output();
+    Matcher ours = Pattern.compile("\\d+: (fn[a-z]\\d[a-z]?)[@:]").matcher(links);
+    while (ours.find()) {
+      Sh.run("ip", "link", "del", ours.group(1));
+    }
+    cluster.clear();
+    if (failures == 0) {
+      deleteTree(dir.toFile());
+    } else if (Files.isDirectory(dir)) {
+      System.err.println("cluster demo: configs and router logs kept in " + dir);
+    }
+  }
+
+  private static void deleteTree(File file) {
+    File[] children = file.listFiles();
+    if (children != null) {
+      for (File child : children) {
+        deleteTree(child);
+      }
+    }
+    file.delete();
+  }
+
+  // ------------------------------------------------------------------ model
+
+  /** A pod: a network namespace whose eth0 is a veth; the router opens the host end. */
+  static final class Pod {
+    final Node node;
+    final String name;
+    final String namespace;
+    final String hostIface;
+    final String ipv4;
+    final String ipv6;
+
+    Pod(Node node, String letter, int host) {
+      this.node = node;
+      this.name = "pod" + node.index + letter;
+      this.namespace = "fn-p" + node.index + letter;
+      this.hostIface = "fnp" + node.index + letter;
+      this.ipv4 = "10.244." + node.index + "." + host;
+      this.ipv6 = "fd00:244:" + node.index + "::" + host;
+    }
+
+    /** What the CNI plugin does for a netns pod: veth, address, routes via the gateway. */
+    void plug() {
+      Sh.must("ip", "netns", "add", namespace);
+      Sh.must(
+          "ip",
+          "link",
+          "add",
+          hostIface,
+          "netns",
+          node.routerNs,
+          "type",
+          "veth",
+          "peer",
+          "name",
+          "eth0",
+          "netns",
+          namespace);
+      Sh.mustIn(node.routerNs, "ip", "link", "set", hostIface, "up");
+      Sh.mustIn(namespace, "ip", "link", "set", "lo", "up");
+      Sh.mustIn(namespace, "ip", "link", "set", "eth0", "up");
+      Sh.mustIn(namespace, "ethtool", "-K", "eth0", "tx", "off");
+      Sh.mustIn(namespace, "ip", "addr", "add", ipv4 + "/32", "dev", "eth0");
+      Sh.mustIn(namespace, "ip", "route", "add", "169.254.1.1", "dev", "eth0");
+      Sh.mustIn(namespace, "ip", "route", "add", "default", "via", "169.254.1.1", "dev", "eth0");
+      Sh.mustIn(namespace, "ip", "-6", "addr", "add", ipv6 + "/128", "dev", "eth0", "nodad");
+      Sh.mustIn(namespace, "ip", "-6", "route", "add", "default", "via", "fe80::1", "dev", "eth0");
+    }
+
+    void unplug() {
+      Sh.run("ip", "netns", "del", namespace);
+      Sh.runIn(node.routerNs, "ip", "link", "del", hostIface);
+    }
+  }
+
+  /** A node: a router process with its config, an uplink on the fabric and a host namespace. */
+  static final class Node {
+    final int index;
+    final String name;
+    final String uplink;
+    final String hostNs;
+    final String routerNs;
+    final String tap;
+    final String ipv4;
+    final String ipv6;
+    final List<Pod> pods = new ArrayList<>();
+    final List<Pod> extraPods = new ArrayList<>();
+    final Path config;
+    final Path runDir;
+    Path vmSocket;
+    Process router;
+
+    Node(int index, Path dir) {
+      this.index = index;
+      this.name = "node" + index;
+      this.uplink = "fnu" + index;
+      this.hostNs = "fn-h" + index;
+      this.routerNs = "fn-n" + index;
+      this.tap = "fnt" + index;
+      this.ipv4 = "10.250.0." + index;
+      this.ipv6 = "fd00:250::" + index;
+      this.config = dir.resolve(name + ".yaml");
+      this.runDir = dir.resolve(name);
+      pods.add(new Pod(this, "a", 2));
+      pods.add(new Pod(this, "b", 3));
+    }
+
+    void writeConfig(List<Node> cluster, boolean withVm) throws IOException {
+      StringBuilder yaml = new StringBuilder();
+      yaml.append("node:\n  name: ").append(name).append('\n');
+      yaml.append("  podCIDRs: [10.244.")
+          .append(index)
+          .append(".0/24, \"fd00:244:")
+          .append(index)
+          .append("::/64\"]\n");
+      yaml.append("  serviceCIDRs: [10.96.0.0/12]\n");
+      yaml.append("  gateways: [169.254.1.1, \"fe80::1\"]\n");
+      yaml.append("ports:\n");
+      yaml.append("  - name: uplink\n    device: net_af_packet0,iface=")
+          .append(uplink)
+          .append('\n');
+      yaml.append("    role: uplink\n    addresses: [")
+          .append(ipv4)
+          .append("/24, \"")
+          .append(ipv6)
+          .append("/64\"]\n");
+      yaml.append("  - name: host\n    device: net_tap0,iface=").append(tap).append('\n');
+      yaml.append("    role: host\n    addresses: [169.254.200.1/30]\n");
+      yaml.append("pods:\n");
+      List<Pod> all = new ArrayList<>(pods);
+      all.addAll(extraPods);
+      for (Pod pod : all) {
+        yaml.append("  - name: default/").append(pod.name).append("\n    kind: af_packet\n");
+        yaml.append("    interface: ").append(pod.hostIface).append('\n');
+        yaml.append("    ips: [").append(pod.ipv4).append(", \"").append(pod.ipv6).append("\"]\n");
+      }
+      if (withVm || vmSocket != null) {
+        yaml.append("  - name: default/vm1\n    kind: vhost-user\n    socket: ")
+            .append(vmSocket)
+            .append('\n');
+        yaml.append("    mode: client\n    ips: [10.244.1.9]\n    mac: \"02:00:00:00:01:09\"\n");
+      }
+      yaml.append("peers:\n");
+      for (Node peer : cluster) {
+        if (peer != this) {
+          yaml.append("  - name: ").append(peer.name).append('\n');
+          yaml.append("    nodeIPs: [")
+              .append(peer.ipv4)
+              .append(", \"")
+              .append(peer.ipv6)
+              .append("\"]\n");
+          yaml.append("    podCIDRs: [10.244.")
+              .append(peer.index)
+              .append(".0/24, \"fd00:244:")
+              .append(peer.index)
+              .append("::/64\"]\n");
+        }
+      }
+      int cpus = Runtime.getRuntime().availableProcessors();
+      yaml.append("workers:\n  cpus: [").append(cpus - 1).append("]\n  idle: backoff\n");
+      Path temporary = config.resolveSibling(config.getFileName() + ".tmp");
+      Files.writeString(temporary, yaml.toString());
+      Files.move(
+          temporary,
+          config,
+          java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+          java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    void start() throws IOException {
+      Files.createDirectories(runDir);
+      Files.deleteIfExists(runDir.resolve("ready"));
+      String java = ProcessHandle.current().info().command().orElse("java");
+      router =
+          new ProcessBuilder(
+                  "ip",
+                  "netns",
+                  "exec",
+                  routerNs,
+                  java,
+                  "--enable-native-access=ALL-UNNAMED",
+                  "--add-exports",
+                  "java.base/jdk.internal.misc=ALL-UNNAMED",
+                  "-XX:+UseSerialGC",
+                  "-Xmx384m",
+                  "-cp",
+                  System.getProperty("java.class.path"),
+                  "io.flatnet.agent.dataplane.RouterMain",
+                  "--config",
+                  config.toString(),
+                  "--dir",
+                  runDir.toString(),
+                  "--state-dir",
+                  runDir.resolve("state").toString())
+              .redirectErrorStream(true)
+              .redirectOutput(
+                  ProcessBuilder.Redirect.appendTo(runDir.resolve("router.log").toFile()))
+              .start();
+    }
+
+    void awaitReady() throws Exception {
+      Path log = runDir.resolve("router.log");
+      long deadline = System.nanoTime() + 60_000_000_000L;
+      while (System.nanoTime() < deadline) {
+        if (!router.isAlive()) {
+          throw new IllegalStateException(name + "'s router exited:\n" + Files.readString(log));
+        }
+        if (Files.exists(log)
+            && Files.readString(log).contains("CNI socket")
+            && Sh.runIn(routerNs, "ip", "link", "show", tap).ok()) {
+          return;
+        }
+        Thread.sleep(100);
+      }
+      throw new IllegalStateException(
+          name + "'s router did not start in 60 s:\n" + Files.readString(log));
+    }
+
+    /** The node's kernel: the TAP goes into the host namespace with the node IP and pod routes. */
+    void configureHost() {
+      Sh.mustIn(routerNs, "ip", "link", "set", tap, "netns", hostNs);
+      Sh.mustIn(hostNs, "ip", "link", "set", "lo", "up");
+      Sh.mustIn(hostNs, "ip", "link", "set", tap, "up");
+      Sh.mustIn(hostNs, "ip", "addr", "add", ipv4 + "/32", "dev", tap);
+      Sh.mustIn(hostNs, "ip", "-6", "addr", "add", ipv6 + "/128", "dev", tap, "nodad");
+      Sh.mustIn(hostNs, "ip", "route", "add", "10.244.0.0/16", "dev", tap);
+      Sh.mustIn(hostNs, "ip", "route", "add", "10.250.0.0/24", "dev", tap);
+      Sh.mustIn(hostNs, "ip", "-6", "route", "add", "fd00:244::/32", "dev", tap);
+      Sh.mustIn(hostNs, "ip", "-6", "route", "add", "fd00:250::/64", "dev", tap);
+    }
+
+    void stop() {
+      if (router != null && router.isAlive()) {
+        router.destroy();
+        try {
+          if (!router.waitFor(10, TimeUnit.SECONDS)) {
+            router.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+    }
+  }
+}
