@@ -139,7 +139,7 @@ final class Ipv4Node {
   }
 
   /** RFC 1812 5.2.2: length, version, header length, total length, checksum. */
-  private static boolean wellFormed(long mbuf) {
+  static boolean wellFormed(long mbuf) {
     int ipLength = Mbuf.dataLength(mbuf) - IP;
     if (ipLength < Ipv4Header.MIN_LENGTH) {
       return false;

@@ -1,0 +1,442 @@
+package io.flatnet.perf.e2e;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.OffsetDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code ./flatnet bench e2e}: flatnet, DPDK l3fwd and testpmd io-forwarding side by side, over the
+ * same vhost-user ports, driven by the same generator (testpmd flowgen over virtio_user), in
+ * alternating rounds. See docs/benchmarking.md.
+ */
+@Command(
+    name = "e2e",
+    sortOptions = false,
+    mixinStandardHelpOptions = true,
+    description = {
+      "End-to-end forwarding rate of flatnet against DPDK l3fwd (LPM) and testpmd io-forwarding"
+          + " (the ceiling), on two vhost-user ports driven by testpmd flowgen over virtio_user."
+          + " Each round runs every system once (ABCABC...) with fresh processes; the report"
+          + " gives per-system medians, the median and spread of per-round ratios, the loss at"
+          + " full offered rate and a routing check (asymmetric routes: a router must return 25%%"
+          + " of the packets on port 0, a hairpinning DUT returns 50%%).",
+      "Not measured (the generator cannot do it): zero-loss rate (no rate limiter in flowgen),"
+          + " latency (no timestamped probes).",
+      "Exit: 0 ok; 1 a trial failed or the routing check failed; 2 usage; 4 cannot run"
+          + " (prerequisites missing, or another bench e2e kept running).",
+      ""
+    })
+public final class E2eCommand implements Callable<Integer> {
+
+  @Spec private CommandSpec spec;
+
+  @Option(
+      names = "--rounds",
+      defaultValue = "5",
+      description = "Rounds; each runs every system once. Default: ${DEFAULT-VALUE}.")
+  private int rounds;
+
+  @Option(
+      names = "--trial-seconds",
+      defaultValue = "10",
+      description = "Measured seconds of each trial. Default: ${DEFAULT-VALUE}.")
+  private int trialSeconds;
+
+  @Option(
+      names = "--warmup-seconds",
+      defaultValue = "4",
+      description =
+          "Seconds of traffic before measuring, in every trial (flatnet's JIT warms up then)."
+              + " Default: ${DEFAULT-VALUE}.")
+  private int warmupSeconds;
+
+  @Option(
+      names = "--sizes",
+      defaultValue = "64",
+      description =
+          "Ethernet frame sizes with FCS, comma-separated, 64..1518 (full table:"
+              + " 64,128,256,512,1024,1518). Default: ${DEFAULT-VALUE}.")
+  private String sizes;
+
+  @Option(
+      names = "--systems",
+      defaultValue = "testpmd-io,l3fwd,flatnet",
+      description = "Systems, in the order each round runs them. Default: ${DEFAULT-VALUE}.")
+  private String systems;
+
+  @Option(
+      names = "--check-seconds",
+      defaultValue = "3",
+      description =
+          "Measured seconds of the routing check (64 B, asymmetric routes) before the rounds;"
+              + " 0 skips it. Default: ${DEFAULT-VALUE}.")
+  private int checkSeconds;
+
+  @Option(
+      names = "--loss-tolerance",
+      defaultValue = "0",
+      description =
+          "Loss fraction (lost/sent) that still counts as zero loss. Default: ${DEFAULT-VALUE}.")
+  private double lossTolerance;
+
+  @Option(
+      names = "--dut-cpu",
+      defaultValue = "1",
+      description = "CPU of the DUT's polling thread. Default: ${DEFAULT-VALUE}.")
+  private int dutCpu;
+
+  @Option(
+      names = "--gen-cpu",
+      defaultValue = "0",
+      description = "CPU of the generator's forwarding lcore. Default: ${DEFAULT-VALUE}.")
+  private int genCpu;
+
+  @Option(
+      names = "--json",
+      description = "Print one JSON object with every figure instead of the table.")
+  private boolean json;
+
+  @Option(
+      names = "--results-dir",
+      description = "Where the JSON and PNG results go. Default: <repo>/perf/results.")
+  private Path resultsDir;
+
+  @Option(names = "--no-results", description = "Write no result files.")
+  private boolean noResults;
+
+  @Option(
+      names = "--min-free-hugepages",
+      defaultValue = "1024",
+      description = "Required HugePages_Free (2 MB pages). Default: ${DEFAULT-VALUE}.")
+  private long minFreeHugepages;
+
+  @Option(
+      names = "--root",
+      description = "The flatnet checkout (default: found from this class's location).")
+  private Path root;
+
+  @Option(
+      names = "--lock-wait-seconds",
+      defaultValue = "900",
+      description =
+          "How long to wait for another bench e2e on this machine to finish. Default:"
+              + " ${DEFAULT-VALUE}.")
+  private int lockWaitSeconds;
+
+  /** One bench e2e at a time per machine: two would share the CPUs and measure each other. */
+  static final Path LOCK_FILE = Path.of("/tmp/flatnet-bench-e2e.lock");
+
+  @Override
+  public Integer call() throws Exception {
+    PrintStream err = System.err;
+    List<Integer> frameSizes;
+    List<DutSystem> dutSystems;
+    try {
+      frameSizes = Stats.parseSizes(sizes);
+      dutSystems = DutSystem.parseList(systems);
+      if (rounds < 1 || trialSeconds < 1 || warmupSeconds < 0 || checkSeconds < 0) {
+        throw new IllegalArgumentException(
+            "--rounds and --trial-seconds must be >= 1, --warmup-seconds and --check-seconds >= 0");
+      }
+      if (lossTolerance < 0 || lossTolerance >= 1) {
+        throw new IllegalArgumentException("--loss-tolerance must be in [0, 1)");
+      }
+    } catch (IllegalArgumentException e) {
+      err.println("flatnet bench e2e: " + e.getMessage());
+      return 2;
+    }
+    RunLock lock = RunLock.acquire(LOCK_FILE, lockWaitSeconds, err);
+    if (lock == null) {
+      err.println(
+          "flatnet bench e2e: another bench e2e still holds "
+              + LOCK_FILE
+              + " after "
+              + lockWaitSeconds
+              + " s; two at once would measure each other");
+      return 4;
+    }
+    try (lock) {
+      return runLocked(err, frameSizes, dutSystems);
+    }
+  }
+
+  private int runLocked(PrintStream err, List<Integer> frameSizes, List<DutSystem> dutSystems)
+      throws Exception {
+    Path repo = root != null ? root : findRoot();
+    Path l3fwdCache = repo.resolve("perf/target/l3fwd-build");
+    Path dataplaneCp = repo.resolve("dataplane/target/classpath.txt");
+    String dpdkVersion = Prerequisites.output("pkg-config", "--modversion", "libdpdk");
+    boolean l3fwdWanted = dutSystems.contains(DutSystem.L3FWD);
+    boolean needBuild =
+        l3fwdWanted
+            && !(Files.isExecutable(l3fwdCache.resolve("l3fwd/build/l3fwd-shared"))
+                && Files.exists(l3fwdCache.resolve("build-key.txt")));
+    Prerequisites.waitForHugepages(minFreeHugepages, 120, err);
+    List<String> problems =
+        Prerequisites.check(
+            minFreeHugepages,
+            needBuild,
+            dutSystems.contains(DutSystem.FLATNET),
+            dataplaneCp,
+            dutCpu,
+            genCpu);
+    if (!problems.isEmpty()) {
+      err.println("flatnet bench e2e: cannot run:");
+      problems.forEach(p -> err.println("  - " + p));
+      return 4;
+    }
+    Path l3fwd = null;
+    if (l3fwdWanted) {
+      try {
+        l3fwd = L3fwdBuild.ensure(l3fwdCache, dpdkVersion == null ? "?" : dpdkVersion, err);
+      } catch (IOException | IllegalStateException e) {
+        err.println("flatnet bench e2e: " + e.getMessage());
+        return 4;
+      }
+    }
+    String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    RouteSet routes = RouteSet.standard();
+    RouteSet checkRoutes = RouteSet.check();
+    String started = OffsetDateTime.now().withNano(0).toString();
+    Path scratch = Files.createTempDirectory(Path.of("/tmp"), "flatnet-e2e-");
+    String flatnetCp = "";
+    if (dutSystems.contains(DutSystem.FLATNET)) {
+      try {
+        flatnetCp = snapshotClasspath(repo, dataplaneCp, scratch.resolve("flatnet-cp"));
+      } catch (IOException e) {
+        Processes.deleteTree(scratch);
+        err.println("flatnet bench e2e: cannot copy flatnet's classpath: " + e.getMessage());
+        return 4;
+      }
+    }
+    Commands commands =
+        new Commands(
+            Prerequisites.onPath("dpdk-testpmd").toString(),
+            l3fwd,
+            javaBin,
+            flatnetCp,
+            dutCpu,
+            genCpu);
+    String stem =
+        "e2e-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
+    Path logDir = repo.resolve("perf/target/e2e-logs").resolve(stem);
+    List<TrialResult> checks = new ArrayList<>();
+    List<TrialResult> trials = new ArrayList<>();
+    try (Processes processes = new Processes(scratch)) {
+      TrialRunner runner = new TrialRunner(processes, commands, scratch, logDir, err);
+      if (checkSeconds > 0) {
+        for (DutSystem s : dutSystems) {
+          if (s.routes()) {
+            err.printf(Locale.ROOT, "routing check: %s, routes %s ...%n", s.label(), checkRoutes);
+            TrialResult t = runner.run(0, s, 64, checkRoutes, 2, checkSeconds);
+            checks.add(t);
+            progress(err, t);
+          }
+        }
+      }
+      for (int r = 1; r <= rounds; r++) {
+        for (int size : frameSizes) {
+          for (DutSystem s : dutSystems) {
+            if (processes.closed()) {
+              return 1;
+            }
+            TrialResult t = runner.run(r, s, size, routes, warmupSeconds, trialSeconds);
+            trials.add(t);
+            progress(err, t);
+          }
+        }
+      }
+    }
+    Report.Setup setup =
+        new Report.Setup(
+            rounds,
+            trialSeconds,
+            warmupSeconds,
+            frameSizes,
+            dutSystems,
+            dutCpu,
+            genCpu,
+            lossTolerance,
+            routes,
+            checkRoutes,
+            host(dpdkVersion),
+            commandLines(commands, dutSystems, routes),
+            started);
+    Report report = new Report(setup, trials, checks);
+    List<String> notes = new ArrayList<>();
+    notes.add(
+        "Only ratios within one run count: this machine's speed changes from minute to minute"
+            + " (other builds, CPU steal).");
+    notes.add("logs of the last run: " + logDir);
+    String finished = OffsetDateTime.now().withNano(0).toString();
+    String jsonText = report.json(finished, notes);
+    List<String> written = new ArrayList<>();
+    if (!noResults) {
+      Path dir = resultsDir != null ? resultsDir : repo.resolve("perf/results");
+      Files.createDirectories(dir);
+      Path jsonFile = dir.resolve(stem + ".json");
+      Files.writeString(jsonFile, jsonText + "\n", StandardCharsets.UTF_8);
+      written.add(jsonFile.toString());
+      Path png = dir.resolve(stem + ".png");
+      try {
+        BarChart.write(
+            png,
+            "flatnet bench e2e: Mpps by frame size (" + rounds + " rounds, " + started + ")",
+            report.ratioLine(),
+            frameSizes,
+            dutSystems.stream().map(DutSystem::label).toList(),
+            report.chartData());
+        written.add(png.toString());
+      } catch (IOException | RuntimeException | Error e) {
+        err.println("flatnet bench e2e: chart not written: " + e);
+      }
+    }
+    if (json) {
+      System.out.println(jsonText);
+    } else {
+      System.out.print(report.table());
+      if (!written.isEmpty()) {
+        System.out.println("results: " + String.join(", ", written));
+      }
+    }
+    if (json && !written.isEmpty()) {
+      err.println("results: " + String.join(", ", written));
+    }
+    return report.allPassed() ? 0 : 1;
+  }
+
+  private static void progress(PrintStream err, TrialResult t) {
+    String what = t.round() == 0 ? "check  " : "round " + t.round();
+    if (t.ok()) {
+      err.printf(
+          Locale.ROOT,
+          "%s %5d B %-11s %6.2f Mpps  loss %.3f%%  port-0 share %.3f%n",
+          what,
+          t.frameBytes(),
+          t.system().label(),
+          t.mpps(),
+          t.window().lossFraction() * 100,
+          t.window().port0Share());
+    } else {
+      err.printf(
+          Locale.ROOT,
+          "%s %5d B %-11s FAILED: %s%n",
+          what,
+          t.frameBytes(),
+          t.system().label(),
+          t.error());
+    }
+  }
+
+  private static Map<String, String> commandLines(
+      Commands c, List<DutSystem> systems, RouteSet routes) {
+    Map<String, String> m = new LinkedHashMap<>();
+    Path s0 = Path.of("/tmp/flatnet-e2e-X/tN/p0.sock");
+    Path s1 = Path.of("/tmp/flatnet-e2e-X/tN/p1.sock");
+    m.put("generator", String.join(" ", c.generator(s0, s1, 64)));
+    for (DutSystem s : systems) {
+      m.put(
+          s.label(),
+          String.join(
+              " ",
+              c.dut(
+                  s,
+                  s0,
+                  s1,
+                  routes,
+                  Path.of("/tmp/flatnet-e2e-X/tN/rules_v4.cfg"),
+                  Path.of("/tmp/flatnet-e2e-X/tN/rules_v6.cfg"),
+                  Path.of("/tmp/flatnet-e2e-X/tN/run"))));
+    }
+    return m;
+  }
+
+  private static Map<String, String> host(String dpdkVersion) {
+    Map<String, String> h = new LinkedHashMap<>();
+    h.put("cpus", Integer.toString(Runtime.getRuntime().availableProcessors()));
+    h.put("cpu_model", cpuModel());
+    h.put("kernel", System.getProperty("os.version"));
+    h.put("java", System.getProperty("java.runtime.version"));
+    h.put("dpdk", dpdkVersion == null ? "unknown" : dpdkVersion);
+    return h;
+  }
+
+  private static String cpuModel() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"), StandardCharsets.UTF_8)) {
+        if (line.startsWith("model name")) {
+          return line.substring(line.indexOf(':') + 1).strip();
+        }
+      }
+    } catch (IOException e) {
+      // fall through
+    }
+    return "unknown";
+  }
+
+  /**
+   * Copies flatnet's classes and jars into the scratch directory and returns a classpath of the
+   * copies: other builds in the same checkout (mvn package rewrites target/) cannot then change or
+   * remove them in the middle of a run, and every flatnet trial runs the same code.
+   */
+  static String snapshotClasspath(Path repo, Path classpathFile, Path into) throws IOException {
+    Files.createDirectories(into);
+    List<String> entries = new ArrayList<>();
+    entries.add(repo.resolve("dataplane/target/classes").toString());
+    for (String e : Files.readString(classpathFile, StandardCharsets.UTF_8).strip().split(":")) {
+      if (!e.isBlank()) {
+        entries.add(e.strip());
+      }
+    }
+    List<String> copies = new ArrayList<>();
+    int i = 0;
+    for (String e : entries) {
+      Path from = Path.of(e);
+      Path to = into.resolve(i++ + "-" + from.getFileName());
+      if (Files.isDirectory(from)) {
+        try (var paths = Files.walk(from)) {
+          for (Path p : (Iterable<Path>) paths::iterator) {
+            Path t = to.resolve(from.relativize(p).toString());
+            if (Files.isDirectory(p)) {
+              Files.createDirectories(t);
+            } else {
+              Files.copy(p, t);
+            }
+          }
+        }
+      } else {
+        Files.copy(from, to);
+      }
+      copies.add(to.toString());
+    }
+    return String.join(":", copies);
+  }
+
+  /** The checkout: three levels above perf/target/classes (or the jar in perf/target). */
+  static Path findRoot() throws URISyntaxException {
+    Path here =
+        Path.of(E2eCommand.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+    for (Path p = here; p != null; p = p.getParent()) {
+      if (Files.exists(p.resolve("perf/pom.xml")) && Files.exists(p.resolve("pom.xml"))) {
+        return p;
+      }
+    }
+    return Path.of("").toAbsolutePath();
+  }
+}

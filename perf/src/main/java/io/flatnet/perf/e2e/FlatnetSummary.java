@@ -1,0 +1,67 @@
+package io.flatnet.perf.e2e;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The JSON line {@code flatnet run} prints when it stops, for example {@code
+ * {"forwarded":N,"forwarded_mpps":X,"rx":..,"tx":..,"seconds":..,"tx_by_port":{"net_vhost0":N,
+ * "net_vhost1":N},"drops":{"tx-full":N}}}. A flat regex reading of that one known shape: no JSON
+ * library.
+ */
+public record FlatnetSummary(
+    long forwarded,
+    double forwardedMpps,
+    long rx,
+    double seconds,
+    Map<String, Long> txByPort,
+    Map<String, Long> drops,
+    String line) {
+
+  private static final Pattern OBJECT = Pattern.compile("\"%s\"\\s*:\\s*\\{([^}]*)\\}");
+  private static final Pattern ENTRY = Pattern.compile("\"([^\"]+)\"\\s*:\\s*(-?\\d+)");
+
+  /** Parses the summary line if {@code line} is one. */
+  public static Optional<FlatnetSummary> parse(String line) {
+    String s = line.strip();
+    if (!s.startsWith("{\"forwarded\"")) {
+      return Optional.empty();
+    }
+    return Optional.of(
+        new FlatnetSummary(
+            (long) number(s, "forwarded"),
+            number(s, "forwarded_mpps"),
+            (long) number(s, "rx"),
+            number(s, "seconds"),
+            object(s, "tx_by_port"),
+            object(s, "drops"),
+            s));
+  }
+
+  /** The share of the DUT's transmitted packets that left by the first port (NaN if none). */
+  public double port0TxShare() {
+    long total = txByPort.values().stream().mapToLong(Long::longValue).sum();
+    return total <= 0 ? Double.NaN : txByPort.values().iterator().next() / (double) total;
+  }
+
+  private static double number(String s, String key) {
+    Matcher m =
+        Pattern.compile("\"" + Pattern.quote(key) + "\"\\s*:\\s*(-?[0-9.eE+-]+)").matcher(s);
+    return m.find() ? Double.parseDouble(m.group(1)) : Double.NaN;
+  }
+
+  private static Map<String, Long> object(String s, String key) {
+    Map<String, Long> map = new LinkedHashMap<>();
+    Matcher m = Pattern.compile(OBJECT.pattern().formatted(Pattern.quote(key))).matcher(s);
+    if (m.find()) {
+      Matcher e = ENTRY.matcher(m.group(1));
+      while (e.find()) {
+        map.put(e.group(1), Long.parseLong(e.group(2)));
+      }
+    }
+    return map;
+  }
+}
