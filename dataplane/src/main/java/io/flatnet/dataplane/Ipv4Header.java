@@ -33,9 +33,20 @@ public final class Ipv4Header {
     return (int) sum;
   }
 
-  /** True if the header checksum over {@code headerLength} bytes is valid. */
+  /**
+   * True if the header checksum over {@code headerLength} bytes (a multiple of 4) is valid. The
+   * one's-complement sum does not depend on byte order (RFC 1071 2.B) and a valid header sums to
+   * 0xFFFF either way, so the words are read in native order: no byte swaps.
+   */
   public static boolean checksumValid(long ip, int headerLength) {
-    return onesComplementSum(ip, headerLength) == 0xFFFF;
+    long sum = 0;
+    for (int i = 0; i < headerLength; i += 4) {
+      sum += NativeMemory.getIntUnaligned(ip + i) & 0xFFFF_FFFFL;
+    }
+    sum = (sum & 0xFFFF_FFFFL) + (sum >>> 32);
+    sum = (sum & 0xFFFF) + (sum >>> 16);
+    sum = (sum & 0xFFFF) + (sum >>> 16);
+    return sum == 0xFFFF;
   }
 
   /** Computes and stores the header checksum (for packets flatnet builds). */

@@ -50,6 +50,11 @@ public final class NativeMemory {
     ALL.set(ValueLayout.JAVA_SHORT, address, (short) value);
   }
 
+  /** A native-order int at a possibly unaligned address (for byte-order-free sums). */
+  public static int getIntUnaligned(long address) {
+    return ALL.get(ValueLayout.JAVA_INT_UNALIGNED, address);
+  }
+
   // Big-endian, possibly unaligned packet fields.
 
   public static int getU8(long address) {

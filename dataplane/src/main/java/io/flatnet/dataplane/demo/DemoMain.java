@@ -37,6 +37,11 @@ public final class DemoMain implements Callable<Integer> {
   @Option(names = "--generator-cpu", description = "CPU of testpmd's forwarding lcore (default 0).")
   int generatorCpu = 0;
 
+  @Option(
+      names = "--warmup",
+      description = "Seconds of traffic before counting, while the JIT compiles (default 3).")
+  int warmup = 3;
+
   @Option(names = "--frame-size", description = "Generated frame size in bytes (default 64).")
   int frameSize = 64;
 
@@ -176,6 +181,11 @@ public final class DemoMain implements Callable<Integer> {
   private int report(
       ForwardingWorker worker, Router router, DemoRoutes routes, TestpmdGenerator generator)
       throws InterruptedException {
+    if (warmup > 0) {
+      System.out.printf(
+          "  warming up for %d s (the JIT compiles the worker; not counted)%n", warmup);
+      Thread.sleep(warmup * 1000L);
+    }
     ThroughputReport report =
         new ThroughputReport(List.of(worker.counters()), router.ports(), List.of("pod0", "pod1"));
     long started = System.nanoTime();
