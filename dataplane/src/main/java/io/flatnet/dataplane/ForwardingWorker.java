@@ -116,8 +116,8 @@ public final class ForwardingWorker implements Agent {
     }
     if (work > 0) {
       io.flush();
-      counters.publish();
     }
+    counters.publish(work > 0);
     // No lookup result is held past this point: route memory retired before now may be reused.
     quiescence.quiescent();
     return work;
@@ -155,7 +155,7 @@ public final class ForwardingWorker implements Agent {
   public void onClose() {
     neighbors.clear();
     io.flush();
-    counters.publish();
+    counters.publish(false);
     quiescence.close();
     Lcore.unregisterCurrentThread();
   }

@@ -17,6 +17,7 @@ public final class WorkerCounters {
   private final AtomicCounter[] portRx = new AtomicCounter[DpdkLayout.MAX_ETHPORTS];
   private final AtomicCounter[] portTx = new AtomicCounter[DpdkLayout.MAX_ETHPORTS];
 
+  private int busyLoops;
   long pendingRx;
   long pendingTx;
   final long[] pendingDrops = new long[DropReason.ALL.length];
@@ -82,8 +83,12 @@ public final class WorkerCounters {
     pendingEvents[event.ordinal()]++;
   }
 
-  /** Publishes what this loop counted. */
-  void publish() {
+  /**
+   * Publishes the totals every busy loop, and the per-port, per-reason and per-event counts every
+   * 16th busy loop and on the first idle one (as ixy checks stats only every N iterations): a full
+   * publish walks ~90 slots, too many for every burst.
+   */
+  void publish(boolean busy) {
     if (pendingRx != 0) {
       rxPackets.getAndAddRelease(pendingRx);
       pendingRx = 0;
@@ -92,10 +97,13 @@ public final class WorkerCounters {
       txPackets.getAndAddRelease(pendingTx);
       pendingTx = 0;
     }
-    publish(drops, pendingDrops);
-    publish(events, pendingEvents);
-    publish(portRx, pendingPortRx);
-    publish(portTx, pendingPortTx);
+    if (busy ? (++busyLoops & 15) == 0 : busyLoops != 0) {
+      busyLoops = 0;
+      publish(drops, pendingDrops);
+      publish(events, pendingEvents);
+      publish(portRx, pendingPortRx);
+      publish(portTx, pendingPortTx);
+    }
   }
 
   private static void publish(AtomicCounter[] shared, long[] pending) {
