@@ -289,6 +289,17 @@ class ForwardingWorkerTest {
   }
 
   @Test
+  void blackholeRoutesAndNeighboursThatNeverAnswerDropWithTheirOwnReasons() throws Exception {
+    exchange(
+        TestPackets.udp(ip(10, 9, 0, 5), ip(10, 66, 0, 1), 64, 10),
+        TestPackets.udp(ip(10, 9, 0, 5), ip(10, 3, 9, 9), 64, 10));
+    assertEquals(1, drops(DropReason.BLACKHOLE));
+    Thread.sleep(NeighborWait.TIMEOUT_NANOS / 1_000_000 + 200);
+    exchange();
+    assertEquals(1, drops(DropReason.NEIGHBOR_UNRESOLVED), "the held packet expired");
+  }
+
+  @Test
   void neighbourQueueIsBounded() {
     byte[] sent = TestPackets.udp(ip(10, 9, 0, 5), ip(10, 3, 1, 1), 64, 10);
     byte[][] burst = new byte[NeighborWait.PER_NEXT_HOP + 3][];

@@ -14,6 +14,7 @@ import io.flatnet.route.QsbrDomain;
  *   <li>10.1.0.0/16 and fd00:1::/64: forward on {@code out} to {@link #NEXT_HOP_MAC};
  *   <li>10.2.0.0/16: forward on a port no worker owns (port-down);
  *   <li>10.3.0.0/16: via neighbour 10.3.0.254 on {@code out}, unresolved until ARP says;
+ *   <li>10.66.0.0/16: an explicit drop route;
  *   <li>10.9.0.1/32 and fd00:9::1/128: the router itself; the router's address on {@code in} is
  *       10.9.0.1 / fd00:9::1.
  * </ul>
@@ -44,6 +45,7 @@ final class TestRoutes {
         .add(Ipv4Prefix.parse("10.1.0.0/16"), toOut)
         .add(Ipv4Prefix.parse("10.2.0.0/16"), hops.addForward(unownedPort, NEXT_HOP_MAC, 0))
         .add(Ipv4Prefix.parse("10.9.0.1/32"), hops.addLocal(in))
+        .add(Ipv4Prefix.parse("10.66.0.0/16"), hops.addDrop())
         .commit();
     neighborHop = hops.addNeighbourIpv4(out, NEIGHBOR_IP, OUT_PORT_MAC);
     fib4.add(Ipv4Prefix.parse("10.3.0.0/16"), neighborHop);
