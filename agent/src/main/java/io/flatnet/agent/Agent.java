@@ -1,5 +1,8 @@
 package io.flatnet.agent;
 
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import io.flatnet.agent.api.AgentProtocol;
 import io.flatnet.agent.config.ConfigError;
 import io.flatnet.agent.config.ConfigException;
@@ -10,6 +13,7 @@ import io.flatnet.agent.config.IpNet;
 import io.flatnet.agent.config.MacAddress;
 import io.flatnet.agent.config.NodeConfig;
 import io.flatnet.agent.config.PodConfig;
+import io.flatnet.agent.config.RouteConfig;
 import io.flatnet.agent.state.DataplaneApi;
 import io.flatnet.agent.state.DesiredState;
 import io.flatnet.agent.state.Plan;
@@ -23,10 +27,12 @@ import java.nio.file.ClosedWatchServiceException;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardWatchEventKinds;
 import java.nio.file.WatchKey;
 import java.nio.file.WatchService;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.List;
@@ -109,6 +115,8 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
   private final Options options;
   private final DataplaneApi dataplane;
   private final RuntimePods runtimePods;
+  private final Path runtimeRoutesFile;
+  private List<RouteConfig> runtimeRoutes;
 
   private NodeConfig lastGood;
   private State lastGoodState;
@@ -126,6 +134,29 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
     this.options = options;
     this.dataplane = dataplane;
     this.runtimePods = new RuntimePods(options.stateDir());
+    this.runtimeRoutesFile = options.stateDir().resolve("routes.json");
+    this.runtimeRoutes =
+        Files.exists(runtimeRoutesFile)
+            ? List.of(ROUTES_JSON.readValue(runtimeRoutesFile.toFile(), RouteConfig[].class))
+            : List.of();
+  }
+
+  private static final ObjectMapper ROUTES_JSON =
+      JsonMapper.builder().disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES).build();
+
+  /** The config plus the routes added at run time (ctl route add), which follow its own. */
+  private NodeConfig withRuntimeRoutes(NodeConfig config) {
+    return withRoutes(config, runtimeRoutes);
+  }
+
+  private static NodeConfig withRoutes(NodeConfig config, List<RouteConfig> extra) {
+    if (extra.isEmpty()) {
+      return config;
+    }
+    List<RouteConfig> routes = new ArrayList<>(config.routes());
+    routes.addAll(extra);
+    return new NodeConfig(
+        config.node(), config.ports(), config.pods(), config.peers(), routes, config.workers());
   }
 
   /** Initial reconcile: the same as {@link #reload()}. */
@@ -151,11 +182,12 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
     } catch (ConfigException e) {
       return rejected(e.errors());
     }
-    List<ConfigError> errors = options.validator().validate(config, runtimePods.configs());
+    NodeConfig effective = withRuntimeRoutes(config);
+    List<ConfigError> errors = options.validator().validate(effective, runtimePods.configs());
     if (!errors.isEmpty()) {
       return rejected(errors);
     }
-    State desired = DesiredState.from(config, runtimePods.configs());
+    State desired = DesiredState.from(effective, runtimePods.configs());
     ApplyResult r = reconcile(desired);
     if (r.ok()) {
       lastGood = config;
@@ -249,6 +281,8 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
       case AgentProtocol.POD_ADD -> podAdd(request);
       case AgentProtocol.POD_DEL -> podDel(request);
       case AgentProtocol.POD_CHECK -> podCheck(request);
+      case AgentProtocol.ROUTE_ADD -> routeAdd(request);
+      case AgentProtocol.ROUTE_DEL -> routeDel(request);
       default -> AgentProtocol.Response.failure("unknown op \"" + op + "\"");
     };
   }
@@ -300,7 +334,7 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
       }
     }
     Collection<PodConfig> candidate = runtimePods.configsWith(r.name(), pod);
-    List<ConfigError> errors = options.validator().validate(lastGood, candidate);
+    List<ConfigError> errors = options.validator().validate(withRuntimeRoutes(lastGood), candidate);
     if (!errors.isEmpty()) {
       String msg = errors.stream().map(ConfigError::toString).collect(Collectors.joining("; "));
       LOG.log(System.Logger.Level.ERROR, "pod-add " + r.name() + " rejected: " + msg);
@@ -308,7 +342,7 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
     }
     RuntimePods.Entry previous = runtimePods.get(r.name());
     ApplyResult result;
-    State desired = DesiredState.from(lastGood, candidate);
+    State desired = DesiredState.from(withRuntimeRoutes(lastGood), candidate);
     try {
       runtimePods.put(new RuntimePods.Entry(r.containerId(), pod));
       try {
@@ -359,7 +393,7 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
     Collection<PodConfig> candidate = runtimePods.configsWith(r.name(), null);
     State desired;
     if (lastGood != null) {
-      desired = DesiredState.from(lastGood, candidate);
+      desired = DesiredState.from(withRuntimeRoutes(lastGood), candidate);
     } else {
       State installed = dataplane.installed();
       java.util.SortedMap<String, PodSpec> pods = new java.util.TreeMap<>(installed.pods());
@@ -416,6 +450,89 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
           "pod-check: " + r.name() + " is installed as " + have + " but should be " + want);
     }
     return AgentProtocol.Response.success(have.socket(), have.mac());
+  }
+
+  /** The routes added at run time (ctl route add), in order. */
+  public synchronized List<RouteConfig> runtimeRoutes() {
+    return runtimeRoutes;
+  }
+
+  private AgentProtocol.Response routeAdd(AgentProtocol.Request r) {
+    if (lastGood == null) {
+      return AgentProtocol.Response.retryLater("the agent has no valid node config yet");
+    }
+    if (r.prefix() == null || r.port() == null) {
+      return AgentProtocol.Response.failure("route-add: prefix and port are required");
+    }
+    List<RouteConfig> candidate = new ArrayList<>();
+    for (RouteConfig route : runtimeRoutes) {
+      if (!samePrefix(route.prefix(), r.prefix())) {
+        candidate.add(route);
+      }
+    }
+    candidate.add(new RouteConfig(r.prefix().trim(), r.via(), r.port()));
+    return changeRoutes("route-add", candidate);
+  }
+
+  private AgentProtocol.Response routeDel(AgentProtocol.Request r) {
+    if (lastGood == null) {
+      return AgentProtocol.Response.retryLater("the agent has no valid node config yet");
+    }
+    if (r.prefix() == null) {
+      return AgentProtocol.Response.failure("route-del: prefix is required");
+    }
+    List<RouteConfig> candidate = new ArrayList<>(runtimeRoutes);
+    if (!candidate.removeIf(route -> samePrefix(route.prefix(), r.prefix()))) {
+      boolean configured =
+          lastGood.routes().stream().anyMatch(route -> samePrefix(route.prefix(), r.prefix()));
+      return configured
+          ? AgentProtocol.Response.failure(
+              "route-del: "
+                  + r.prefix()
+                  + " is defined in "
+                  + options.configFile()
+                  + "; remove it there")
+          : AgentProtocol.Response.success(); // unknown: already gone
+    }
+    return changeRoutes("route-del", candidate);
+  }
+
+  private static boolean samePrefix(String a, String b) {
+    try {
+      return IpNet.parse(a.trim()).equals(IpNet.parse(b.trim()));
+    } catch (IllegalArgumentException e) {
+      return a.trim().equals(b.trim());
+    }
+  }
+
+  /** Validates, applies and persists {@code candidate} as the runtime routes. */
+  private AgentProtocol.Response changeRoutes(String op, List<RouteConfig> candidate) {
+    NodeConfig effective = withRoutes(lastGood, candidate);
+    List<ConfigError> errors = options.validator().validate(effective, runtimePods.configs());
+    if (!errors.isEmpty()) {
+      String msg = errors.stream().map(ConfigError::toString).collect(Collectors.joining("; "));
+      return AgentProtocol.Response.failure(op + ": " + msg);
+    }
+    State desired = DesiredState.from(effective, runtimePods.configs());
+    ApplyResult result = reconcile(desired);
+    lastResult = result;
+    if (result instanceof ApplyResult.Failed f) {
+      return AgentProtocol.Response.failure(op + ": " + f.error());
+    }
+    try {
+      Path tmp = runtimeRoutesFile.resolveSibling("routes.json.tmp");
+      ROUTES_JSON.writeValue(tmp.toFile(), candidate);
+      Files.move(
+          tmp,
+          runtimeRoutesFile,
+          StandardCopyOption.REPLACE_EXISTING,
+          StandardCopyOption.ATOMIC_MOVE);
+    } catch (IOException e) {
+      return AgentProtocol.Response.failure(op + ": cannot persist the routes: " + e);
+    }
+    runtimeRoutes = List.copyOf(candidate);
+    lastGoodState = desired;
+    return AgentProtocol.Response.success();
   }
 
   /** The socket path for a CNI vhost-user pod that did not name one. */

@@ -75,6 +75,37 @@ class AgentTest {
   }
 
   @Test
+  void runtimeRoutesAreValidatedKeptAndSurviveRestartAndReload() throws Exception {
+    try (Agent a = agent()) {
+      a.start();
+      assertTrue(
+          a.handle(AgentProtocol.Request.routeAdd("198.51.100.0/24", "192.0.2.7", "uplink0")).ok());
+      assertEquals("192.0.2.7", dp.installed().routes().get("198.51.100.0/24").via());
+      AgentProtocol.Response bad =
+          a.handle(AgentProtocol.Request.routeAdd("203.0.113.0/24", "192.0.2.7", "nope"));
+      assertFalse(bad.ok());
+      assertTrue(bad.error().contains("unknown port"), bad.error());
+      AgentProtocol.Response configured = a.handle(AgentProtocol.Request.routeDel("0.0.0.0/0"));
+      assertFalse(configured.ok(), "a route of the config file is not ctl's to remove");
+      assertTrue(a.reload().ok());
+      assertTrue(dp.installed().routes().containsKey("198.51.100.0/24"), "reload keeps it");
+    }
+    dp = new InMemoryDataplane();
+    try (Agent a = agent()) {
+      a.start();
+      assertTrue(dp.installed().routes().containsKey("198.51.100.0/24"), "restart restores it");
+      assertTrue(a.handle(AgentProtocol.Request.routeDel("198.51.100.0/24")).ok());
+      assertFalse(dp.installed().routes().containsKey("198.51.100.0/24"));
+      assertTrue(a.handle(AgentProtocol.Request.routeDel("198.51.100.0/24")).ok(), "idempotent");
+    }
+    dp = new InMemoryDataplane();
+    try (Agent a = agent()) {
+      a.start();
+      assertFalse(dp.installed().routes().containsKey("198.51.100.0/24"), "del is persisted");
+    }
+  }
+
+  @Test
   void startAppliesAndARestartedAgentAppliesNothing() throws Exception {
     try (Agent a = agent()) {
       ApplyResult r = a.start();

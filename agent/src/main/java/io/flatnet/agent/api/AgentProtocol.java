@@ -3,6 +3,7 @@ package io.flatnet.agent.api;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import java.util.List;
@@ -43,6 +44,27 @@ public final class AgentProtocol {
   /** This node's pod CIDRs and gateways, for a CNI config that does not list them. */
   public static final String NODE_INFO = "node-info";
 
+  /** ctl: add a runtime static route ({@code prefix}, {@code via}, {@code port}), kept on disk. */
+  public static final String ROUTE_ADD = "route-add";
+
+  /** ctl: remove a runtime static route ({@code prefix}); succeeds if there is none. */
+  public static final String ROUTE_DEL = "route-del";
+
+  /** ctl: the router's ports; {@link Response#data()} is a list of objects. */
+  public static final String SHOW_PORTS = "show-ports";
+
+  /** ctl: the pods the router serves (config and CNI). */
+  public static final String SHOW_PODS = "show-pods";
+
+  /** ctl: every prefix in the router's FIBs and its next hop. */
+  public static final String SHOW_ROUTES = "show-routes";
+
+  /** ctl: the next hops that are neighbours (resolved by ARP/NDP), with their state and MAC. */
+  public static final String SHOW_NEIGHBORS = "show-neighbors";
+
+  /** ctl: how the live tables would forward {@code src -> dst} (optionally arriving on inPort). */
+  public static final String TRACE = "trace";
+
   private static final ObjectMapper JSON =
       JsonMapper.builder()
           .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
@@ -65,6 +87,12 @@ public final class AgentProtocol {
    *     agent to choose one
    * @param netns the pod's network namespace path (informational)
    * @param ifname af_packet: the host-side interface the router attaches to
+   * @param prefix route-add, route-del: the route's prefix
+   * @param via route-add: the next hop (null: an on-link host route)
+   * @param port route-add: the port name
+   * @param src trace: the source address
+   * @param dst trace: the destination address
+   * @param inPort trace: the port the packet arrives on (null: any)
    */
   public record Request(
       String op,
@@ -75,7 +103,65 @@ public final class AgentProtocol {
       String mac,
       String socket,
       String netns,
-      String ifname) {
+      String ifname,
+      String prefix,
+      String via,
+      String port,
+      String src,
+      String dst,
+      String inPort) {
+
+    /** A pod request (no route or trace fields). */
+    public Request(
+        String op,
+        String name,
+        String containerId,
+        String kind,
+        List<String> ips,
+        String mac,
+        String socket,
+        String netns,
+        String ifname) {
+      this(
+          op,
+          name,
+          containerId,
+          kind,
+          ips,
+          mac,
+          socket,
+          netns,
+          ifname,
+          null,
+          null,
+          null,
+          null,
+          null,
+          null);
+    }
+
+    /** A request with only an op (node-info, show-*). */
+    public static Request of(String op) {
+      return new Request(op, null, null, null, null, null, null, null, null);
+    }
+
+    public static Request routeAdd(String prefix, String via, String port) {
+      return new Request(
+          ROUTE_ADD, null, null, null, null, null, null, null, null, prefix, via, port, null, null,
+          null);
+    }
+
+    public static Request routeDel(String prefix) {
+      return new Request(
+          ROUTE_DEL, null, null, null, null, null, null, null, null, prefix, null, null, null, null,
+          null);
+    }
+
+    public static Request trace(String src, String dst, String inPort) {
+      return new Request(
+          TRACE, null, null, null, null, null, null, null, null, null, null, null, src, dst,
+          inPort);
+    }
 
     public static Request podDel(String name, String containerId) {
       return new Request(POD_DEL, name, containerId, null, null, null, null, null, null);
@@ -100,6 +186,7 @@ public final class AgentProtocol {
    * @param retry true if the error is transient (e.g. the agent has no valid config yet)
    * @param podCIDRs node-info: the node's pod CIDRs
    * @param gateways node-info: the node's gateways
+   * @param data show-* and trace: the answer (a list of objects, or one object)
    */
   public record Response(
       boolean ok,
@@ -108,7 +195,23 @@ public final class AgentProtocol {
       String mac,
       Boolean retry,
       List<String> podCIDRs,
-      List<String> gateways) {
+      List<String> gateways,
+      JsonNode data) {
+
+    public Response(
+        boolean ok,
+        String error,
+        String socket,
+        String mac,
+        Boolean retry,
+        List<String> podCIDRs,
+        List<String> gateways) {
+      this(ok, error, socket, mac, retry, podCIDRs, gateways, null);
+    }
+
+    public static Response data(JsonNode data) {
+      return new Response(true, null, null, null, null, null, null, data);
+    }
 
     public static Response success() {
       return new Response(true, null, null, null, null, null, null);
@@ -153,6 +256,11 @@ public final class AgentProtocol {
 
   public static Request decodeRequest(String line) throws JsonProcessingException {
     return JSON.readValue(line, Request.class);
+  }
+
+  /** The mapper of this protocol, for building {@link Response#data()}. */
+  public static ObjectMapper json() {
+    return JSON;
   }
 
   public static Response decodeResponse(String line) throws JsonProcessingException {

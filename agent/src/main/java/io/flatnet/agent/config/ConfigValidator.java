@@ -1,5 +1,6 @@
 package io.flatnet.agent.config;
 
+import io.flatnet.dpdk.DpdkLayout;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -32,6 +33,12 @@ public final class ConfigValidator {
 
   /** IFNAMSIZ is 16 including the NUL. */
   public static final int MAX_IFNAME_BYTES = 15;
+
+  /**
+   * Ports plus pods one router can hold: each is a DPDK ethdev, and DPDK 22.11 as packaged is built
+   * with RTE_MAX_ETHPORTS 32.
+   */
+  public static final int MAX_DEVICES = DpdkLayout.MAX_ETHPORTS;
 
   public static final int MIN_MTU = 68;
   public static final int MIN_MTU_V6 = 1280;
@@ -124,6 +131,21 @@ public final class ConfigValidator {
       pods.add(Map.entry("cniPods[" + p.name() + "]", p));
     }
     r.pods(pods);
+    int devices = config.ports().size() + pods.size();
+    if (devices > MAX_DEVICES) {
+      r.error(
+          pods.isEmpty() ? "ports" : "pods",
+          null,
+          "too many ports: "
+              + config.ports().size()
+              + " ports and "
+              + pods.size()
+              + " pods need "
+              + devices
+              + " DPDK ports; a router has at most "
+              + MAX_DEVICES
+              + " (RTE_MAX_ETHPORTS)");
+    }
     r.peers(config.peers());
     r.routes(config.routes());
     r.workers(config.workers());

@@ -51,6 +51,12 @@ public final class RouterMain implements Callable<Integer> {
   @Option(names = "--stats", description = "Print a line of rates every second.")
   boolean stats;
 
+  @Option(
+      names = "--metrics",
+      paramLabel = "HOST:PORT",
+      description = "Serve the counters for Prometheus on http://HOST:PORT/metrics (default off).")
+  String metrics;
+
   public static void main(String[] args) {
     System.exit(new CommandLine(new RouterMain()).execute(args));
   }
@@ -101,7 +107,18 @@ public final class RouterMain implements Callable<Integer> {
       }
       Path socket = dir.resolve("agent.sock");
       Files.deleteIfExists(socket);
-      try (AgentSocketServer server = AgentSocketServer.start(socket, agent::handle, 2)) {
+      CtlHandler ctl = new CtlHandler(router, dataplane, agent);
+      try (AgentSocketServer server = AgentSocketServer.start(socket, ctl, 2);
+          MetricsServer metricsServer =
+              metrics == null ? null : MetricsServer.start(metrics, router.counters().reader())) {
+        if (metricsServer != null) {
+          System.out.println(
+              "flatnet run: metrics on http://"
+                  + metrics
+                  + "/metrics ("
+                  + metricsServer.address()
+                  + ")");
+        }
         System.out.printf(
             "flatnet run: workers on CPUs %s, counters in %s, CNI socket %s%n",
             cpus, router.counters().file(), server.socket());

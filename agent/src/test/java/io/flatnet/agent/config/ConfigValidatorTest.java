@@ -20,6 +20,33 @@ class ConfigValidatorTest {
   }
 
   @Test
+  void atMostThirtyTwoPortsAndPods() throws Exception {
+    NodeConfig c = ConfigLoader.parse(TestConfigs.BASE, "t.yaml");
+    int room = ConfigValidator.MAX_DEVICES - c.ports().size() - c.pods().size();
+    List<PodConfig> cni = new java.util.ArrayList<>();
+    for (int i = 0; i < room; i++) {
+      cni.add(
+          new PodConfig(
+              "cni/p" + i,
+              "af_packet",
+              null,
+              null,
+              "fnp" + i,
+              List.of("10.244.1." + (100 + i)),
+              null));
+    }
+    assertEquals(List.of(), TestConfigs.VALIDATOR.validate(c, cni));
+    cni.add(
+        new PodConfig(
+            "cni/one-more", "af_packet", null, null, "fnx", List.of("10.244.1.200"), null));
+    List<String> e =
+        TestConfigs.VALIDATOR.validate(c, cni).stream().map(ConfigError::toString).toList();
+    assertEquals(1, e.size(), e.toString());
+    assertTrue(
+        e.get(0).contains("33 DPDK ports; a router has at most 32 (RTE_MAX_ETHPORTS)"), e.get(0));
+  }
+
+  @Test
   void baseIsValid() throws Exception {
     assertEquals(List.of(), errors(TestConfigs.BASE));
   }

@@ -39,7 +39,7 @@ public final class CtlMain implements Callable<Integer> {
       mixinStandardHelpOptions = true,
       description =
           "Prints the router's counters: per port, per drop reason, per event, summed over workers.")
-  static final class Counters implements Callable<Integer> {
+  public static final class Counters implements Callable<Integer> {
     @Option(
         names = "--dir",
         description = "The router's run directory (default " + DEFAULT_RUN_DIR + ").")

@@ -1,0 +1,321 @@
+package io.flatnet.agent.dataplane;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.flatnet.agent.api.AgentProtocol;
+import io.flatnet.agent.state.PodSpec;
+import io.flatnet.dataplane.PortTable;
+import io.flatnet.dataplane.Router;
+import io.flatnet.route.Ipv4Prefix;
+import io.flatnet.route.Ipv6Prefix;
+import io.flatnet.route.NextHopTable;
+import io.flatnet.route.NextHops;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The ctl side of the agent socket: read-only views of the live router (ports, pods, routes,
+ * neighbours, a trace of one forwarding decision). Every other op goes to the next handler (the
+ * agent), which also owns route-add and route-del.
+ */
+public final class CtlHandler implements AgentProtocol.Handler {
+
+  private final Router router;
+  private final RouterDataplane dataplane;
+  private final AgentProtocol.Handler next;
+
+  public CtlHandler(Router router, RouterDataplane dataplane, AgentProtocol.Handler next) {
+    this.router = router;
+    this.dataplane = dataplane;
+    this.next = next;
+  }
+
+  @Override
+  public AgentProtocol.Response handle(AgentProtocol.Request request) {
+    String op = request.op() == null ? "" : request.op();
+    try {
+      return switch (op) {
+        case AgentProtocol.SHOW_PORTS -> AgentProtocol.Response.data(ports());
+        case AgentProtocol.SHOW_PODS -> AgentProtocol.Response.data(pods());
+        case AgentProtocol.SHOW_ROUTES -> AgentProtocol.Response.data(routes());
+        case AgentProtocol.SHOW_NEIGHBORS -> AgentProtocol.Response.data(neighbors());
+        case AgentProtocol.TRACE -> AgentProtocol.Response.data(trace(request));
+        default -> next.handle(request);
+      };
+    } catch (IllegalArgumentException e) {
+      return AgentProtocol.Response.failure(op + ": " + e.getMessage());
+    }
+  }
+
+  private static ObjectNode object() {
+    return AgentProtocol.json().createObjectNode();
+  }
+
+  private static ArrayNode array() {
+    return AgentProtocol.json().createArrayNode();
+  }
+
+  private Map<Integer, String> portNames() {
+    List<Integer> ids = router.ports();
+    List<String> names = router.portNames();
+    Map<Integer, String> m = new HashMap<>();
+    for (int i = 0; i < Math.min(ids.size(), names.size()); i++) {
+      m.put(ids.get(i), names.get(i));
+    }
+    return m;
+  }
+
+  private int portId(String name) {
+    for (Map.Entry<Integer, String> e : portNames().entrySet()) {
+      if (e.getValue().equals(name)) {
+        return e.getKey();
+      }
+    }
+    throw new IllegalArgumentException(
+        "no port " + name + " (ports: " + portNames().values() + ")");
+  }
+
+  static String role(int role) {
+    return switch (role) {
+      case PortTable.ROLE_POD -> "pod";
+      case PortTable.ROLE_UPLINK -> "uplink";
+      case PortTable.ROLE_HOST -> "host";
+      default -> "none";
+    };
+  }
+
+  static String mac(long mac) {
+    StringBuilder b = new StringBuilder();
+    for (int shift = 40; shift >= 0; shift -= 8) {
+      if (b.length() > 0) {
+        b.append(':');
+      }
+      b.append(String.format(Locale.ROOT, "%02x", (mac >>> shift) & 0xFF));
+    }
+    return b.toString();
+  }
+
+  ArrayNode ports() {
+    PortTable table = router.portTable();
+    ArrayNode out = array();
+    for (Map.Entry<Integer, String> e : new TreeMap<>(portNames()).entrySet()) {
+      int id = e.getKey();
+      ObjectNode p = out.addObject();
+      p.put("id", id);
+      p.put("name", e.getValue());
+      p.put("role", role(table.role(id)));
+      p.put("mac", mac(table.mac(id)));
+      p.put("mtu", table.mtu(id));
+      if (table.ipv4(id) != 0) {
+        p.put("ipv4", Ipv4Prefix.format(table.ipv4(id)));
+      }
+      if ((table.ipv6Hi(id) | table.ipv6Lo(id)) != 0) {
+        p.put("ipv6", Ipv6Prefix.format(table.ipv6Hi(id), table.ipv6Lo(id)));
+      }
+    }
+    return out;
+  }
+
+  ArrayNode pods() {
+    Map<String, Integer> ids = new HashMap<>();
+    portNames().forEach((id, name) -> ids.put(name, id));
+    ArrayNode out = array();
+    for (PodSpec pod : dataplane.installed().pods().values()) {
+      ObjectNode p = out.addObject();
+      p.put("name", pod.name());
+      p.put("kind", pod.kind());
+      Integer id = ids.get(pod.name());
+      if (id != null) {
+        p.put("port", id);
+      }
+      p.put("attach", pod.socket() != null ? pod.socket() : pod.iface());
+      ArrayNode ips = p.putArray("ips");
+      pod.ips().forEach(ips::add);
+      if (pod.mac() != null) {
+        p.put("mac", pod.mac());
+      }
+    }
+    return out;
+  }
+
+  /** Installed prefixes, IPv4 first, each by address then length. */
+  private List<Map.Entry<Object, Integer>> sortedRoutes() {
+    List<Map.Entry<Object, Integer>> routes = new ArrayList<>(router.routes().entrySet());
+    routes.sort(
+        Comparator.comparing((Map.Entry<Object, Integer> e) -> e.getKey() instanceof Ipv6Prefix)
+            .thenComparing(e -> sortKey(e.getKey())));
+    return routes;
+  }
+
+  private static String sortKey(Object prefix) {
+    if (prefix instanceof Ipv4Prefix v4) {
+      return String.format(Locale.ROOT, "%08x/%03d", v4.address(), v4.length());
+    }
+    Ipv6Prefix v6 = (Ipv6Prefix) prefix;
+    return String.format(Locale.ROOT, "%016x%016x/%03d", v6.hi(), v6.lo(), v6.length());
+  }
+
+  ArrayNode routes() {
+    ArrayNode out = array();
+    Map<Integer, String> names = portNames();
+    for (Map.Entry<Object, Integer> e : sortedRoutes()) {
+      ObjectNode r = out.addObject();
+      r.put("prefix", e.getKey().toString());
+      describeNextHop(r, e.getValue(), names);
+    }
+    return out;
+  }
+
+  ArrayNode neighbors() {
+    NextHopTable hops = router.nextHops();
+    Map<Integer, String> names = portNames();
+    Map<Integer, List<String>> prefixes = new TreeMap<>();
+    for (Map.Entry<Object, Integer> e : sortedRoutes()) {
+      if (hops.neighbourFamily(e.getValue()) != 0) {
+        prefixes.computeIfAbsent(e.getValue(), k -> new ArrayList<>()).add(e.getKey().toString());
+      }
+    }
+    ArrayNode out = array();
+    for (Map.Entry<Integer, List<String>> e : prefixes.entrySet()) {
+      ObjectNode n = out.addObject();
+      describeNextHop(n, e.getKey(), names);
+      ArrayNode routes = n.putArray("routes");
+      e.getValue().forEach(routes::add);
+    }
+    return out;
+  }
+
+  /** nextHop, kind, port, via (a neighbour), state, mac. */
+  private void describeNextHop(ObjectNode r, int nh, Map<Integer, String> names) {
+    NextHopTable hops = router.nextHops();
+    int kind = hops.kind(nh);
+    r.put("nextHop", nh);
+    r.put(
+        "kind",
+        switch (kind) {
+          case NextHops.KIND_FORWARD -> "forward";
+          case NextHops.KIND_RESOLVE -> "resolve";
+          case NextHops.KIND_LOCAL -> "local";
+          case NextHops.KIND_DROP -> "drop";
+          default -> "no-route";
+        });
+    if (kind == NextHops.KIND_FORWARD || kind == NextHops.KIND_RESOLVE) {
+      int port = hops.port(nh);
+      r.put("port", names.getOrDefault(port, "#" + port));
+    }
+    int family = hops.neighbourFamily(nh);
+    if (family == 4) {
+      r.put("via", Ipv4Prefix.format(hops.neighbourIpv4(nh)));
+    } else if (family == 6) {
+      r.put("via", Ipv6Prefix.format(hops.neighbourIpv6Hi(nh), hops.neighbourIpv6Lo(nh)));
+    }
+    if (family != 0) {
+      r.put("state", kind == NextHops.KIND_FORWARD ? "reachable" : "incomplete");
+    }
+    if (kind == NextHops.KIND_FORWARD) {
+      r.put("mac", mac(hops.dstMac(nh)));
+    }
+  }
+
+  /** The forwarding decision for src -> dst on the live FIB, as the workers would take it. */
+  ObjectNode trace(AgentProtocol.Request request) {
+    if (request.src() == null || request.dst() == null) {
+      throw new IllegalArgumentException("src and dst are required");
+    }
+    String src = request.src().trim();
+    String dst = request.dst().trim();
+    boolean v6 = dst.contains(":");
+    if (src.contains(":") != v6) {
+      throw new IllegalArgumentException(src + " and " + dst + " are of different families");
+    }
+    ObjectNode t = object();
+    t.put("src", src);
+    t.put("dst", dst);
+    Map<Integer, String> names = portNames();
+    if (request.inPort() != null) {
+      int in = portId(request.inPort());
+      t.put("inPort", request.inPort());
+      t.put("inRole", role(router.portTable().role(in)));
+    }
+    int nh;
+    Object matched = null;
+    if (v6) {
+      long[] d = Ipv6Prefix.parseAddress(dst);
+      Ipv6Prefix.parseAddress(src);
+      if ((d[0] & 0xFFC0_0000_0000_0000L) == 0xFE80_0000_0000_0000L || (d[0] >>> 56) == 0xFF) {
+        t.put("decision", "on-link");
+        t.put(
+            "reason",
+            "link-local or multicast: handled on the ingress port (neighbour discovery, echo to"
+                + " the router), never routed");
+        return t;
+      }
+      nh = router.fib6().lookup(d[0], d[1]);
+      for (Object p : router.routes().keySet()) {
+        if (p instanceof Ipv6Prefix p6
+            && p6.contains(d[0], d[1])
+            && (matched == null || p6.length() > ((Ipv6Prefix) matched).length())) {
+          matched = p6;
+        }
+      }
+    } else {
+      int d = Ipv4Prefix.parseAddress(dst);
+      Ipv4Prefix.parseAddress(src);
+      nh = router.fib().lookup(d);
+      for (Object p : router.routes().keySet()) {
+        if (p instanceof Ipv4Prefix p4
+            && p4.contains(d)
+            && (matched == null || p4.length() > ((Ipv4Prefix) matched).length())) {
+          matched = p4;
+        }
+      }
+    }
+    if (matched != null) {
+      t.put("matched", matched.toString());
+    }
+    describeNextHop(t, nh, names);
+    NextHopTable hops = router.nextHops();
+    int kind = hops.kind(nh);
+    switch (kind) {
+      case NextHops.KIND_FORWARD -> {
+        int out = hops.port(nh);
+        t.put("decision", "forward");
+        t.put("mtu", router.portTable().mtu(out));
+        t.put(
+            "reason",
+            "rewrite to "
+                + mac(hops.dstMac(nh))
+                + ", TTL/hop limit - 1, out of "
+                + names.getOrDefault(out, "#" + out));
+      }
+      case NextHops.KIND_RESOLVE -> {
+        t.put("decision", "resolve");
+        t.put(
+            "reason",
+            "neighbour "
+                + t.path("via").asText()
+                + " not resolved yet: the packet is held while the router asks ("
+                + (v6 ? "NDP" : "ARP")
+                + "), dropped if nobody answers");
+      }
+      case NextHops.KIND_LOCAL -> {
+        t.put("decision", "local");
+        t.put("reason", "an address of the router: it answers echo itself, other traffic dropped");
+      }
+      case NextHops.KIND_DROP -> {
+        t.put("decision", "drop");
+        t.put("reason", "a drop route");
+      }
+      default -> {
+        t.put("decision", "drop");
+        t.put("reason", "no route (ICMP destination unreachable to " + src + ")");
+      }
+    }
+    return t;
+  }
+}

@@ -1,0 +1,277 @@
+package io.flatnet.agent.cni;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A real router ({@code RouterMain}: router, agent, agent socket) in a child JVM, in its own
+ * network namespace (which stands in for the node's host namespace), for the end-to-end tests. The
+ * test JVM never initialises DPDK itself. The config has one af_packet uplink ({@value #UPLINK} in
+ * the router's namespace, its peer {@code eth0} with {@value #PEER_V4}/24 in namespace {@link
+ * #peerNs}).
+ */
+final class RouterChild implements AutoCloseable {
+
+  static final String UPLINK = "fncu0";
+  static final String UPLINK_V4 = "10.250.99.1";
+  static final String PEER_V4 = "10.250.99.2";
+
+  final String ns;
+  final String peerNs;
+  final Path dir;
+  final Path runDir;
+  final Path log;
+  private Process process;
+
+  /** More RouterMain arguments (set before {@link #start}). */
+  final List<String> extraArgs = new ArrayList<>();
+
+  /** Namespaces {@code prefix-r} (router) and {@code prefix-x} (the uplink's peer). */
+  RouterChild(String prefix, Path dir) {
+    this.ns = prefix + "-r";
+    this.peerNs = prefix + "-x";
+    this.dir = dir;
+    this.runDir = dir.resolve("run");
+    this.log = dir.resolve("router.log");
+  }
+
+  record Result(int exit, String output) {
+    boolean ok() {
+      return exit == 0;
+    }
+  }
+
+  static Result sh(List<String> command, int timeoutSeconds) {
+    try {
+      Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+      p.getOutputStream().close();
+      byte[] out = p.getInputStream().readAllBytes();
+      if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+        return new Result(-1, "timed out: " + command);
+      }
+      return new Result(p.exitValue(), new String(out, StandardCharsets.UTF_8));
+    } catch (IOException e) {
+      return new Result(-1, e.toString());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return new Result(-1, "interrupted");
+    }
+  }
+
+  static Result sh(String... command) {
+    return sh(List.of(command), 30);
+  }
+
+  static String must(String... command) {
+    Result r = sh(command);
+    if (!r.ok()) {
+      throw new IllegalStateException(String.join(" ", command) + " failed: " + r.output());
+    }
+    return r.output();
+  }
+
+  static List<String> in(String namespace, String... command) {
+    List<String> full = new ArrayList<>(List.of("ip", "netns", "exec", namespace));
+    full.addAll(List.of(command));
+    return full;
+  }
+
+  static Result shIn(String namespace, String... command) {
+    return sh(in(namespace, command), 30);
+  }
+
+  static String mustIn(String namespace, String... command) {
+    Result r = shIn(namespace, command);
+    if (!r.ok()) {
+      throw new IllegalStateException(
+          "in " + namespace + ": " + String.join(" ", command) + " failed: " + r.output());
+    }
+    return r.output();
+  }
+
+  /** Creates the namespaces and the uplink, writes the config, starts the router, waits. */
+  void start() throws Exception {
+    sh("ip", "netns", "del", ns);
+    sh("ip", "netns", "del", peerNs);
+    must("ip", "netns", "add", ns);
+    mustIn(ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1");
+    mustIn(ns, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1");
+    mustIn(ns, "ip", "link", "set", "lo", "up");
+    must("ip", "netns", "add", peerNs);
+    must(
+        "ip", "link", "add", UPLINK, "netns", ns, "type", "veth", "peer", "name", "eth0", "netns",
+        peerNs);
+    mustIn(ns, "ip", "link", "set", UPLINK, "up");
+    mustIn(peerNs, "ip", "link", "set", "lo", "up");
+    mustIn(peerNs, "ip", "link", "set", "eth0", "up");
+    mustIn(peerNs, "ethtool", "-K", "eth0", "tx", "off");
+    mustIn(peerNs, "ip", "addr", "add", PEER_V4 + "/24", "dev", "eth0");
+    mustIn(peerNs, "ip", "route", "add", "10.244.0.0/16", "via", UPLINK_V4);
+    int cpus = Runtime.getRuntime().availableProcessors();
+    Path config = dir.resolve("node.yaml");
+    Files.writeString(
+        config,
+        "node:\n"
+            + "  name: e2e\n"
+            + "  podCIDRs: [10.244.5.0/24, \"fd00:244:5::/64\"]\n"
+            + "  serviceCIDRs: [10.96.0.0/12]\n"
+            + "  gateways: [169.254.1.1, \"fe80::1\"]\n"
+            + "ports:\n"
+            + "  - name: uplink\n"
+            + "    device: net_af_packet0,iface="
+            + UPLINK
+            + "\n"
+            + "    role: uplink\n"
+            + "    addresses: ["
+            + UPLINK_V4
+            + "/24]\n"
+            + "workers:\n"
+            + "  cpus: ["
+            + (cpus - 1)
+            + "]\n"
+            + "  idle: backoff\n");
+    Files.createDirectories(runDir);
+    String java = ProcessHandle.current().info().command().orElse("java");
+    List<String> argv =
+        new ArrayList<>(
+            List.of(
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                java,
+                "--enable-native-access=ALL-UNNAMED",
+                "--add-exports",
+                "java.base/jdk.internal.misc=ALL-UNNAMED",
+                "-XX:+UseSerialGC",
+                "-Xmx384m",
+                "-cp",
+                System.getProperty("java.class.path"),
+                "io.flatnet.agent.dataplane.RouterMain",
+                "--config",
+                config.toString(),
+                "--dir",
+                runDir.toString(),
+                "--state-dir",
+                dir.resolve("state").toString()));
+    argv.addAll(extraArgs);
+    process =
+        new ProcessBuilder(argv)
+            .redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+            .start();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (System.nanoTime() < deadline) {
+      if (!process.isAlive()) {
+        throw new IllegalStateException("the router exited:\n" + Files.readString(log));
+      }
+      String text = Files.exists(log) ? Files.readString(log) : "";
+      if (text.contains("CNI socket")) {
+        if (text.contains(": Rejected[")) {
+          throw new IllegalStateException("the router rejected its config:\n" + text);
+        }
+        return;
+      }
+      Thread.sleep(100);
+    }
+    throw new IllegalStateException("the router did not start in 60 s:\n" + Files.readString(log));
+  }
+
+  /** What one bin/flatnet-cni call did. */
+  record Cni(int exit, String stdout, String stderr, long millis) {}
+
+  static final Path SCRIPT = Path.of("..", "bin", "flatnet-cni").toAbsolutePath().normalize();
+
+  /**
+   * Runs bin/flatnet-cni in the router's namespace (the node's host namespace), as kubelet does:
+   * CNI_* in the environment, the network config on stdin.
+   */
+  Cni cni(String command, String containerId, String podNs, String podName, String stdin)
+      throws Exception {
+    ProcessBuilder pb = new ProcessBuilder("ip", "netns", "exec", ns, SCRIPT.toString());
+    java.util.Map<String, String> env = pb.environment();
+    env.keySet().removeIf(k -> k.startsWith("CNI_"));
+    env.put("JAVA_HOME", System.getProperty("java.home"));
+    env.put("FLATNET_HOME", dir.resolve("no-install").toString());
+    env.put("CNI_COMMAND", command);
+    env.put("CNI_CONTAINERID", containerId);
+    env.put("CNI_NETNS", "/var/run/netns/" + podNs);
+    env.put("CNI_IFNAME", "eth0");
+    env.put("CNI_PATH", "/opt/cni/bin");
+    int slash = podName.indexOf('/');
+    env.put(
+        "CNI_ARGS",
+        "IgnoreUnknown=1;K8S_POD_NAMESPACE="
+            + podName.substring(0, slash)
+            + ";K8S_POD_NAME="
+            + podName.substring(slash + 1)
+            + ";K8S_POD_INFRA_CONTAINER_ID="
+            + containerId);
+    long start = System.nanoTime();
+    Process p = pb.start();
+    java.util.concurrent.CompletableFuture<String> err =
+        java.util.concurrent.CompletableFuture.supplyAsync(
+            () -> {
+              try {
+                return new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+              } catch (IOException e) {
+                return e.toString();
+              }
+            });
+    try (var in = p.getOutputStream()) {
+      in.write(stdin.getBytes(StandardCharsets.UTF_8));
+    }
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    if (!p.waitFor(60, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      throw new IllegalStateException("flatnet-cni timed out");
+    }
+    return new Cni(
+        p.exitValue(), out, err.get(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
+  }
+
+  /** The network config kubelet would pass, with this router's socket. */
+  String conf() {
+    return "{\"cniVersion\":\"1.0.0\",\"name\":\"flatnet\",\"type\":\"flatnet-cni\","
+        + "\"agentSocket\":\""
+        + socket()
+        + "\",\"agentTimeoutMs\":20000,\"ipamDir\":\""
+        + dir.resolve("ipam")
+        + "\",\"podCIDRs\":[\"10.244.5.0/24\",\"fd00:244:5::/64\"],"
+        + "\"gateways\":[\"169.254.1.1\",\"fe80::1\"],\"mtu\":1500}";
+  }
+
+  Path socket() {
+    return runDir.resolve("agent.sock");
+  }
+
+  String logText() {
+    try {
+      return Files.readString(log);
+    } catch (IOException e) {
+      return e.toString();
+    }
+  }
+
+  @Override
+  public void close() {
+    if (process != null && process.isAlive()) {
+      process.destroy();
+      try {
+        if (!process.waitFor(15, TimeUnit.SECONDS)) {
+          process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    sh("ip", "netns", "del", ns);
+    sh("ip", "netns", "del", peerNs);
+  }
+}
