@@ -31,7 +31,7 @@ class MultiWorkerTest {
     String socketA = new File(dir, "a.sock").getAbsolutePath();
     String socketB = new File(dir, "b.sock").getAbsolutePath();
     PktMbufPool podPool =
-        PktMbufPool.create(DataplaneTestSupport.unique("mw-pods"), 4095, 0, 2176, -1);
+        PktMbufPool.create(DataplaneTestSupport.unique("mw-pods"), 16383, 0, 2176, -1);
     try (Arena arena = Arena.ofConfined();
         Router router = Router.open(Router.Sizes.defaults().withWorkers(2), dir)) {
       int vhostA =
@@ -56,7 +56,8 @@ class MultiWorkerTest {
       MbufArray scratch = new MbufArray(arena, 32);
       long sent = 0;
       long received = 0;
-      for (int round = 0; round < 100; round++) {
+      long sendUntil = System.nanoTime() + 20_000_000_000L;
+      while (sent < 2000 && System.nanoTime() < sendUntil) {
         for (int queue = 0; queue < 2; queue++) {
           assertTrue(podPool.allocBulk(scratch, 16));
           for (int i = 0; i < 16; i++) {
@@ -88,7 +89,10 @@ class MultiWorkerTest {
   private static int startPod(String socket, PktMbufPool pool) {
     int port =
         io.flatnet.dpdk.Devices.probe(
-            DataplaneTestSupport.unique("net_virtio_user") + ",path=" + socket + ",queues=2");
+            DataplaneTestSupport.unique("net_virtio_user")
+                + ",path="
+                + socket
+                + ",queues=2,queue_size=1024"); // deep rings: this test thread shares the CPUs
     PortSetup.start(port, PortSetup.Options.queues(2, 2), pool);
     return port;
   }
