@@ -39,6 +39,7 @@ final class TxBuffer {
     if (sent < count) {
       PktMbufPool.freeBulk(pending.addressOf(sent), count - sent);
       counters.drop(DropReason.TX_FULL, count - sent);
+      counters.pendingPortTxFull[queue.port()] += count - sent;
     }
     counters.pendingTx += sent;
     counters.pendingPortTx[queue.port()] += sent;

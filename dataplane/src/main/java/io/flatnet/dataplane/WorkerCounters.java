@@ -16,6 +16,7 @@ public final class WorkerCounters {
   private final AtomicCounter[] events = new AtomicCounter[WorkerEvent.ALL.length];
   private final AtomicCounter[] portRx = new AtomicCounter[DpdkLayout.MAX_ETHPORTS];
   private final AtomicCounter[] portTx = new AtomicCounter[DpdkLayout.MAX_ETHPORTS];
+  private final AtomicCounter[] portTxFull = new AtomicCounter[DpdkLayout.MAX_ETHPORTS];
 
   private int busyLoops;
   long pendingRx;
@@ -24,6 +25,7 @@ public final class WorkerCounters {
   final long[] pendingEvents = new long[WorkerEvent.ALL.length];
   final long[] pendingPortRx = new long[DpdkLayout.MAX_ETHPORTS];
   final long[] pendingPortTx = new long[DpdkLayout.MAX_ETHPORTS];
+  final long[] pendingPortTxFull = new long[DpdkLayout.MAX_ETHPORTS];
 
   /**
    * @param ports the ports this worker receives from or sends to, with their names
@@ -54,6 +56,7 @@ public final class WorkerCounters {
     String label = "worker " + workerId + " port " + name + " ";
     portRx[port] = counters.newCounter(DataplaneCounters.TYPE_PORT, label + "rx-packets");
     portTx[port] = counters.newCounter(DataplaneCounters.TYPE_PORT, label + "tx-packets");
+    portTxFull[port] = counters.newCounter(DataplaneCounters.TYPE_PORT, label + "tx-full");
   }
 
   /** Control path: frees a removed port's counters, once the worker no longer uses the port. */
@@ -61,8 +64,10 @@ public final class WorkerCounters {
     if (portRx[port] != null) {
       portRx[port].close();
       portTx[port].close();
+      portTxFull[port].close();
       portRx[port] = null;
       portTx[port] = null;
+      portTxFull[port] = null;
     }
   }
 
@@ -103,6 +108,7 @@ public final class WorkerCounters {
       publish(events, pendingEvents);
       publish(portRx, pendingPortRx);
       publish(portTx, pendingPortTx);
+      publish(portTxFull, pendingPortTxFull);
     }
   }
 
@@ -135,6 +141,11 @@ public final class WorkerCounters {
 
   public long portTx(int port) {
     return portTx[port] == null ? 0 : portTx[port].get();
+  }
+
+  /** Packets routed to {@code port} that its TX queue did not take (counted as tx-full drops). */
+  public long portTxFull(int port) {
+    return portTxFull[port] == null ? 0 : portTxFull[port].get();
   }
 
   public long portRx(int port) {

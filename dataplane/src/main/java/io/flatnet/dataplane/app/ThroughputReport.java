@@ -22,6 +22,7 @@ public final class ThroughputReport {
   private final long startGcs;
   private final long[] startDrops = new long[DropReason.values().length];
   private final long[] startPortTx;
+  private long[] startRouted;
   private long lastNanos;
   private long lastRx;
   private long lastTx;
@@ -33,6 +34,8 @@ public final class ThroughputReport {
     this.ports = List.copyOf(ports);
     this.portNames = List.copyOf(portNames);
     this.startPortTx = portTx();
+    this.startRouted = new long[ports.size()];
+    this.startRouted = routedByPort();
     for (DropReason reason : DropReason.values()) {
       startDrops[reason.ordinal()] = drops(reason);
     }
@@ -98,6 +101,22 @@ public final class ThroughputReport {
     lastTx = tx;
     lastDrops = drops;
     return line;
+  }
+
+  /**
+   * Packets the workers routed to each port since the report started, whether its TX queue took
+   * them or not: what the routes decided, independent of how fast each receiver drains.
+   */
+  public long[] routedByPort() {
+    long[] routed = new long[ports.size()];
+    for (int i = 0; i < routed.length; i++) {
+      int port = ports.get(i);
+      for (WorkerCounters worker : workers) {
+        routed[i] += worker.portTx(port) + worker.portTxFull(port);
+      }
+      routed[i] -= startRouted[i];
+    }
+    return routed;
   }
 
   /** Packets each port transmitted since the report started, in port order. */

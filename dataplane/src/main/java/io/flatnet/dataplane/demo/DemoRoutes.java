@@ -60,8 +60,8 @@ final class DemoRoutes {
     long total = Math.max(1, txByPort[0] + txByPort[1]);
     return String.format(
         Locale.ROOT,
-        "routed ports: pod0 took %.1f%% and pod1 %.1f%% of forwarded packets; the routes predict"
-            + " 25%% / 75%% -> %s",
+        "routed ports: the worker sent %.1f%% of routed packets to pod0 and %.1f%% to pod1 (taken"
+            + " or tx-full); the routes predict 25%% / 75%% -> %s",
         100.0 * txByPort[0] / total,
         100.0 * txByPort[1] / total,
         sharesMatch(txByPort) ? "OK" : "MISMATCH (packets did not leave by their routed port)");
