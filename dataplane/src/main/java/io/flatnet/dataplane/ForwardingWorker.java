@@ -135,7 +135,7 @@ public final class ForwardingWorker implements Agent {
       }
       switch (Ethernet.type(Mbuf.dataAddress(mbuf))) {
         case Ethernet.IPV4 -> ipv4.enqueue(mbuf);
-        case Ethernet.IPV6 -> ipv6.enqueue(mbuf, ports);
+        case Ethernet.IPV6 -> ipv6.enqueue(mbuf, current);
         case Ethernet.ARP -> arp.process(mbuf, ports);
         default -> io.drop(mbuf, DropReason.NOT_IP);
       }

@@ -40,7 +40,8 @@ final class Ipv6Node {
     this.control = control;
   }
 
-  void enqueue(long mbuf, PortTable ports) {
+  void enqueue(long mbuf, ForwardingState state) {
+    PortTable ports = state.ports();
     long frame = Mbuf.dataAddress(mbuf);
     long ip = frame + IP;
     int frameLength = Mbuf.dataLength(mbuf);
@@ -53,7 +54,7 @@ final class Ipv6Node {
     long hi = NativeMemory.getLongBe(ip + 24);
     long lo = NativeMemory.getLongBe(ip + 32);
     if (Icmp6.isMulticast(hi) || hi == PortTable.LINK_LOCAL_HI) {
-      onLink(mbuf, ports, hi, lo);
+      onLink(mbuf, state, hi, lo);
       return;
     }
     packets[count] = mbuf;
@@ -128,7 +129,8 @@ final class Ipv6Node {
   }
 
   /** Link-local and multicast destinations: neighbour discovery and echo to the router itself. */
-  private void onLink(long mbuf, PortTable ports, long hi, long lo) {
+  private void onLink(long mbuf, ForwardingState state, long hi, long lo) {
+    PortTable ports = state.ports();
     int port = Mbuf.port(mbuf);
     long frame = Mbuf.dataAddress(mbuf);
     long ip = frame + IP;
@@ -140,8 +142,11 @@ final class Ipv6Node {
       advertisement(mbuf, port, ip);
       return;
     }
-    long routerLo = PortTable.linkLocalLo(ports.mac(port));
-    if (hi == PortTable.LINK_LOCAL_HI && lo == routerLo && isIcmp(mbuf, Icmp6.ECHO_REQUEST)) {
+    // Echo to the port's own link-local address, or to one the router owns (a gateway: fe80::1).
+    if (hi == PortTable.LINK_LOCAL_HI
+        && isIcmp(mbuf, Icmp6.ECHO_REQUEST)
+        && (lo == PortTable.linkLocalLo(ports.mac(port))
+            || state.nextHops().kind(state.ipv6().lookup(hi, lo)) == NextHops.KIND_LOCAL)) {
       Icmp6.toEchoReply(mbuf, ports.mac(port));
       io.counters.event(WorkerEvent.ICMP_SENT);
       io.send(port, mbuf);

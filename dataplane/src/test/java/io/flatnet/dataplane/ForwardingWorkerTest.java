@@ -415,6 +415,17 @@ class ForwardingWorkerTest {
   }
 
   @Test
+  void echoToALinkLocalGatewayTheRouterOwnsIsAnswered() {
+    long[] podLinkLocal = {0xFE80_0000_0000_0000L, 0x77};
+    long[] gateway = {0xFE80_0000_0000_0000L, 1};
+    Exchange result = exchange(TestPackets.ping6(podLinkLocal, gateway, 64));
+    byte[] reply = result.back().get(0);
+    assertEquals(129, reply[54] & 0xFF, "echo reply from fe80::1");
+    assertEquals(1, u64(reply, 30));
+    assertEquals(TestPackets.icmp6Checksum(reply, 58), u16(reply, 56));
+  }
+
+  @Test
   void neighbourSolicitationIsAnsweredWithAnAdvertisementAndLearned() {
     long[] target = {0xFD00_0009_0000_0000L, 0x99};
     Exchange result = exchange(TestPackets.neighborSolicitation(TestRoutes.SENDER_IP6, target));

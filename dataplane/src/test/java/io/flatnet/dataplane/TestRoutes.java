@@ -52,6 +52,7 @@ final class TestRoutes {
     fib6.batch()
         .add(Ipv6Prefix.parse("fd00:1::/64"), toOut)
         .add(Ipv6Prefix.parse("fd00:9::1/128"), hops.addLocal(in))
+        .add(Ipv6Prefix.parse("fe80::1/128"), hops.addLocal(in))
         .commit();
   }
 
