@@ -19,6 +19,9 @@ public final class ForwardingWorker implements Agent {
   public static final int BURST = 32;
   public static final int ICMP_ERRORS_PER_SECOND = 1000;
 
+  /** Loops a partial TX burst may wait for more packets while RX bursts come in full. */
+  static final int HOLD_LOOPS = 4;
+
   private final int id;
   private final int cpu;
   private volatile WorkerPorts ports;
@@ -32,6 +35,7 @@ public final class ForwardingWorker implements Agent {
   private final QsbrReader quiescence;
   private final WorkerCounters counters;
   private final MbufHandoff fromControl = new MbufHandoff(1024);
+  private int heldLoops;
   private volatile ForwardingState state;
 
   /**
@@ -95,10 +99,12 @@ public final class ForwardingWorker implements Agent {
     ForwardingState current = state;
     WorkerPorts queues = ports;
     if (queues.generation != portsGenerationInUse) {
-      io.use(queues); // every TX buffer was flushed at the end of the last loop
+      io.flush(); // the old queues are still open until this worker reports the new generation
+      io.use(queues);
       portsGenerationInUse = queues.generation;
     }
     int work = 0;
+    boolean fullBurst = false;
     for (BurstQueue rx : queues.rx) {
       int count = rx.burst(received, BURST);
       if (count > 0) {
@@ -108,14 +114,23 @@ public final class ForwardingWorker implements Agent {
         ipv4.run(current);
         ipv6.run(current);
         work += count;
+        fullBurst |= count == BURST;
       }
     }
     work += neighbors.poll(current.nextHops());
     for (long mbuf; (mbuf = fromControl.poll()) != 0; work++) {
       io.send(Mbuf.port(mbuf), mbuf);
     }
-    if (work > 0) {
-      io.flush();
+    // Full bursts left as they filled. Under load (a full RX burst: the next loop comes at once)
+    // a partial one waits up to HOLD_LOOPS loops to fill, as l3fwd's drain timer lets it: fewer,
+    // fuller TX calls into the PMD. Otherwise it leaves now.
+    if (work > 0 || heldLoops > 0) {
+      if (fullBurst && ++heldLoops < HOLD_LOOPS) {
+        io.flushFrees();
+      } else {
+        io.flush();
+        heldLoops = 0;
+      }
     }
     counters.publish(work > 0);
     // No lookup result is held past this point: route memory retired before now may be reused.
@@ -129,12 +144,14 @@ public final class ForwardingWorker implements Agent {
     for (int i = 0; i < count; i++) {
       long mbuf = received.get(i);
       Mbuf.setPort(mbuf, port); // not every PMD sets it (net_ring does not); replies need it
-      if (Mbuf.dataLength(mbuf) < Ethernet.HEADER) {
+      int length = Mbuf.dataLength(mbuf);
+      if (length < Ethernet.HEADER) {
         io.drop(mbuf, DropReason.NOT_IP);
         continue;
       }
-      switch (Ethernet.type(Mbuf.dataAddress(mbuf))) {
-        case Ethernet.IPV4 -> ipv4.enqueue(mbuf);
+      long frame = Mbuf.dataAddress(mbuf);
+      switch (Ethernet.type(frame)) {
+        case Ethernet.IPV4 -> ipv4.enqueue(mbuf, frame, length);
         case Ethernet.IPV6 -> ipv6.enqueue(mbuf, current);
         case Ethernet.ARP -> arp.process(mbuf, ports);
         default -> io.drop(mbuf, DropReason.NOT_IP);

@@ -49,6 +49,37 @@ public final class Ipv4Header {
     return sum == 0xFFFF;
   }
 
+  /**
+   * The one's-complement sum check of a header whose first 16 bytes are {@code head} and {@code
+   * middle} and whose destination address is {@code destination} (all read big-endian), plus any
+   * option words after byte 20. A valid header sums to 0xFFFF.
+   */
+  static boolean checksumValid(long ip, int headerLength, long head, long middle, int destination) {
+    long sum =
+        (head >>> 32)
+            + (head & 0xFFFF_FFFFL)
+            + (middle >>> 32)
+            + (middle & 0xFFFF_FFFFL)
+            + (destination & 0xFFFF_FFFFL);
+    for (int i = MIN_LENGTH; i < headerLength; i += 4) {
+      sum += NativeMemory.getIntBe(ip + i) & 0xFFFF_FFFFL;
+    }
+    sum = (sum & 0xFFFF_FFFFL) + (sum >>> 32);
+    sum = (sum & 0xFFFF) + (sum >>> 16);
+    sum = (sum & 0xFFFF) + (sum >>> 16);
+    return sum == 0xFFFF;
+  }
+
+  /**
+   * The header's TTL/protocol/checksum word (bytes 8-11, big-endian) after a TTL decrement, with
+   * the checksum patched as in {@link #decrementTtl}: one load and one store for both fields.
+   */
+  static int decrementedTtlWord(int ttlWord) {
+    int sum = (~ttlWord & 0xFFFF) + 0xFEFF;
+    sum = (sum & 0xFFFF) + (sum >>> 16);
+    return ((ttlWord - 0x0100_0000) & 0xFFFF_0000) | (~sum & 0xFFFF);
+  }
+
   /** Computes and stores the header checksum (for packets flatnet builds). */
   public static void writeChecksum(long ip, int headerLength) {
     NativeMemory.putU16Be(ip + CHECKSUM_OFFSET, 0);

@@ -3,6 +3,7 @@ package io.flatnet.dataplane;
 import io.flatnet.dpdk.DpdkLayout;
 import io.flatnet.dpdk.Mbuf;
 import io.flatnet.dpdk.NativeMemory;
+import io.flatnet.route.NextHopTable;
 import io.flatnet.route.NextHops;
 
 /**
@@ -16,6 +17,7 @@ final class Ipv4Node {
   private static final int CSUM_BAD = DpdkLayout.MBUF_F_RX_IP_CKSUM_BAD;
 
   private final long[] packets;
+  private final long[] frames;
   private final int[] destinations;
   private final int[] nextHops;
   private int count;
@@ -26,6 +28,7 @@ final class Ipv4Node {
 
   Ipv4Node(int burst, PacketIo io, NeighborWait neighbors, IcmpRateLimiter icmpLimit) {
     this.packets = new long[burst];
+    this.frames = new long[burst];
     this.destinations = new int[burst];
     this.nextHops = new int[burst];
     this.io = io;
@@ -33,15 +36,19 @@ final class Ipv4Node {
     this.icmpLimit = icmpLimit;
   }
 
-  /** Checks the header; a good packet joins this burst's vector, a bad one is dropped. */
-  void enqueue(long mbuf) {
-    if (!wellFormed(mbuf)) {
+  /**
+   * Checks the header of the frame at {@code frame} ({@code frameLength} bytes in the first
+   * segment); a good packet joins this burst's vector, a bad one is dropped.
+   */
+  void enqueue(long mbuf, long frame, int frameLength) {
+    long destination = destinationIfWellFormed(mbuf, frame, frameLength);
+    if (destination == MALFORMED) {
       io.drop(mbuf, DropReason.BAD_IPV4_HEADER);
       return;
     }
     packets[count] = mbuf;
-    destinations[count] =
-        NativeMemory.getIntBe(Mbuf.dataAddress(mbuf) + IP + Ipv4Header.DESTINATION_OFFSET);
+    frames[count] = frame;
+    destinations[count] = (int) destination;
     count++;
   }
 
@@ -56,9 +63,10 @@ final class Ipv4Node {
     for (int i = 0; i < count; i++) {
       long mbuf = packets[i];
       int nextHop = nextHops[i];
-      switch (hops.kind(nextHop)) {
-        case NextHops.KIND_FORWARD -> forward(mbuf, nextHop, hops, ports, true);
-        case NextHops.KIND_RESOLVE -> forward(mbuf, nextHop, hops, ports, false);
+      long entry = hops.entry(nextHop); // one read: one decision on one version of the entry
+      switch (NextHopTable.kindOf(entry)) {
+        case NextHops.KIND_FORWARD -> forward(mbuf, frames[i], nextHop, entry, hops, ports, true);
+        case NextHops.KIND_RESOLVE -> forward(mbuf, frames[i], nextHop, entry, hops, ports, false);
         case NextHops.KIND_LOCAL -> local(mbuf, ports);
         case NextHops.KIND_NO_ROUTE -> {
           error(mbuf, ports, Icmp4.DEST_UNREACHABLE, Icmp4.CODE_NET_UNREACHABLE, 0);
@@ -70,15 +78,22 @@ final class Ipv4Node {
     count = 0;
   }
 
-  private void forward(long mbuf, int nextHop, NextHops hops, PortTable ports, boolean resolved) {
-    long frame = Mbuf.dataAddress(mbuf);
+  private void forward(
+      long mbuf,
+      long frame,
+      int nextHop,
+      long entry,
+      NextHops hops,
+      PortTable ports,
+      boolean resolved) {
     long ip = frame + IP;
-    if (NativeMemory.getU8(ip + Ipv4Header.TTL_OFFSET) <= 1) {
+    int ttlWord = NativeMemory.getIntBe(ip + Ipv4Header.TTL_OFFSET); // TTL, protocol, checksum
+    if ((ttlWord >>> 24) <= 1) {
       error(mbuf, ports, Icmp4.TIME_EXCEEDED, 0, 0);
       io.counters.drop(DropReason.TTL_EXCEEDED);
       return;
     }
-    int outPort = hops.port(nextHop);
+    int outPort = NextHopTable.portOf(entry);
     int mtu = ports.mtu(outPort);
     if (NativeMemory.getU16Be(ip + 2) > mtu) {
       boolean dontFragment = (NativeMemory.getU16Be(ip + 6) & 0x4000) != 0;
@@ -94,14 +109,17 @@ final class Ipv4Node {
       neighbors.hold(mbuf, nextHop);
       return;
     }
-    rewrite(frame, hops, nextHop);
+    NativeMemory.putIntBe(ip + Ipv4Header.TTL_OFFSET, Ipv4Header.decrementedTtlWord(ttlWord));
+    Ethernet.setAddresses(frame, NextHopTable.dstMacOf(entry), hops.srcMac(nextHop));
     io.send(outPort, mbuf);
   }
 
   /** TTL minus one with the RFC 1624 checksum update, and the next hop's MACs. */
   static void rewrite(long frame, NextHops hops, int nextHop) {
-    Ipv4Header.decrementTtl(frame + IP);
-    Ethernet.setAddresses(frame, hops.dstMac(nextHop), hops.srcMac(nextHop));
+    long ip = frame + IP;
+    int ttlWord = NativeMemory.getIntBe(ip + Ipv4Header.TTL_OFFSET);
+    NativeMemory.putIntBe(ip + Ipv4Header.TTL_OFFSET, Ipv4Header.decrementedTtlWord(ttlWord));
+    Ethernet.setAddresses(frame, NextHopTable.dstMacOf(hops.entry(nextHop)), hops.srcMac(nextHop));
   }
 
   private void local(long mbuf, PortTable ports) {
@@ -138,26 +156,44 @@ final class Ipv4Node {
     io.send(port, mbuf);
   }
 
-  /** RFC 1812 5.2.2: length, version, header length, total length, checksum. */
-  static boolean wellFormed(long mbuf) {
-    int ipLength = Mbuf.dataLength(mbuf) - IP;
+  /** What {@link #destinationIfWellFormed} returns for a packet that fails the checks. */
+  static final long MALFORMED = -1;
+
+  /**
+   * RFC 1812 5.2.2 (length, version, header length, total length, checksum) in three loads of the
+   * header; returns the destination address (unsigned), or {@link #MALFORMED}.
+   */
+  static long destinationIfWellFormed(long mbuf, long frame, int frameLength) {
+    int ipLength = frameLength - IP;
     if (ipLength < Ipv4Header.MIN_LENGTH) {
-      return false;
+      return MALFORMED;
     }
-    long ip = Mbuf.dataAddress(mbuf) + IP;
-    int versionAndLength = NativeMemory.getU8(ip);
+    long ip = frame + IP;
+    long head = NativeMemory.getLongBe(ip); // version+IHL, TOS, total length, id, fragment
+    int versionAndLength = (int) (head >>> 56);
     int headerLength = (versionAndLength & 0x0F) << 2;
     if ((versionAndLength >>> 4) != 4
         || headerLength < Ipv4Header.MIN_LENGTH
         || headerLength > ipLength) {
-      return false;
+      return MALFORMED;
     }
-    int totalLength = NativeMemory.getU16Be(ip + 2);
+    int totalLength = (int) (head >>> 32) & 0xFFFF;
     if (totalLength < headerLength || totalLength > Mbuf.packetLength(mbuf) - IP) {
-      return false;
+      return MALFORMED;
     }
+    long middle = NativeMemory.getLongBe(ip + 8); // TTL, protocol, checksum, source
+    int destination = NativeMemory.getIntBe(ip + Ipv4Header.DESTINATION_OFFSET);
     int checksumFlags = (int) Mbuf.offloadFlags(mbuf) & CSUM_MASK;
-    return checksumFlags == CSUM_GOOD
-        || (checksumFlags != CSUM_BAD && Ipv4Header.checksumValid(ip, headerLength));
+    boolean checksumOk =
+        checksumFlags == CSUM_GOOD
+            || (checksumFlags != CSUM_BAD
+                && Ipv4Header.checksumValid(ip, headerLength, head, middle, destination));
+    return checksumOk ? destination & 0xFFFF_FFFFL : MALFORMED;
+  }
+
+  /** RFC 1812 5.2.2 checks of the IPv4 packet in {@code mbuf}. */
+  static boolean wellFormed(long mbuf) {
+    return destinationIfWellFormed(mbuf, Mbuf.dataAddress(mbuf), Mbuf.dataLength(mbuf))
+        != MALFORMED;
   }
 }

@@ -2,6 +2,7 @@ package io.flatnet.dataplane;
 
 import io.flatnet.dpdk.Mbuf;
 import io.flatnet.dpdk.NativeMemory;
+import io.flatnet.route.NextHopTable;
 import io.flatnet.route.NextHops;
 
 /**
@@ -73,9 +74,10 @@ final class Ipv6Node {
     for (int i = 0; i < count; i++) {
       long mbuf = packets[i];
       int nextHop = nextHops[i];
-      switch (hops.kind(nextHop)) {
-        case NextHops.KIND_FORWARD -> forward(mbuf, nextHop, hops, ports, true);
-        case NextHops.KIND_RESOLVE -> forward(mbuf, nextHop, hops, ports, false);
+      long entry = hops.entry(nextHop); // one read: one decision on one version of the entry
+      switch (NextHopTable.kindOf(entry)) {
+        case NextHops.KIND_FORWARD -> forward(mbuf, nextHop, entry, hops, ports, true);
+        case NextHops.KIND_RESOLVE -> forward(mbuf, nextHop, entry, hops, ports, false);
         case NextHops.KIND_LOCAL -> local(mbuf, ports);
         case NextHops.KIND_NO_ROUTE -> {
           error(mbuf, ports, Icmp6.DEST_UNREACHABLE, 0, 0);
@@ -87,7 +89,8 @@ final class Ipv6Node {
     count = 0;
   }
 
-  private void forward(long mbuf, int nextHop, NextHops hops, PortTable ports, boolean resolved) {
+  private void forward(
+      long mbuf, int nextHop, long entry, NextHops hops, PortTable ports, boolean resolved) {
     long frame = Mbuf.dataAddress(mbuf);
     long ip = frame + IP;
     if (NativeMemory.getU8(ip + 7) <= 1) {
@@ -95,7 +98,7 @@ final class Ipv6Node {
       io.counters.drop(DropReason.TTL_EXCEEDED);
       return;
     }
-    int outPort = hops.port(nextHop);
+    int outPort = NextHopTable.portOf(entry);
     int mtu = ports.mtu(outPort);
     if (NativeMemory.getU16Be(ip + 4) + HEADER > mtu) {
       error(mbuf, ports, Icmp6.PACKET_TOO_BIG, 0, mtu); // IPv6 routers never fragment
@@ -106,7 +109,8 @@ final class Ipv6Node {
       neighbors.hold(mbuf, nextHop);
       return;
     }
-    rewrite(frame, hops, nextHop);
+    NativeMemory.putU8(ip + 7, NativeMemory.getU8(ip + 7) - 1);
+    Ethernet.setAddresses(frame, NextHopTable.dstMacOf(entry), hops.srcMac(nextHop));
     io.send(outPort, mbuf);
   }
 
@@ -114,7 +118,7 @@ final class Ipv6Node {
   static void rewrite(long frame, NextHops hops, int nextHop) {
     long hopLimit = frame + IP + 7;
     NativeMemory.putU8(hopLimit, NativeMemory.getU8(hopLimit) - 1);
-    Ethernet.setAddresses(frame, hops.dstMac(nextHop), hops.srcMac(nextHop));
+    Ethernet.setAddresses(frame, NextHopTable.dstMacOf(hops.entry(nextHop)), hops.srcMac(nextHop));
   }
 
   private void local(long mbuf, PortTable ports) {

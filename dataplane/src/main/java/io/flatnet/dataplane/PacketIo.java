@@ -68,7 +68,7 @@ final class PacketIo {
     }
   }
 
-  /** End of a loop: transmit everything queued and free everything dropped. */
+  /** Transmits everything queued and frees everything dropped. */
   void flush() {
     for (TxBuffer tx : ports.tx) {
       tx.flush(counters);

@@ -6,8 +6,9 @@ import io.flatnet.dpdk.PktMbufPool;
 import java.lang.foreign.Arena;
 
 /**
- * Packets waiting for one TX queue. A worker fills it during a burst and flushes it when it is full
- * or the burst ends; what the queue does not take is freed and counted as {@code tx-full}.
+ * Packets waiting for one TX queue. A worker sends it the moment it holds a full burst, and drains
+ * what is left at the end of a loop (see {@link ForwardingWorker#doWork}); what the queue does not
+ * take is freed and counted as {@code tx-full}.
  */
 final class TxBuffer {
   private final BurstQueue queue;
@@ -23,12 +24,16 @@ final class TxBuffer {
     return queue.port();
   }
 
-  /** Queues one mbuf; flushes first if the buffer is full. */
+  /** Queues one mbuf, and sends the buffer as soon as it holds a full burst. */
   void add(long mbuf, WorkerCounters counters) {
+    pending.set(count++, mbuf);
     if (count == pending.capacity()) {
       flush(counters);
     }
-    pending.set(count++, mbuf);
+  }
+
+  boolean isEmpty() {
+    return count == 0;
   }
 
   void flush(WorkerCounters counters) {

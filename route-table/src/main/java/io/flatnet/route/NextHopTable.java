@@ -96,7 +96,7 @@ public final class NextHopTable implements NextHops {
 
   // ---------------------------------------------------------------- read side (lock-free)
 
-  /** The entry's state word, read once: decode with {@link #kindOf}, {@link #portOf}, ... */
+  @Override
   public long entry(int nextHop) {
     return (long) WORDS.getOpaque(words, nextHop);
   }

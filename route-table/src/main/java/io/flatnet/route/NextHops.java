@@ -24,6 +24,13 @@ public interface NextHops {
   /** An explicit drop/unreachable route. */
   int KIND_DROP = 4;
 
+  /**
+   * The entry's state word (kind, port, destination MAC), read once: decode it with {@link
+   * NextHopTable#kindOf}, {@link NextHopTable#portOf} and {@link NextHopTable#dstMacOf}, so that
+   * one decision sees one consistent entry.
+   */
+  long entry(int nextHop);
+
   int kind(int nextHop);
 
   int port(int nextHop);
