@@ -14,11 +14,42 @@ import java.util.List;
  * @param l3fwd the built l3fwd binary (null if l3fwd is not run)
  * @param java the java binary for flatnet
  * @param flatnetClasspath flatnet dataplane's classpath
+ * @param genClasspath the classpath of flatnet's own generator (io.flatnet.perf.gen.GenMain)
  * @param dutCpu the CPU of the DUT's polling thread
  * @param genCpu the CPU of the generator's forwarding lcore
+ * @param generatorCommand an external generator's command line with placeholders (see {@link
+ *     #externalGenerator}), or null for testpmd flowgen
  */
 public record Commands(
-    String testpmd, Path l3fwd, String java, String flatnetClasspath, int dutCpu, int genCpu) {
+    String testpmd,
+    Path l3fwd,
+    String java,
+    String flatnetClasspath,
+    String genClasspath,
+    int dutCpu,
+    int genCpu,
+    String generatorCommand) {
+
+  /** The JVM flags of flatnet's generator: a small heap, touched up front, no GC in trials. */
+  public static final List<String> GEN_JVM_FLAGS =
+      List.of(
+          "--enable-native-access=ALL-UNNAMED",
+          "-XX:+UseParallelGC",
+          "-Xms256m",
+          "-Xmx256m",
+          "-XX:+AlwaysPreTouch");
+
+  /** The placeholders {@link #externalGenerator} replaces. */
+  public static final List<String> PLACEHOLDERS =
+      List.of(
+          "{sock0}",
+          "{sock1}",
+          "{run_dir}",
+          "{frame_size}",
+          "{pkt_len}",
+          "{gen_cpu}",
+          "{dut_cpu}",
+          "{seconds}");
 
   /** The JVM flags of the launcher (./flatnet), so flatnet runs as users run it. */
   public static final List<String> FLATNET_JVM_FLAGS =
@@ -72,6 +103,62 @@ public record Commands(
     return c;
   }
 
+  /**
+   * flatnet's own generator ({@link io.flatnet.perf.gen.GenMain}) on two virtio_user ports, its
+   * thread pinned to {@code genCpu}; it checks returned packets against {@code routes} (null: no
+   * check, for testpmd io which cross-connects).
+   */
+  public List<String> javaGenerator(Path sock0, Path sock1, int frameBytes, RouteSet routes) {
+    List<String> c = new ArrayList<>();
+    c.add(java);
+    c.addAll(GEN_JVM_FLAGS);
+    c.addAll(List.of("-cp", genClasspath, "io.flatnet.perf.gen.GenMain"));
+    c.addAll(
+        List.of(
+            "--vdev",
+            "virtio_user0,path=" + sock0 + ",queues=1",
+            "--vdev",
+            "virtio_user1,path=" + sock1 + ",queues=1",
+            "--cpu",
+            Integer.toString(genCpu),
+            "--frame-size",
+            Integer.toString(frameBytes)));
+    if (routes != null) {
+      for (RouteSet.Route r : routes.routes()) {
+        c.add("--route");
+        c.add(r.prefix() + "=" + r.port());
+      }
+    }
+    return c;
+  }
+
+  /**
+   * The external generator ({@code --generator-command}), run by {@code /bin/sh -c}, with its
+   * placeholders replaced: {@code {sock0}}, {@code {sock1}} the DUT's vhost-user sockets, {@code
+   * {run_dir}} the trial's scratch directory, {@code {frame_size}} (with FCS), {@code {pkt_len}}
+   * (without), {@code {gen_cpu}}, {@code {dut_cpu}}, {@code {seconds}} (warm-up plus measured
+   * seconds; the bench stops it after that anyway).
+   */
+  public List<String> externalGenerator(
+      Path sock0, Path sock1, Path runDir, int frameBytes, int seconds) {
+    return List.of(
+        "/bin/sh", "-c", expand(generatorCommand, sock0, sock1, runDir, frameBytes, seconds));
+  }
+
+  /** {@code template} with the placeholders replaced (see {@link #externalGenerator}). */
+  public String expand(
+      String template, Path sock0, Path sock1, Path runDir, int frameBytes, int seconds) {
+    return template
+        .replace("{sock0}", sock0.toString())
+        .replace("{sock1}", sock1.toString())
+        .replace("{run_dir}", runDir.toString())
+        .replace("{frame_size}", Integer.toString(frameBytes))
+        .replace("{pkt_len}", Integer.toString(packetLength(frameBytes)))
+        .replace("{gen_cpu}", Integer.toString(genCpu))
+        .replace("{dut_cpu}", Integer.toString(dutCpu))
+        .replace("{seconds}", Integer.toString(seconds));
+  }
+
   /** The DUT's command line; {@code v4Rules}/{@code v6Rules} are l3fwd's route files. */
   public List<String> dut(
       DutSystem system,
@@ -81,6 +168,24 @@ public record Commands(
       Path v4Rules,
       Path v6Rules,
       Path runDir) {
+    return dut(system, sock0, sock1, routes, v4Rules, v6Rules, runDir, null);
+  }
+
+  /**
+   * The DUT's command line. With {@code telemetryPrefix} (an external generator drives it, and the
+   * bench reads the DUT's own counters) l3fwd gets that {@code --file-prefix}, so its DPDK
+   * telemetry socket is {@code /var/run/dpdk/PREFIX/dpdk_telemetry.v2}, and flatnet prints its
+   * per-second lines.
+   */
+  public List<String> dut(
+      DutSystem system,
+      Path sock0,
+      Path sock1,
+      RouteSet routes,
+      Path v4Rules,
+      Path v6Rules,
+      Path runDir,
+      String telemetryPrefix) {
     List<String> c = new ArrayList<>();
     switch (system) {
       case TESTPMD_IO -> {
@@ -92,6 +197,9 @@ public record Commands(
       case L3FWD -> {
         c.add(l3fwd.toString());
         c.addAll(List.of("--in-memory", "--no-pci", "--lcores=1@" + dutCpu));
+        if (telemetryPrefix != null) {
+          c.add("--file-prefix=" + telemetryPrefix);
+        }
         c.addAll(vhostPorts("--vdev", sock0, sock1));
         c.addAll(
             List.of(
@@ -110,15 +218,11 @@ public record Commands(
         c.addAll(List.of("-cp", flatnetClasspath, "io.flatnet.dataplane.app.RunMain"));
         c.addAll(vhostPorts("--port", sock0, sock1));
         c.addAll(routes.flatnetArgs());
-        c.addAll(
-            List.of(
-                "--worker-cpu",
-                Integer.toString(dutCpu),
-                "--quiet",
-                "--seconds",
-                "0",
-                "--dir",
-                runDir.toString()));
+        c.addAll(List.of("--worker-cpu", Integer.toString(dutCpu)));
+        if (telemetryPrefix == null) {
+          c.add("--quiet");
+        }
+        c.addAll(List.of("--seconds", "0", "--dir", runDir.toString()));
       }
     }
     return c;

@@ -31,13 +31,20 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     description = {
       "End-to-end forwarding rate of flatnet against DPDK l3fwd (LPM) and testpmd io-forwarding"
-          + " (the ceiling), on two vhost-user ports driven by testpmd flowgen over virtio_user."
-          + " Each round runs every system once (ABCABC...) with fresh processes; the report"
-          + " gives per-system medians, the median and spread of per-round ratios, the loss at"
-          + " full offered rate and a routing check (asymmetric routes: a router must return 25%%"
-          + " of the packets on port 0, a hairpinning DUT returns 50%%).",
-      "Not measured (the generator cannot do it): zero-loss rate (no rate limiter in flowgen),"
-          + " latency (no timestamped probes).",
+          + " (the ceiling), on two vhost-user ports. Each round runs every system once"
+          + " (ABCABC...) with fresh processes, in two parts:",
+      "  1. offered load: testpmd flowgen over virtio_user at full speed (or --generator-command);"
+          + " the rate returned to the generator;",
+      "  2. search: flatnet's own paced generator (io.flatnet.perf.gen.GenMain, on --gen-cpu)"
+          + " against a fresh DUT: the RFC 2544 zero-loss rate by binary search"
+          + " (--search-steps trials of --search-trial-seconds, loss <= --loss-tolerance, bounds"
+          + " --search-low-fraction..1 x the offered-load rate of the same round), then latency"
+          + " p50/p99/p99.9/max from timestamped probes at --latency-loads %% of that zero-loss"
+          + " rate.",
+      "The report gives per-system medians, the median and spread of per-round ratios (rates,"
+          + " zero-loss rates, p99 latency), and a routing check (asymmetric routes: a router must"
+          + " return 25%% of the packets on port 0, a hairpinning DUT returns 50%%; flatnet's"
+          + " generator also counts packets that came back on the wrong port).",
       "Exit: 0 ok; 1 a trial failed or the routing check failed; 2 usage; 4 cannot run"
           + " (prerequisites missing, or another bench e2e kept running).",
       ""
@@ -96,6 +103,60 @@ public final class E2eCommand implements Callable<Integer> {
   private double lossTolerance;
 
   @Option(
+      names = "--search-steps",
+      defaultValue = "6",
+      description =
+          "Trials of the zero-loss binary search per system and round; 0 skips the search and"
+              + " the latency trials. Default: ${DEFAULT-VALUE}.")
+  private int searchSteps;
+
+  @Option(
+      names = "--search-trial-seconds",
+      defaultValue = "2",
+      description = "Seconds of each search trial. Default: ${DEFAULT-VALUE}.")
+  private int searchTrialSeconds;
+
+  @Option(
+      names = "--search-low-fraction",
+      defaultValue = "0.5",
+      description =
+          "The search's lower bound, as a fraction of the offered-load rate (its upper bound)."
+              + " Default: ${DEFAULT-VALUE}.")
+  private double searchLowFraction;
+
+  @Option(
+      names = "--latency-loads",
+      defaultValue = "10,50,90",
+      description =
+          "Loads of the latency trials, in %% of each system's zero-loss rate. Default:"
+              + " ${DEFAULT-VALUE}.")
+  private String latencyLoads;
+
+  @Option(
+      names = "--latency-trial-seconds",
+      defaultValue = "2",
+      description = "Seconds of each latency trial. Default: ${DEFAULT-VALUE}.")
+  private int latencyTrialSeconds;
+
+  @Option(
+      names = "--probes-per-second",
+      defaultValue = "20000",
+      description =
+          "Timestamped probe packets a second in latency trials (the rest are plain)."
+              + " Default: ${DEFAULT-VALUE}.")
+  private long probesPerSecond;
+
+  @Option(
+      names = "--generator-command",
+      description =
+          "An external generator (pktgen, TRex, ...) for the offered-load trials instead of"
+              + " testpmd flowgen, run with /bin/sh -c. Placeholders: {sock0} {sock1} (the DUT's"
+              + " vhost-user sockets; connect virtio_user to them), {run_dir}, {frame_size},"
+              + " {pkt_len}, {gen_cpu}, {dut_cpu}, {seconds}. The rate is then read from the"
+              + " DUT's own counters; the search still uses flatnet's generator.")
+  private String generatorCommand;
+
+  @Option(
       names = "--dut-cpu",
       defaultValue = "1",
       description = "CPU of the DUT's polling thread. Default: ${DEFAULT-VALUE}.")
@@ -139,6 +200,30 @@ public final class E2eCommand implements Callable<Integer> {
               + " ${DEFAULT-VALUE}.")
   private int lockWaitSeconds;
 
+  private double[] loads;
+
+  /** "10,50,90" as fractions {0.1, 0.5, 0.9}; each in (0, 100]. */
+  static double[] parseLoads(String text) {
+    List<Double> out = new ArrayList<>();
+    for (String part : text.split(",")) {
+      String s = part.strip();
+      if (s.isEmpty()) {
+        continue;
+      }
+      double v;
+      try {
+        v = Double.parseDouble(s);
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException("latency load '" + s + "' is not a number");
+      }
+      if (!(v > 0 && v <= 100)) {
+        throw new IllegalArgumentException("latency load " + s + " is outside (0, 100] %");
+      }
+      out.add(v / 100);
+    }
+    return out.stream().mapToDouble(Double::doubleValue).toArray();
+  }
+
   /** One bench e2e at a time per machine: two would share the CPUs and measure each other. */
   static final Path LOCK_FILE = Path.of("/tmp/flatnet-bench-e2e.lock");
 
@@ -156,6 +241,19 @@ public final class E2eCommand implements Callable<Integer> {
       }
       if (lossTolerance < 0 || lossTolerance >= 1) {
         throw new IllegalArgumentException("--loss-tolerance must be in [0, 1)");
+      }
+      loads = parseLoads(latencyLoads);
+      if (searchSteps < 0 || searchTrialSeconds < 1 || latencyTrialSeconds < 1) {
+        throw new IllegalArgumentException(
+            "--search-steps must be >= 0, --search-trial-seconds and --latency-trial-seconds >= 1");
+      }
+      if (!(searchLowFraction > 0 && searchLowFraction < 1)) {
+        throw new IllegalArgumentException("--search-low-fraction must be in (0, 1)");
+      }
+      if (generatorCommand != null
+          && !(generatorCommand.contains("{sock0}") && generatorCommand.contains("{sock1}"))) {
+        throw new IllegalArgumentException(
+            "--generator-command must use {sock0} and {sock1} (the DUT's vhost-user sockets)");
       }
     } catch (IllegalArgumentException e) {
       err.println("flatnet bench e2e: " + e.getMessage());
@@ -216,14 +314,21 @@ public final class E2eCommand implements Callable<Integer> {
     String started = OffsetDateTime.now().withNano(0).toString();
     Path scratch = Files.createTempDirectory(Path.of("/tmp"), "flatnet-e2e-");
     String flatnetCp = "";
-    if (dutSystems.contains(DutSystem.FLATNET)) {
-      try {
+    String genCp = "";
+    try {
+      if (dutSystems.contains(DutSystem.FLATNET)) {
         flatnetCp = snapshotClasspath(repo, dataplaneCp, scratch.resolve("flatnet-cp"));
-      } catch (IOException e) {
-        Processes.deleteTree(scratch);
-        err.println("flatnet bench e2e: cannot copy flatnet's classpath: " + e.getMessage());
-        return 4;
       }
+      if (searchSteps > 0) {
+        genCp =
+            snapshotEntries(
+                List.of(System.getProperty("java.class.path").split(":")),
+                scratch.resolve("gen-cp"));
+      }
+    } catch (IOException e) {
+      Processes.deleteTree(scratch);
+      err.println("flatnet bench e2e: cannot copy the classpaths: " + e.getMessage());
+      return 4;
     }
     Commands commands =
         new Commands(
@@ -231,13 +336,26 @@ public final class E2eCommand implements Callable<Integer> {
             l3fwd,
             javaBin,
             flatnetCp,
+            genCp,
             dutCpu,
-            genCpu);
+            genCpu,
+            generatorCommand);
+    TrialRunner.SearchConfig searchConfig =
+        new TrialRunner.SearchConfig(
+            searchTrialSeconds * 1000L,
+            searchSteps,
+            searchLowFraction,
+            0.01,
+            lossTolerance,
+            loads,
+            latencyTrialSeconds * 1000L,
+            probesPerSecond);
     String stem =
         "e2e-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
     Path logDir = repo.resolve("perf/target/e2e-logs").resolve(stem);
     List<TrialResult> checks = new ArrayList<>();
     List<TrialResult> trials = new ArrayList<>();
+    List<SearchResult> searches = new ArrayList<>();
     try (Processes processes = new Processes(scratch)) {
       TrialRunner runner = new TrialRunner(processes, commands, scratch, logDir, err);
       if (checkSeconds > 0) {
@@ -259,6 +377,12 @@ public final class E2eCommand implements Callable<Integer> {
             TrialResult t = runner.run(r, s, size, routes, warmupSeconds, trialSeconds);
             trials.add(t);
             progress(err, t);
+            if (searchSteps > 0 && !processes.closed()) {
+              SearchResult sr =
+                  runner.runSearch(r, s, size, routes, warmupSeconds, t.mpps(), searchConfig);
+              searches.add(sr);
+              progress(err, sr);
+            }
           }
         }
       }
@@ -275,10 +399,17 @@ public final class E2eCommand implements Callable<Integer> {
             lossTolerance,
             routes,
             checkRoutes,
+            searchSteps,
+            searchTrialSeconds,
+            searchLowFraction,
+            loads,
+            latencyTrialSeconds,
+            probesPerSecond,
+            generatorCommand,
             host(dpdkVersion),
             commandLines(commands, dutSystems, routes),
             started);
-    Report report = new Report(setup, trials, checks);
+    Report report = new Report(setup, trials, checks, searches);
     List<String> notes = new ArrayList<>();
     notes.add(
         "Only ratios within one run count: this machine's speed changes from minute to minute"
@@ -306,6 +437,22 @@ public final class E2eCommand implements Callable<Integer> {
       } catch (IOException | RuntimeException | Error e) {
         err.println("flatnet bench e2e: chart not written: " + e);
       }
+      if (!searches.isEmpty()) {
+        Path cdf = dir.resolve(stem + "-latency.png");
+        try {
+          if (LatencyCdfChart.write(
+              cdf,
+              "flatnet bench e2e: latency CDF at % of each system's zero-loss rate ("
+                  + started
+                  + ")",
+              report.latencyLine(),
+              report.cdfSeries())) {
+            written.add(cdf.toString());
+          }
+        } catch (IOException | RuntimeException | Error e) {
+          err.println("flatnet bench e2e: latency chart not written: " + e);
+        }
+      }
     }
     if (json) {
       System.out.println(jsonText);
@@ -319,6 +466,41 @@ public final class E2eCommand implements Callable<Integer> {
       err.println("results: " + String.join(", ", written));
     }
     return report.allPassed() ? 0 : 1;
+  }
+
+  private static void progress(PrintStream err, SearchResult s) {
+    if (s.ok()) {
+      StringBuilder lat = new StringBuilder();
+      for (SearchResult.LatencyPoint p : s.latency()) {
+        var h = p.trial().latency();
+        lat.append(
+            String.format(
+                Locale.ROOT,
+                "  p99@%d%% %s us",
+                Math.round(p.load() * 100),
+                h == null
+                    ? "-"
+                    : String.format(Locale.ROOT, "%.1f", h.getValueAtPercentile(99) / 1e3)));
+      }
+      err.printf(
+          Locale.ROOT,
+          "round %d %5d B %-11s zero-loss %6.2f Mpps (bounds %.2f..%.2f)%s%n",
+          s.round(),
+          s.frameBytes(),
+          s.system().label(),
+          s.zeroLossMpps(),
+          s.lowerMpps(),
+          s.upperMpps(),
+          lat);
+    } else {
+      err.printf(
+          Locale.ROOT,
+          "round %d %5d B %-11s search FAILED: %s%n",
+          s.round(),
+          s.frameBytes(),
+          s.system().label(),
+          s.error());
+    }
   }
 
   private static void progress(PrintStream err, TrialResult t) {
@@ -349,7 +531,14 @@ public final class E2eCommand implements Callable<Integer> {
     Map<String, String> m = new LinkedHashMap<>();
     Path s0 = Path.of("/tmp/flatnet-e2e-X/tN/p0.sock");
     Path s1 = Path.of("/tmp/flatnet-e2e-X/tN/p1.sock");
-    m.put("generator", String.join(" ", c.generator(s0, s1, 64)));
+    m.put(
+        "generator",
+        c.generatorCommand() != null
+            ? String.join(" ", c.externalGenerator(s0, s1, Path.of("/tmp/flatnet-e2e-X/tN"), 64, 0))
+            : String.join(" ", c.generator(s0, s1, 64)));
+    if (!c.genClasspath().isEmpty()) {
+      m.put("search_generator", String.join(" ", c.javaGenerator(s0, s1, 64, routes)));
+    }
     for (DutSystem s : systems) {
       m.put(
           s.label(),
@@ -408,6 +597,39 @@ public final class E2eCommand implements Callable<Integer> {
     int i = 0;
     for (String e : entries) {
       Path from = Path.of(e);
+      Path to = into.resolve(i++ + "-" + from.getFileName());
+      if (Files.isDirectory(from)) {
+        try (var paths = Files.walk(from)) {
+          for (Path p : (Iterable<Path>) paths::iterator) {
+            Path t = to.resolve(from.relativize(p).toString());
+            if (Files.isDirectory(p)) {
+              Files.createDirectories(t);
+            } else {
+              Files.copy(p, t);
+            }
+          }
+        }
+      } else {
+        Files.copy(from, to);
+      }
+      copies.add(to.toString());
+    }
+    return String.join(":", copies);
+  }
+
+  /** Copies classpath entries (directories or jars) and returns a classpath of the copies. */
+  static String snapshotEntries(List<String> entries, Path into) throws IOException {
+    Files.createDirectories(into);
+    List<String> copies = new ArrayList<>();
+    int i = 0;
+    for (String e : entries) {
+      if (e.isBlank()) {
+        continue;
+      }
+      Path from = Path.of(e.strip());
+      if (!Files.exists(from)) {
+        continue;
+      }
       Path to = into.resolve(i++ + "-" + from.getFileName());
       if (Files.isDirectory(from)) {
         try (var paths = Files.walk(from)) {

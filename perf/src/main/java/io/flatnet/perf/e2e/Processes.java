@@ -95,6 +95,13 @@ public final class Processes implements AutoCloseable {
       return sb.toString();
     }
 
+    /** Writes one line to its stdin (started with a stdin pipe). */
+    public void send(String line) throws IOException {
+      var in = process.getOutputStream();
+      in.write((line + "\n").getBytes(StandardCharsets.UTF_8));
+      in.flush();
+    }
+
     /** Waits until its output has been read to the end (after it exited). */
     public void awaitOutput(long millis) throws InterruptedException {
       reader.join(millis);
@@ -116,13 +123,23 @@ public final class Processes implements AutoCloseable {
   /** Starts {@code command} with stdin from /dev/null and stdout+stderr to {@code log}/sink. */
   public Child start(String name, List<String> command, Path log, Consumer<String> sink)
       throws IOException {
+    return start(name, command, log, sink, false);
+  }
+
+  /**
+   * Starts {@code command} with stdout+stderr to {@code log}/sink, and stdin from /dev/null or, if
+   * {@code stdinPipe}, from a pipe that {@link Child#send} writes to.
+   */
+  public Child start(
+      String name, List<String> command, Path log, Consumer<String> sink, boolean stdinPipe)
+      throws IOException {
     if (closed) {
       throw new IllegalStateException("shutting down");
     }
-    ProcessBuilder pb =
-        new ProcessBuilder(command)
-            .redirectErrorStream(true)
-            .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()));
+    ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
+    if (!stdinPipe) {
+      pb.redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()));
+    }
     Files.createDirectories(log.getParent());
     Process p = pb.start();
     Child child = new Child(name, p, log, sink);

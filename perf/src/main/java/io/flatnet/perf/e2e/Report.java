@@ -1,28 +1,17 @@
 package io.flatnet.perf.e2e;
 
+import io.flatnet.perf.gen.GenTrial;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.HdrHistogram.Histogram;
 
 /**
  * Everything one {@code bench e2e} run measured, and the two ways it is shown: a terminal table and
  * one JSON object.
  */
 public final class Report {
-
-  /** What cannot be measured with this generator, said in every output. */
-  public static final String NOT_MEASURED_ZERO_LOSS =
-      "zero-loss rate (RFC 2544 binary search) not measured: the generator, testpmd flowgen in"
-          + " DPDK 22.11, has no rate limiter (no --tx-pkt-rate-like option; 'set port .. queue"
-          + " .. rate' needs a PMD with queue rate limiting, which virtio_user lacks), so it can"
-          + " only send at full speed. Reported instead: the loss at full offered rate; where it is"
-          + " within the tolerance, the zero-loss rate is at least the measured rate.";
-
-  public static final String NOT_MEASURED_LATENCY =
-      "latency percentiles not measured: flowgen sends no timestamped probe packets, and none of"
-          + " the DUTs stamps them. Use Pktgen-DPDK (latency sampling) on real NICs, see"
-          + " docs/benchmarking.md.";
 
   /** A ratio of two systems' rates, per round. */
   public record Ratio(String name, double[] perRound, Stats.Summary summary) {}
@@ -52,6 +41,13 @@ public final class Report {
       double lossTolerance,
       RouteSet routes,
       RouteSet checkRoutes,
+      int searchSteps,
+      int searchTrialSeconds,
+      double searchLowFraction,
+      double[] latencyLoads,
+      int latencyTrialSeconds,
+      long probesPerSecond,
+      String generatorCommand,
       Map<String, String> host,
       Map<String, String> commands,
       String started) {}
@@ -59,11 +55,150 @@ public final class Report {
   private final Setup setup;
   private final List<TrialResult> trials;
   private final List<TrialResult> checkTrials;
+  private final List<SearchResult> searches;
 
-  public Report(Setup setup, List<TrialResult> trials, List<TrialResult> checkTrials) {
+  public Report(
+      Setup setup,
+      List<TrialResult> trials,
+      List<TrialResult> checkTrials,
+      List<SearchResult> searches) {
     this.setup = setup;
     this.trials = List.copyOf(trials);
     this.checkTrials = List.copyOf(checkTrials);
+    this.searches = List.copyOf(searches);
+  }
+
+  /** Per-round zero-loss rates of {@code system} at {@code size} (NaN: failed or not run). */
+  double[] zeroLossPerRound(DutSystem system, int size) {
+    double[] v = new double[setup.rounds()];
+    java.util.Arrays.fill(v, Double.NaN);
+    for (SearchResult r : searches) {
+      if (r.system() == system && r.frameBytes() == size && r.round() >= 1 && r.ok()) {
+        v[r.round() - 1] = r.zeroLossMpps();
+      }
+    }
+    return v;
+  }
+
+  /** Per-round latency percentile (microseconds) at {@code load}; NaN where missing. */
+  double[] latencyPerRound(DutSystem system, int size, double load, double percentile) {
+    double[] v = new double[setup.rounds()];
+    java.util.Arrays.fill(v, Double.NaN);
+    for (SearchResult r : searches) {
+      if (r.system() == system && r.frameBytes() == size && r.round() >= 1 && r.ok()) {
+        SearchResult.LatencyPoint p = r.at(load);
+        if (p != null && p.trial().latency() != null) {
+          v[r.round() - 1] = p.trial().latency().getValueAtPercentile(percentile) / 1e3;
+        }
+      }
+    }
+    return v;
+  }
+
+  /** The latency histograms of all rounds at {@code load}, merged (null if none). */
+  Histogram mergedLatency(DutSystem system, int size, double load) {
+    Histogram merged = null;
+    for (SearchResult r : searches) {
+      if (r.system() == system && r.frameBytes() == size && r.ok()) {
+        SearchResult.LatencyPoint p = r.at(load);
+        if (p != null && p.trial().latency() != null) {
+          if (merged == null) {
+            merged = p.trial().latency().copy();
+          } else {
+            merged.add(p.trial().latency());
+          }
+        }
+      }
+    }
+    return merged;
+  }
+
+  /** Latency figures of one system at one load, merged over the rounds. */
+  public record LatencyRow(
+      DutSystem system,
+      double load,
+      Stats.Summary rateMpps,
+      long samples,
+      double p50,
+      double p99,
+      double p999,
+      double max,
+      Stats.Summary p99PerRound,
+      Stats.Summary loss) {}
+
+  List<LatencyRow> latencyRows(int size) {
+    List<LatencyRow> out = new ArrayList<>();
+    for (DutSystem s : setup.systems()) {
+      for (double load : setup.latencyLoads()) {
+        Histogram h = mergedLatency(s, size, load);
+        List<SearchResult.LatencyPoint> points =
+            searches.stream()
+                .filter(r -> r.system() == s && r.frameBytes() == size && r.ok())
+                .map(r -> r.at(load))
+                .filter(java.util.Objects::nonNull)
+                .toList();
+        if (points.isEmpty()) {
+          continue;
+        }
+        out.add(
+            new LatencyRow(
+                s,
+                load,
+                Stats.summarize(
+                    points.stream().mapToDouble(SearchResult.LatencyPoint::rateMpps).toArray()),
+                h == null ? 0 : h.getTotalCount(),
+                h == null ? Double.NaN : h.getValueAtPercentile(50) / 1e3,
+                h == null ? Double.NaN : h.getValueAtPercentile(99) / 1e3,
+                h == null ? Double.NaN : h.getValueAtPercentile(99.9) / 1e3,
+                h == null ? Double.NaN : h.getMaxValue() / 1e3,
+                Stats.summarize(latencyPerRound(s, size, load, 99)),
+                Stats.summarize(
+                    points.stream().mapToDouble(p -> p.trial().lossFraction()).toArray())));
+      }
+    }
+    return out;
+  }
+
+  /** Ratios of zero-loss rates per round, as {@link #ratios} does for the offered-load rates. */
+  List<Ratio> zeroLossRatios(int size) {
+    List<Ratio> out = new ArrayList<>();
+    for (DutSystem[] p : PAIRS) {
+      if (setup.systems().contains(p[0]) && setup.systems().contains(p[1])) {
+        double[] r = Stats.ratios(zeroLossPerRound(p[0], size), zeroLossPerRound(p[1], size));
+        if (Stats.summarize(r).count() > 0) {
+          out.add(new Ratio(p[0].label() + "/" + p[1].label(), r, Stats.summarize(r)));
+        }
+      }
+    }
+    return out;
+  }
+
+  /** The per-round ratio of flatnet's p99 latency to l3fwd's at each load (same load fraction). */
+  List<Ratio> p99Ratios(int size) {
+    List<Ratio> out = new ArrayList<>();
+    if (setup.systems().contains(DutSystem.FLATNET) && setup.systems().contains(DutSystem.L3FWD)) {
+      for (double load : setup.latencyLoads()) {
+        double[] r =
+            Stats.ratios(
+                latencyPerRound(DutSystem.FLATNET, size, load, 99),
+                latencyPerRound(DutSystem.L3FWD, size, load, 99));
+        out.add(
+            new Ratio(
+                f("p99 flatnet/l3fwd at %d%%", Math.round(load * 100)), r, Stats.summarize(r)));
+      }
+    }
+    return out;
+  }
+
+  private static final DutSystem[][] PAIRS = {
+    {DutSystem.FLATNET, DutSystem.L3FWD},
+    {DutSystem.FLATNET, DutSystem.TESTPMD_IO},
+    {DutSystem.L3FWD, DutSystem.TESTPMD_IO}
+  };
+
+  /** Search sessions of routing DUTs in which packets came back on the wrong port. */
+  List<SearchResult> misroutedSessions() {
+    return searches.stream().filter(r -> r.system().routes() && r.misrouted() > 0).toList();
   }
 
   /** Per-round Mpps of {@code system} at {@code size} (NaN for a failed or missing round). */
@@ -83,11 +218,16 @@ public final class Report {
     for (DutSystem s : setup.systems()) {
       List<TrialResult> ts =
           trials.stream().filter(t -> t.system() == s && t.frameBytes() == size && t.ok()).toList();
-      double[] loss = ts.stream().mapToDouble(t -> t.window().lossFraction()).toArray();
+      double[] loss =
+          ts.stream()
+              .mapToDouble(t -> t.dutCounted() ? Double.NaN : t.window().lossFraction())
+              .toArray();
       double[] share = ts.stream().mapToDouble(t -> t.window().port0Share()).toArray();
       boolean zeroLoss =
           !ts.isEmpty()
-              && ts.stream().allMatch(t -> t.window().lossFraction() <= setup.lossTolerance());
+              && ts.stream()
+                  .allMatch(
+                      t -> !t.dutCounted() && t.window().lossFraction() <= setup.lossTolerance());
       double[] pr = perRound(s, size);
       rows.add(
           new SystemRow(
@@ -137,11 +277,16 @@ public final class Report {
         && share >= expected - 0.10;
   }
 
-  /** Whether every trial ran and every routing check passed. */
+  /**
+   * Whether every trial and search ran, every routing check passed and no routing DUT sent
+   * flatnet's generator a packet back on the wrong port.
+   */
   public boolean allPassed() {
     return trials.stream().allMatch(TrialResult::ok)
         && checkTrials.stream().allMatch(TrialResult::ok)
-        && checks().stream().allMatch(Check::pass);
+        && checks().stream().allMatch(Check::pass)
+        && searches.stream().allMatch(SearchResult::ok)
+        && misroutedSessions().isEmpty();
   }
 
   private static String f(String format, Object... args) {
@@ -170,15 +315,18 @@ public final class Report {
     sb.append(
         f(
             "flatnet bench e2e: %d rounds x %d s (after %d s warm-up) per system, ABC order; generator"
-                + " testpmd flowgen on CPU %d, DUT on CPU %d%n",
+                + " %s on CPU %d, DUT on CPU %d%n",
             setup.rounds(),
             setup.trialSeconds(),
             setup.warmupSeconds(),
+            setup.generatorCommand() == null ? "testpmd flowgen" : "--generator-command",
             setup.genCpu(),
             setup.dutCpu()));
     sb.append(
-        "Mpps = packets returned to the generator (both ports), mean of testpmd's 1 s RX rates;"
-            + " routes "
+        (setup.generatorCommand() == null
+                ? "offered load: Mpps = packets returned to the generator (both ports), mean of"
+                    + " testpmd's 1 s RX rates at full speed; routes "
+                : "offered load: Mpps = the DUT's own TX rate (its counters; loss unknown); routes ")
             + setup.routes()
             + "\n\n");
     sb.append(
@@ -257,8 +405,7 @@ public final class Report {
       }
     }
     sb.append('\n');
-    sb.append(NOT_MEASURED_ZERO_LOSS).append('\n');
-    sb.append(NOT_MEASURED_LATENCY).append('\n');
+    searchTable(sb);
     List<TrialResult> all = concat(checkTrials, trials);
     long busy = all.stream().filter(this::startedBusy).count();
     if (busy > 0) {
@@ -283,6 +430,123 @@ public final class Report {
     return sb.toString();
   }
 
+  private void searchTable(StringBuilder sb) {
+    if (searches.isEmpty()) {
+      sb.append("zero-loss search and latency: skipped (--search-steps 0)\n");
+      return;
+    }
+    sb.append(
+        f(
+            "%nzero-loss rate (RFC 2544 binary search with flatnet's generator: up to %d trials of %d"
+                + " s, loss <= %s, bounds %.2f..1 x the round's offered-load rate):%n",
+            setup.searchSteps(),
+            setup.searchTrialSeconds(),
+            f("%.6f%%", setup.lossTolerance() * 100),
+            setup.searchLowFraction()));
+    sb.append(
+        f(
+            "%-6s %-11s %10s %15s  %-30s %9s%n",
+            "frame", "system", "zero-loss", "min..max", "per round (Mpps)", "gen-full"));
+    for (int size : setup.sizes()) {
+      for (DutSystem s : setup.systems()) {
+        double[] pr = zeroLossPerRound(s, size);
+        Stats.Summary sum = Stats.summarize(pr);
+        StringBuilder rounds = new StringBuilder();
+        for (double v : pr) {
+          rounds.append(rounds.isEmpty() ? "" : " ").append(num(v, "%.2f"));
+        }
+        double[] full =
+            searches.stream()
+                .filter(r -> r.system() == s && r.frameBytes() == size && r.warmup() != null)
+                .mapToDouble(r -> r.warmup().returnedMpps())
+                .toArray();
+        sb.append(
+            f(
+                "%-6s %-11s %10s %15s  %-30s %9s%n",
+                size + " B",
+                s.label(),
+                num(sum.median(), "%.2f"),
+                num(sum.min(), "%.2f") + ".." + num(sum.max(), "%.2f"),
+                rounds,
+                num(Stats.summarize(full).median(), "%.2f")));
+      }
+      for (Ratio r : zeroLossRatios(size)) {
+        sb.append(
+            f(
+                "       zero-loss %s %s (%s..%s)%n",
+                r.name(),
+                num(r.summary().median(), "%.3f"),
+                num(r.summary().min(), "%.3f"),
+                num(r.summary().max(), "%.3f")));
+      }
+    }
+    sb.append(
+        "gen-full: Mpps returned to flatnet's generator sending unpaced (its warm-up); a search"
+            + " is capped by it.\n");
+    long limited = searches.stream().filter(SearchResult::generatorLimited).count();
+    if (limited > 0) {
+      sb.append(
+          f(
+              "generator-limited: in %d sessions flatnet's generator could not offer a rate it"
+                  + " was asked for; those trials count as failed, so the zero-loss rate there is"
+                  + " a lower bound%n",
+              limited));
+    }
+    sb.append(
+        f(
+            "%nlatency (us, probe send to receive through the DUT, %d probes/s, %d s per load),"
+                + " at %% of each system's own zero-loss rate, rounds merged:%n",
+            setup.probesPerSecond(), setup.latencyTrialSeconds()));
+    sb.append(
+        f(
+            "%-6s %-11s %5s %8s %9s %8s %8s %8s %9s %8s%n",
+            "frame", "system", "load", "Mpps", "samples", "p50", "p99", "p99.9", "max", "loss"));
+    for (int size : setup.sizes()) {
+      for (LatencyRow r : latencyRows(size)) {
+        sb.append(
+            f(
+                "%-6s %-11s %4d%% %8s %9d %8s %8s %8s %9s %8s%n",
+                size + " B",
+                r.system().label(),
+                Math.round(r.load() * 100),
+                num(r.rateMpps().median(), "%.2f"),
+                r.samples(),
+                num(r.p50(), "%.1f"),
+                num(r.p99(), "%.1f"),
+                num(r.p999(), "%.1f"),
+                num(r.max(), "%.1f"),
+                num(r.loss().max() * 100, "%.3f%%")));
+      }
+      for (Ratio r : p99Ratios(size)) {
+        sb.append(
+            f(
+                "       %s: %s (%s..%s) median of per-round ratios%n",
+                r.name(),
+                num(r.summary().median(), "%.3f"),
+                num(r.summary().min(), "%.3f"),
+                num(r.summary().max(), "%.3f")));
+      }
+    }
+    List<SearchResult> mis = misroutedSessions();
+    if (!mis.isEmpty()) {
+      for (SearchResult r : mis) {
+        sb.append(
+            f(
+                "MISROUTED: %s round %d sent %d packets back on a port its routes do not lead"
+                    + " to%n",
+                r.system().label(), r.round(), r.misrouted()));
+      }
+    } else {
+      sb.append(
+          "routed ports (flatnet's generator): every packet a router returned came back on its"
+              + " route's port\n");
+    }
+    long failed = searches.stream().filter(r -> !r.ok()).count();
+    if (failed > 0) {
+      sb.append(f("FAILED searches: %d (see errors in the JSON and the logs)%n", failed));
+    }
+  }
+
   /** One JSON object with every figure. */
   public String json(String finished, List<String> notes) {
     Json j = new Json().beginObject();
@@ -305,6 +569,13 @@ public final class Report {
         .field("loss_tolerance", setup.lossTolerance())
         .field("routes", setup.routes().toString())
         .field("check_routes", setup.checkRoutes().toString())
+        .field("search_steps", setup.searchSteps())
+        .field("search_trial_seconds", setup.searchTrialSeconds())
+        .field("search_low_fraction", setup.searchLowFraction())
+        .array("latency_loads", setup.latencyLoads())
+        .field("latency_trial_seconds", setup.latencyTrialSeconds())
+        .field("probes_per_second", setup.probesPerSecond())
+        .field("generator_command", setup.generatorCommand())
         .endObject();
     j.key("method")
         .beginObject()
@@ -329,6 +600,21 @@ public final class Report {
             "Ethernet frame size with FCS; testpmd --txpkts = frame - 4 (DPDK's pkt_len has no"
                 + " FCS)")
         .field("order", "each round runs the systems in the order given (ABCABC...)")
+        .field(
+            "zero_loss",
+            "RFC 2544: binary search over trials of flatnet's paced generator (io.flatnet.perf.gen,"
+                + " token bucket on System.nanoTime, bursts of 32, both ports at half the rate"
+                + " each) against a fresh DUT per system and round; first trial at the round's"
+                + " offered-load rate, then the lower bound, then bisection; loss = (offered -"
+                + " returned) / offered after a 200 ms drain, offered including what the DUT's"
+                + " full ring refused; a trial where the generator fell 2% short of the rate"
+                + " fails")
+        .field(
+            "latency",
+            "probe packets carry System.nanoTime() at send; latency = receive time (after"
+                + " rx_burst) minus that, through both virtio rings and the DUT; HdrHistogram, 3"
+                + " significant digits; at the given fractions of each system's own zero-loss"
+                + " rate")
         .endObject();
     j.key("commands").beginObject();
     setup.commands().forEach(j::field);
@@ -352,6 +638,51 @@ public final class Report {
                 "zero_loss_rate_at_least_mpps",
                 r.zeroLossAtFullRate() ? r.mpps().min() : Double.NaN)
             .field("median_port0_share", r.port0Share().median())
+            .field(
+                "zero_loss_median_mpps",
+                Stats.summarize(zeroLossPerRound(r.system(), size)).median())
+            .field("zero_loss_min_mpps", Stats.summarize(zeroLossPerRound(r.system(), size)).min())
+            .field("zero_loss_max_mpps", Stats.summarize(zeroLossPerRound(r.system(), size)).max())
+            .array("zero_loss_per_round_mpps", zeroLossPerRound(r.system(), size));
+        j.key("latency").beginArray();
+        for (LatencyRow l : latencyRows(size)) {
+          if (l.system() != r.system()) {
+            continue;
+          }
+          j.beginObject()
+              .field("load_fraction", l.load())
+              .field("rate_mpps", l.rateMpps().median())
+              .field("samples", l.samples())
+              .field("p50_us", l.p50())
+              .field("p99_us", l.p99())
+              .field("p999_us", l.p999())
+              .field("max_us", l.max())
+              .field("p99_median_of_rounds_us", l.p99PerRound().median())
+              .field("max_loss_fraction", l.loss().max())
+              .endObject();
+        }
+        j.endArray().endObject();
+      }
+      j.endArray();
+      j.key("zero_loss_ratios").beginArray();
+      for (Ratio r : zeroLossRatios(size)) {
+        j.beginObject()
+            .field("name", r.name())
+            .field("median", r.summary().median())
+            .field("min", r.summary().min())
+            .field("max", r.summary().max())
+            .array("per_round", r.perRound())
+            .endObject();
+      }
+      j.endArray();
+      j.key("latency_p99_ratios").beginArray();
+      for (Ratio r : p99Ratios(size)) {
+        j.beginObject()
+            .field("name", r.name())
+            .field("median", r.summary().median())
+            .field("min", r.summary().min())
+            .field("max", r.summary().max())
+            .array("per_round", r.perRound())
             .endObject();
       }
       j.endArray();
@@ -385,13 +716,145 @@ public final class Report {
       trialJson(j, t);
     }
     j.endArray();
-    j.key("not_measured")
-        .beginObject()
-        .field("zero_loss_rate", NOT_MEASURED_ZERO_LOSS)
-        .field("latency", NOT_MEASURED_LATENCY)
-        .endObject();
+    j.key("searches").beginArray();
+    for (SearchResult r : searches) {
+      searchJson(j, r);
+    }
+    j.endArray();
+    summaryJson(j);
     j.array("notes", notes);
     return j.endObject().toString();
+  }
+
+  /** The headline figures of the first frame size, for a quick look. */
+  private void summaryJson(Json j) {
+    int size = setup.sizes().getFirst();
+    j.key("summary").beginObject().field("frame_bytes", size);
+    j.key("zero_loss_mpps").beginObject();
+    for (DutSystem s : setup.systems()) {
+      j.field(s.label(), Stats.summarize(zeroLossPerRound(s, size)).median());
+    }
+    j.endObject();
+    for (Ratio r : zeroLossRatios(size)) {
+      if (r.name().equals("flatnet/l3fwd")) {
+        j.field("zero_loss_ratio_flatnet_l3fwd", r.summary().median());
+      }
+    }
+    j.key("latency_us").beginObject();
+    for (LatencyRow l : latencyRows(size)) {
+      j.key(l.system().label() + "@" + Math.round(l.load() * 100) + "%")
+          .beginObject()
+          .field("p50", l.p50())
+          .field("p99", l.p99())
+          .field("p99.9", l.p999())
+          .field("max", l.max())
+          .endObject();
+    }
+    j.endObject();
+    j.key("p99_ratio_flatnet_l3fwd").beginObject();
+    for (Ratio r : p99Ratios(size)) {
+      j.field(r.name().substring(r.name().lastIndexOf(' ') + 1), r.summary().median());
+    }
+    j.endObject().endObject();
+  }
+
+  private static void searchJson(Json j, SearchResult r) {
+    j.beginObject()
+        .field("round", r.round())
+        .field("system", r.system().label())
+        .field("frame_bytes", r.frameBytes())
+        .field("ok", r.ok())
+        .field("error", r.error())
+        .field("upper_mpps", r.upperMpps())
+        .field("lower_mpps", r.lowerMpps())
+        .field("zero_loss_mpps", r.zeroLossMpps())
+        .field("misrouted", r.misrouted())
+        .field("generator_limited", r.generatorLimited())
+        .array("cpu_busy_before", r.busyBefore());
+    if (r.warmup() != null) {
+      j.key("warmup");
+      genTrialJson(j, r.warmup());
+    }
+    j.key("steps").beginArray();
+    for (SearchResult.SearchStep s : r.steps()) {
+      j.beginObject().field("rate_mpps", s.rateMpps()).field("pass", s.pass()).key("trial");
+      genTrialJson(j, s.trial());
+      j.endObject();
+    }
+    j.endArray();
+    j.key("latency").beginArray();
+    for (SearchResult.LatencyPoint p : r.latency()) {
+      j.beginObject().field("load_fraction", p.load()).field("rate_mpps", p.rateMpps());
+      Histogram h = p.trial().latency();
+      if (h != null) {
+        j.field("p50_us", h.getValueAtPercentile(50) / 1e3)
+            .field("p99_us", h.getValueAtPercentile(99) / 1e3)
+            .field("p999_us", h.getValueAtPercentile(99.9) / 1e3)
+            .field("max_us", h.getMaxValue() / 1e3)
+            .field("histogram_base64", GenTrial.encode(h));
+      }
+      j.key("trial");
+      genTrialJson(j, p.trial());
+      j.endObject();
+    }
+    j.endArray().endObject();
+  }
+
+  private static void genTrialJson(Json j, GenTrial t) {
+    j.beginObject()
+        .field("target_pps", t.targetPps())
+        .field("send_seconds", t.sendSeconds())
+        .field("offered_mpps", t.offeredMpps())
+        .field("returned_mpps", t.returnedMpps())
+        .field("loss_fraction", t.lossFraction())
+        .array("offered", t.offered())
+        .array("accepted_by_ring", t.accepted())
+        .array("returned", t.returned())
+        .field("port0_share", t.port0Share())
+        .field("misrouted", t.misrouted())
+        .field("foreign", t.foreign())
+        .field("probes_sent", t.probesSent())
+        .field("probes_received", t.probesReceived())
+        .field("generator_limited", t.generatorLimited())
+        .endObject();
+  }
+
+  /** "l3fwd 9.1 Mpps, flatnet 8.7 Mpps zero-loss; p99 flatnet/l3fwd ..." for the chart. */
+  public String latencyLine() {
+    int size = setup.sizes().getFirst();
+    StringBuilder sb = new StringBuilder(size + " B zero-loss:");
+    for (DutSystem s : setup.systems()) {
+      sb.append(
+          f(
+              " %s %s Mpps",
+              s.label(), num(Stats.summarize(zeroLossPerRound(s, size)).median(), "%.2f")));
+    }
+    for (Ratio r : p99Ratios(size)) {
+      sb.append(
+          f(
+              "   %s %s",
+              r.name().replace(" flatnet/l3fwd at", ""), num(r.summary().median(), "%.2f")));
+    }
+    return sb.toString();
+  }
+
+  /** The CDF series of the first frame size: one per system and load, rounds merged. */
+  public List<LatencyCdfChart.Series> cdfSeries() {
+    int size = setup.sizes().getFirst();
+    List<LatencyCdfChart.Series> out = new ArrayList<>();
+    for (DutSystem s : setup.systems()) {
+      int k = 0;
+      for (double load : setup.latencyLoads()) {
+        Histogram h = mergedLatency(s, size, load);
+        if (h != null && h.getTotalCount() > 0) {
+          out.add(
+              new LatencyCdfChart.Series(
+                  f("%s @%d%%", s.label(), Math.round(load * 100)), s.label(), k, h));
+        }
+        k++;
+      }
+    }
+    return out;
   }
 
   private static List<TrialResult> concat(List<TrialResult> a, List<TrialResult> b) {
@@ -418,6 +881,7 @@ public final class Report {
           .field("port0_share", w.port0Share());
     }
     j.field("generator_tx_dropped", t.generatorTxDropped());
+    j.field("rate_from_dut_counters", t.dutCounted());
     j.array("cpu_busy_before", t.busyBefore());
     j.array("dut_tx_by_port", t.dutTxByPort());
     if (t.flatnet() != null) {

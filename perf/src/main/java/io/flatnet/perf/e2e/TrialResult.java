@@ -15,6 +15,8 @@ import java.util.Map;
  * @param error why the trial failed, or null
  * @param busyBefore how busy each CPU was (0..1) in the half second before the trial started, from
  *     other processes: the DUT's and generator's CPUs should be near 0
+ * @param dutCounted the rate is the DUT's own transmit rate (an external generator drove it): loss
+ *     and port shares are unknown
  */
 public record TrialResult(
     int round,
@@ -25,12 +27,22 @@ public record TrialResult(
     long[] dutTxByPort,
     FlatnetSummary flatnet,
     String error,
-    double[] busyBefore) {
+    double[] busyBefore,
+    boolean dutCounted) {
 
   /** A copy with the CPU load measured before the trial. */
   public TrialResult withBusyBefore(double[] busy) {
     return new TrialResult(
-        round, system, frameBytes, window, generatorForward, dutTxByPort, flatnet, error, busy);
+        round,
+        system,
+        frameBytes,
+        window,
+        generatorForward,
+        dutTxByPort,
+        flatnet,
+        error,
+        busy,
+        dutCounted);
   }
 
   public boolean ok() {

@@ -1,16 +1,20 @@
 package io.flatnet.perf.e2e;
 
+import io.flatnet.perf.gen.GenTrial;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Runs one trial: starts the DUT (which creates the two vhost-user server sockets), waits for the
@@ -51,6 +55,9 @@ public final class TrialRunner {
   private TrialResult runTrial(
       int round, DutSystem system, int frameBytes, RouteSet routes, int warmup, int measure)
       throws InterruptedException {
+    if (commands.generatorCommand() != null && round > 0) {
+      return runExternal(round, system, frameBytes, routes, warmup, measure);
+    }
     int n = ++trialNumber;
     String label =
         String.format(
@@ -146,7 +153,8 @@ public final class TrialRunner {
           dutTx,
           flatnet.get(),
           error,
-          new double[0]);
+          new double[0],
+          false);
     } catch (IOException | IllegalStateException e) {
       return new TrialResult(
           round,
@@ -157,7 +165,8 @@ public final class TrialRunner {
           new long[0],
           null,
           e.getMessage(),
-          new double[0]);
+          new double[0],
+          false);
     } finally {
       if (gen != null) {
         processes.stop(gen, 5_000);
@@ -186,6 +195,423 @@ public final class TrialRunner {
     progress.println("flatnet bench e2e: " + system.label() + " trial failed: " + msg);
     progress.print(culprit.tail(12));
     return new TrialResult(
-        round, system, frameBytes, null, Map.of(), new long[0], null, msg, new double[0]);
+        round, system, frameBytes, null, Map.of(), new long[0], null, msg, new double[0], false);
+  }
+
+  /** How a search session runs. */
+  public record SearchConfig(
+      long searchTrialMillis,
+      int steps,
+      double lowFraction,
+      double resolution,
+      double lossTolerance,
+      double[] latencyLoads,
+      long latencyTrialMillis,
+      long probesPerSecond) {}
+
+  /**
+   * A search session: a fresh DUT driven by flatnet's own generator through a warm-up at full
+   * speed, the zero-loss search between {@code upperMpps * lowFraction} and {@code upperMpps} (the
+   * offered-load rate of this round; if that is unknown, the warm-up's returned rate), and latency
+   * trials at the configured fractions of the zero-loss rate found.
+   */
+  public SearchResult runSearch(
+      int round,
+      DutSystem system,
+      int frameBytes,
+      RouteSet routes,
+      int warmup,
+      double upperMpps,
+      SearchConfig config)
+      throws InterruptedException {
+    double[] busy = CpuLoad.sample(Runtime.getRuntime().availableProcessors(), 500);
+    return searchSession(round, system, frameBytes, routes, warmup, upperMpps, config)
+        .withBusyBefore(busy);
+  }
+
+  private SearchResult searchSession(
+      int round,
+      DutSystem system,
+      int frameBytes,
+      RouteSet routes,
+      int warmup,
+      double upperMpps,
+      SearchConfig config)
+      throws InterruptedException {
+    int n = ++trialNumber;
+    String label = String.format("%02d-r%d-%dB-%s-search", n, round, frameBytes, system.label());
+    Path dir = scratch.resolve("t" + n);
+    Processes.Child dut = null;
+    Processes.Child gen = null;
+    List<SearchResult.SearchStep> steps = new ArrayList<>();
+    List<SearchResult.LatencyPoint> latency = new ArrayList<>();
+    GenTrial warm = null;
+    double upper = upperMpps;
+    double lower = Double.NaN;
+    try {
+      Files.createDirectories(dir);
+      Path sock0 = dir.resolve("p0.sock");
+      Path sock1 = dir.resolve("p1.sock");
+      dut = startDut(system, label, dir, routes, null, line -> {});
+      BlockingQueue<GenTrial> results = new LinkedBlockingQueue<>();
+      BlockingQueue<String> events = new LinkedBlockingQueue<>();
+      gen =
+          processes.start(
+              "flatnet-gen",
+              commands.javaGenerator(sock0, sock1, frameBytes, system.routes() ? routes : null),
+              logDir.resolve(label + "-gen.log"),
+              line -> {
+                if (line.startsWith("{\"gen_ready\"") || line.startsWith("{\"gen_error\"")) {
+                  events.add(line);
+                } else {
+                  GenTrial.parse(line).ifPresent(results::add);
+                }
+              },
+              true);
+      String ready = events.poll(60, TimeUnit.SECONDS);
+      if (ready == null || !ready.startsWith("{\"gen_ready\"")) {
+        throw new TrialFailure(gen, ready == null ? "not ready after 60 s" : ready);
+      }
+      // Probes in the warm-up too: latency at overload, and proof that stamping works.
+      warm = trial(gen, dut, results, "warmup", 0, warmup * 1000L, config.probesPerSecond());
+      if (!(upper > 0)) {
+        upper = warm.returnedMpps();
+      }
+      if (!(upper > 0)) {
+        throw new TrialFailure(gen, "no packets came back in the warm-up");
+      }
+      lower = upper * config.lowFraction();
+      ZeroLossSearch search = new ZeroLossSearch(upper, lower, config.steps(), config.resolution());
+      for (double rate = search.next(); !Double.isNaN(rate); rate = search.next()) {
+        GenTrial t =
+            trial(
+                gen,
+                dut,
+                results,
+                "search" + (steps.size() + 1),
+                Math.round(rate * 1e6),
+                config.searchTrialMillis(),
+                0);
+        boolean pass =
+            !t.generatorLimited()
+                && ZeroLossSearch.passes(t.lossFraction(), config.lossTolerance());
+        search.record(rate, pass);
+        steps.add(new SearchResult.SearchStep(rate, t, pass));
+        progress.printf(
+            java.util.Locale.ROOT,
+            "  search %-8s %6.2f Mpps offered %6.2f, returned %6.2f, loss %.5f%% %s%s%n",
+            system.label(),
+            rate,
+            t.offeredMpps(),
+            t.returnedMpps(),
+            t.lossFraction() * 100,
+            pass ? "pass" : "FAIL",
+            t.generatorLimited() ? " (generator below the rate)" : "");
+      }
+      double zeroLoss = search.result();
+      if (zeroLoss > 0) {
+        for (double load : config.latencyLoads()) {
+          double rate = zeroLoss * load;
+          GenTrial t =
+              trial(
+                  gen,
+                  dut,
+                  results,
+                  "latency" + Math.round(load * 100),
+                  Math.round(rate * 1e6),
+                  config.latencyTrialMillis(),
+                  config.probesPerSecond());
+          latency.add(new SearchResult.LatencyPoint(load, rate, t));
+        }
+      }
+      gen.send("quit");
+      return new SearchResult(
+          round,
+          system,
+          frameBytes,
+          upper,
+          lower,
+          warm,
+          steps,
+          zeroLoss,
+          latency,
+          null,
+          new double[0]);
+    } catch (TrialFailure f) {
+      String msg = f.culprit.name() + " " + f.getMessage() + " (log " + f.culprit.log() + ")";
+      progress.println("flatnet bench e2e: " + system.label() + " search failed: " + msg);
+      progress.print(f.culprit.tail(12));
+      return new SearchResult(
+          round,
+          system,
+          frameBytes,
+          upper,
+          lower,
+          warm,
+          steps,
+          Double.NaN,
+          latency,
+          msg,
+          new double[0]);
+    } catch (IOException | IllegalStateException | IllegalArgumentException e) {
+      return new SearchResult(
+          round,
+          system,
+          frameBytes,
+          upper,
+          lower,
+          warm,
+          steps,
+          Double.NaN,
+          latency,
+          String.valueOf(e.getMessage()),
+          new double[0]);
+    } finally {
+      if (gen != null) {
+        processes.stop(gen, 5_000);
+      }
+      if (dut != null) {
+        processes.stop(dut, 10_000);
+      }
+      Processes.deleteTree(dir);
+    }
+  }
+
+  /** A failed step of a trial, naming the process at fault. */
+  private static final class TrialFailure extends Exception {
+    private static final long serialVersionUID = 1L;
+    private final transient Processes.Child culprit;
+
+    TrialFailure(Processes.Child culprit, String message) {
+      super(message);
+      this.culprit = culprit;
+    }
+  }
+
+  /** Asks the generator for one trial and waits for its result. */
+  private static GenTrial trial(
+      Processes.Child gen,
+      Processes.Child dut,
+      BlockingQueue<GenTrial> results,
+      String name,
+      long ratePps,
+      long millis,
+      long probesPerSecond)
+      throws IOException, InterruptedException, TrialFailure {
+    gen.send("trial " + name + " " + ratePps + " " + millis + " " + probesPerSecond);
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis + 30_000);
+    while (true) {
+      GenTrial t = results.poll(250, TimeUnit.MILLISECONDS);
+      if (t != null) {
+        return t;
+      }
+      if (!gen.isAlive()) {
+        gen.awaitOutput(2000);
+        throw new TrialFailure(gen, "exited during trial " + name);
+      }
+      if (!dut.isAlive()) {
+        throw new TrialFailure(dut, "exited during trial " + name);
+      }
+      if (System.nanoTime() > deadline) {
+        throw new TrialFailure(gen, "no result for trial " + name);
+      }
+    }
+  }
+
+  /** Starts the DUT and waits for its two vhost-user sockets. */
+  private Processes.Child startDut(
+      DutSystem system,
+      String label,
+      Path dir,
+      RouteSet routes,
+      String telemetryPrefix,
+      java.util.function.Consumer<String> sink)
+      throws IOException, InterruptedException, TrialFailure {
+    Path sock0 = dir.resolve("p0.sock");
+    Path sock1 = dir.resolve("p1.sock");
+    Path v4 = dir.resolve("rules_v4.cfg");
+    Path v6 = dir.resolve("rules_v6.cfg");
+    Files.writeString(v4, routes.l3fwdIpv4Rules(), StandardCharsets.UTF_8);
+    Files.writeString(v6, RouteSet.l3fwdIpv6Rules(), StandardCharsets.UTF_8);
+    Processes.Child dut =
+        processes.start(
+            system.label(),
+            commands.dut(system, sock0, sock1, routes, v4, v6, dir.resolve("run"), telemetryPrefix),
+            logDir.resolve(label + "-dut.log"),
+            sink);
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(SOCKET_WAIT_MILLIS);
+    while (!(Files.exists(sock0) && Files.exists(sock1))) {
+      if (!dut.isAlive()) {
+        processes.stop(dut, 1000);
+        throw new TrialFailure(dut, "exited before creating its sockets");
+      }
+      if (System.nanoTime() > deadline) {
+        processes.stop(dut, 5000);
+        throw new TrialFailure(dut, "no vhost-user sockets after 60 s");
+      }
+      Thread.sleep(20);
+    }
+    return dut;
+  }
+
+  private static final Pattern FLATNET_SECOND =
+      Pattern.compile("^\\s*\\d+s\\s+rx\\s+[\\d.]+ Mpps\\s+tx\\s+([\\d.]+) Mpps");
+
+  /**
+   * An offered-load trial driven by the external generator ({@code --generator-command}): the rate
+   * is the DUT's own transmit rate over the measured seconds, read from its counters (testpmd io:
+   * its --stats-period blocks; flatnet: its per-second lines; l3fwd: DPDK telemetry, {@code
+   * /ethdev/stats}, read as the window opens and closes). Loss and the port-0 share are unknown
+   * (the generator's counters are not read).
+   */
+  private TrialResult runExternal(
+      int round, DutSystem system, int frameBytes, RouteSet routes, int warmup, int measure)
+      throws InterruptedException {
+    int n = ++trialNumber;
+    String label = String.format("%02d-r%d-%dB-%s-extgen", n, round, frameBytes, system.label());
+    Path dir = scratch.resolve("t" + n);
+    String prefix = "flatnet-e2e-" + ProcessHandle.current().pid() + "-" + n;
+    Processes.Child dut = null;
+    Processes.Child gen = null;
+    List<long[]> samples = new java.util.concurrent.CopyOnWriteArrayList<>(); // {nanos, pps}
+    TestpmdStats dutStats = new TestpmdStats(2);
+    try {
+      Files.createDirectories(dir);
+      dut =
+          startDut(
+              system,
+              label,
+              dir,
+              routes,
+              system == DutSystem.L3FWD ? prefix : null,
+              line -> {
+                if (system == DutSystem.TESTPMD_IO) {
+                  dutStats
+                      .accept(line)
+                      .ifPresent(b -> samples.add(new long[] {System.nanoTime(), b.txPps()}));
+                } else if (system == DutSystem.FLATNET) {
+                  Matcher m = FLATNET_SECOND.matcher(line);
+                  if (m.find()) {
+                    samples.add(
+                        new long[] {
+                          System.nanoTime(), Math.round(Double.parseDouble(m.group(1)) * 1e6)
+                        });
+                  }
+                }
+              });
+      gen =
+          processes.start(
+              "external-generator",
+              commands.externalGenerator(
+                  dir.resolve("p0.sock"),
+                  dir.resolve("p1.sock"),
+                  dir,
+                  frameBytes,
+                  warmup + measure + 1),
+              logDir.resolve(label + "-gen.log"),
+              line -> {});
+      Thread.sleep(warmup * 1000L + 500);
+      long t0 = System.nanoTime();
+      long[] c0 = system == DutSystem.L3FWD ? telemetryTx(prefix) : null;
+      Thread.sleep(measure * 1000L);
+      long t1 = System.nanoTime();
+      long[] c1 = system == DutSystem.L3FWD ? telemetryTx(prefix) : null;
+      if (!dut.isAlive()) {
+        throw new TrialFailure(dut, "exited during the trial");
+      }
+      double mpps;
+      long[] byPort = new long[2];
+      if (system == DutSystem.L3FWD) {
+        if (c0 == null || c1 == null) {
+          throw new TrialFailure(dut, "no DPDK telemetry from l3fwd (prefix " + prefix + ")");
+        }
+        byPort = new long[] {c1[0] - c0[0], c1[1] - c0[1]};
+        mpps = (byPort[0] + byPort[1]) / ((t1 - t0) / 1e9) / 1e6;
+      } else {
+        double sum = 0;
+        int count = 0;
+        for (long[] s : samples) {
+          if (s[0] > t0 && s[0] <= t1 + 500_000_000L) {
+            sum += s[1];
+            count++;
+          }
+        }
+        if (count == 0) {
+          throw new TrialFailure(dut, "printed no counters in the measured window");
+        }
+        mpps = sum / count / 1e6;
+      }
+      double[] perSecond = samples.stream().mapToDouble(s -> s[1] / 1e6).toArray();
+      TestpmdStats.Window window =
+          new TestpmdStats.Window(mpps, byPort, new long[2], perSecond, measure);
+      return new TrialResult(
+          round,
+          system,
+          frameBytes,
+          window,
+          Map.of(),
+          new long[0],
+          null,
+          null,
+          new double[0],
+          true);
+    } catch (TrialFailure f) {
+      return failed(round, system, frameBytes, f.culprit, f.getMessage());
+    } catch (IOException | IllegalStateException e) {
+      return new TrialResult(
+          round,
+          system,
+          frameBytes,
+          null,
+          Map.of(),
+          new long[0],
+          null,
+          e.getMessage(),
+          new double[0],
+          true);
+    } finally {
+      if (gen != null) {
+        processes.stop(gen, 5_000);
+      }
+      if (dut != null) {
+        processes.stop(dut, 10_000);
+      }
+      Processes.deleteTree(dir);
+      Processes.deleteTree(Path.of("/var/run/dpdk", prefix));
+    }
+  }
+
+  private static final Pattern OPACKETS = Pattern.compile("\"opackets\":\\s*(\\d+)");
+
+  /**
+   * Packets each of ports 0 and 1 transmitted, from DPDK telemetry ({@code dpdk-telemetry.py -f
+   * PREFIX}, commands {@code /ethdev/stats,0} and {@code /ethdev/stats,1}); null if unavailable.
+   */
+  static long[] telemetryTx(String prefix) throws InterruptedException {
+    try {
+      Process p =
+          new ProcessBuilder("python3", "/usr/bin/dpdk-telemetry.py", "-f", prefix)
+              .redirectErrorStream(true)
+              .start();
+      p.getOutputStream()
+          .write("/ethdev/stats,0\n/ethdev/stats,1\n".getBytes(StandardCharsets.UTF_8));
+      p.getOutputStream().close();
+      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      if (!p.waitFor(10, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+        return null;
+      }
+      Matcher m = OPACKETS.matcher(out);
+      long[] tx = new long[2];
+      for (int i = 0; i < 2; i++) {
+        if (!m.find()) {
+          return null;
+        }
+        tx[i] = Long.parseLong(m.group(1));
+      }
+      return tx;
+    } catch (IOException e) {
+      return null;
+    }
   }
 }

@@ -1,0 +1,238 @@
+package io.flatnet.perf.gen;
+
+import io.flatnet.dpdk.BurstQueue;
+import io.flatnet.dpdk.Mbuf;
+import io.flatnet.dpdk.MbufArray;
+import io.flatnet.dpdk.NativeMemory;
+import io.flatnet.dpdk.PktMbufPool;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import org.HdrHistogram.Histogram;
+
+/**
+ * The generator's loop: on each of its ports in turn, receive a burst (count it, read the probe
+ * stamps, free it) and send a burst if the port's token bucket allows (bulk-allocate mbufs, copy
+ * the flow templates in, stamp a probe, offer them to the TX queue, free what it did not take).
+ *
+ * <p>Nothing is allocated in the loop: the mbuf pointer arrays, the templates (off-heap), the
+ * counters (long arrays) and the histogram are made once; {@link Histogram#recordValue} does not
+ * allocate within its range. One thread, pinned, runs it.
+ */
+public final class Generator {
+  public static final int BURST = 32;
+
+  /** Latencies above this (10 s) are recorded as this. */
+  public static final long HIGHEST_NANOS = 10_000_000_000L;
+
+  /** The figures of one trial; the arrays are indexed by port. */
+  public static final class Counters {
+    public final long[] offered;
+    public final long[] accepted;
+    public final long[] returned;
+    public long foreign;
+    public long misrouted;
+    public long probesSent;
+    public long probesReceived;
+    public long allocFailures;
+    public long sendNanos;
+
+    Counters(int ports) {
+      offered = new long[ports];
+      accepted = new long[ports];
+      returned = new long[ports];
+    }
+
+    void reset() {
+      java.util.Arrays.fill(offered, 0);
+      java.util.Arrays.fill(accepted, 0);
+      java.util.Arrays.fill(returned, 0);
+      foreign = misrouted = probesSent = probesReceived = allocFailures = sendNanos = 0;
+    }
+  }
+
+  private final BurstQueue[] rx;
+  private final BurstQueue[] tx;
+  private final PktMbufPool pool;
+  private final MbufArray rxBurst;
+  private final MbufArray txBurst;
+  private final long templates; // [port][flow] * COPY bytes
+  private final byte[] expectedPort; // per flow: the port it must come back on, -1 = any
+  private final int packetLength;
+  private final int copyLength;
+  private final int[] nextFlow;
+  private final Counters counters;
+  private final Histogram latency = new Histogram(HIGHEST_NANOS, 3);
+  private int sequence;
+
+  /**
+   * @param macs each port's own MAC (the templates' source); the destination is 02:00:00:00:00:0p
+   * @param expectedPort per flow, the port a router must return it on (-1: not checked)
+   */
+  public Generator(
+      Arena arena,
+      BurstQueue[] rx,
+      BurstQueue[] tx,
+      PktMbufPool pool,
+      long[] macs,
+      int frameBytes,
+      byte[] expectedPort) {
+    if (rx.length != tx.length || rx.length != macs.length) {
+      throw new IllegalArgumentException("one rx, tx queue and MAC per port");
+    }
+    if (expectedPort.length != PacketTemplates.FLOWS) {
+      throw new IllegalArgumentException("expectedPort needs one entry per flow");
+    }
+    this.rx = rx.clone();
+    this.tx = tx.clone();
+    this.pool = pool;
+    this.rxBurst = new MbufArray(arena, BURST);
+    this.txBurst = new MbufArray(arena, BURST);
+    this.packetLength = PacketTemplates.packetLength(frameBytes);
+    this.copyLength = Math.min(PacketTemplates.COPY, packetLength);
+    this.expectedPort = expectedPort.clone();
+    int ports = rx.length;
+    MemorySegment t =
+        arena.allocate((long) ports * PacketTemplates.FLOWS * PacketTemplates.COPY, 64);
+    for (int p = 0; p < ports; p++) {
+      for (int f = 0; f < PacketTemplates.FLOWS; f++) {
+        byte[] bytes = PacketTemplates.template(f, frameBytes, macs[p], 0x02_00_00_00_00_00L | p);
+        MemorySegment.copy(
+            MemorySegment.ofArray(bytes),
+            0,
+            t,
+            ((long) p * PacketTemplates.FLOWS + f) * PacketTemplates.COPY,
+            bytes.length);
+      }
+    }
+    this.templates = t.address();
+    this.nextFlow = new int[ports];
+    this.counters = new Counters(ports);
+  }
+
+  public Counters counters() {
+    return counters;
+  }
+
+  public Histogram latency() {
+    return latency;
+  }
+
+  /**
+   * Runs one trial: sends at {@code totalPps} (split evenly over the ports; 0 = as fast as the
+   * queues take them) for {@code millis}, a probe every {@code probeEvery} packets per port (0 =
+   * none), then only receives for {@code drainMillis} so that every packet still in flight is
+   * counted. The counters and the histogram are reset at the start.
+   */
+  public void run(long totalPps, long millis, long probeEvery, long drainMillis) {
+    counters.reset();
+    latency.reset();
+    int ports = rx.length;
+    long start = System.nanoTime();
+    Pacer[] pacers = new Pacer[ports]; // per trial, before the loop
+    long[] untilProbe = new long[ports];
+    for (int p = 0; p < ports; p++) {
+      pacers[p] = new Pacer(totalPps / ports, 4 * BURST, start);
+      untilProbe[p] = probeEvery;
+    }
+    long end = start + millis * 1_000_000L;
+    long now = start;
+    while (now < end) {
+      for (int p = 0; p < ports; p++) {
+        receive(p);
+        Pacer pacer = pacers[p];
+        int n = pacer.allowance(now, BURST);
+        if (n > 0) {
+          boolean probe = false;
+          if (probeEvery > 0) {
+            untilProbe[p] -= n;
+            if (untilProbe[p] <= 0) {
+              untilProbe[p] += probeEvery;
+              probe = true;
+            }
+          }
+          if (send(p, n, probe)) {
+            pacer.consume(n);
+          }
+        }
+      }
+      now = System.nanoTime();
+    }
+    counters.sendNanos = now - start;
+    long drainEnd = System.nanoTime() + drainMillis * 1_000_000L;
+    while (System.nanoTime() < drainEnd) {
+      for (int p = 0; p < ports; p++) {
+        receive(p);
+      }
+    }
+  }
+
+  private void receive(int port) {
+    int n = rx[port].burst(rxBurst, BURST);
+    if (n == 0) {
+      return;
+    }
+    long now = System.nanoTime();
+    long returned = 0;
+    for (int i = 0; i < n; i++) {
+      long m = rxBurst.get(i);
+      if (Mbuf.dataLength(m) < PacketTemplates.PROBE_END) {
+        counters.foreign++;
+        continue;
+      }
+      long d = Mbuf.dataAddress(m);
+      int flow = NativeMemory.getIntBe(d + PacketTemplates.IP_DST) - PacketTemplates.FIRST_DST;
+      if (flow < 0 || flow >= PacketTemplates.FLOWS) {
+        counters.foreign++;
+        continue;
+      }
+      returned++;
+      int expected = expectedPort[flow];
+      if (expected >= 0 && expected != port) {
+        counters.misrouted++;
+      }
+      if (NativeMemory.getIntBe(d + PacketTemplates.PROBE_MAGIC) == PacketTemplates.MAGIC) {
+        long sent = NativeMemory.getLongBe(d + PacketTemplates.PROBE_TIME);
+        long delta = now - sent;
+        if (delta >= 0) {
+          latency.recordValue(Math.min(delta, HIGHEST_NANOS));
+          counters.probesReceived++;
+        }
+      }
+    }
+    counters.returned[port] += returned;
+    PktMbufPool.freeBulk(rxBurst.address(), n);
+  }
+
+  /** Builds and offers {@code n} packets on {@code port}; false if the pool had too few mbufs. */
+  private boolean send(int port, int n, boolean probe) {
+    if (!pool.allocBulk(txBurst, n)) {
+      counters.allocFailures++;
+      return false;
+    }
+    long base = templates + (long) port * PacketTemplates.FLOWS * PacketTemplates.COPY;
+    int flow = nextFlow[port];
+    for (int i = 0; i < n; i++) {
+      long m = txBurst.get(i);
+      Mbuf.setLength(m, packetLength);
+      NativeMemory.move(base + (long) flow * PacketTemplates.COPY, Mbuf.dataAddress(m), copyLength);
+      flow = (flow + 1) & (PacketTemplates.FLOWS - 1);
+    }
+    nextFlow[port] = flow;
+    if (probe) {
+      long d = Mbuf.dataAddress(txBurst.get(0));
+      NativeMemory.putIntBe(d + PacketTemplates.PROBE_MAGIC, PacketTemplates.MAGIC);
+      NativeMemory.putIntBe(d + PacketTemplates.PROBE_SEQ, sequence++);
+      NativeMemory.putLongBe(d + PacketTemplates.PROBE_TIME, System.nanoTime());
+    }
+    int sent = tx[port].burst(txBurst, n);
+    counters.offered[port] += n;
+    counters.accepted[port] += sent;
+    if (probe && sent > 0) {
+      counters.probesSent++;
+    }
+    if (sent < n) {
+      PktMbufPool.freeBulk(txBurst.addressOf(sent), n - sent);
+    }
+    return true;
+  }
+}
