@@ -585,36 +585,11 @@ public final class E2eCommand implements Callable<Integer> {
    * remove them in the middle of a run, and every flatnet trial runs the same code.
    */
   static String snapshotClasspath(Path repo, Path classpathFile, Path into) throws IOException {
-    Files.createDirectories(into);
     List<String> entries = new ArrayList<>();
     entries.add(repo.resolve("dataplane/target/classes").toString());
-    for (String e : Files.readString(classpathFile, StandardCharsets.UTF_8).strip().split(":")) {
-      if (!e.isBlank()) {
-        entries.add(e.strip());
-      }
-    }
-    List<String> copies = new ArrayList<>();
-    int i = 0;
-    for (String e : entries) {
-      Path from = Path.of(e);
-      Path to = into.resolve(i++ + "-" + from.getFileName());
-      if (Files.isDirectory(from)) {
-        try (var paths = Files.walk(from)) {
-          for (Path p : (Iterable<Path>) paths::iterator) {
-            Path t = to.resolve(from.relativize(p).toString());
-            if (Files.isDirectory(p)) {
-              Files.createDirectories(t);
-            } else {
-              Files.copy(p, t);
-            }
-          }
-        }
-      } else {
-        Files.copy(from, to);
-      }
-      copies.add(to.toString());
-    }
-    return String.join(":", copies);
+    entries.addAll(
+        List.of(Files.readString(classpathFile, StandardCharsets.UTF_8).strip().split(":")));
+    return snapshotEntries(entries, into);
   }
 
   /** Copies classpath entries (directories or jars) and returns a classpath of the copies. */

@@ -664,39 +664,10 @@ public final class Report {
         j.endArray().endObject();
       }
       j.endArray();
-      j.key("zero_loss_ratios").beginArray();
-      for (Ratio r : zeroLossRatios(size)) {
-        j.beginObject()
-            .field("name", r.name())
-            .field("median", r.summary().median())
-            .field("min", r.summary().min())
-            .field("max", r.summary().max())
-            .array("per_round", r.perRound())
-            .endObject();
-      }
-      j.endArray();
-      j.key("latency_p99_ratios").beginArray();
-      for (Ratio r : p99Ratios(size)) {
-        j.beginObject()
-            .field("name", r.name())
-            .field("median", r.summary().median())
-            .field("min", r.summary().min())
-            .field("max", r.summary().max())
-            .array("per_round", r.perRound())
-            .endObject();
-      }
-      j.endArray();
-      j.key("ratios").beginArray();
-      for (Ratio r : ratios(size)) {
-        j.beginObject()
-            .field("name", r.name())
-            .field("median", r.summary().median())
-            .field("min", r.summary().min())
-            .field("max", r.summary().max())
-            .array("per_round", r.perRound())
-            .endObject();
-      }
-      j.endArray().endObject();
+      ratiosJson(j, "zero_loss_ratios", zeroLossRatios(size));
+      ratiosJson(j, "latency_p99_ratios", p99Ratios(size));
+      ratiosJson(j, "ratios", ratios(size));
+      j.endObject();
     }
     j.endArray();
     j.key("routing_check").beginArray();
@@ -727,6 +698,20 @@ public final class Report {
   }
 
   /** The headline figures of the first frame size, for a quick look. */
+  private static void ratiosJson(Json j, String key, List<Ratio> ratios) {
+    j.key(key).beginArray();
+    for (Ratio r : ratios) {
+      j.beginObject()
+          .field("name", r.name())
+          .field("median", r.summary().median())
+          .field("min", r.summary().min())
+          .field("max", r.summary().max())
+          .array("per_round", r.perRound())
+          .endObject();
+    }
+    j.endArray();
+  }
+
   private void summaryJson(Json j) {
     int size = setup.sizes().getFirst();
     j.key("summary").beginObject().field("frame_bytes", size);

@@ -30,6 +30,22 @@ public record TrialResult(
     double[] busyBefore,
     boolean dutCounted) {
 
+  /** A trial that produced no figures, and why. */
+  static TrialResult failed(
+      int round, DutSystem system, int frameBytes, String error, boolean dutCounted) {
+    return new TrialResult(
+        round,
+        system,
+        frameBytes,
+        null,
+        Map.of(),
+        new long[0],
+        null,
+        error,
+        new double[0],
+        dutCounted);
+  }
+
   /** A copy with the CPU load measured before the trial. */
   public TrialResult withBusyBefore(double[] busy) {
     return new TrialResult(

@@ -156,17 +156,7 @@ public final class TrialRunner {
           new double[0],
           false);
     } catch (IOException | IllegalStateException e) {
-      return new TrialResult(
-          round,
-          system,
-          frameBytes,
-          null,
-          Map.of(),
-          new long[0],
-          null,
-          e.getMessage(),
-          new double[0],
-          false);
+      return TrialResult.failed(round, system, frameBytes, e.getMessage(), false);
     } finally {
       if (gen != null) {
         processes.stop(gen, 5_000);
@@ -194,8 +184,7 @@ public final class TrialRunner {
     String msg = culprit.name() + " " + why + " (log " + culprit.log() + ")";
     progress.println("flatnet bench e2e: " + system.label() + " trial failed: " + msg);
     progress.print(culprit.tail(12));
-    return new TrialResult(
-        round, system, frameBytes, null, Map.of(), new long[0], null, msg, new double[0], false);
+    return TrialResult.failed(round, system, frameBytes, msg, false);
   }
 
   /** How a search session runs. */
@@ -558,17 +547,7 @@ public final class TrialRunner {
     } catch (TrialFailure f) {
       return failed(round, system, frameBytes, f.culprit, f.getMessage());
     } catch (IOException | IllegalStateException e) {
-      return new TrialResult(
-          round,
-          system,
-          frameBytes,
-          null,
-          Map.of(),
-          new long[0],
-          null,
-          e.getMessage(),
-          new double[0],
-          true);
+      return TrialResult.failed(round, system, frameBytes, e.getMessage(), true);
     } finally {
       if (gen != null) {
         processes.stop(gen, 5_000);
