@@ -326,11 +326,11 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
         String socket = r.socket() != null ? r.socket() : defaultSocket(r.name()).toString();
         pod = new PodConfig(r.name(), kind, socket, "server", null, r.ips(), mac);
       }
-      case PodConfig.AF_PACKET, PodConfig.TAP ->
+      case PodConfig.AF_PACKET, PodConfig.TAP, PodConfig.BRIDGE ->
           pod = new PodConfig(r.name(), kind, null, null, r.ifname(), r.ips(), mac);
       default -> {
         return AgentProtocol.Response.failure(
-            "pod-add: kind must be vhost-user, af_packet or tap, not \"" + kind + "\"");
+            "pod-add: kind must be vhost-user, af_packet, tap or bridge, not \"" + kind + "\"");
       }
     }
     Collection<PodConfig> candidate = runtimePods.configsWith(r.name(), pod);
@@ -448,6 +448,11 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
     if (!have.equals(want)) {
       return AgentProtocol.Response.failure(
           "pod-check: " + r.name() + " is installed as " + have + " but should be " + want);
+    }
+    List<String> problems = dataplane.podProblems(r.name());
+    if (!problems.isEmpty()) {
+      return AgentProtocol.Response.failure(
+          "pod-check: " + r.name() + ": " + String.join("; ", problems));
     }
     return AgentProtocol.Response.success(have.socket(), have.mac());
   }

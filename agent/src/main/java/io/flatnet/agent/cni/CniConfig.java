@@ -16,8 +16,11 @@ import java.util.List;
  *   <li>{@code agentSocket} (default /run/flatnet/agent.sock), {@code agentTimeoutMs} (10000);
  *   <li>{@code ipamDir} (default /var/lib/flatnet/ipam; the store is {@code <ipamDir>/<name>/});
  *   <li>{@code podCIDRs}, {@code gateways}: optional; if absent, asked from the agent (node-info);
- *   <li>{@code kind}: {@code netns} (default: a veth pair, the router attaches to the host end) or
- *       {@code vhost-user} (the router serves a vhost-user socket for a DPDK app in the pod);
+ *   <li>{@code kind}: {@code netns} (default: a veth pair) or {@code vhost-user} (the router serves
+ *       a vhost-user socket for a DPDK app in the pod);
+ *   <li>{@code attach} (netns pods): {@code shared} (default: the host end joins the pod bridge,
+ *       which the router reaches through one port, see {@link PodSegment}) or {@code port} (the
+ *       router attaches the host end as its own af_packet port: at most ~31 pods a node);
  *   <li>{@code vhostSocketDir} (default /run/flatnet/vhost), {@code mtu} (1500).
  * </ul>
  *
@@ -33,13 +36,21 @@ record CniConfig(
     List<IpNet> podCIDRs,
     List<IpAddress> gateways,
     String kind,
+    String attach,
     Path vhostSocketDir,
     int mtu,
     JsonNode dns,
     JsonNode prevResult) {
 
+  /** A netns pod on the shared pod bridge (not a DPDK port of its own). */
+  boolean shared() {
+    return kind.equals(NETNS) && attach.equals(SHARED);
+  }
+
   static final String NETNS = "netns";
   static final String VHOST_USER = "vhost-user";
+  static final String SHARED = "shared";
+  static final String PORT = "port";
   static final Path DEFAULT_IPAM_DIR = Path.of("/var/lib/flatnet/ipam");
   static final Path DEFAULT_VHOST_DIR = Path.of("/run/flatnet/vhost");
 
@@ -91,6 +102,11 @@ record CniConfig(
           CniError.INVALID_CONFIG,
           "kind must be \"netns\" or \"vhost-user\", not \"" + kind + "\"");
     }
+    String attach = orDefault(root, "attach", SHARED);
+    if (!attach.equals(SHARED) && !attach.equals(PORT)) {
+      throw new CniError(
+          CniError.INVALID_CONFIG, "attach must be \"shared\" or \"port\", not \"" + attach + "\"");
+    }
     Path vhostDir = Path.of(orDefault(root, "vhostSocketDir", DEFAULT_VHOST_DIR.toString()));
     int mtu = (int) number(root, "mtu", 1500);
     if (mtu < 68 || mtu > 9216) {
@@ -106,6 +122,7 @@ record CniConfig(
         podCIDRs,
         gateways,
         kind,
+        attach,
         vhostDir,
         mtu,
         root.get("dns"),

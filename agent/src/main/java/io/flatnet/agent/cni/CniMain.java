@@ -41,14 +41,16 @@ import java.util.Set;
  * <ul>
  *   <li>ADD: allocates one address per family ({@link Ipam}, under {@code <ipamDir>/<name>/}); for
  *       a {@code netns} pod creates the veth pair and configures the pod end ({@link
- *       NetnsPlumber}), then asks the agent to attach the host end as an af_packet port; for a
- *       {@code vhost-user} pod asks the agent to serve a vhost-user socket. Anything that fails
- *       undoes what was done before it.
+ *       NetnsPlumber}), puts the host end on the shared pod bridge ({@link PodSegment}; or, with
+ *       {@code "attach": "port"}, leaves it for the router to attach as its own af_packet port),
+ *       then asks the agent to route the pod; for a {@code vhost-user} pod asks the agent to serve
+ *       a vhost-user socket. Anything that fails undoes what was done before it.
  *   <li>DEL: detaches the pod at the agent, deletes the veth pair, frees the addresses. Every step
  *       tolerates "already gone", so DEL of an unknown container succeeds; a missing agent socket
  *       (agent not running) is a warning, not an error.
- *   <li>CHECK: the addresses are still allocated and match prevResult, the agent has the pod, and
- *       (netns) the pod interface holds them.
+ *   <li>CHECK: the addresses are still allocated and match prevResult, the agent has the pod and
+ *       the router routes its addresses to it, and (netns) the pod interface holds them with a
+ *       default route via each gateway, and the host end is up (on the bridge, isolated).
  * </ul>
  */
 public final class CniMain {
@@ -277,7 +279,7 @@ public final class CniMain {
       String socket = null;
       if (cfg.kind().equals(CniConfig.NETNS)) {
         try {
-          plumber.add(env.netns(), env.ifname(), hostIface, mac, ips, gws, cfg.mtu());
+          plumber.add(env.netns(), env.ifname(), hostIface, mac, ips, gws, cfg.mtu(), cfg.shared());
           plumbed = true;
         } catch (NetnsPlumber.PlumbingException e) {
           throw new CniError(
@@ -288,7 +290,7 @@ public final class CniMain {
                 AgentProtocol.POD_ADD,
                 env.podName(),
                 env.containerId(),
-                "af_packet",
+                cfg.shared() ? "bridge" : "af_packet",
                 strings(ips),
                 mac,
                 null,
@@ -472,11 +474,15 @@ public final class CniMain {
           "no addresses are allocated to container " + env.containerId() + " on " + env.ifname());
     }
     Set<IpAddress> previous = new HashSet<>();
+    List<IpAddress> gws = new ArrayList<>();
     for (JsonNode ip : prev.path("ips")) {
       String text = ip.path("address").asText("");
       int slash = text.indexOf('/');
       try {
         previous.add(IpAddress.parse(slash < 0 ? text : text.substring(0, slash)));
+        if (!ip.path("gateway").asText("").isEmpty()) {
+          gws.add(IpAddress.parse(ip.path("gateway").asText()));
+        }
       } catch (IllegalArgumentException e) {
         throw new CniError(CniError.INVALID_CONFIG, "prevResult: " + e.getMessage());
       }
@@ -497,7 +503,13 @@ public final class CniMain {
     }
     if (cfg.kind().equals(CniConfig.NETNS)) {
       try {
-        plumber.check(env.netns(), env.ifname(), have);
+        plumber.check(
+            env.netns(),
+            env.ifname(),
+            hostIfaceName(env.containerId(), env.ifname()),
+            have,
+            gws,
+            cfg.shared());
       } catch (NetnsPlumber.PlumbingException e) {
         throw new CniError(
             CniError.CHECK_FAILED, "the pod interface is not as it should be", e.getMessage());

@@ -13,12 +13,14 @@ import java.util.List;
  * <p>The pair is created <em>inside</em> the pod's namespace ({@code nsenter --net=NETNS ip link
  * add IFNAME ... type veth peer name HOST netns PID}), with the host end sent to the namespace of
  * this process by PID, so it works with any iproute2 (no namespace-path support needed) and the pod
- * end never appears in the host namespace under a temporary name.
+ * end never appears in the host namespace under a temporary name. In shared mode the host end then
+ * joins the pod bridge, isolated ({@link PodSegment}; the segment is made first if missing).
  */
 public final class IpCommandPlumber implements NetnsPlumber {
 
   private final CommandRunner runner;
   private final long hostPid;
+  private final PodSegment segment;
 
   /**
    * @param runner runs the commands
@@ -27,6 +29,7 @@ public final class IpCommandPlumber implements NetnsPlumber {
   public IpCommandPlumber(CommandRunner runner, long hostPid) {
     this.runner = runner;
     this.hostPid = hostPid;
+    this.segment = new PodSegment(runner);
   }
 
   public static IpCommandPlumber system() {
@@ -41,9 +44,13 @@ public final class IpCommandPlumber implements NetnsPlumber {
       String mac,
       List<IpAddress> ips,
       List<IpAddress> gateways,
-      int mtu)
+      int mtu,
+      boolean shared)
       throws PlumbingException {
     String ns = "--net=" + netns;
+    if (shared) {
+      segment.ensure(mtu); // before anything of the pod's, so a failure leaves nothing to undo
+    }
     // A host end left by an earlier, interrupted ADD would make "ip link add" fail.
     del(hostIface);
     must(
@@ -94,9 +101,13 @@ public final class IpCommandPlumber implements NetnsPlumber {
             ifname);
       }
       must("nsenter", ns, "ethtool", "-K", ifname, "tx", "off");
-      // The host end carries only the router's af_packet traffic: no IPv6 of its own.
+      // The host end carries only the pod's traffic to the router: no IPv6 of its own.
       run("sysctl", "-q", "-w", "net.ipv6.conf." + hostIface + ".disable_ipv6=1");
-      must("ip", "link", "set", hostIface, "up");
+      if (shared) {
+        segment.join(hostIface);
+      } else {
+        must("ip", "link", "set", hostIface, "up");
+      }
     } catch (PlumbingException e) {
       try {
         del(hostIface);
@@ -120,22 +131,25 @@ public final class IpCommandPlumber implements NetnsPlumber {
   }
 
   @Override
-  public void check(String netns, String ifname, List<IpAddress> ips) throws PlumbingException {
+  public void check(
+      String netns,
+      String ifname,
+      String hostIface,
+      List<IpAddress> ips,
+      List<IpAddress> gateways,
+      boolean shared)
+      throws PlumbingException {
     List<String> argv =
         List.of("nsenter", "--net=" + netns, "ip", "-j", "addr", "show", "dev", ifname);
-    CommandRunner.Result r = run(argv.toArray(String[]::new));
-    if (!r.ok()) {
-      throw failure(argv, r);
-    }
+    JsonNode root = json(argv);
     List<IpAddress> have = new ArrayList<>();
     try {
-      JsonNode root = JsonMapper.builder().build().readTree(r.stdout());
       for (JsonNode link : root) {
         for (JsonNode info : link.path("addr_info")) {
           have.add(IpAddress.parse(info.path("local").asText()));
         }
       }
-    } catch (IOException | IllegalArgumentException e) {
+    } catch (IllegalArgumentException e) {
       throw new PlumbingException(
           "cannot parse the output of " + String.join(" ", argv) + ": " + e, e);
     }
@@ -144,6 +158,47 @@ public final class IpCommandPlumber implements NetnsPlumber {
         throw new PlumbingException(
             ifname + " in " + netns + " does not hold " + a + " (it has " + have + ")", null);
       }
+    }
+    for (IpAddress gw : gateways) {
+      String fam = gw.isV4() ? "-4" : "-6";
+      List<String> routes =
+          List.of("nsenter", "--net=" + netns, "ip", "-j", fam, "route", "show", "default");
+      boolean found = false;
+      for (JsonNode route : json(routes)) {
+        found |=
+            gw.toString().equals(route.path("gateway").asText())
+                && ifname.equals(route.path("dev").asText());
+      }
+      if (!found) {
+        throw new PlumbingException(
+            "no default route via " + gw + " dev " + ifname + " in " + netns, null);
+      }
+    }
+    if (shared) {
+      segment.checkJoined(hostIface);
+    } else {
+      JsonNode link = segment.link(hostIface);
+      if (link == null || !PodSegment.hasFlag(link, "UP")) {
+        throw new PlumbingException(
+            "the host end " + hostIface + (link == null ? " does not exist" : " is down"), null);
+      }
+    }
+  }
+
+  private JsonNode json(List<String> argv) throws PlumbingException {
+    CommandRunner.Result r = run(argv.toArray(String[]::new));
+    if (!r.ok()) {
+      throw failure(argv, r);
+    }
+    try {
+      JsonNode root = JsonMapper.builder().build().readTree(r.stdout());
+      if (root == null || !root.isArray()) {
+        throw new IOException("not a JSON array");
+      }
+      return root;
+    } catch (IOException e) {
+      throw new PlumbingException(
+          "cannot parse the output of " + String.join(" ", argv) + ": " + e, e);
     }
   }
 

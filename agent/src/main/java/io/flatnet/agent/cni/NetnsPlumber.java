@@ -6,7 +6,8 @@ import java.util.List;
 /**
  * The kernel side of a netns pod: a veth pair with one end ({@code ifname}, e.g. eth0) in the pod's
  * network namespace, holding the pod's addresses and a default route via the gateway, and the other
- * end in the host namespace, which the router attaches to as an af_packet port.
+ * end in the host namespace: on the shared pod bridge ({@link PodSegment}, attach mode {@code
+ * shared}), or attached by the router as its own af_packet port (attach mode {@code port}).
  */
 public interface NetnsPlumber {
 
@@ -31,6 +32,8 @@ public interface NetnsPlumber {
    * @param ips the pod's addresses
    * @param gateways the gateways, one per family of {@code ips}
    * @param mtu the MTU of both ends
+   * @param shared put the host end on the shared pod bridge (isolated), making the segment first if
+   *     needed; else leave it for the router to attach as its own port
    */
   void add(
       String netns,
@@ -39,12 +42,24 @@ public interface NetnsPlumber {
       String mac,
       List<IpAddress> ips,
       List<IpAddress> gateways,
-      int mtu)
+      int mtu,
+      boolean shared)
       throws PlumbingException;
 
   /** Deletes the pair by its host end; nothing if it does not exist. */
   void del(String hostIface) throws PlumbingException;
 
-  /** Checks that {@code ifname} in {@code netns} exists and holds {@code ips}. */
-  void check(String netns, String ifname, List<IpAddress> ips) throws PlumbingException;
+  /**
+   * Checks that {@code ifname} in {@code netns} exists, holds {@code ips} and has a default route
+   * via each gateway, and that the host end is up (and, if {@code shared}, isolated on the pod
+   * bridge, with the segment's router end in place).
+   */
+  void check(
+      String netns,
+      String ifname,
+      String hostIface,
+      List<IpAddress> ips,
+      List<IpAddress> gateways,
+      boolean shared)
+      throws PlumbingException;
 }

@@ -46,7 +46,11 @@ public final class ConfigValidator {
 
   public static final Set<String> ROLES = Set.of("uplink", "host");
   public static final Set<String> KINDS =
-      Set.of(PodConfig.VHOST_USER, PodConfig.TAP, PodConfig.AF_PACKET);
+      Set.of(PodConfig.VHOST_USER, PodConfig.TAP, PodConfig.AF_PACKET, PodConfig.BRIDGE);
+
+  /** The router's port on the shared pod bridge (bridge pods): no config port may take it. */
+  public static final String SEGMENT_PORT = "pods0";
+
   public static final Set<String> MODES = Set.of("client", "server");
   public static final Set<String> IDLE = Set.of(WorkersConfig.BUSY_SPIN, WorkersConfig.BACKOFF);
 
@@ -131,7 +135,10 @@ public final class ConfigValidator {
       pods.add(Map.entry("cniPods[" + p.name() + "]", p));
     }
     r.pods(pods);
-    int devices = config.ports().size() + pods.size();
+    // Each port and each pod is a DPDK ethdev, except bridge pods: they share one (pods0).
+    long bridged = pods.stream().filter(e -> PodConfig.BRIDGE.equals(e.getValue().kind())).count();
+    int own = (int) (pods.size() - bridged);
+    int devices = config.ports().size() + own + (bridged > 0 ? 1 : 0);
     if (devices > MAX_DEVICES) {
       r.error(
           pods.isEmpty() ? "ports" : "pods",
@@ -139,12 +146,15 @@ public final class ConfigValidator {
           "too many ports: "
               + config.ports().size()
               + " ports and "
-              + pods.size()
-              + " pods need "
+              + own
+              + " pods with a port of their own"
+              + (bridged > 0 ? " (and the shared pod bridge port for " + bridged + " more)" : "")
+              + " need "
               + devices
               + " DPDK ports; a router has at most "
               + MAX_DEVICES
-              + " (RTE_MAX_ETHPORTS)");
+              + " (RTE_MAX_ETHPORTS); attach netns pods to the shared bridge instead"
+              + " (CNI \"attach\": \"shared\", pod kind bridge)");
     }
     r.peers(config.peers());
     r.routes(config.routes());
@@ -341,6 +351,8 @@ public final class ConfigValidator {
         }
         if (port.name() == null || port.name().isBlank()) {
           error(p + ".name", port.name(), "required");
+        } else if (port.name().equals(SEGMENT_PORT)) {
+          error(p + ".name", port.name(), "reserved for the router's port on the pod bridge");
         } else if (portsByName.putIfAbsent(port.name(), port) != null) {
           error(p + ".name", port.name(), "duplicate port name");
         }
@@ -420,7 +432,7 @@ public final class ConfigValidator {
           }
         }
         if (pod.kind() == null || !KINDS.contains(pod.kind())) {
-          error(p + ".kind", pod.kind(), "must be vhost-user, tap or af_packet");
+          error(p + ".kind", pod.kind(), "must be vhost-user, tap, af_packet or bridge");
         } else if (pod.kind().equals(PodConfig.VHOST_USER)) {
           vhostUser(p, pod);
         } else {
@@ -484,7 +496,7 @@ public final class ConfigValidator {
         error(p + ".mode", pod.mode(), "must be client or server");
       }
       if (pod.iface() != null) {
-        error(p + ".interface", pod.iface(), "only for tap and af_packet pods");
+        error(p + ".interface", pod.iface(), "only for tap, af_packet and bridge pods");
       }
     }
 

@@ -6,8 +6,10 @@ import java.util.List;
 /**
  * {@code pods[]:} a pod attached to the router. {@code name} is "namespace/name"; {@code kind} is
  * {@code vhost-user} (with {@code socket} and {@code mode} client|server, default client), {@code
- * tap} or {@code af_packet} (with {@code interface}, the host-side interface name). {@code mac} is
- * optional.
+ * tap} or {@code af_packet} (with {@code interface}, the host-side interface name, which becomes a
+ * DPDK port of its own), or {@code bridge} (with {@code interface}, the pod's host veth end on the
+ * shared pod bridge; the router reaches it through its one port on that bridge). {@code mac} is
+ * optional (learnt by ARP/NDP if absent).
  */
 public record PodConfig(
     String name,
@@ -21,6 +23,7 @@ public record PodConfig(
   public static final String VHOST_USER = "vhost-user";
   public static final String TAP = "tap";
   public static final String AF_PACKET = "af_packet";
+  public static final String BRIDGE = "bridge";
 
   public PodConfig {
     ips = Lists.of(ips);

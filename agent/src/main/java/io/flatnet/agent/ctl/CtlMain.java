@@ -211,7 +211,7 @@ public final class CtlMain implements Callable<Integer> {
                 common,
                 AgentProtocol.Request.of(AgentProtocol.SHOW_PODS),
                 () -> out.println("no pods"),
-                (d, o) -> table(d, o, "name", "kind", "port", "attach", "ips", "mac"));
+                (d, o) -> table(d, o, "name", "kind", "port", "state", "attach", "ips", "mac"));
         case "routes" ->
             run(
                 common,

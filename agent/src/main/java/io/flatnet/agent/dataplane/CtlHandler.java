@@ -1,15 +1,22 @@
 package io.flatnet.agent.dataplane;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.flatnet.agent.api.AgentProtocol;
+import io.flatnet.agent.cni.PodSegment;
+import io.flatnet.agent.config.PodConfig;
 import io.flatnet.agent.state.PodSpec;
 import io.flatnet.dataplane.PortTable;
 import io.flatnet.dataplane.Router;
+import io.flatnet.dpdk.EthDev;
 import io.flatnet.route.Ipv4Prefix;
 import io.flatnet.route.Ipv6Prefix;
 import io.flatnet.route.NextHopTable;
 import io.flatnet.route.NextHops;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -28,11 +35,65 @@ public final class CtlHandler implements AgentProtocol.Handler {
   private final Router router;
   private final RouterDataplane dataplane;
   private final AgentProtocol.Handler next;
+  private final Path runDir;
 
   public CtlHandler(Router router, RouterDataplane dataplane, AgentProtocol.Handler next) {
+    this(router, dataplane, next, null);
+  }
+
+  /**
+   * @param runDir the router's run directory: a {@code vhost-ports.json} there (written by the
+   *     vhost-user module's port monitor) gives vhost-user pods their state; null for none
+   */
+  public CtlHandler(
+      Router router, RouterDataplane dataplane, AgentProtocol.Handler next, Path runDir) {
     this.router = router;
     this.dataplane = dataplane;
     this.next = next;
+    this.runDir = runDir;
+  }
+
+  /** The vhost-user module's status file, pod name to its state label; empty if there is none. */
+  private Map<String, String> vhostStates() {
+    Map<String, String> states = new HashMap<>();
+    if (runDir == null) {
+      return states;
+    }
+    Path file = runDir.resolve("vhost-ports.json");
+    if (!Files.isRegularFile(file)) {
+      return states;
+    }
+    try {
+      JsonNode root = AgentProtocol.json().readTree(file.toFile());
+      for (JsonNode port : root.path("ports")) {
+        if (port.hasNonNull("name") && port.hasNonNull("state")) {
+          states.put(port.get("name").asText(), port.get("state").asText());
+        }
+      }
+    } catch (IOException e) {
+      // a file being replaced, or not ours: fall back to the link state
+    }
+    return states;
+  }
+
+  /**
+   * A pod's state: for vhost-user, the monitor's state if the status file has it, else from the
+   * ethdev link (up: running; down: waiting-for-peer, i.e. no peer or not ready yet); for kernel
+   * interfaces, the link of its port (a bridge pod: the segment port's).
+   */
+  private static String podState(PodSpec pod, Integer port, Map<String, String> vhost) {
+    boolean isVhost = PodConfig.VHOST_USER.equals(pod.kind());
+    if (isVhost && vhost.containsKey(pod.name())) {
+      return vhost.get(pod.name());
+    }
+    if (port == null) {
+      return "no-port";
+    }
+    boolean up = EthDev.link(port).up();
+    if (isVhost) {
+      return up ? "running" : "waiting-for-peer";
+    }
+    return up ? "up" : "down";
   }
 
   @Override
@@ -125,15 +186,24 @@ public final class CtlHandler implements AgentProtocol.Handler {
     Map<String, Integer> ids = new HashMap<>();
     portNames().forEach((id, name) -> ids.put(name, id));
     ArrayNode out = array();
+    Integer segment = dataplane.segmentPort();
+    Map<String, String> vhost = vhostStates();
     for (PodSpec pod : dataplane.installed().pods().values()) {
       ObjectNode p = out.addObject();
       p.put("name", pod.name());
       p.put("kind", pod.kind());
-      Integer id = ids.get(pod.name());
+      boolean bridged = PodConfig.BRIDGE.equals(pod.kind());
+      Integer id = bridged ? segment : ids.get(pod.name());
       if (id != null) {
         p.put("port", id);
+        p.put("portName", bridged ? names(id) : pod.name());
       }
-      p.put("attach", pod.socket() != null ? pod.socket() : pod.iface());
+      p.put("state", podState(pod, id, vhost));
+      p.put(
+          "attach",
+          pod.socket() != null
+              ? pod.socket()
+              : bridged ? pod.iface() + "@" + PodSegment.BRIDGE : pod.iface());
       ArrayNode ips = p.putArray("ips");
       pod.ips().forEach(ips::add);
       if (pod.mac() != null) {
@@ -141,6 +211,10 @@ public final class CtlHandler implements AgentProtocol.Handler {
       }
     }
     return out;
+  }
+
+  private String names(int id) {
+    return portNames().getOrDefault(id, "#" + id);
   }
 
   /** Installed prefixes, IPv4 first, each by address then length. */

@@ -1,5 +1,10 @@
 package io.flatnet.agent.dataplane;
 
+import io.flatnet.agent.cni.CommandRunner;
+import io.flatnet.agent.cni.NetnsPlumber;
+import io.flatnet.agent.cni.PodSegment;
+import io.flatnet.agent.config.ConfigValidator;
+import io.flatnet.agent.config.PodConfig;
 import io.flatnet.agent.state.DataplaneApi;
 import io.flatnet.agent.state.PodSpec;
 import io.flatnet.agent.state.PortSpec;
@@ -7,8 +12,11 @@ import io.flatnet.agent.state.RouteSpec;
 import io.flatnet.agent.state.State;
 import io.flatnet.dataplane.PortTable;
 import io.flatnet.dataplane.Router;
+import io.flatnet.dpdk.EthDev;
 import io.flatnet.route.Ipv4Prefix;
 import io.flatnet.route.Ipv6Prefix;
+import io.flatnet.route.NextHopTable;
+import io.flatnet.route.NextHops;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -25,6 +33,13 @@ import java.util.Map;
  * node's uplink addresses (answered on the uplink; delivered to the host port if there is one, else
  * answered by the router itself). A route via a neighbour also routes the neighbour's own address
  * (/32 or /128) via itself, so a remote node's IP is reachable, not only its pods.
+ *
+ * <p>Pods of kind {@code bridge} (netns pods on the shared pod bridge, see {@link PodSegment}) have
+ * no port of their own: the first one makes the router's one af_packet port on the segment ({@value
+ * ConfigValidator#SEGMENT_PORT}, pod role, the gateways as its addresses; the segment is made first
+ * if it is missing), and each routes its addresses to that port, to its MAC. Pod-to-pod traffic on
+ * the node then leaves by the port it came in on. The port stays when the last bridge pod goes (no
+ * hot-plug churn); it goes with the router.
  */
 public final class RouterDataplane implements DataplaneApi {
   private final Router router;
@@ -35,12 +50,28 @@ public final class RouterDataplane implements DataplaneApi {
   private final Map<String, RouteSpec> routes = new LinkedHashMap<>();
   private final Map<String, Integer> ownedAddresses = new HashMap<>();
   private final Map<String, Integer> neighborHostRoutes = new HashMap<>();
+  private final PodSegment segment;
+  private Integer segmentPort;
   private int devices;
   private long generation;
 
   public RouterDataplane(Router router, int workers) {
+    this(router, workers, new PodSegment(CommandRunner.system(20)));
+  }
+
+  /**
+   * @param segment makes the shared pod segment (bridge and veth pair) when the first bridge pod
+   *     comes and it is missing
+   */
+  public RouterDataplane(Router router, int workers, PodSegment segment) {
     this.router = router;
     this.workers = workers;
+    this.segment = segment;
+  }
+
+  /** The router's port on the shared pod bridge, if a bridge pod made it. */
+  public synchronized Integer segmentPort() {
+    return segmentPort;
   }
 
   @Override
@@ -100,6 +131,12 @@ public final class RouterDataplane implements DataplaneApi {
 
   @Override
   public synchronized void addPod(PodSpec pod) {
+    if (PodConfig.BRIDGE.equals(pod.kind())) {
+      int port = segmentPort(pod.gateways());
+      pods.put(pod.name(), pod);
+      routePod(pod, port);
+      return;
+    }
     String devargs =
         switch (pod.kind()) {
           case "vhost-user" ->
@@ -128,6 +165,11 @@ public final class RouterDataplane implements DataplaneApi {
     int port = router.addPort(spec);
     portIds.put(pod.name(), port);
     pods.put(pod.name(), pod);
+    routePod(pod, port);
+  }
+
+  /** Owns the pod's gateways and routes its addresses to {@code port} (to its MAC if known). */
+  private void routePod(PodSpec pod, int port) {
     for (String gateway : pod.gateways()) {
       own(hostPrefix(gateway), false);
     }
@@ -154,7 +196,86 @@ public final class RouterDataplane implements DataplaneApi {
     for (String gateway : pod.gateways()) {
       disown(hostPrefix(gateway));
     }
-    router.removePort(portIds.remove(name));
+    if (!PodConfig.BRIDGE.equals(pod.kind())) {
+      router.removePort(portIds.remove(name));
+    }
+  }
+
+  /**
+   * The router's port on the pod bridge; the first call makes the segment if it is missing and adds
+   * the port (af_packet on {@value PodSegment#ROUTER_END}), with the gateways as its addresses.
+   */
+  private int segmentPort(List<String> gateways) {
+    if (segmentPort != null) {
+      return segmentPort;
+    }
+    try {
+      segment.ensure(1500);
+    } catch (NetnsPlumber.PlumbingException e) {
+      throw new IllegalStateException(
+          "cannot make the pod segment (bridge " + PodSegment.BRIDGE + "): " + e.getMessage(), e);
+    }
+    List<String> gatewayPrefixes = new ArrayList<>();
+    for (String gateway : gateways) {
+      gatewayPrefixes.add(gateway + (gateway.contains(":") ? "/128" : "/32"));
+    }
+    String devargs =
+        "net_af_packet_fn" + (devices++) + ",iface=" + PodSegment.ROUTER_END + ",qpairs=" + workers;
+    segmentPort =
+        router.addPort(
+            withAddresses(
+                new Router.PortSpec(
+                    ConfigValidator.SEGMENT_PORT, devargs, PortTable.ROLE_POD, 1500, 0, 0, 0),
+                gatewayPrefixes));
+    return segmentPort;
+  }
+
+  /**
+   * What is wrong with an installed pod in the live router: its port is gone or down (kernel
+   * interfaces only: a vhost-user port is down until its peer comes), an address is not routed to
+   * that port, or not to the pod's MAC.
+   */
+  @Override
+  public synchronized List<String> podProblems(String name) {
+    PodSpec pod = pods.get(name);
+    if (pod == null) {
+      return List.of("not installed in the dataplane");
+    }
+    List<String> problems = new ArrayList<>();
+    boolean bridged = PodConfig.BRIDGE.equals(pod.kind());
+    Integer port = bridged ? segmentPort : portIds.get(name);
+    String portName = bridged ? ConfigValidator.SEGMENT_PORT : name;
+    if (port == null || !router.ports().contains(port)) {
+      return List.of("the router has no port " + portName);
+    }
+    if (!"vhost-user".equals(pod.kind()) && !EthDev.link(port).up()) {
+      problems.add(
+          "port "
+              + portName
+              + " is down (its interface "
+              + (bridged ? PodSegment.ROUTER_END : pod.iface())
+              + " has no carrier)");
+    }
+    Map<Object, Integer> routes = router.routes();
+    NextHopTable hops = router.nextHops();
+    for (String ip : pod.ips()) {
+      Object prefix = hostPrefix(ip);
+      Integer nh = routes.get(prefix);
+      if (nh == null) {
+        problems.add(prefix + " is not routed");
+        continue;
+      }
+      int kind = hops.kind(nh);
+      if (kind != NextHops.KIND_FORWARD && kind != NextHops.KIND_RESOLVE) {
+        problems.add(prefix + " is not routed to a port (next hop kind " + kind + ")");
+      } else if (hops.port(nh) != port) {
+        problems.add(prefix + " is routed out of port #" + hops.port(nh) + ", not " + portName);
+      } else if (pod.mac() != null
+          && (kind != NextHops.KIND_FORWARD || hops.dstMac(nh) != parseMac(pod.mac()))) {
+        problems.add(prefix + " is not routed to the pod's MAC " + pod.mac());
+      }
+    }
+    return problems;
   }
 
   @Override

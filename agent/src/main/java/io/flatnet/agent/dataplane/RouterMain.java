@@ -107,7 +107,7 @@ public final class RouterMain implements Callable<Integer> {
       }
       Path socket = dir.resolve("agent.sock");
       Files.deleteIfExists(socket);
-      CtlHandler ctl = new CtlHandler(router, dataplane, agent);
+      CtlHandler ctl = new CtlHandler(router, dataplane, agent, dir);
       try (AgentSocketServer server = AgentSocketServer.start(socket, ctl, 2);
           MetricsServer metricsServer =
               metrics == null ? null : MetricsServer.start(metrics, router.counters().reader())) {

@@ -26,9 +26,9 @@ public interface DataplaneApi {
   void removePort(String name);
 
   /**
-   * Attaches a pod: creates its port (vhost-user socket, tap, or af_packet on the host interface),
-   * routes its addresses (/32, /128) to it and answers ARP/NDP for its gateways. Its name is not in
-   * use.
+   * Attaches a pod: creates its port (vhost-user socket, tap, or af_packet on the host interface;
+   * for kind bridge none: it is reached through the router's one port on the pod bridge), routes
+   * its addresses (/32, /128) to it and answers ARP/NDP for its gateways. Its name is not in use.
    */
   void addPod(PodSpec pod);
 
@@ -48,6 +48,15 @@ public interface DataplaneApi {
   default void replaceRoute(RouteSpec before, RouteSpec after) {
     removeRoute(before);
     addRoute(after);
+  }
+
+  /**
+   * What is wrong with an installed pod in the live dataplane, beyond its spec (its port gone or
+   * down, an address not routed to it), one sentence each; empty if nothing is. For CNI CHECK. The
+   * default finds nothing.
+   */
+  default java.util.List<String> podProblems(String name) {
+    return java.util.List.of();
   }
 
   /**

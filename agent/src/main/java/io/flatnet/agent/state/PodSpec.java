@@ -7,7 +7,8 @@ import java.util.List;
  *
  * <ul>
  *   <li>{@code name}: "namespace/name".
- *   <li>{@code kind}: "vhost-user", "tap" or "af_packet".
+ *   <li>{@code kind}: "vhost-user", "tap", "af_packet" (a DPDK port of its own) or "bridge" (a
+ *       netns pod on the shared pod bridge, reached through the router's one port there).
  *   <li>{@code socket}, {@code mode}: the vhost-user socket path and the router's side of it,
  *       "client" (the pod's virtio-user created the socket) or "server" (the router creates it);
  *       null for other kinds.

@@ -43,11 +43,25 @@ class CniMainTest {
             String mac,
             List<IpAddress> ips,
             List<IpAddress> gws,
-            int mtu)
+            int mtu,
+            boolean shared)
             throws PlumbingException {
           plumbing.add(
-              "add " + netns + " " + ifname + " " + host + " " + mac + " " + ips + " " + gws + " "
-                  + mtu);
+              "add "
+                  + netns
+                  + " "
+                  + ifname
+                  + " "
+                  + host
+                  + " "
+                  + mac
+                  + " "
+                  + ips
+                  + " "
+                  + gws
+                  + " "
+                  + mtu
+                  + (shared ? " shared" : " port"));
           if ("add".equals(failPlumbing)) {
             throw new PlumbingException("ip link add: RTNETLINK answers: File exists", null);
           }
@@ -59,9 +73,24 @@ class CniMainTest {
         }
 
         @Override
-        public void check(String netns, String ifname, List<IpAddress> ips)
+        public void check(
+            String netns,
+            String ifname,
+            String host,
+            List<IpAddress> ips,
+            List<IpAddress> gws,
+            boolean shared)
             throws PlumbingException {
-          plumbing.add("check " + ifname + " " + ips);
+          plumbing.add(
+              "check "
+                  + ifname
+                  + " "
+                  + host
+                  + " "
+                  + ips
+                  + " "
+                  + gws
+                  + (shared ? " shared" : " port"));
           if ("check".equals(failPlumbing)) {
             throw new PlumbingException("eth0 has no addresses", null);
           }
@@ -315,8 +344,29 @@ class CniMainTest {
   }
 
   @Test
+  void netnsPodJoinsTheSharedBridgeByDefault() throws Exception {
+    String conf = fx.conf("1.0.0", "[\"10.244.1.0/24\"]", "");
+    Run r = run(fx.env("ADD", "c1"), conf);
+    assertEquals(0, r.exit(), r.toString());
+    String host = CniMain.hostIfaceName("c1", "eth0");
+    assertTrue(plumbing.getFirst().endsWith(" 1500 shared"), plumbing.toString());
+    AgentProtocol.Request req = fx.requests.get(0);
+    assertEquals("bridge", req.kind());
+    assertEquals(host, req.ifname());
+    String withPrev =
+        conf.substring(0, conf.length() - 1) + ",\"prevResult\":" + r.stdout().strip() + "}";
+    assertEquals(0, run(fx.env("CHECK", "c1"), withPrev).exit());
+    assertEquals("check eth0 " + host + " [10.244.1.1] [169.254.1.1] shared", plumbing.getLast());
+    assertEquals(0, run(fx.env("DEL", "c1"), conf).exit());
+    assertEquals("del " + host, plumbing.getLast());
+    assertError(
+        run(fx.env("ADD", "c2"), fx.conf("1.0.0", "[\"10.244.1.0/24\"]", ",\"attach\":\"x\"")),
+        CniError.INVALID_CONFIG);
+  }
+
+  @Test
   void netnsPodIsPlumbedAndAttachedAsAfPacket() throws Exception {
-    String conf = fx.conf("1.0.0", "[\"10.244.1.0/24\"]", ",\"mtu\":1400");
+    String conf = fx.conf("1.0.0", "[\"10.244.1.0/24\"]", ",\"mtu\":1400,\"attach\":\"port\"");
     Run r = run(fx.env("ADD", "c1"), conf);
     assertEquals(0, r.exit(), r.toString());
     String host = CniMain.hostIfaceName("c1", "eth0");
@@ -330,7 +380,7 @@ class CniMainTest {
                 + host
                 + " "
                 + mac
-                + " [10.244.1.1] [169.254.1.1] 1400"),
+                + " [10.244.1.1] [169.254.1.1] 1400 port"),
         plumbing);
     assertEquals(host, r.json().path("interfaces").get(1).path("name").asText());
     assertFalse(r.json().path("interfaces").get(1).has("sandbox"));

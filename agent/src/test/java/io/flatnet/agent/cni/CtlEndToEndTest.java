@@ -32,6 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
 class CtlEndToEndTest {
 
   static final String[] PODS = {"fnk-pa", "fnk-pb"};
+  static final String PORT_MODE = ",\"attach\":\"port\"";
 
   Path dir;
   RouterChild router;
@@ -54,7 +55,10 @@ class CtlEndToEndTest {
     for (int i = 0; i < PODS.length; i++) {
       RouterChild.sh("ip", "netns", "del", PODS[i]);
       RouterChild.must("ip", "netns", "add", PODS[i]);
-      RouterChild.Cni r = router.cni("ADD", "ctl" + i, PODS[i], "ctl/pod-" + i, router.conf());
+      // attach mode "port": each pod is a DPDK port of its own (the shared bridge is
+      // CniEndToEndTest's)
+      RouterChild.Cni r =
+          router.cni("ADD", "ctl" + i, PODS[i], "ctl/pod-" + i, router.conf(PORT_MODE));
       assertEquals(0, r.exit(), r.toString());
       results.add(JsonMapper.builder().build().readTree(r.stdout()));
     }
@@ -121,6 +125,7 @@ class CtlEndToEndTest {
     JsonNode pod0 = pods.json().get(0);
     assertEquals("ctl/pod-0", pod0.path("name").asText());
     assertEquals("af_packet", pod0.path("kind").asText());
+    assertEquals("up", pod0.path("state").asText(), pod0.toString());
     assertEquals(mac(0), pod0.path("mac").asText());
     assertEquals(ip(0, 0), pod0.path("ips").get(0).asText());
     Ctl podTable = ctl("show", "pods");

@@ -238,13 +238,20 @@ final class RouterChild implements AutoCloseable {
 
   /** The network config kubelet would pass, with this router's socket. */
   String conf() {
+    return conf("");
+  }
+
+  /** {@link #conf()} with more members ({@code ,"k":v}). */
+  String conf(String extra) {
     return "{\"cniVersion\":\"1.0.0\",\"name\":\"flatnet\",\"type\":\"flatnet-cni\","
         + "\"agentSocket\":\""
         + socket()
         + "\",\"agentTimeoutMs\":20000,\"ipamDir\":\""
         + dir.resolve("ipam")
         + "\",\"podCIDRs\":[\"10.244.5.0/24\",\"fd00:244:5::/64\"],"
-        + "\"gateways\":[\"169.254.1.1\",\"fe80::1\"],\"mtu\":1500}";
+        + "\"gateways\":[\"169.254.1.1\",\"fe80::1\"],\"mtu\":1500"
+        + extra
+        + "}";
   }
 
   Path socket() {

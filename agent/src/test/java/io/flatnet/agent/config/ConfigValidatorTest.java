@@ -47,6 +47,35 @@ class ConfigValidatorTest {
   }
 
   @Test
+  void bridgePodsShareOneDpdkPort() throws Exception {
+    NodeConfig c = ConfigLoader.parse(TestConfigs.BASE, "node.yaml");
+    List<PodConfig> cni = new java.util.ArrayList<>();
+    for (int i = 0; i < 200; i++) {
+      cni.add(
+          new PodConfig(
+              "cni/b" + i,
+              "bridge",
+              null,
+              null,
+              "fnb" + i,
+              List.of("10.244.1." + (i + 1)),
+              "02:00:00:00:0" + (i / 100) + ":" + String.format("%02d", i % 100)));
+    }
+    List<ConfigError> errors = TestConfigs.VALIDATOR.validate(c, cni);
+    // only address clashes with the base config's own pods, never the port limit
+    assertTrue(
+        errors.stream().noneMatch(e -> e.toString().contains("too many ports")), errors.toString());
+    NodeConfig reserved =
+        ConfigLoader.parse(
+            TestConfigs.BASE.replaceFirst("name: uplink0", "name: pods0"), "node.yaml");
+    assertTrue(
+        TestConfigs.VALIDATOR.validate(reserved).stream()
+            .anyMatch(
+                e -> e.toString().contains("reserved for the router's port on the pod bridge")),
+        TestConfigs.VALIDATOR.validate(reserved).toString());
+  }
+
+  @Test
   void baseIsValid() throws Exception {
     assertEquals(List.of(), errors(TestConfigs.BASE));
   }
@@ -204,7 +233,7 @@ class ConfigValidatorTest {
     assertHas(e, "pods[0].mode \"both\": must be client or server");
     assertHas(e, "pods[1].interface: required for a af_packet pod (host-side interface name)");
     assertHas(e, "pods[1].socket \"/tmp/x.sock\": only for vhost-user pods");
-    assertHas(e, "pods[2].kind \"veth\": must be vhost-user, tap or af_packet");
+    assertHas(e, "pods[2].kind \"veth\": must be vhost-user, tap, af_packet or bridge");
     assertHas(e, "pods[3].name \"nonamespace\": expected namespace/name");
     assertHas(
         e,
