@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
+import java.util.function.UnaryOperator;
 
 /**
  * Control path for vhost-user pod ports: adds them to and removes them from a running {@link
@@ -78,6 +79,14 @@ public final class VhostPorts implements AutoCloseable {
    * @throws VhostPortException naming what was wrong
    */
   public synchronized int add(VhostPortSpec spec) {
+    return add(spec, UnaryOperator.identity());
+  }
+
+  /**
+   * As {@link #add(VhostPortSpec)}, with the router port spec adjusted by {@code portSpec} first
+   * (the agent gives a pod port its gateway addresses this way).
+   */
+  public synchronized int add(VhostPortSpec spec, UnaryOperator<Router.PortSpec> portSpec) {
     if (byName.containsKey(spec.name())) {
       throw new VhostPortException(
           Problem.DUPLICATE, "a vhost-user pod named " + spec.name() + " exists already");
@@ -98,7 +107,7 @@ public final class VhostPorts implements AutoCloseable {
     String devargs = spec.devargs("net_vhost_fn" + DEVICE_NAMES.incrementAndGet());
     int port;
     try {
-      port = router.addPort(Router.PortSpec.pod(spec.name(), devargs));
+      port = router.addPort(portSpec.apply(Router.PortSpec.pod(spec.name(), devargs)));
     } catch (RuntimeException e) {
       throw new VhostPortException(
           Problem.DEVICE,

@@ -194,6 +194,7 @@ public final class ClusterDemo implements Callable<Integer> {
         String result = ping(pod.namespace, "10.244.1.9", false);
         System.out.printf(Locale.ROOT, "   %-10s -> vm1  %s%n", pod.name, result);
       }
+      vmPortState(cluster.get(0));
     }
     System.out.println();
     System.out.println("4. no NAT: what the receiving pod captures");
@@ -263,6 +264,25 @@ public final class ClusterDemo implements Callable<Integer> {
       }
       System.out.println(row);
     }
+  }
+
+  private static final Pattern VM_RUNNING =
+      Pattern.compile("\"name\"\\s*:\\s*\"default/vm1\"[^}]*\"state\"\\s*:\\s*\"running\"");
+
+  /** The router's vhost-user port monitor reports the VM pod's port as running. */
+  private void vmPortState(Node node) throws IOException {
+    Path status = node.runDir.resolve("vhost-ports.json");
+    String text = Files.exists(status) ? Files.readString(status) : "";
+    boolean running = VM_RUNNING.matcher(text).find();
+    if (!running) {
+      failures++;
+    }
+    System.out.printf(
+        Locale.ROOT,
+        "   %s's vhost-user monitor (%s): vm1 %s%n",
+        node.name,
+        status,
+        running ? "running" : "FAIL: not running: " + text.strip());
   }
 
   private static final Pattern TTL = Pattern.compile("ttl=(\\d+)");

@@ -17,6 +17,10 @@ import io.flatnet.route.Ipv4Prefix;
 import io.flatnet.route.Ipv6Prefix;
 import io.flatnet.route.NextHopTable;
 import io.flatnet.route.NextHops;
+import io.flatnet.vhost.VhostMode;
+import io.flatnet.vhost.VhostPortSpec;
+import io.flatnet.vhost.VhostPorts;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -51,22 +55,28 @@ public final class RouterDataplane implements DataplaneApi {
   private final Map<String, Integer> ownedAddresses = new HashMap<>();
   private final Map<String, Integer> neighborHostRoutes = new HashMap<>();
   private final PodSegment segment;
+  private final VhostPorts vhostPorts;
   private Integer segmentPort;
   private int devices;
   private long generation;
 
-  public RouterDataplane(Router router, int workers) {
-    this(router, workers, new PodSegment(CommandRunner.system(20)));
+  /**
+   * @param vhostPorts creates, checks and watches vhost-user pod ports (socket permissions, the
+   *     state machine, {@code vhost-ports.json})
+   */
+  public RouterDataplane(Router router, int workers, VhostPorts vhostPorts) {
+    this(router, workers, new PodSegment(CommandRunner.system(20)), vhostPorts);
   }
 
   /**
    * @param segment makes the shared pod segment (bridge and veth pair) when the first bridge pod
    *     comes and it is missing
    */
-  public RouterDataplane(Router router, int workers, PodSegment segment) {
+  public RouterDataplane(Router router, int workers, PodSegment segment, VhostPorts vhostPorts) {
     this.router = router;
     this.workers = workers;
     this.segment = segment;
+    this.vhostPorts = vhostPorts;
   }
 
   /** The router's port on the shared pod bridge, if a bridge pod made it. */
@@ -137,16 +147,23 @@ public final class RouterDataplane implements DataplaneApi {
       routePod(pod, port);
       return;
     }
+    List<String> gatewayPrefixes = new ArrayList<>();
+    for (String gateway : pod.gateways()) {
+      gatewayPrefixes.add(gateway + (gateway.contains(":") ? "/128" : "/32"));
+    }
+    if ("vhost-user".equals(pod.kind())) {
+      VhostMode mode = "client".equals(pod.mode()) ? VhostMode.CLIENT : VhostMode.SERVER;
+      int port =
+          vhostPorts.add(
+              new VhostPortSpec(pod.name(), Path.of(pod.socket()), mode, workers),
+              spec -> withAddresses(spec, gatewayPrefixes));
+      portIds.put(pod.name(), port);
+      pods.put(pod.name(), pod);
+      routePod(pod, port);
+      return;
+    }
     String devargs =
         switch (pod.kind()) {
-          case "vhost-user" ->
-              "net_vhost_fn"
-                  + (devices++)
-                  + ",iface="
-                  + pod.socket()
-                  + ",queues="
-                  + workers
-                  + ("client".equals(pod.mode()) ? ",client=1" : "");
           case "af_packet" ->
               "net_af_packet_fn" + (devices++) + ",iface=" + pod.iface() + ",qpairs=" + workers;
           case "tap" -> "net_tap_fn" + (devices++) + ",iface=" + pod.iface();
@@ -154,10 +171,6 @@ public final class RouterDataplane implements DataplaneApi {
               throw new IllegalArgumentException(
                   "pod " + pod.name() + ": unknown kind " + pod.kind());
         };
-    List<String> gatewayPrefixes = new ArrayList<>();
-    for (String gateway : pod.gateways()) {
-      gatewayPrefixes.add(gateway + (gateway.contains(":") ? "/128" : "/32"));
-    }
     Router.PortSpec spec =
         withAddresses(
             new Router.PortSpec(pod.name(), devargs, PortTable.ROLE_POD, 1500, 0, 0, 0),
@@ -196,7 +209,10 @@ public final class RouterDataplane implements DataplaneApi {
     for (String gateway : pod.gateways()) {
       disown(hostPrefix(gateway));
     }
-    if (!PodConfig.BRIDGE.equals(pod.kind())) {
+    if ("vhost-user".equals(pod.kind())) {
+      portIds.remove(name);
+      vhostPorts.remove(name);
+    } else if (!PodConfig.BRIDGE.equals(pod.kind())) {
       router.removePort(portIds.remove(name));
     }
   }

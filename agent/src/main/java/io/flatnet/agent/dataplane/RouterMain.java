@@ -13,8 +13,11 @@ import io.flatnet.dataplane.app.IdleStrategies;
 import io.flatnet.dataplane.app.ThroughputReport;
 import io.flatnet.dpdk.Eal;
 import io.flatnet.dpdk.EalArguments;
+import io.flatnet.vhost.VhostPortChecks;
+import io.flatnet.vhost.VhostPorts;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -95,7 +98,10 @@ public final class RouterMain implements Callable<Integer> {
           router.startWorkers(
               cpus.stream().mapToInt(Integer::intValue).toArray(),
               IdleStrategies.parse(node.workers().idle()));
-      RouterDataplane dataplane = new RouterDataplane(router, cpus.size());
+      VhostPorts vhostPorts =
+          new VhostPorts(router, dir, VhostPortChecks.Policy.defaults(), VhostPorts.standardLog());
+      vhostPorts.startMonitor(Duration.ofMillis(500));
+      RouterDataplane dataplane = new RouterDataplane(router, cpus.size(), vhostPorts);
       Agent agent = new Agent(Agent.Options.defaults(config).withStateDir(stateDir), dataplane);
       ApplyResult first = agent.start();
       System.out.println("flatnet run: " + node.node().name() + ": " + first);
@@ -148,6 +154,7 @@ public final class RouterMain implements Callable<Integer> {
         System.out.println(report.summaryJson(""));
       } finally {
         agent.close();
+        vhostPorts.close();
       }
     } finally {
       stopped.countDown();
