@@ -20,6 +20,8 @@ public final class ThroughputReport {
   private final long startRx;
   private final long startTx;
   private final long startGcs;
+  private final long[] workerThreads;
+  private final long startWorkerAllocated;
   private final long[] startDrops = new long[DropReason.values().length];
   private final long[] startPortTx;
   private long[] startRouted;
@@ -40,6 +42,8 @@ public final class ThroughputReport {
       startDrops[reason.ordinal()] = drops(reason);
     }
     this.startGcs = gcCount();
+    this.workerThreads = workerThreadIds();
+    this.startWorkerAllocated = workerAllocatedBytes();
     this.startNanos = System.nanoTime();
     this.startRx = rx();
     this.startTx = tx();
@@ -63,6 +67,27 @@ public final class ThroughputReport {
 
   private long totalDrops() {
     return workers.stream().mapToLong(WorkerCounters::totalDrops).sum();
+  }
+
+  /** The running forwarding workers' threads (named by {@code ForwardingWorker#roleName}). */
+  private static long[] workerThreadIds() {
+    return Thread.getAllStackTraces().keySet().stream()
+        .filter(t -> t.getName().startsWith("flatnet-worker-"))
+        .mapToLong(Thread::threadId)
+        .toArray();
+  }
+
+  /** Bytes the worker threads have allocated so far (HotSpot's per-thread TLAB accounting). */
+  private long workerAllocatedBytes() {
+    if (workerThreads.length == 0
+        || !(ManagementFactory.getThreadMXBean() instanceof com.sun.management.ThreadMXBean mx)) {
+      return -1;
+    }
+    long sum = 0;
+    for (long bytes : mx.getThreadAllocatedBytes(workerThreads)) {
+      sum += Math.max(0, bytes);
+    }
+    return sum;
   }
 
   /** Garbage collections in this JVM so far: the workers allocate nothing, so this stays put. */
@@ -140,13 +165,14 @@ public final class ThroughputReport {
         String.format(
             Locale.ROOT,
             "{\"forwarded\":%d,\"forwarded_mpps\":%.3f,\"rx\":%d,\"tx\":%d,\"seconds\":%.2f,"
-                + "\"gc_collections\":%d,",
+                + "\"gc_collections\":%d,\"worker_allocated_bytes\":%d,",
             forwarded,
             forwarded / elapsed / 1e6,
             rx() - startRx,
             forwarded,
             elapsed,
-            gcCount() - startGcs));
+            gcCount() - startGcs,
+            startWorkerAllocated < 0 ? -1 : workerAllocatedBytes() - startWorkerAllocated));
     json.append("\"tx_by_port\":{");
     long[] byPort = txByPort();
     for (int i = 0; i < byPort.length; i++) {

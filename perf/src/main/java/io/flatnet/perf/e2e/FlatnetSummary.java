@@ -8,15 +8,17 @@ import java.util.regex.Pattern;
 
 /**
  * The JSON line {@code flatnet run} prints when it stops, for example {@code
- * {"forwarded":N,"forwarded_mpps":X,"rx":..,"tx":..,"seconds":..,"tx_by_port":{"net_vhost0":N,
- * "net_vhost1":N},"drops":{"tx-full":N}}}. A flat regex reading of that one known shape: no JSON
- * library.
+ * {"forwarded":N,"forwarded_mpps":X,"rx":..,"tx":..,"seconds":..,"gc_collections":N,
+ * "worker_allocated_bytes":N,"tx_by_port":{"net_vhost0":N, "net_vhost1":N},"drops":{"tx-full":N}}}.
+ * A flat regex reading of that one known shape: no JSON library.
  */
 public record FlatnetSummary(
     long forwarded,
     double forwardedMpps,
     long rx,
     double seconds,
+    long gcCollections,
+    long workerAllocatedBytes,
     Map<String, Long> txByPort,
     Map<String, Long> drops,
     String line) {
@@ -36,6 +38,8 @@ public record FlatnetSummary(
             number(s, "forwarded_mpps"),
             (long) number(s, "rx"),
             number(s, "seconds"),
+            whole(s, "gc_collections"),
+            whole(s, "worker_allocated_bytes"),
             object(s, "tx_by_port"),
             object(s, "drops"),
             s));
@@ -45,6 +49,12 @@ public record FlatnetSummary(
   public double port0TxShare() {
     long total = txByPort.values().stream().mapToLong(Long::longValue).sum();
     return total <= 0 ? Double.NaN : txByPort.values().iterator().next() / (double) total;
+  }
+
+  /** A whole-number field, or -1 when the line lacks it (an older flatnet). */
+  private static long whole(String s, String key) {
+    double value = number(s, key);
+    return Double.isNaN(value) ? -1 : (long) value;
   }
 
   private static double number(String s, String key) {

@@ -405,6 +405,7 @@ public final class Report {
       }
     }
     sb.append('\n');
+    workerHealth(sb);
     searchTable(sb);
     List<TrialResult> all = concat(checkTrials, trials);
     long busy = all.stream().filter(this::startedBusy).count();
@@ -712,9 +713,41 @@ public final class Report {
     j.endArray();
   }
 
+  /** flatnet's offered-load trials that reported their GC count and worker allocation. */
+  private List<FlatnetSummary> flatnetSummaries() {
+    return trials.stream()
+        .map(TrialResult::flatnet)
+        .filter(f -> f != null && f.gcCollections() >= 0)
+        .toList();
+  }
+
+  /** GCs and bytes allocated on flatnet's worker threads, summed over its trials. */
+  private void workerHealth(StringBuilder sb) {
+    List<FlatnetSummary> summaries = flatnetSummaries();
+    if (summaries.isEmpty()) {
+      return;
+    }
+    long gcs = summaries.stream().mapToLong(FlatnetSummary::gcCollections).sum();
+    long allocated = summaries.stream().mapToLong(f -> Math.max(0, f.workerAllocatedBytes())).sum();
+    sb.append(
+        f(
+            "flatnet workers: %d garbage collections and %d bytes allocated on worker threads over"
+                + " %d trials (JVM MXBeans, from links up to the end of each trial)%n",
+            gcs, allocated, summaries.size()));
+  }
+
   private void summaryJson(Json j) {
     int size = setup.sizes().getFirst();
     j.key("summary").beginObject().field("frame_bytes", size);
+    List<FlatnetSummary> flatnet = flatnetSummaries();
+    if (!flatnet.isEmpty()) {
+      j.field(
+          "flatnet_gc_collections",
+          flatnet.stream().mapToLong(FlatnetSummary::gcCollections).sum());
+      j.field(
+          "flatnet_worker_allocated_bytes",
+          flatnet.stream().mapToLong(f -> Math.max(0, f.workerAllocatedBytes())).sum());
+    }
     j.key("zero_loss_mpps").beginObject();
     for (DutSystem s : setup.systems()) {
       j.field(s.label(), Stats.summarize(zeroLossPerRound(s, size)).median());

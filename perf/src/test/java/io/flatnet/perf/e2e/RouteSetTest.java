@@ -75,7 +75,16 @@ class RouteSetTest {
     assertEquals(Map.of("net_vhost0", 16279424L, "net_vhost1", 16296160L), s.txByPort());
     assertEquals(Map.of("tx-full", 1067552L), s.drops());
     assertEquals(16279424 / 32575584.0, s.port0TxShare(), 1e-12);
+    assertEquals(-1, s.gcCollections(), "an older line without the field");
     assertTrue(FlatnetSummary.parse("flatnet run: all links up").isEmpty());
+    FlatnetSummary now =
+        FlatnetSummary.parse(
+                "{\"forwarded\":5,\"forwarded_mpps\":1.0,\"rx\":5,\"tx\":5,\"seconds\":1.00,"
+                    + "\"gc_collections\":0,\"worker_allocated_bytes\":48,\"tx_by_port\":{},"
+                    + "\"drops\":{}}")
+            .orElseThrow();
+    assertEquals(0, now.gcCollections());
+    assertEquals(48, now.workerAllocatedBytes());
   }
 
   @Test
