@@ -61,6 +61,13 @@ public final class RunMain implements Callable<Integer> {
       description = "Run directory for counters, read by ./flatnet ctl (default /run/flatnet).")
   File dir = new File(CtlMain.DEFAULT_RUN_DIR);
 
+  @Option(
+      names = "--steady-after",
+      description =
+          "Count the workers' GCs and allocated bytes in the summary from this many seconds after"
+              + " the links are up (after the warm-up); default 0, from the start.")
+  private int steadyAfterSeconds;
+
   @Option(names = "--quiet", description = "No per-second lines; only the JSON summary.")
   boolean quiet;
 
@@ -195,6 +202,9 @@ public final class RunMain implements Callable<Integer> {
         }
         if (!quiet) {
           System.out.println(report.intervalLine(second));
+        }
+        if (second == steadyAfterSeconds) {
+          report.markSteadyState();
         }
       }
       System.out.println(report.summaryJson(""));

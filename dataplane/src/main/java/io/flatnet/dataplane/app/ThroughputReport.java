@@ -19,9 +19,9 @@ public final class ThroughputReport {
   private final long startNanos;
   private final long startRx;
   private final long startTx;
-  private final long startGcs;
+  private long startGcs;
   private final long[] workerThreads;
-  private final long startWorkerAllocated;
+  private long startWorkerAllocated;
   private final long[] startDrops = new long[DropReason.values().length];
   private final long[] startPortTx;
   private long[] startRouted;
@@ -67,6 +67,16 @@ public final class ThroughputReport {
 
   private long totalDrops() {
     return workers.stream().mapToLong(WorkerCounters::totalDrops).sum();
+  }
+
+  /**
+   * From now on the summary counts the workers' GCs and allocations: call it when the warm-up is
+   * over (the JIT has compiled the loop; interpreted code may allocate what compiled code does
+   * not).
+   */
+  public void markSteadyState() {
+    startGcs = gcCount();
+    startWorkerAllocated = workerAllocatedBytes();
   }
 
   /** The running forwarding workers' threads (named by {@code ForwardingWorker#roleName}). */

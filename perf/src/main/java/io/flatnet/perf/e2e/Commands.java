@@ -17,6 +17,8 @@ import java.util.List;
  * @param genClasspath the classpath of flatnet's own generator (io.flatnet.perf.gen.GenMain)
  * @param dutCpu the CPU of the DUT's polling thread
  * @param genCpu the CPU of the generator's forwarding lcore
+ * @param flatnetSteadyAfterSeconds when flatnet starts counting its workers' GCs and allocations
+ *     (after the warm-up, when the JIT has compiled the loop); 0 from the start
  * @param generatorCommand an external generator's command line with placeholders (see {@link
  *     #externalGenerator}), or null for testpmd flowgen
  */
@@ -28,6 +30,7 @@ public record Commands(
     String genClasspath,
     int dutCpu,
     int genCpu,
+    int flatnetSteadyAfterSeconds,
     String generatorCommand) {
 
   /** The JVM flags of flatnet's generator: a small heap, touched up front, no GC in trials. */
@@ -223,6 +226,7 @@ public record Commands(
           c.add("--quiet");
         }
         c.addAll(List.of("--seconds", "0", "--dir", runDir.toString()));
+        c.addAll(List.of("--steady-after", Integer.toString(flatnetSteadyAfterSeconds)));
       }
     }
     return c;

@@ -339,6 +339,7 @@ public final class E2eCommand implements Callable<Integer> {
             genCp,
             dutCpu,
             genCpu,
+            warmupSeconds + 2, // the generator starts a second or two after the links are up
             generatorCommand);
     TrialRunner.SearchConfig searchConfig =
         new TrialRunner.SearchConfig(

@@ -732,7 +732,7 @@ public final class Report {
     sb.append(
         f(
             "flatnet workers: %d garbage collections and %d bytes allocated on worker threads over"
-                + " %d trials (JVM MXBeans, from links up to the end of each trial)%n",
+                + " %d trials (JVM MXBeans, from the end of each trial's warm-up to its end)%n",
             gcs, allocated, summaries.size()));
   }
 

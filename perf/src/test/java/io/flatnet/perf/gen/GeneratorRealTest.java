@@ -57,7 +57,15 @@ class GeneratorRealTest {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     Commands commands =
         new Commands(
-            testpmd.toString(), null, java, "", System.getProperty("java.class.path"), 1, 0, null);
+            testpmd.toString(),
+            null,
+            java,
+            "",
+            System.getProperty("java.class.path"),
+            1,
+            0,
+            0,
+            null);
     PrintStream progress = System.out;
     try (Processes processes = new Processes(scratch)) {
       TrialRunner runner =
