@@ -1,10 +1,13 @@
 package io.flatnet.agent.cluster;
 
+import io.flatnet.agent.api.AgentClient;
+import io.flatnet.agent.api.AgentProtocol;
 import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -385,6 +388,38 @@ public final class ClusterDemo implements Callable<Integer> {
 
   // ------------------------------------------------------------------ churn
 
+  /**
+   * 200 static routes added and removed through {@code node}'s agent socket (as {@code flatnet ctl
+   * route add|del} does), each a generation of its own, while the unaffected flow runs.
+   */
+  private void routeChurn(Node node, Node via) throws IOException {
+    AgentClient agent = new AgentClient(node.runDir.resolve("agent.sock"), Duration.ofSeconds(5));
+    int routes = 200;
+    int failed = 0;
+    long begun = System.nanoTime();
+    for (int i = 0; i < routes; i++) {
+      String prefix = "10.99." + i + ".0/24";
+      if (!agent.call(AgentProtocol.Request.routeAdd(prefix, via.ipv4, "uplink")).ok()) {
+        failed++;
+      }
+    }
+    for (int i = 0; i < routes; i++) {
+      if (!agent.call(AgentProtocol.Request.routeDel("10.99." + i + ".0/24")).ok()) {
+        failed++;
+      }
+    }
+    if (failed > 0) {
+      failures++;
+    }
+    System.out.printf(
+        Locale.ROOT,
+        "   %d routes added and removed on %s through its agent in %.1f s: %s%n",
+        routes,
+        node.name,
+        (System.nanoTime() - begun) / 1e9,
+        failed == 0 ? "ok" : "FAIL: " + failed + " requests refused");
+  }
+
   private void churn() throws Exception {
     System.out.println();
     System.out.println("7. churn while traffic runs");
@@ -425,6 +460,8 @@ public final class ClusterDemo implements Callable<Integer> {
     Thread.sleep(1000);
     extra.unplug();
     System.out.printf(Locale.ROOT, "   pod %s deleted again%n", extra.name);
+
+    routeChurn(quiet, other);
 
     Pod affected = restarted.pods.get(1);
     Pod peer = quiet.pods.get(1);
