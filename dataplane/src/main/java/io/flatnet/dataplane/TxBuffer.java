@@ -32,10 +32,6 @@ final class TxBuffer {
     }
   }
 
-  boolean isEmpty() {
-    return count == 0;
-  }
-
   void flush(WorkerCounters counters) {
     if (count == 0) {
       return;

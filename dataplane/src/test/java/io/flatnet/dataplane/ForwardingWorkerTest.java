@@ -213,6 +213,31 @@ class ForwardingWorkerTest {
   }
 
   @Test
+  void partialTxBurstsWaitWhileRxBurstsComeInFullAndLeaveWhenTheyDoNot() {
+    byte[][] frames = new byte[ForwardingWorker.BURST][];
+    for (int i = 0; i < frames.length - 1; i++) {
+      frames[i] = TestPackets.udp(ip(10, 9, 0, 5), ip(10, 1, 0, i + 1), 64, 18);
+    }
+    frames[frames.length - 1] = TestPackets.ping(ip(10, 9, 0, 5), TestRoutes.ROUTER_IP, 64, 56);
+    MbufArray mbufs = new MbufArray(arena, 32);
+    assertTrue(pool.allocBulk(mbufs, frames.length), "pool empty");
+    for (int i = 0; i < frames.length; i++) {
+      NativeMemory.copy(frames[i], Mbuf.dataAddress(mbufs.get(i)));
+      Mbuf.setLength(mbufs.get(i), frames[i].length);
+    }
+    assertEquals(frames.length, inRing.burst(mbufs, frames.length));
+
+    worker.doWork(); // a full RX burst: 31 for the out port and 1 echo reply wait to fill up
+    assertEquals(0, drain(outRing, mbufs).size(), "a partial TX burst waits under load");
+    assertEquals(0, drain(BurstQueue.rx(inPort, 0), mbufs).size());
+
+    worker.doWork(); // nothing came in: what waited leaves now
+    assertEquals(frames.length - 1, drain(outRing, mbufs).size());
+    assertEquals(1, drain(BurstQueue.rx(inPort, 0), mbufs).size(), "the echo reply");
+    assertEquals(frames.length, worker.counters().txPackets());
+  }
+
+  @Test
   void echoToTheRouterIsAnswered() {
     byte[] ping = TestPackets.ping(ip(10, 9, 0, 5), TestRoutes.ROUTER_IP, 64, 56);
     Exchange result = exchange(ping);
