@@ -12,6 +12,7 @@ import io.flatnet.agent.config.IpAddress;
 import io.flatnet.agent.config.IpNet;
 import io.flatnet.agent.config.MacAddress;
 import io.flatnet.agent.config.NodeConfig;
+import io.flatnet.agent.config.PeerConfig;
 import io.flatnet.agent.config.PodConfig;
 import io.flatnet.agent.config.RouteConfig;
 import io.flatnet.agent.state.DataplaneApi;
@@ -35,9 +36,19 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
+import java.util.Collections;
+import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 /**
@@ -71,14 +82,17 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
    * @param vhostSocketDir where vhost-user sockets of CNI pods go when the request names none
    *     (default /run/flatnet/vhost)
    * @param validator config checks (default: this machine's online CPUs)
-   * @param debounce how long the config directory must be quiet before a watch reload (200 ms)
+   * @param debounce how long the config directory must be quiet before a watch reload (200 ms);
+   *     also how long peer changes are gathered into one generation
+   * @param peerSource peers from outside the config, e.g. Kubernetes Nodes (default none)
    */
   public record Options(
       Path configFile,
       Path stateDir,
       Path vhostSocketDir,
       ConfigValidator validator,
-      Duration debounce) {
+      Duration debounce,
+      PeerSource peerSource) {
 
     public static final Path DEFAULT_CONFIG = Path.of("/etc/flatnet/node.yaml");
     public static final Path DEFAULT_STATE_DIR = Path.of("/var/lib/flatnet/agent");
@@ -90,23 +104,28 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
           DEFAULT_STATE_DIR,
           DEFAULT_VHOST_DIR,
           ConfigValidator.forThisMachine(),
-          Duration.ofMillis(200));
+          Duration.ofMillis(200),
+          PeerSource.NONE);
     }
 
     public Options withStateDir(Path dir) {
-      return new Options(configFile, dir, vhostSocketDir, validator, debounce);
+      return new Options(configFile, dir, vhostSocketDir, validator, debounce, peerSource);
     }
 
     public Options withVhostSocketDir(Path dir) {
-      return new Options(configFile, stateDir, dir, validator, debounce);
+      return new Options(configFile, stateDir, dir, validator, debounce, peerSource);
     }
 
     public Options withValidator(ConfigValidator v) {
-      return new Options(configFile, stateDir, vhostSocketDir, v, debounce);
+      return new Options(configFile, stateDir, vhostSocketDir, v, debounce, peerSource);
     }
 
     public Options withDebounce(Duration d) {
-      return new Options(configFile, stateDir, vhostSocketDir, validator, d);
+      return new Options(configFile, stateDir, vhostSocketDir, validator, d, peerSource);
+    }
+
+    public Options withPeerSource(PeerSource source) {
+      return new Options(configFile, stateDir, vhostSocketDir, validator, debounce, source);
     }
   }
 
@@ -126,6 +145,20 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
 
   private WatchService watchService;
   private Thread watcher;
+
+  /** The peer source's latest list (all of it: validation picks from it). */
+  private List<PeerConfig> publishedPeers = List.of();
+
+  /** The published peers in use: valid together with the config; the rest are in peerProblems. */
+  private List<PeerConfig> sourcePeers = List.of();
+
+  /** Published peers left out, by name: their errors (logged when they change). */
+  private Map<String, String> peerProblems = Map.of();
+
+  private boolean subscribed;
+  private ScheduledFuture<?> peerRefresh;
+  private ScheduledExecutorService peerTimer;
+  private boolean closed;
 
   /**
    * @throws IOException if the state directory cannot be created or read
@@ -155,13 +188,205 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
     }
     List<RouteConfig> routes = new ArrayList<>(config.routes());
     routes.addAll(extra);
-    return new NodeConfig(
-        config.node(), config.ports(), config.pods(), config.peers(), routes, config.workers());
+    return config.withRoutes(routes);
   }
 
-  /** Initial reconcile: the same as {@link #reload()}. */
+  private static NodeConfig withPeers(NodeConfig config, List<PeerConfig> extra) {
+    if (extra.isEmpty()) {
+      return config;
+    }
+    List<PeerConfig> peers = new ArrayList<>(config.peers());
+    peers.addAll(extra);
+    return config.withPeers(peers);
+  }
+
+  /** The last good config with {@code routes} as the runtime routes and the peers in use. */
+  private NodeConfig current(List<RouteConfig> routes) {
+    return withPeers(withRoutes(lastGood, routes), sourcePeers);
+  }
+
+  /**
+   * Initial reconcile: the same as {@link #reload()}; then follows the {@link Options#peerSource()}
+   * (its changes are applied {@link Options#debounce()} after the first of a burst).
+   */
   public ApplyResult start() {
+    boolean subscribe;
+    synchronized (this) {
+      subscribe = !subscribed && options.peerSource() != PeerSource.NONE;
+      if (subscribe) {
+        subscribed = true;
+        peerTimer =
+            Executors.newSingleThreadScheduledExecutor(
+                r -> {
+                  Thread t = new Thread(r, "flatnet-agent-peers");
+                  t.setDaemon(true);
+                  return t;
+                });
+      }
+    }
+    if (subscribe) {
+      // Not under this monitor: a source may call back at once, from its own thread.
+      options.peerSource().subscribe(this::peersPublished);
+    }
     return reload();
+  }
+
+  private synchronized void peersPublished(List<PeerConfig> peers) {
+    publishedPeers = List.copyOf(peers);
+    if (closed || peerTimer == null || peerRefresh != null) {
+      return; // a refresh is already due: it will read the latest list
+    }
+    peerRefresh =
+        peerTimer.schedule(
+            this::refreshPeers, options.debounce().toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  /**
+   * Applies the peer source's latest list now: with the last good config, its valid peers replace
+   * the ones in use. Nothing happens before the first good config (its reload takes them in).
+   */
+  public synchronized ApplyResult refreshPeers() {
+    peerRefresh = null;
+    if (lastGood == null || closed) {
+      return lastResult;
+    }
+    NodeConfig base = withRuntimeRoutes(lastGood);
+    List<PeerConfig> use = selectSourcePeers(base, runtimePods.configs());
+    if (use.equals(sourcePeers)) {
+      return new ApplyResult.Unchanged(generation);
+    }
+    State desired = DesiredState.from(withPeers(base, use), runtimePods.configs());
+    LOG.log(
+        System.Logger.Level.INFO,
+        "peers changed: "
+            + use.stream().map(PeerConfig::name).toList()
+            + " (config peers: "
+            + base.peers().size()
+            + ")");
+    ApplyResult r = reconcile(desired);
+    if (r.ok()) {
+      sourcePeers = use;
+      lastGoodState = desired;
+    }
+    lastResult = r;
+    return r;
+  }
+
+  /** The peers from the {@link PeerSource} in use (valid with the config), in order. */
+  public synchronized List<PeerConfig> sourcePeers() {
+    return sourcePeers;
+  }
+
+  /** Peers from the {@link PeerSource} left out, by name: why (the validator's errors). */
+  public synchronized Map<String, String> peerProblems() {
+    return peerProblems;
+  }
+
+  /**
+   * The published peers that may be used with {@code base} (a valid config) and {@code pods}: all
+   * of them if they validate together; else the ones with errors of their own are left out (a later
+   * peer is the one that overlaps an earlier: those in use already, unchanged, come first), and if
+   * errors remain elsewhere (a route of the config that a peer's pod CIDR duplicates), each peer is
+   * tried on its own. Problems are logged when they change.
+   */
+  private List<PeerConfig> selectSourcePeers(NodeConfig base, Collection<PodConfig> pods) {
+    String self = base.node().name();
+    int first = base.peers().size();
+    List<PeerConfig> trial = new ArrayList<>();
+    for (PeerConfig p : publishedPeers) {
+      if (p != null && !Objects.equals(p.name(), self)) {
+        trial.add(p);
+      }
+    }
+    trial.sort(
+        Comparator.comparing((PeerConfig p) -> !sourcePeers.contains(p))
+            .thenComparing(PeerConfig::name, Comparator.nullsFirst(Comparator.naturalOrder())));
+    Map<String, String> problems = new TreeMap<>();
+    List<PeerConfig> use = null;
+    while (use == null) {
+      List<ConfigError> errors = options.validator().validate(withPeers(base, trial), pods);
+      if (errors.isEmpty()) {
+        use = trial;
+        break;
+      }
+      Map<Integer, List<ConfigError>> own = new TreeMap<>();
+      for (ConfigError e : errors) {
+        Matcher m = PEER_PATH.matcher(e.path());
+        if (m.lookingAt() && Integer.parseInt(m.group(1)) >= first) {
+          own.computeIfAbsent(Integer.parseInt(m.group(1)) - first, i -> new ArrayList<>()).add(e);
+        }
+      }
+      if (own.isEmpty()) {
+        use = new ArrayList<>();
+        for (PeerConfig p : trial) {
+          List<PeerConfig> with = new ArrayList<>(use);
+          with.add(p);
+          List<ConfigError> alone = options.validator().validate(withPeers(base, with), pods);
+          if (alone.isEmpty()) {
+            use.add(p);
+          } else {
+            problems.put(p.name(), describe(alone, first, with));
+          }
+        }
+        break;
+      }
+      List<PeerConfig> next = new ArrayList<>();
+      for (int i = 0; i < trial.size(); i++) {
+        List<ConfigError> mine = own.get(i);
+        if (mine == null) {
+          next.add(trial.get(i));
+        } else {
+          problems.put(String.valueOf(trial.get(i).name()), describe(mine, first, trial));
+        }
+      }
+      trial = next;
+    }
+    for (Map.Entry<String, String> e : problems.entrySet()) {
+      if (!e.getValue().equals(peerProblems.get(e.getKey()))) {
+        LOG.log(
+            System.Logger.Level.WARNING,
+            "peer node " + e.getKey() + ": left out (the other peers apply): " + e.getValue());
+      }
+    }
+    for (String name : peerProblems.keySet()) {
+      if (!problems.containsKey(name)) {
+        LOG.log(
+            System.Logger.Level.INFO, "peer node " + name + ": no longer left out (fixed or gone)");
+      }
+    }
+    peerProblems = Collections.unmodifiableMap(problems);
+    use.sort(
+        Comparator.comparing(PeerConfig::name, Comparator.nullsFirst(Comparator.naturalOrder())));
+    return List.copyOf(use);
+  }
+
+  private static final Pattern PEER_PATH = Pattern.compile("peers\\[(\\d+)\\]");
+
+  /**
+   * The errors as one line, with {@code peers[i]} of a source peer renamed {@code nodes[name]}
+   * ({@code sources} are the source peers at indexes from {@code first} on).
+   */
+  private static String describe(List<ConfigError> errors, int first, List<PeerConfig> sources) {
+    return errors.stream()
+        .map(e -> renamePeers(e.toString(), first, sources))
+        .collect(Collectors.joining("; "));
+  }
+
+  private static String renamePeers(String text, int first, List<PeerConfig> sources) {
+    return PEER_PATH
+        .matcher(text)
+        .replaceAll(
+            m -> {
+              int i = Integer.parseInt(m.group(1)) - first;
+              return i >= 0 && i < sources.size()
+                  ? Matcher.quoteReplacement("nodes[" + sources.get(i).name() + "]")
+                  : Matcher.quoteReplacement(m.group());
+            });
+  }
+
+  /** An error list as one line, naming source peers by name. */
+  private String joined(List<ConfigError> errors) {
+    return describe(errors, lastGood == null ? 0 : lastGood.peers().size(), sourcePeers);
   }
 
   /** Loads, validates and applies the config file now (SIGHUP). */
@@ -187,11 +412,13 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
     if (!errors.isEmpty()) {
       return rejected(errors);
     }
-    State desired = DesiredState.from(effective, runtimePods.configs());
+    List<PeerConfig> use = selectSourcePeers(effective, runtimePods.configs());
+    State desired = DesiredState.from(withPeers(effective, use), runtimePods.configs());
     ApplyResult r = reconcile(desired);
     if (r.ok()) {
       lastGood = config;
       lastGoodState = desired;
+      sourcePeers = use;
     }
     lastResult = r;
     return r;
@@ -334,15 +561,15 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
       }
     }
     Collection<PodConfig> candidate = runtimePods.configsWith(r.name(), pod);
-    List<ConfigError> errors = options.validator().validate(withRuntimeRoutes(lastGood), candidate);
+    List<ConfigError> errors = options.validator().validate(current(runtimeRoutes), candidate);
     if (!errors.isEmpty()) {
-      String msg = errors.stream().map(ConfigError::toString).collect(Collectors.joining("; "));
+      String msg = joined(errors);
       LOG.log(System.Logger.Level.ERROR, "pod-add " + r.name() + " rejected: " + msg);
       return AgentProtocol.Response.failure(msg);
     }
     RuntimePods.Entry previous = runtimePods.get(r.name());
     ApplyResult result;
-    State desired = DesiredState.from(withRuntimeRoutes(lastGood), candidate);
+    State desired = DesiredState.from(current(runtimeRoutes), candidate);
     try {
       runtimePods.put(new RuntimePods.Entry(r.containerId(), pod));
       try {
@@ -393,7 +620,7 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
     Collection<PodConfig> candidate = runtimePods.configsWith(r.name(), null);
     State desired;
     if (lastGood != null) {
-      desired = DesiredState.from(withRuntimeRoutes(lastGood), candidate);
+      desired = DesiredState.from(current(runtimeRoutes), candidate);
     } else {
       State installed = dataplane.installed();
       java.util.SortedMap<String, PodSpec> pods = new java.util.TreeMap<>(installed.pods());
@@ -512,11 +739,10 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
 
   /** Validates, applies and persists {@code candidate} as the runtime routes. */
   private AgentProtocol.Response changeRoutes(String op, List<RouteConfig> candidate) {
-    NodeConfig effective = withRoutes(lastGood, candidate);
+    NodeConfig effective = current(candidate);
     List<ConfigError> errors = options.validator().validate(effective, runtimePods.configs());
     if (!errors.isEmpty()) {
-      String msg = errors.stream().map(ConfigError::toString).collect(Collectors.joining("; "));
-      return AgentProtocol.Response.failure(op + ": " + msg);
+      return AgentProtocol.Response.failure(op + ": " + joined(errors));
     }
     State desired = DesiredState.from(effective, runtimePods.configs());
     ApplyResult result = reconcile(desired);
@@ -619,6 +845,11 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
   public void close() throws IOException {
     Thread t;
     synchronized (this) {
+      closed = true;
+      if (peerTimer != null) {
+        peerTimer.shutdownNow();
+        peerTimer = null;
+      }
       t = watcher;
       watcher = null;
       if (watchService != null) {

@@ -159,6 +159,7 @@ public final class ConfigValidator {
     r.peers(config.peers());
     r.routes(config.routes());
     r.workers(config.workers());
+    r.kubernetes(config.kubernetes());
     return List.copyOf(r.errors);
   }
 
@@ -709,6 +710,16 @@ public final class ConfigValidator {
             error(p + ".via", route.via(), "is this node's own address on port " + route.port());
           }
         }
+      }
+    }
+
+    void kubernetes(KubernetesConfig k) {
+      String path = k.kubeconfig();
+      if (path != null && (path.isBlank() || !path.startsWith("/"))) {
+        error(
+            "kubernetes.kubeconfig",
+            path,
+            "must be an absolute path (leave it out for in-cluster or ~/.kube/config)");
       }
     }
 

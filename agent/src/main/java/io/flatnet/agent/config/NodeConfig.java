@@ -4,9 +4,9 @@ import java.util.List;
 
 /**
  * The node config file (YAML), as parsed: {@code node}, {@code ports}, {@code pods}, {@code peers},
- * {@code routes}, {@code workers}. Nothing here is checked beyond its shape; {@link
- * ConfigValidator} checks the values. Missing lists are empty, missing sections get their defaults.
- * See docs/config.md.
+ * {@code routes}, {@code workers}, {@code kubernetes}. Nothing here is checked beyond its shape;
+ * {@link ConfigValidator} checks the values. Missing lists are empty, missing sections get their
+ * defaults. See docs/config.md.
  */
 public record NodeConfig(
     NodeSection node,
@@ -14,7 +14,8 @@ public record NodeConfig(
     List<PodConfig> pods,
     List<PeerConfig> peers,
     List<RouteConfig> routes,
-    WorkersConfig workers) {
+    WorkersConfig workers,
+    KubernetesConfig kubernetes) {
 
   public NodeConfig {
     ports = Lists.of(ports);
@@ -22,10 +23,21 @@ public record NodeConfig(
     peers = Lists.of(peers);
     routes = Lists.of(routes);
     workers = workers == null ? WorkersConfig.DEFAULT : workers;
+    kubernetes = kubernetes == null ? KubernetesConfig.DEFAULT : kubernetes;
   }
 
   /** This config with {@code pods} replaced. */
   public NodeConfig withPods(List<PodConfig> newPods) {
-    return new NodeConfig(node, ports, newPods, peers, routes, workers);
+    return new NodeConfig(node, ports, newPods, peers, routes, workers, kubernetes);
+  }
+
+  /** This config with {@code peers} replaced. */
+  public NodeConfig withPeers(List<PeerConfig> newPeers) {
+    return new NodeConfig(node, ports, pods, newPeers, routes, workers, kubernetes);
+  }
+
+  /** This config with {@code routes} replaced. */
+  public NodeConfig withRoutes(List<RouteConfig> newRoutes) {
+    return new NodeConfig(node, ports, pods, peers, newRoutes, workers, kubernetes);
   }
 }

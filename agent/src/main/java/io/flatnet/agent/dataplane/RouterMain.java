@@ -2,11 +2,14 @@ package io.flatnet.agent.dataplane;
 
 import io.flatnet.agent.Agent;
 import io.flatnet.agent.ApplyResult;
+import io.flatnet.agent.PeerSource;
 import io.flatnet.agent.api.AgentSocketServer;
 import io.flatnet.agent.config.ConfigException;
 import io.flatnet.agent.config.ConfigLoader;
+import io.flatnet.agent.config.KubernetesConfig;
 import io.flatnet.agent.config.NodeConfig;
 import io.flatnet.agent.config.PortConfig;
+import io.flatnet.agent.kube.NodeWatcher;
 import io.flatnet.dataplane.ForwardingWorker;
 import io.flatnet.dataplane.Router;
 import io.flatnet.dataplane.app.IdleStrategies;
@@ -22,7 +25,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -59,6 +64,31 @@ public final class RouterMain implements Callable<Integer> {
       paramLabel = "HOST:PORT",
       description = "Serve the counters for Prometheus on http://HOST:PORT/metrics (default off).")
   String metrics;
+
+  /**
+   * With {@code kubernetes.watchNodes}: a started Node watcher, after its first list (at most 10 s,
+   * so the first generation has the cluster's peers; an API server that does not answer by then
+   * only delays them), else null.
+   */
+  static NodeWatcher startNodeWatcher(KubernetesConfig k) {
+    if (!k.watchNodes()) {
+      return null;
+    }
+    NodeWatcher nodes = NodeWatcher.connect(k.kubeconfig());
+    try {
+      nodes.start().toCompletableFuture().get(10, TimeUnit.SECONDS);
+      System.out.println(
+          "flatnet run: watching Kubernetes nodes: " + nodes.peers().size() + " peers");
+    } catch (TimeoutException | ExecutionException e) {
+      System.err.println(
+          "flatnet run: Kubernetes nodes not listed yet ("
+              + e
+              + "); still trying in the background");
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    return nodes;
+  }
 
   public static void main(String[] args) {
     System.exit(new CommandLine(new RouterMain()).execute(args));
@@ -102,7 +132,13 @@ public final class RouterMain implements Callable<Integer> {
           new VhostPorts(router, dir, VhostPortChecks.Policy.defaults(), VhostPorts.standardLog());
       vhostPorts.startMonitor(Duration.ofMillis(500));
       RouterDataplane dataplane = new RouterDataplane(router, cpus.size(), vhostPorts);
-      Agent agent = new Agent(Agent.Options.defaults(config).withStateDir(stateDir), dataplane);
+      NodeWatcher nodes = startNodeWatcher(node.kubernetes());
+      Agent agent =
+          new Agent(
+              Agent.Options.defaults(config)
+                  .withStateDir(stateDir)
+                  .withPeerSource(nodes == null ? PeerSource.NONE : nodes),
+              dataplane);
       ApplyResult first = agent.start();
       System.out.println("flatnet run: " + node.node().name() + ": " + first);
       agent.watch();
@@ -153,6 +189,9 @@ public final class RouterMain implements Callable<Integer> {
         }
         System.out.println(report.summaryJson(""));
       } finally {
+        if (nodes != null) {
+          nodes.close();
+        }
         agent.close();
         vhostPorts.close();
       }

@@ -51,16 +51,30 @@ class DeployFilesTest {
       it.forEachRemaining(docs::add);
     }
     assertEquals(
-        List.of("Namespace", "ConfigMap", "ConfigMap", "DaemonSet"),
+        List.of(
+            "Namespace",
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "ConfigMap",
+            "ConfigMap",
+            "DaemonSet"),
         docs.stream().map(d -> d.path("kind").asText()).toList());
-    JsonNode nodes = docs.get(1).path("data");
+    JsonNode nodes = docs.get(4).path("data");
     for (String key : List.of("node-a.yaml", "node-b.yaml")) {
       NodeConfig c = ConfigLoader.parse(nodes.path(key).asText(), key);
       assertEquals(List.of(), TestConfigs.VALIDATOR.validate(c), key);
     }
     JsonNode inline =
-        CniFixture.parse(docs.get(2).path("data").path("10-flatnet.conflist").asText());
+        CniFixture.parse(docs.get(5).path("data").path("10-flatnet.conflist").asText());
     assertEquals(CniFixture.parse(Files.readString(DEPLOY.resolve("10-flatnet.conflist"))), inline);
     pluginConfig(inline);
+    JsonNode role = docs.get(2);
+    assertEquals(
+        "[{\"apiGroups\":[\"\"],\"resources\":[\"nodes\"],\"verbs\":[\"get\",\"list\",\"watch\"]}]",
+        role.path("rules").toString());
+    assertEquals(
+        "flatnet",
+        docs.get(6).path("spec").path("template").path("spec").path("serviceAccountName").asText());
   }
 }

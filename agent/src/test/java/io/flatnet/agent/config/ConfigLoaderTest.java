@@ -54,6 +54,34 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void kubernetesSectionIsOptionalAndStrict() throws Exception {
+    NodeConfig c = ConfigLoader.parse(TestConfigs.BASE, "t.yaml");
+    assertEquals(KubernetesConfig.DEFAULT, c.kubernetes());
+    NodeConfig on =
+        ConfigLoader.parse(
+            TestConfigs.BASE + "kubernetes: {watchNodes: true, kubeconfig: /etc/k.conf}\n",
+            "t.yaml");
+    assertEquals(new KubernetesConfig(true, "/etc/k.conf"), on.kubernetes());
+    assertEquals(List.of(), TestConfigs.VALIDATOR.validate(on));
+    assertEquals(
+        List.of("kubernetes.watchNode: unknown key (did you mean watchNodes?)"),
+        errors(TestConfigs.BASE + "kubernetes: {watchNode: true}\n"));
+    assertEquals(
+        List.of("kubernetes.watchNodes: expected Boolean"),
+        errors(TestConfigs.BASE + "kubernetes: {watchNodes: [1]}\n"));
+    assertEquals(
+        List.of(
+            "kubernetes.kubeconfig \"k.conf\": must be an absolute path (leave it out for"
+                + " in-cluster or ~/.kube/config)"),
+        TestConfigs.VALIDATOR
+            .validate(
+                ConfigLoader.parse(TestConfigs.BASE + "kubernetes: {kubeconfig: k.conf}\n", "t"))
+            .stream()
+            .map(ConfigError::toString)
+            .toList());
+  }
+
+  @Test
   void everyUnknownKeyIsReported() {
     String yaml = TestConfigs.BASE + "workers:\n  cpu: [1]\n  idel: backoff\n" + "extra: 1\n";
     List<String> errs = errors(yaml.replace("  serviceCIDRs:", "  servceCIDRs:"));
@@ -62,7 +90,7 @@ class ConfigLoaderTest {
             "node.servceCIDRs: unknown key (did you mean serviceCIDRs?)",
             "workers.cpu: unknown key (did you mean cpus?)",
             "workers.idel: unknown key (did you mean idle?)",
-            "extra: unknown key (known keys: node, ports, pods, peers, routes, workers)"),
+            "extra: unknown key (known keys: node, ports, pods, peers, routes, workers, kubernetes)"),
         errs);
   }
 
