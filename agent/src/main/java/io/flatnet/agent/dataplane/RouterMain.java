@@ -18,8 +18,10 @@ import io.flatnet.dpdk.Eal;
 import io.flatnet.dpdk.EalArguments;
 import io.flatnet.vhost.VhostPortChecks;
 import io.flatnet.vhost.VhostPorts;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -133,12 +135,12 @@ public final class RouterMain implements Callable<Integer> {
       vhostPorts.startMonitor(Duration.ofMillis(500));
       RouterDataplane dataplane = new RouterDataplane(router, cpus.size(), vhostPorts);
       NodeWatcher nodes = startNodeWatcher(node.kubernetes());
-      Agent agent =
-          new Agent(
-              Agent.Options.defaults(config)
-                  .withStateDir(stateDir)
-                  .withPeerSource(nodes == null ? PeerSource.NONE : nodes),
-              dataplane);
+      Agent.Options options =
+          Agent.Options.defaults(config)
+              .withStateDir(stateDir)
+              .withPeerSource(nodes == null ? PeerSource.NONE : nodes);
+      createSocketDirectory(options.vhostSocketDir());
+      Agent agent = new Agent(options, dataplane);
       ApplyResult first = agent.start();
       System.out.println("flatnet run: " + node.node().name() + ": " + first);
       agent.watch();
@@ -199,5 +201,17 @@ public final class RouterMain implements Callable<Integer> {
       stopped.countDown();
     }
     return 0;
+  }
+
+  /**
+   * Where CNI vhost-user pods' sockets go: made 0750 if missing, so the vhost-user checks (owner,
+   * not writable by others) pass; one that exists is left as it is, and the checks judge it.
+   */
+  private static void createSocketDirectory(Path socketDir) throws IOException {
+    if (Files.isDirectory(socketDir)) {
+      return;
+    }
+    Files.createDirectories(socketDir);
+    Files.setPosixFilePermissions(socketDir, PosixFilePermissions.fromString("rwxr-x---"));
   }
 }
