@@ -326,10 +326,13 @@ public final class TrialRunner {
           latency,
           null,
           new double[0]);
-    } catch (TrialFailure f) {
-      String msg = f.culprit.name() + " " + f.getMessage() + " (log " + f.culprit.log() + ")";
-      progress.println("flatnet bench e2e: " + system.label() + " search failed: " + msg);
-      progress.print(f.culprit.tail(12));
+    } catch (TrialFailure | IOException | IllegalStateException | IllegalArgumentException e) {
+      String msg = String.valueOf(e.getMessage());
+      if (e instanceof TrialFailure f) {
+        msg = f.culprit.name() + " " + f.getMessage() + " (log " + f.culprit.log() + ")";
+        progress.println("flatnet bench e2e: " + system.label() + " search failed: " + msg);
+        progress.print(f.culprit.tail(12));
+      }
       return new SearchResult(
           round,
           system,
@@ -341,19 +344,6 @@ public final class TrialRunner {
           Double.NaN,
           latency,
           msg,
-          new double[0]);
-    } catch (IOException | IllegalStateException | IllegalArgumentException e) {
-      return new SearchResult(
-          round,
-          system,
-          frameBytes,
-          upper,
-          lower,
-          warm,
-          steps,
-          Double.NaN,
-          latency,
-          String.valueOf(e.getMessage()),
           new double[0]);
     } finally {
       if (gen != null) {
