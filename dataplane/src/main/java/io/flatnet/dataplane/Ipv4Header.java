@@ -34,22 +34,6 @@ public final class Ipv4Header {
   }
 
   /**
-   * True if the header checksum over {@code headerLength} bytes (a multiple of 4) is valid. The
-   * one's-complement sum does not depend on byte order (RFC 1071 2.B) and a valid header sums to
-   * 0xFFFF either way, so the words are read in native order: no byte swaps.
-   */
-  public static boolean checksumValid(long ip, int headerLength) {
-    long sum = 0;
-    for (int i = 0; i < headerLength; i += 4) {
-      sum += NativeMemory.getIntUnaligned(ip + i) & 0xFFFF_FFFFL;
-    }
-    sum = (sum & 0xFFFF_FFFFL) + (sum >>> 32);
-    sum = (sum & 0xFFFF) + (sum >>> 16);
-    sum = (sum & 0xFFFF) + (sum >>> 16);
-    return sum == 0xFFFF;
-  }
-
-  /**
    * The one's-complement sum check of a header whose first 16 bytes are {@code head} and {@code
    * middle} and whose destination address is {@code destination} (all read big-endian), plus any
    * option words after byte 20. A valid header sums to 0xFFFF.
@@ -72,7 +56,9 @@ public final class Ipv4Header {
 
   /**
    * The header's TTL/protocol/checksum word (bytes 8-11, big-endian) after a TTL decrement, with
-   * the checksum patched as in {@link #decrementTtl}: one load and one store for both fields.
+   * the checksum patched incrementally (RFC 1624, eqn. 3: HC' = ~(~HC + ~m + m')). The TTL is the
+   * high byte of its 16-bit word, so m' = m - 0x0100 and ~m + m' = 0xFEFF. One load and one store
+   * for both fields.
    */
   static int decrementedTtlWord(int ttlWord) {
     int sum = (~ttlWord & 0xFFFF) + 0xFEFF;
@@ -84,16 +70,5 @@ public final class Ipv4Header {
   public static void writeChecksum(long ip, int headerLength) {
     NativeMemory.putU16Be(ip + CHECKSUM_OFFSET, 0);
     NativeMemory.putU16Be(ip + CHECKSUM_OFFSET, ~onesComplementSum(ip, headerLength) & 0xFFFF);
-  }
-
-  /**
-   * Decrements the TTL and patches the checksum incrementally (RFC 1624, eqn. 3: HC' = ~(~HC + ~m +
-   * m')). The TTL is the high byte of its 16-bit word, so m' = m - 0x0100 and ~m + m' = 0xFEFF.
-   */
-  public static void decrementTtl(long ip) {
-    NativeMemory.putU8(ip + TTL_OFFSET, NativeMemory.getU8(ip + TTL_OFFSET) - 1);
-    int sum = (~NativeMemory.getU16Be(ip + CHECKSUM_OFFSET) & 0xFFFF) + 0xFEFF;
-    sum = (sum & 0xFFFF) + (sum >>> 16);
-    NativeMemory.putU16Be(ip + CHECKSUM_OFFSET, ~sum & 0xFFFF);
   }
 }

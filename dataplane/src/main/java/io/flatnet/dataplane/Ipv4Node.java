@@ -109,17 +109,24 @@ final class Ipv4Node {
       neighbors.hold(mbuf, nextHop);
       return;
     }
-    NativeMemory.putIntBe(ip + Ipv4Header.TTL_OFFSET, Ipv4Header.decrementedTtlWord(ttlWord));
-    Ethernet.setAddresses(frame, NextHopTable.dstMacOf(entry), hops.srcMac(nextHop));
+    rewrite(frame, ttlWord, NextHopTable.dstMacOf(entry), hops.srcMac(nextHop));
     io.send(outPort, mbuf);
   }
 
-  /** TTL minus one with the RFC 1624 checksum update, and the next hop's MACs. */
+  /** As {@link #rewrite(long, int, long, long)}, with the next hop's current entry. */
   static void rewrite(long frame, NextHops hops, int nextHop) {
-    long ip = frame + IP;
-    int ttlWord = NativeMemory.getIntBe(ip + Ipv4Header.TTL_OFFSET);
-    NativeMemory.putIntBe(ip + Ipv4Header.TTL_OFFSET, Ipv4Header.decrementedTtlWord(ttlWord));
-    Ethernet.setAddresses(frame, NextHopTable.dstMacOf(hops.entry(nextHop)), hops.srcMac(nextHop));
+    int ttlWord = NativeMemory.getIntBe(frame + IP + Ipv4Header.TTL_OFFSET);
+    rewrite(frame, ttlWord, NextHopTable.dstMacOf(hops.entry(nextHop)), hops.srcMac(nextHop));
+  }
+
+  /**
+   * TTL minus one with the RFC 1624 checksum update ({@code ttlWord}: bytes 8-11 as read), and the
+   * next hop's MACs.
+   */
+  private static void rewrite(long frame, int ttlWord, long dstMac, long srcMac) {
+    NativeMemory.putIntBe(
+        frame + IP + Ipv4Header.TTL_OFFSET, Ipv4Header.decrementedTtlWord(ttlWord));
+    Ethernet.setAddresses(frame, dstMac, srcMac);
   }
 
   private void local(long mbuf, PortTable ports) {

@@ -109,16 +109,20 @@ final class Ipv6Node {
       neighbors.hold(mbuf, nextHop);
       return;
     }
-    NativeMemory.putU8(ip + 7, NativeMemory.getU8(ip + 7) - 1);
-    Ethernet.setAddresses(frame, NextHopTable.dstMacOf(entry), hops.srcMac(nextHop));
+    rewrite(frame, NextHopTable.dstMacOf(entry), hops.srcMac(nextHop));
     io.send(outPort, mbuf);
   }
 
-  /** Hop limit minus one (IPv6 has no header checksum) and the next hop's MACs. */
+  /** As {@link #rewrite(long, long, long)}, with the MACs of the next hop's current entry. */
   static void rewrite(long frame, NextHops hops, int nextHop) {
+    rewrite(frame, NextHopTable.dstMacOf(hops.entry(nextHop)), hops.srcMac(nextHop));
+  }
+
+  /** Hop limit minus one (IPv6 has no header checksum) and the next hop's MACs. */
+  private static void rewrite(long frame, long dstMac, long srcMac) {
     long hopLimit = frame + IP + 7;
     NativeMemory.putU8(hopLimit, NativeMemory.getU8(hopLimit) - 1);
-    Ethernet.setAddresses(frame, NextHopTable.dstMacOf(hops.entry(nextHop)), hops.srcMac(nextHop));
+    Ethernet.setAddresses(frame, dstMac, srcMac);
   }
 
   private void local(long mbuf, PortTable ports) {
