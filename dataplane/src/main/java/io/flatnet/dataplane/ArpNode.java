@@ -16,14 +16,15 @@ final class ArpNode {
   private static final int REPLY = 2;
 
   private final PacketIo io;
-  private final ControlChannel.Writer control;
+  private final NeighborLearning learning;
 
-  ArpNode(PacketIo io, ControlChannel.Writer control) {
+  ArpNode(PacketIo io, NeighborLearning learning) {
     this.io = io;
-    this.control = control;
+    this.learning = learning;
   }
 
-  void process(long mbuf, PortTable ports) {
+  void process(long mbuf, ForwardingState state) {
+    PortTable ports = state.ports();
     long frame = Mbuf.dataAddress(mbuf);
     long arp = frame + ARP;
     if (Mbuf.dataLength(mbuf) < ARP + LENGTH
@@ -38,9 +39,26 @@ final class ArpNode {
     long senderMac = NativeMemory.getMac(arp + 8);
     int senderIp = NativeMemory.getIntBe(arp + 14);
     int targetIp = NativeMemory.getIntBe(arp + 24);
+    boolean guarded = (ports.guards(port) & PortTable.GUARD_SOURCE) != 0;
+    if (!AddressChecks.isUnicastMac(senderMac)
+        || (guarded && senderMac != Ethernet.source(frame))) {
+      io.drop(mbuf, DropReason.BAD_LINK_LAYER_ADDRESS);
+      return;
+    }
     if (senderIp != 0) {
-      control.neighborV4(port, senderIp, senderMac);
-      io.counters.event(WorkerEvent.NEIGHBOR_LEARNED);
+      if (guarded
+          && !AddressChecks.sourceBelongs(
+              state.nextHops().entry(state.ipv4().lookup(senderIp)), port, senderMac)) {
+        io.drop(mbuf, DropReason.SPOOFED_SOURCE); // a pod may claim its own addresses only
+        return;
+      }
+      // A reply unicast to us proves the sender hears us: it confirms reachability (RFC 4861
+      // 7.3.1's rule); a gratuitous one only claims.
+      boolean answer =
+          operation == REPLY
+              && targetIp != senderIp
+              && Ethernet.destination(frame) == ports.mac(port);
+      learning.ipv4(port, senderIp, senderMac, answer);
     }
     if (operation == REQUEST && answers(ports, port, senderIp, targetIp)) {
       long portMac = ports.mac(port);

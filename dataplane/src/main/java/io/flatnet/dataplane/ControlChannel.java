@@ -28,23 +28,31 @@ public final class ControlChannel {
     private final UnsafeBuffer scratch = new UnsafeBuffer(new byte[32]);
     long dropped;
 
-    /** A neighbour said (by ARP) that {@code ipv4} is at {@code mac} on {@code port}. */
-    void neighborV4(int port, int ipv4, long mac) {
+    /**
+     * A neighbour said (by ARP) that {@code ipv4} is at {@code mac} on {@code port}; {@code
+     * confirmed} if it was a reply, which proves it hears the router.
+     */
+    void neighborV4(int port, int ipv4, long mac, boolean confirmed) {
       scratch.putInt(0, port);
       scratch.putInt(4, ipv4);
       scratch.putLong(8, mac);
-      if (!ring.write(NEIGHBOR_V4, scratch, 0, 16)) {
+      scratch.putInt(16, confirmed ? 1 : 0);
+      if (!ring.write(NEIGHBOR_V4, scratch, 0, 20)) {
         dropped++;
       }
     }
 
-    /** A neighbour said (by NDP) that {@code hi:lo} is at {@code mac} on {@code port}. */
-    void neighborV6(int port, long hi, long lo, long mac) {
+    /**
+     * A neighbour said (by NDP) that {@code hi:lo} is at {@code mac} on {@code port}; {@code
+     * confirmed} for a solicited advertisement (RFC 4861 7.3.1).
+     */
+    void neighborV6(int port, long hi, long lo, long mac, boolean confirmed) {
       scratch.putInt(0, port);
       scratch.putLong(4, hi);
       scratch.putLong(12, lo);
       scratch.putLong(20, mac);
-      if (!ring.write(NEIGHBOR_V6, scratch, 0, 28)) {
+      scratch.putInt(28, confirmed ? 1 : 0);
+      if (!ring.write(NEIGHBOR_V6, scratch, 0, 32)) {
         dropped++;
       }
     }

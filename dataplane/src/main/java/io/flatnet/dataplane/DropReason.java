@@ -11,8 +11,37 @@ public enum DropReason {
   BAD_IPV4_HEADER("bad-ipv4-header"),
   /** IPv6 checks failed: version, payload length against the frame, a short frame. */
   BAD_IPV6_HEADER("bad-ipv6-header"),
-  /** An ARP or NDP packet that is malformed. */
+  /**
+   * An ARP or NDP packet that is malformed (RFC 4861 7.1: hop limit not 255, code not 0, an option
+   * of length 0 or past the end, a bad checksum, a multicast target).
+   */
   BAD_NEIGHBOR_PACKET("bad-neighbor-packet"),
+  /**
+   * An ARP or NDP packet claiming a link-layer address that cannot be a unicast neighbour (zero,
+   * broadcast, multicast) or that is not the frame's own source MAC.
+   */
+  BAD_LINK_LAYER_ADDRESS("bad-link-layer-address"),
+  /**
+   * From a pod port, a source address (or an ARP/NDP claim) that is not that pod's: strict
+   * reverse-path check against the route to the source (port and, on a shared bridge, MAC).
+   */
+  SPOOFED_SOURCE("spoofed-source"),
+  /** A source that no packet may carry: 0/8, 127/8, multicast, class E; ::, ::1, ff00::/8. */
+  MARTIAN_SOURCE("martian-source"),
+  /**
+   * A destination that is never routed: 0/8, 127/8, multicast and broadcast, class E; ::, ::1, and
+   * a link-local source or destination that would cross ports.
+   */
+  MARTIAN_DESTINATION("martian-destination"),
+  /** A guarded port received a unicast frame addressed to another MAC (not the router's). */
+  NOT_FOR_ROUTER("not-for-router"),
+  /**
+   * Larger than the ingress port's MTU, or in a chain of mbufs (a frame that did not fit one):
+   * jumbo frames beyond {@link PortTable#MAX_MTU} are not taken.
+   */
+  OVERSIZE("oversize"),
+  /** Freed after a worker caught an unexpected exception mid-burst (a bug: please report it). */
+  WORKER_EXCEPTION("worker-exception"),
   /** TTL or hop limit was 0 or 1 on arrival, so forwarding would expire it. */
   TTL_EXCEEDED("ttl-exceeded"),
   /** No route covers the destination. */

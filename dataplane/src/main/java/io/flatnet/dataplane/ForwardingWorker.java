@@ -36,6 +36,7 @@ public final class ForwardingWorker implements Agent {
   private final WorkerCounters counters;
   private final MbufHandoff fromControl = new MbufHandoff(1024);
   private int heldLoops;
+  private int classified; // how much of the received burst classify has taken
   private volatile ForwardingState state;
 
   /**
@@ -64,8 +65,9 @@ public final class ForwardingWorker implements Agent {
     IcmpRateLimiter icmpLimit = new IcmpRateLimiter(ICMP_ERRORS_PER_SECOND, 100);
     this.neighbors = new NeighborWait(nextHopCapacity, io, toControl);
     this.ipv4 = new Ipv4Node(BURST, io, neighbors, icmpLimit);
-    this.ipv6 = new Ipv6Node(BURST, io, neighbors, icmpLimit, toControl);
-    this.arp = new ArpNode(io, toControl);
+    NeighborLearning learning = new NeighborLearning(toControl, counters);
+    this.ipv6 = new Ipv6Node(BURST, io, neighbors, icmpLimit, learning);
+    this.arp = new ArpNode(io, learning);
     this.quiescence = quiescence;
     this.counters = counters;
     this.state = state;
@@ -110,9 +112,13 @@ public final class ForwardingWorker implements Agent {
       if (count > 0) {
         counters.pendingRx += count;
         counters.pendingPortRx[rx.port()] += count;
-        classify(current, count, rx.port());
-        ipv4.run(current);
-        ipv6.run(current);
+        try {
+          classify(current, count, rx.port());
+          ipv4.run(current, rx.port());
+          ipv6.run(current, rx.port());
+        } catch (RuntimeException e) {
+          recover(count);
+        }
         work += count;
         fullBurst |= count == BURST;
       }
@@ -138,25 +144,59 @@ public final class ForwardingWorker implements Agent {
     return work;
   }
 
-  /** Sorts the burst into the IPv4 and IPv6 vectors; ARP is answered on the spot. */
+  /**
+   * Sorts the burst into the IPv4 and IPv6 vectors; ARP is answered on the spot. Frames that do not
+   * fit the port's MTU or one mbuf, and (on a guarded port) unicast frames for another MAC, go no
+   * further.
+   */
   private void classify(ForwardingState current, int count, int port) {
     PortTable ports = current.ports();
-    for (int i = 0; i < count; i++) {
-      long mbuf = received.get(i);
+    int maxFrame = ports.mtu(port) + Ethernet.HEADER;
+    long onlyMac =
+        (ports.guards(port) & PortTable.GUARD_DESTINATION_MAC) != 0 ? ports.mac(port) : -1;
+    for (classified = 0; classified < count; ) {
+      long mbuf = received.get(classified++);
       Mbuf.setPort(mbuf, port); // not every PMD sets it (net_ring does not); replies need it
       int length = Mbuf.dataLength(mbuf);
       if (length < Ethernet.HEADER) {
         io.drop(mbuf, DropReason.NOT_IP);
         continue;
       }
+      if (length > maxFrame || Mbuf.packetLength(mbuf) != length) { // too big, or chained
+        io.drop(mbuf, DropReason.OVERSIZE);
+        continue;
+      }
       long frame = Mbuf.dataAddress(mbuf);
+      if (onlyMac >= 0) {
+        long destination = Ethernet.destination(frame);
+        if (destination != onlyMac && !AddressChecks.isGroupMac(destination)) {
+          io.drop(mbuf, DropReason.NOT_FOR_ROUTER);
+          continue;
+        }
+      }
       switch (Ethernet.type(frame)) {
         case Ethernet.IPV4 -> ipv4.enqueue(mbuf, frame, length);
         case Ethernet.IPV6 -> ipv6.enqueue(mbuf, current);
-        case Ethernet.ARP -> arp.process(mbuf, ports);
+        case Ethernet.ARP -> arp.process(mbuf, current);
         default -> io.drop(mbuf, DropReason.NOT_IP);
       }
     }
+  }
+
+  /**
+   * A node threw mid-burst (a bug, never a packet's fault alone): free every packet still held (the
+   * rest of the burst and both vectors' unprocessed tails) under {@code worker-exception}, never
+   * one that was already sent or freed, count it, and go on. The packet being handled when it threw
+   * is not freed: its fate is unknown, and a leaked mbuf is safer than a double free.
+   */
+  private void recover(int count) {
+    counters.event(WorkerEvent.WORKER_EXCEPTION);
+    for (int i = classified; i < count; i++) {
+      io.drop(received.get(i), DropReason.WORKER_EXCEPTION);
+    }
+    classified = count;
+    ipv4.abandon();
+    ipv6.abandon();
   }
 
   /** Control path: queues a packet it built for this worker to send on the mbuf's port field. */

@@ -47,16 +47,12 @@ final class Icmp6 {
     NativeMemory.putU16Be(icmp + 2, checksum(ip, icmp, length));
   }
 
-  static boolean isMulticast(long hi) {
-    return (hi >>> 56) == 0xFF;
-  }
-
   /** RFC 4443 2.4 (e): no error about an error, or to an unspecified or multicast source. */
   static boolean mayReportErrorAbout(long frame, int frameLength) {
     long ip = frame + IP;
     long sourceHi = NativeMemory.getLongBe(ip + 8);
     long sourceLo = NativeMemory.getLongBe(ip + 16);
-    if ((sourceHi | sourceLo) == 0 || isMulticast(sourceHi)) {
+    if ((sourceHi | sourceLo) == 0 || AddressChecks.isMulticast6(sourceHi)) {
       return false;
     }
     if (NativeMemory.getU8(ip + 6) == NEXT_HEADER && frameLength >= IP + IPV6_HEADER + 1) {
@@ -128,21 +124,47 @@ final class Icmp6 {
     Mbuf.setLength(mbuf, IP + IPV6_HEADER + icmpLength);
   }
 
-  /** The MAC in the first link-layer address option of {@code type}, or -1. */
+  /** {@link #linkLayerOption}: no option of the type. */
+  static final long OPTION_ABSENT = -1;
+
+  /** {@link #linkLayerOption}: an option of length 0 or past the end (RFC 4861 4.6: discard). */
+  static final long OPTIONS_MALFORMED = -2;
+
+  /**
+   * The MAC in the first link-layer address option of {@code type} among the {@code length} bytes
+   * of options at {@code options}, {@link #OPTION_ABSENT}, or {@link #OPTIONS_MALFORMED}. Every
+   * option is walked, so a bad one after the wanted one still condemns the packet.
+   */
   static long linkLayerOption(long options, int length, int type) {
+    long found = OPTION_ABSENT;
     int offset = 0;
-    while (offset + 8 <= length) {
-      int optionType = NativeMemory.getU8(options + offset);
-      int optionLength = NativeMemory.getU8(options + offset + 1) * 8;
-      if (optionLength == 0) {
-        return -1;
+    while (offset < length) {
+      if (length - offset < 2) {
+        return OPTIONS_MALFORMED;
       }
-      if (optionType == type) {
-        return NativeMemory.getMac(options + offset + 2);
+      int optionLength = NativeMemory.getU8(options + offset + 1) * 8;
+      if (optionLength == 0 || optionLength > length - offset) {
+        return OPTIONS_MALFORMED;
+      }
+      if (NativeMemory.getU8(options + offset) == type && found == OPTION_ABSENT) {
+        found = NativeMemory.getMac(options + offset + 2);
       }
       offset += optionLength;
     }
-    return -1;
+    return found;
+  }
+
+  /**
+   * RFC 4861 7.1.1 / 7.1.2 checks common to solicitations and advertisements: hop limit 255, code
+   * 0, at least the fixed 24 bytes, a valid checksum, a target that is not multicast.
+   */
+  static boolean neighborMessageValid(long ip, int icmpLength) {
+    long icmp = ip + IPV6_HEADER;
+    return icmpLength >= 24
+        && NativeMemory.getU8(ip + 7) == 255
+        && NativeMemory.getU8(icmp + 1) == 0
+        && !AddressChecks.isMulticast6(NativeMemory.getLongBe(icmp + 8))
+        && checksum(ip, icmp, icmpLength) == 0;
   }
 
   private static void writeHeader(

@@ -1,8 +1,8 @@
 package io.flatnet.dataplane;
 
 /**
- * A token bucket for generated ICMP errors (RFC 1812 4.3.2.8), one per worker so it needs no
- * synchronisation. Reads the clock only when an error is about to be sent.
+ * A token bucket for generated ICMP errors (RFC 1812 4.3.2.8) and learned neighbour claims, one per
+ * worker so it needs no synchronisation. Reads the clock only when an error is about to be sent.
  */
 final class IcmpRateLimiter {
   private final long nanosPerToken;

@@ -19,8 +19,11 @@ final class Ipv4Node {
   private final long[] packets;
   private final long[] frames;
   private final int[] destinations;
+  private final int[] sources;
   private final int[] nextHops;
+  private final int[] sourceHops;
   private int count;
+  private int next; // the first packet of the vector that run has not taken yet
 
   private final PacketIo io;
   private final NeighborWait neighbors;
@@ -30,7 +33,9 @@ final class Ipv4Node {
     this.packets = new long[burst];
     this.frames = new long[burst];
     this.destinations = new int[burst];
+    this.sources = new int[burst];
     this.nextHops = new int[burst];
+    this.sourceHops = new int[burst];
     this.io = io;
     this.neighbors = neighbors;
     this.icmpLimit = icmpLimit;
@@ -46,22 +51,46 @@ final class Ipv4Node {
       io.drop(mbuf, DropReason.BAD_IPV4_HEADER);
       return;
     }
+    int source = NativeMemory.getIntBe(frame + IP + Ipv4Header.SOURCE_OFFSET);
+    if (AddressChecks.martianSource4(source)) {
+      io.drop(mbuf, DropReason.MARTIAN_SOURCE);
+      return;
+    }
+    if (AddressChecks.martianDestination4((int) destination)) {
+      io.drop(mbuf, DropReason.MARTIAN_DESTINATION);
+      return;
+    }
     packets[count] = mbuf;
     frames[count] = frame;
     destinations[count] = (int) destination;
+    sources[count] = source;
     count++;
   }
 
-  /** Looks up the whole vector at once and sends every packet on its way. */
-  void run(ForwardingState state) {
+  /**
+   * Looks up the whole vector at once and sends every packet on its way; on a source-guarded port,
+   * the sources are looked up too and a packet whose source is not the sender's is dropped.
+   */
+  void run(ForwardingState state, int inPort) {
     if (count == 0) {
       return;
     }
-    state.ipv4().lookupBulk(destinations, nextHops, count);
-    NextHops hops = state.nextHops();
     PortTable ports = state.ports();
+    boolean checkSources = (ports.guards(inPort) & PortTable.GUARD_SOURCE) != 0;
+    state.ipv4().lookupBulk(destinations, nextHops, count);
+    if (checkSources) {
+      state.ipv4().lookupBulk(sources, sourceHops, count);
+    }
+    NextHops hops = state.nextHops();
     for (int i = 0; i < count; i++) {
+      next = i + 1;
       long mbuf = packets[i];
+      if (checkSources
+          && !AddressChecks.sourceBelongs(
+              hops.entry(sourceHops[i]), inPort, Ethernet.source(frames[i]))) {
+        io.drop(mbuf, DropReason.SPOOFED_SOURCE);
+        continue;
+      }
       int nextHop = nextHops[i];
       long entry = hops.entry(nextHop); // one read: one decision on one version of the entry
       switch (NextHopTable.kindOf(entry)) {
@@ -76,6 +105,16 @@ final class Ipv4Node {
       }
     }
     count = 0;
+    next = 0;
+  }
+
+  /** After a throw: frees what run had not taken yet and empties the vector. */
+  void abandon() {
+    for (int i = next; i < count; i++) {
+      io.drop(packets[i], DropReason.WORKER_EXCEPTION);
+    }
+    count = 0;
+    next = 0;
   }
 
   private void forward(
@@ -149,7 +188,10 @@ final class Ipv4Node {
     int port = Mbuf.port(mbuf);
     long frame = Mbuf.dataAddress(mbuf);
     int routerAddress = ports.ipv4(port);
-    if (routerAddress == 0 || !Icmp4.mayReportErrorAbout(frame) || !io.canSend(port)) {
+    if (routerAddress == 0
+        || AddressChecks.isGroupMac(Ethernet.destination(frame)) // RFC 1812 4.3.2.7
+        || !Icmp4.mayReportErrorAbout(frame)
+        || !io.canSend(port)) {
       io.freeUncounted(mbuf);
       return;
     }

@@ -17,32 +17,38 @@ final class Ipv6Node {
   private final long[] packets;
   private final long[] destinationHi;
   private final long[] destinationLo;
+  private final long[] sourceHi;
+  private final long[] sourceLo;
   private final int[] nextHops;
+  private final int[] sourceHops;
   private int count;
+  private int next; // the first packet of the vector that run has not taken yet
 
   private final PacketIo io;
   private final NeighborWait neighbors;
   private final IcmpRateLimiter icmpLimit;
-  private final ControlChannel.Writer control;
+  private final NeighborLearning learning;
 
   Ipv6Node(
       int burst,
       PacketIo io,
       NeighborWait neighbors,
       IcmpRateLimiter icmpLimit,
-      ControlChannel.Writer control) {
+      NeighborLearning learning) {
     this.packets = new long[burst];
     this.destinationHi = new long[burst];
     this.destinationLo = new long[burst];
+    this.sourceHi = new long[burst];
+    this.sourceLo = new long[burst];
     this.nextHops = new int[burst];
+    this.sourceHops = new int[burst];
     this.io = io;
     this.neighbors = neighbors;
     this.icmpLimit = icmpLimit;
-    this.control = control;
+    this.learning = learning;
   }
 
   void enqueue(long mbuf, ForwardingState state) {
-    PortTable ports = state.ports();
     long frame = Mbuf.dataAddress(mbuf);
     long ip = frame + IP;
     int frameLength = Mbuf.dataLength(mbuf);
@@ -54,25 +60,49 @@ final class Ipv6Node {
     }
     long hi = NativeMemory.getLongBe(ip + 24);
     long lo = NativeMemory.getLongBe(ip + 32);
-    if (Icmp6.isMulticast(hi) || hi == PortTable.LINK_LOCAL_HI) {
+    if (AddressChecks.isMulticast6(hi) || AddressChecks.isLinkLocal6(hi)) {
       onLink(mbuf, state, hi, lo);
+      return;
+    }
+    long srcHi = NativeMemory.getLongBe(ip + 8);
+    long srcLo = NativeMemory.getLongBe(ip + 16);
+    if (AddressChecks.martianSource6(srcHi, srcLo)) {
+      io.drop(mbuf, DropReason.MARTIAN_SOURCE);
+      return;
+    }
+    if (AddressChecks.martianDestination6(hi, lo)) {
+      io.drop(mbuf, DropReason.MARTIAN_DESTINATION);
       return;
     }
     packets[count] = mbuf;
     destinationHi[count] = hi;
     destinationLo[count] = lo;
+    sourceHi[count] = srcHi;
+    sourceLo[count] = srcLo;
     count++;
   }
 
-  void run(ForwardingState state) {
+  /** As the IPv4 node's: one bulk lookup, and a second of the sources on a guarded pod port. */
+  void run(ForwardingState state, int inPort) {
     if (count == 0) {
       return;
     }
-    state.ipv6().lookupBulk(destinationHi, destinationLo, nextHops, count);
-    NextHops hops = state.nextHops();
     PortTable ports = state.ports();
+    boolean checkSources = (ports.guards(inPort) & PortTable.GUARD_SOURCE) != 0;
+    state.ipv6().lookupBulk(destinationHi, destinationLo, nextHops, count);
+    if (checkSources) {
+      state.ipv6().lookupBulk(sourceHi, sourceLo, sourceHops, count);
+    }
+    NextHops hops = state.nextHops();
     for (int i = 0; i < count; i++) {
+      next = i + 1;
       long mbuf = packets[i];
+      if (checkSources
+          && !AddressChecks.sourceBelongs(
+              hops.entry(sourceHops[i]), inPort, Ethernet.source(Mbuf.dataAddress(mbuf)))) {
+        io.drop(mbuf, DropReason.SPOOFED_SOURCE);
+        continue;
+      }
       int nextHop = nextHops[i];
       long entry = hops.entry(nextHop); // one read: one decision on one version of the entry
       switch (NextHopTable.kindOf(entry)) {
@@ -87,6 +117,16 @@ final class Ipv6Node {
       }
     }
     count = 0;
+    next = 0;
+  }
+
+  /** After a throw: frees what run had not taken yet and empties the vector. */
+  void abandon() {
+    for (int i = next; i < count; i++) {
+      io.drop(packets[i], DropReason.WORKER_EXCEPTION);
+    }
+    count = 0;
+    next = 0;
   }
 
   private void forward(
@@ -143,11 +183,11 @@ final class Ipv6Node {
     long frame = Mbuf.dataAddress(mbuf);
     long ip = frame + IP;
     if (isIcmp(mbuf, Icmp6.NEIGHBOR_SOLICITATION)) {
-      solicitation(mbuf, ports, port, ip);
+      solicitation(mbuf, state, port, ip);
       return;
     }
     if (isIcmp(mbuf, Icmp6.NEIGHBOR_ADVERTISEMENT)) {
-      advertisement(mbuf, port, ip);
+      advertisement(mbuf, state, port, ip);
       return;
     }
     // Echo to the port's own link-local address, or to one the router owns (a gateway: fe80::1).
@@ -160,17 +200,18 @@ final class Ipv6Node {
       io.send(port, mbuf);
       return;
     }
-    if (Icmp6.isMulticast(hi)) {
+    if (AddressChecks.isMulticast6(hi)) {
       io.consume(mbuf); // MLD reports, router solicitations, all-nodes traffic: not routed
       return;
     }
     io.drop(mbuf, DropReason.LOCAL_UNHANDLED);
   }
 
-  private void solicitation(long mbuf, PortTable ports, int port, long ip) {
+  private void solicitation(long mbuf, ForwardingState state, int port, long ip) {
+    PortTable ports = state.ports();
     int icmpLength = NativeMemory.getU16Be(ip + 4);
     long icmp = ip + HEADER;
-    if (icmpLength < 24 || NativeMemory.getU8(ip + 7) != 255) {
+    if (!Icmp6.neighborMessageValid(ip, icmpLength)) {
       io.drop(mbuf, DropReason.BAD_NEIGHBOR_PACKET); // RFC 4861 7.1.1
       return;
     }
@@ -179,12 +220,16 @@ final class Ipv6Node {
     long targetHi = NativeMemory.getLongBe(icmp + 8);
     long targetLo = NativeMemory.getLongBe(icmp + 16);
     boolean fromUnspecified = (askerHi | askerLo) == 0;
-    if (!fromUnspecified) {
-      long mac = Icmp6.linkLayerOption(icmp + 24, icmpLength - 24, 1);
-      if (mac >= 0) {
-        control.neighborV6(port, askerHi, askerLo, mac);
-        io.counters.event(WorkerEvent.NEIGHBOR_LEARNED);
+    long mac = Icmp6.linkLayerOption(icmp + 24, icmpLength - 24, 1);
+    if (mac == Icmp6.OPTIONS_MALFORMED || (fromUnspecified && mac != Icmp6.OPTION_ABSENT)) {
+      io.drop(mbuf, DropReason.BAD_NEIGHBOR_PACKET);
+      return;
+    }
+    if (mac != Icmp6.OPTION_ABSENT) {
+      if (!claimAllowed(mbuf, state, port, askerHi, askerLo, mac)) {
+        return;
       }
+      learning.ipv6(port, askerHi, askerLo, mac, false); // a claim, not a confirmation
     }
     long portMac = ports.mac(port);
     boolean own =
@@ -203,20 +248,57 @@ final class Ipv6Node {
     io.send(port, mbuf);
   }
 
-  private void advertisement(long mbuf, int port, long ip) {
+  private void advertisement(long mbuf, ForwardingState state, int port, long ip) {
     int icmpLength = NativeMemory.getU16Be(ip + 4);
     long icmp = ip + HEADER;
-    if (icmpLength < 24 || NativeMemory.getU8(ip + 7) != 255) {
-      io.drop(mbuf, DropReason.BAD_NEIGHBOR_PACKET);
+    boolean solicited = (NativeMemory.getU8(icmp + 4) & 0x40) != 0;
+    if (!Icmp6.neighborMessageValid(ip, icmpLength)
+        || (solicited && AddressChecks.isMulticast6(NativeMemory.getLongBe(ip + 24)))) {
+      io.drop(mbuf, DropReason.BAD_NEIGHBOR_PACKET); // RFC 4861 7.1.2
       return;
     }
     long mac = Icmp6.linkLayerOption(icmp + 24, icmpLength - 24, 2);
-    if (mac >= 0) {
-      control.neighborV6(
-          port, NativeMemory.getLongBe(icmp + 8), NativeMemory.getLongBe(icmp + 16), mac);
-      io.counters.event(WorkerEvent.NEIGHBOR_LEARNED);
+    if (mac == Icmp6.OPTIONS_MALFORMED) {
+      io.drop(mbuf, DropReason.BAD_NEIGHBOR_PACKET);
+      return;
     }
+    if (mac == Icmp6.OPTION_ABSENT) {
+      if (!solicited) {
+        io.consume(mbuf); // nothing to learn
+        return;
+      }
+      mac = Ethernet.source(Mbuf.dataAddress(mbuf)); // an answer to our unicast probe
+    }
+    long targetHi = NativeMemory.getLongBe(icmp + 8);
+    long targetLo = NativeMemory.getLongBe(icmp + 16);
+    if (!claimAllowed(mbuf, state, port, targetHi, targetLo, mac)) {
+      return;
+    }
+    learning.ipv6(port, targetHi, targetLo, mac, solicited);
     io.consume(mbuf);
+  }
+
+  /**
+   * A neighbour's claim that {@code hi:lo} is at {@code mac}: the MAC must be a unicast one (and,
+   * on a source-guarded port, the frame's own), and a routable address must be the pod's own. Drops
+   * the packet and returns false otherwise.
+   */
+  private boolean claimAllowed(
+      long mbuf, ForwardingState state, int port, long hi, long lo, long mac) {
+    boolean guarded = (state.ports().guards(port) & PortTable.GUARD_SOURCE) != 0;
+    if (!AddressChecks.isUnicastMac(mac)
+        || (guarded && mac != Ethernet.source(Mbuf.dataAddress(mbuf)))) {
+      io.drop(mbuf, DropReason.BAD_LINK_LAYER_ADDRESS);
+      return false;
+    }
+    if (guarded
+        && !AddressChecks.isLinkLocal6(hi)
+        && !AddressChecks.sourceBelongs(
+            state.nextHops().entry(state.ipv6().lookup(hi, lo)), port, mac)) {
+      io.drop(mbuf, DropReason.SPOOFED_SOURCE);
+      return false;
+    }
+    return true;
   }
 
   private static boolean isIcmp(long mbuf, int type) {
@@ -229,7 +311,9 @@ final class Ipv6Node {
   private void error(long mbuf, PortTable ports, int type, int code, int extra) {
     int port = Mbuf.port(mbuf);
     long frame = Mbuf.dataAddress(mbuf);
-    if (!Icmp6.mayReportErrorAbout(frame, Mbuf.dataLength(mbuf)) || !io.canSend(port)) {
+    if (AddressChecks.isGroupMac(Ethernet.destination(frame))
+        || !Icmp6.mayReportErrorAbout(frame, Mbuf.dataLength(mbuf))
+        || !io.canSend(port)) {
       io.freeUncounted(mbuf);
       return;
     }

@@ -6,9 +6,12 @@ import io.flatnet.dpdk.NativeMemory;
 final class NeighborPackets {
   private NeighborPackets() {}
 
-  /** An ARP request (RFC 826) for {@code target}; returns the frame length. */
-  static int arpRequest(long frame, long portMac, int senderIp, int target) {
-    Ethernet.setAddresses(frame, Ethernet.BROADCAST, portMac);
+  /**
+   * An ARP request (RFC 826) for {@code target}, broadcast, or unicast to {@code mac} (a
+   * reachability probe, as Linux sends) unless it is -1; returns the frame length.
+   */
+  static int arpRequest(long frame, long portMac, int senderIp, int target, long mac) {
+    Ethernet.setAddresses(frame, mac < 0 ? Ethernet.BROADCAST : mac, portMac);
     NativeMemory.putU16Be(frame + Ethernet.TYPE_OFFSET, Ethernet.ARP);
     long arp = frame + Ethernet.HEADER;
     NativeMemory.putU16Be(arp, 1);
@@ -24,12 +27,13 @@ final class NeighborPackets {
   }
 
   /**
-   * A neighbour solicitation (RFC 4861 4.3) for {@code hi:lo} to its solicited-node multicast
-   * address, from the port's link-local address; returns the frame length.
+   * A neighbour solicitation (RFC 4861 4.3) for {@code hi:lo} from the port's link-local address:
+   * to its solicited-node multicast address, or, if {@code mac} is not -1, a unicast probe to the
+   * address itself at {@code mac} (RFC 4861 7.3.3); returns the frame length.
    */
-  static int solicitation(long frame, long portMac, long hi, long lo) {
-    long groupLo = 0x0000_0001_FF00_0000L | (lo & 0xFF_FFFFL);
-    Ethernet.setAddresses(frame, 0x3333_FF00_0000L | (lo & 0xFF_FFFFL), portMac);
+  static int solicitation(long frame, long portMac, long hi, long lo, long mac) {
+    boolean unicast = mac >= 0;
+    Ethernet.setAddresses(frame, unicast ? mac : 0x3333_FF00_0000L | (lo & 0xFF_FFFFL), portMac);
     NativeMemory.putU16Be(frame + Ethernet.TYPE_OFFSET, Ethernet.IPV6);
     long ip = frame + Ethernet.HEADER;
     int icmpLength = 32;
@@ -39,8 +43,8 @@ final class NeighborPackets {
     NativeMemory.putU8(ip + 7, 255);
     NativeMemory.putLongBe(ip + 8, PortTable.LINK_LOCAL_HI);
     NativeMemory.putLongBe(ip + 16, PortTable.linkLocalLo(portMac));
-    NativeMemory.putLongBe(ip + 24, 0xFF02_0000_0000_0000L);
-    NativeMemory.putLongBe(ip + 32, groupLo);
+    NativeMemory.putLongBe(ip + 24, unicast ? hi : 0xFF02_0000_0000_0000L);
+    NativeMemory.putLongBe(ip + 32, unicast ? lo : 0x0000_0001_FF00_0000L | (lo & 0xFF_FFFFL));
     long icmp = ip + Icmp6.IPV6_HEADER;
     NativeMemory.putU8(icmp, Icmp6.NEIGHBOR_SOLICITATION);
     NativeMemory.putU8(icmp + 1, 0);

@@ -1,6 +1,7 @@
 package io.flatnet.dataplane;
 
 import io.flatnet.dpdk.DpdkLayout;
+import io.flatnet.dpdk.PktMbufPool;
 import java.util.Arrays;
 
 /**
@@ -22,6 +23,29 @@ public final class PortTable {
 
   public static final int DEFAULT_MTU = 1500;
 
+  /** The smallest MTU IPv4 allows (RFC 791). */
+  public static final int MIN_MTU = 68;
+
+  /**
+   * The largest MTU: a frame (Ethernet header, payload, room for one VLAN tag) must fit one mbuf's
+   * data room, because workers drop chained mbufs. The config validator, the CNI plugin and the
+   * port table all use this one figure.
+   */
+  public static final int MAX_MTU =
+      PktMbufPool.DEFAULT_DATA_ROOM - DpdkLayout.MBUF_HEADROOM - Ethernet.HEADER - 4;
+
+  /** Guard: drop unicast frames not addressed to the port's MAC ({@code not-for-router}). */
+  public static final int GUARD_DESTINATION_MAC = 1;
+
+  /**
+   * Guard: a pod port's sources must route back to the same port and MAC ({@code spoofed-source}),
+   * for forwarded packets and for ARP/NDP claims alike.
+   */
+  public static final int GUARD_SOURCE = 2;
+
+  /** What the agent sets on the ports of a node config: pods get both, uplinks the MAC guard. */
+  public static final int GUARD_ALL = GUARD_DESTINATION_MAC | GUARD_SOURCE;
+
   private static final int PORTS = DpdkLayout.MAX_ETHPORTS;
 
   final int[] role = new int[PORTS];
@@ -30,6 +54,7 @@ public final class PortTable {
   final int[] ipv4 = new int[PORTS];
   final long[] ipv6Hi = new long[PORTS];
   final long[] ipv6Lo = new long[PORTS];
+  final int[] guards = new int[PORTS];
 
   private PortTable() {
     Arrays.fill(mtu, DEFAULT_MTU);
@@ -42,11 +67,25 @@ public final class PortTable {
   /** A copy with one port set. IPv6 address 0/0 means none (the link-local one is always there). */
   public PortTable with(
       int port, int portRole, long portMac, int portMtu, int v4, long v6Hi, long v6Lo) {
+    return with(port, portRole, portMac, portMtu, v4, v6Hi, v6Lo, 0);
+  }
+
+  /** As {@link #with(int, int, long, int, int, long, long)}, with the port's guards. */
+  public PortTable with(
+      int port,
+      int portRole,
+      long portMac,
+      int portMtu,
+      int v4,
+      long v6Hi,
+      long v6Lo,
+      int portGuards) {
     if (port < 0 || port >= PORTS) {
       throw new IllegalArgumentException("port " + port + " out of range 0.." + (PORTS - 1));
     }
-    if (portMtu < 68 || portMtu > 9000) {
-      throw new IllegalArgumentException("port " + port + ": MTU " + portMtu + " outside 68..9000");
+    String mtuProblem = mtuProblem(portMtu);
+    if (mtuProblem != null) {
+      throw new IllegalArgumentException("port " + port + ": " + mtuProblem);
     }
     PortTable copy = new PortTable();
     System.arraycopy(role, 0, copy.role, 0, PORTS);
@@ -55,18 +94,36 @@ public final class PortTable {
     System.arraycopy(ipv4, 0, copy.ipv4, 0, PORTS);
     System.arraycopy(ipv6Hi, 0, copy.ipv6Hi, 0, PORTS);
     System.arraycopy(ipv6Lo, 0, copy.ipv6Lo, 0, PORTS);
+    System.arraycopy(guards, 0, copy.guards, 0, PORTS);
     copy.role[port] = portRole;
     copy.mac[port] = portMac;
     copy.mtu[port] = portMtu;
     copy.ipv4[port] = v4;
     copy.ipv6Hi[port] = v6Hi;
     copy.ipv6Lo[port] = v6Lo;
+    copy.guards[port] = portGuards;
     return copy;
+  }
+
+  /** Why {@code mtu} cannot be a port's MTU, or null if it can. */
+  public static String mtuProblem(int mtu) {
+    if (mtu < MIN_MTU || mtu > MAX_MTU) {
+      return "MTU "
+          + mtu
+          + " out of range "
+          + MIN_MTU
+          + ".."
+          + MAX_MTU
+          + " (a frame must fit one "
+          + PktMbufPool.DEFAULT_DATA_ROOM
+          + "-byte mbuf: jumbo frames are not supported)";
+    }
+    return null;
   }
 
   /** A copy without the port. */
   public PortTable without(int port) {
-    return with(port, ROLE_NONE, 0, DEFAULT_MTU, 0, 0, 0);
+    return with(port, ROLE_NONE, 0, DEFAULT_MTU, 0, 0, 0, 0);
   }
 
   public int role(int port) {
@@ -79,6 +136,11 @@ public final class PortTable {
 
   public int mtu(int port) {
     return mtu[port];
+  }
+
+  /** {@link #GUARD_DESTINATION_MAC} and {@link #GUARD_SOURCE} bits. */
+  public int guards(int port) {
+    return guards[port];
   }
 
   /** The router's IPv4 address on the port (a pod gateway or the node IP), or 0. */

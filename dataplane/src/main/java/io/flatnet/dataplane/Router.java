@@ -39,23 +39,43 @@ public final class Router implements AutoCloseable {
     }
   }
 
-  /** One port: a DPDK device, its role, MTU and the router's own addresses on it (0: none). */
+  /**
+   * One port: a DPDK device, its role, MTU, the router's own addresses on it (0: none) and its
+   * guards ({@link PortTable#GUARD_ALL} for a node's real ports; none for a bench's static ports,
+   * whose generators neither know the router's MAC nor own a route back).
+   */
   public record PortSpec(
-      String name, String devargs, int role, int mtu, int ipv4, long ipv6Hi, long ipv6Lo) {
+      String name,
+      String devargs,
+      int role,
+      int mtu,
+      int ipv4,
+      long ipv6Hi,
+      long ipv6Lo,
+      int guards) {
+    public PortSpec(
+        String name, String devargs, int role, int mtu, int ipv4, long ipv6Hi, long ipv6Lo) {
+      this(name, devargs, role, mtu, ipv4, ipv6Hi, ipv6Lo, 0);
+    }
+
     public static PortSpec pod(String name, String devargs) {
       return new PortSpec(name, devargs, PortTable.ROLE_POD, PortTable.DEFAULT_MTU, 0, 0, 0);
     }
 
     public PortSpec withIpv4(int address) {
-      return new PortSpec(name, devargs, role, mtu, address, ipv6Hi, ipv6Lo);
+      return new PortSpec(name, devargs, role, mtu, address, ipv6Hi, ipv6Lo, guards);
     }
 
     public PortSpec withIpv6(long hi, long lo) {
-      return new PortSpec(name, devargs, role, mtu, ipv4, hi, lo);
+      return new PortSpec(name, devargs, role, mtu, ipv4, hi, lo, guards);
     }
 
     public PortSpec withMtu(int portMtu) {
-      return new PortSpec(name, devargs, role, portMtu, ipv4, ipv6Hi, ipv6Lo);
+      return new PortSpec(name, devargs, role, portMtu, ipv4, ipv6Hi, ipv6Lo, guards);
+    }
+
+    public PortSpec withGuards(int portGuards) {
+      return new PortSpec(name, devargs, role, mtu, ipv4, ipv6Hi, ipv6Lo, portGuards);
     }
   }
 
@@ -81,7 +101,7 @@ public final class Router implements AutoCloseable {
   private final List<ForwardingWorker> workers = new ArrayList<>();
   private final List<AgentRunner> runners = new ArrayList<>();
 
-  private Router(Sizes sizes, File runDir) {
+  private Router(Sizes sizes, File runDir, NeighborEntry.Timers neighborTimers) {
     this.sizes = sizes;
     this.pool =
         PktMbufPool.create(
@@ -94,12 +114,18 @@ public final class Router implements AutoCloseable {
     this.fib4 = new Ipv4Fib(routeReaders, nextHops, sizes.tbl8Groups());
     this.fib6 = new Ipv6Fib(routeReaders, nextHops, sizes.ipv6Nodes());
     this.counters = DataplaneCounters.create(new File(runDir, "counters.dat"));
-    this.resolver = new NeighborResolver(nextHops, () -> portTable, pool, this::handToWorker);
+    this.resolver =
+        new NeighborResolver(nextHops, () -> portTable, pool, this::handToWorker, neighborTimers);
   }
 
   /** Creates the pool, tables and counters file (under {@code runDir}). */
   public static Router open(Sizes sizes, File runDir) {
-    return new Router(sizes, runDir);
+    return new Router(sizes, runDir, NeighborEntry.Timers.defaults());
+  }
+
+  /** As {@link #open(Sizes, File)}, with other neighbour timers (tests shorten them). */
+  static Router open(Sizes sizes, File runDir, NeighborEntry.Timers neighborTimers) {
+    return new Router(sizes, runDir, neighborTimers);
   }
 
   /** Adds a vhost-user pod port (server socket) with default settings, for demos and benches. */
@@ -119,6 +145,10 @@ public final class Router implements AutoCloseable {
       if (existing.name().equals(spec.name())) {
         throw new IllegalArgumentException("a port named " + spec.name() + " exists already");
       }
+    }
+    String mtuProblem = PortTable.mtuProblem(spec.mtu());
+    if (mtuProblem != null) { // before the device exists, so nothing is left behind
+      throw new IllegalArgumentException("port " + spec.name() + ": " + mtuProblem);
     }
     int port = Devices.probe(spec.devargs());
     int rxQueues;
@@ -158,7 +188,8 @@ public final class Router implements AutoCloseable {
             spec.mtu(),
             spec.ipv4(),
             spec.ipv6Hi(),
-            spec.ipv6Lo());
+            spec.ipv6Lo(),
+            spec.guards());
     ports.add(new PortRecord(port, spec.name(), assignQueues(rxQueues)));
     if (!workers.isEmpty()) {
       for (ForwardingWorker worker : workers) {
@@ -433,7 +464,7 @@ public final class Router implements AutoCloseable {
       long now = System.nanoTime();
       if (now - nextAging > 0) {
         resolver.age(now);
-        nextAging = now + 5_000_000_000L;
+        nextAging = now + resolver.agingIntervalNanos();
       }
       return work;
     }
@@ -442,6 +473,11 @@ public final class Router implements AutoCloseable {
     public String roleName() {
       return "flatnet-control";
     }
+  }
+
+  /** The neighbours that routes go through, with their reachability state (a snapshot). */
+  public List<NeighborView> neighbors() {
+    return resolver.view(System.nanoTime());
   }
 
   /** True when every port reports link up (a vhost-user port: its peer connected). */

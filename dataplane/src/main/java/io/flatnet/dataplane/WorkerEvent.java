@@ -9,7 +9,11 @@ public enum WorkerEvent {
   NEIGHBOR_LEARNED("neighbor-learned"),
   NEIGHBOR_HELD("neighbor-held"),
   CONTROL_QUEUE_FULL("control-queue-full"),
-  CONSUMED("consumed");
+  CONSUMED("consumed"),
+  /** A node threw mid-burst; the held packets were freed as {@code worker-exception}. */
+  WORKER_EXCEPTION("worker-exception"),
+  /** Neighbour claims beyond the worker's learning rate, not passed to the control path. */
+  NEIGHBOR_LEARN_LIMITED("neighbor-learn-limited");
 
   private final String label;
 
