@@ -127,6 +127,34 @@ final class TestPackets {
     return ipv6(source, group, 255, 58, icmp.array());
   }
 
+  /**
+   * A neighbour solicitation (135) or advertisement (136) with every field the RFC 4861 checks look
+   * at under the caller's control; {@code options} are appended as they are.
+   */
+  static byte[] neighborMessage(
+      int type,
+      int code,
+      int flags,
+      long[] source,
+      long[] destination,
+      int hopLimit,
+      long[] target,
+      byte[] options) {
+    ByteBuffer icmp = ByteBuffer.allocate(24 + options.length);
+    icmp.put((byte) type).put((byte) code).putShort((short) 0).putInt(flags);
+    icmp.putLong(target[0]).putLong(target[1]);
+    icmp.put(options);
+    return ipv6(source, destination, hopLimit, 58, icmp.array());
+  }
+
+  /** A link-layer address option (1: source, 2: target) carrying {@code mac}. */
+  static byte[] linkLayerOption(int type, long mac) {
+    ByteBuffer option = ByteBuffer.allocate(8);
+    option.put((byte) type).put((byte) 1);
+    putMac(option, mac);
+    return option.array();
+  }
+
   /** The ICMPv6/UDP checksum of an IPv6 frame as it stands, with its checksum field taken as 0. */
   static int icmp6Checksum(byte[] frame, int nextHeader) {
     int payloadLength = ((frame[18] & 0xFF) << 8) | (frame[19] & 0xFF);
