@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.flatnet.agent.api.AgentProtocol;
 import io.flatnet.agent.config.IpAddress;
 import io.flatnet.agent.config.IpNet;
+import io.flatnet.dataplane.PortTable;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -109,8 +110,9 @@ record CniConfig(
     }
     Path vhostDir = Path.of(orDefault(root, "vhostSocketDir", DEFAULT_VHOST_DIR.toString()));
     int mtu = (int) number(root, "mtu", 1500);
-    if (mtu < 68 || mtu > 9216) {
-      throw new CniError(CniError.INVALID_CONFIG, "mtu " + mtu + " out of range 68..9216");
+    String mtuProblem = PortTable.mtuProblem(mtu);
+    if (mtuProblem != null) {
+      throw new CniError(CniError.INVALID_CONFIG, mtuProblem);
     }
     return new CniConfig(
         cniVersion,

@@ -1,5 +1,6 @@
 package io.flatnet.agent.config;
 
+import io.flatnet.dataplane.PortTable;
 import io.flatnet.dpdk.DpdkLayout;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -40,9 +41,9 @@ public final class ConfigValidator {
    */
   public static final int MAX_DEVICES = DpdkLayout.MAX_ETHPORTS;
 
-  public static final int MIN_MTU = 68;
+  public static final int MIN_MTU = PortTable.MIN_MTU;
   public static final int MIN_MTU_V6 = 1280;
-  public static final int MAX_MTU = 9216;
+  public static final int MAX_MTU = PortTable.MAX_MTU;
 
   public static final Set<String> ROLES = Set.of("uplink", "host");
   public static final Set<String> KINDS =

@@ -7,6 +7,8 @@ import io.flatnet.agent.api.AgentProtocol;
 import io.flatnet.agent.cni.PodSegment;
 import io.flatnet.agent.config.PodConfig;
 import io.flatnet.agent.state.PodSpec;
+import io.flatnet.dataplane.AddressChecks;
+import io.flatnet.dataplane.NeighborView;
 import io.flatnet.dataplane.PortTable;
 import io.flatnet.dataplane.Router;
 import io.flatnet.dpdk.EthDev;
@@ -289,11 +291,63 @@ public final class CtlHandler implements AgentProtocol.Handler {
       r.put("via", Ipv6Prefix.format(hops.neighbourIpv6Hi(nh), hops.neighbourIpv6Lo(nh)));
     }
     if (family != 0) {
-      r.put("state", kind == NextHops.KIND_FORWARD ? "reachable" : "incomplete");
+      NeighborView neighbor = neighborOf(nh, family);
+      r.put("state", neighbor == null ? "incomplete" : neighbor.state());
+      if (neighbor != null) {
+        r.put("stateSeconds", neighbor.ageNanos() / 1_000_000_000L);
+        r.put("failures", neighbor.failures());
+      }
     }
     if (kind == NextHops.KIND_FORWARD) {
       r.put("mac", mac(hops.dstMac(nh)));
     }
+  }
+
+  /** Marks the trace as dropped for a martian address (the workers' own rule); true if so. */
+  private static boolean martian(ObjectNode t, boolean isMartian, String reason, String address) {
+    if (isMartian) {
+      t.put("decision", "drop");
+      t.put("drop", reason);
+      t.put("reason", address + " is never routed (" + reason + ")");
+    }
+    return isMartian;
+  }
+
+  /**
+   * On a source-guarded port, the workers' reverse-path check of the source (assuming the frame
+   * comes from the MAC the source is routed to); marks the trace dropped and returns true if it
+   * fails.
+   */
+  private boolean spoofed(ObjectNode t, String inPort, int sourceHop, String src) {
+    if (inPort == null) {
+      return false;
+    }
+    int in = portId(inPort);
+    if ((router.portTable().guards(in) & PortTable.GUARD_SOURCE) == 0) {
+      return false;
+    }
+    long entry = router.nextHops().entry(sourceHop);
+    if (AddressChecks.sourceBelongs(entry, in, NextHopTable.dstMacOf(entry))) {
+      return false;
+    }
+    t.put("decision", "drop");
+    t.put("drop", "spoofed-source");
+    t.put("reason", src + " does not route back to " + inPort + ": not that pod's address");
+    return true;
+  }
+
+  /** The resolver's entry for a neighbour next hop (its NUD state), or null if it has none. */
+  private NeighborView neighborOf(int nh, int family) {
+    NextHopTable hops = router.nextHops();
+    int port = hops.port(nh);
+    long hi = family == 6 ? hops.neighbourIpv6Hi(nh) : 0;
+    long lo = family == 6 ? hops.neighbourIpv6Lo(nh) : hops.neighbourIpv4(nh) & 0xFFFF_FFFFL;
+    for (NeighborView n : router.neighbors()) {
+      if (n.port() == port && n.family() == family && n.hi() == hi && n.lo() == lo) {
+        return n;
+      }
+    }
+    return null;
   }
 
   /** The forwarding decision for src -> dst on the live FIB, as the workers would take it. */
@@ -320,13 +374,18 @@ public final class CtlHandler implements AgentProtocol.Handler {
     Object matched = null;
     if (v6) {
       long[] d = Ipv6Prefix.parseAddress(dst);
-      Ipv6Prefix.parseAddress(src);
-      if ((d[0] & 0xFFC0_0000_0000_0000L) == 0xFE80_0000_0000_0000L || (d[0] >>> 56) == 0xFF) {
+      if (AddressChecks.isLinkLocal6(d[0]) || AddressChecks.isMulticast6(d[0])) {
         t.put("decision", "on-link");
         t.put(
             "reason",
             "link-local or multicast: handled on the ingress port (neighbour discovery, echo to"
                 + " the router), never routed");
+        return t;
+      }
+      long[] s6 = Ipv6Prefix.parseAddress(src);
+      if (martian(t, AddressChecks.martianSource6(s6[0], s6[1]), "martian-source", src)
+          || martian(t, AddressChecks.martianDestination6(d[0], d[1]), "martian-destination", dst)
+          || spoofed(t, request.inPort(), router.fib6().lookup(s6[0], s6[1]), src)) {
         return t;
       }
       nh = router.fib6().lookup(d[0], d[1]);
@@ -339,7 +398,12 @@ public final class CtlHandler implements AgentProtocol.Handler {
       }
     } else {
       int d = Ipv4Prefix.parseAddress(dst);
-      Ipv4Prefix.parseAddress(src);
+      int s4 = Ipv4Prefix.parseAddress(src);
+      if (martian(t, AddressChecks.martianSource4(s4), "martian-source", src)
+          || martian(t, AddressChecks.martianDestination4(d), "martian-destination", dst)
+          || spoofed(t, request.inPort(), router.fib().lookup(s4), src)) {
+        return t;
+      }
       nh = router.fib().lookup(d);
       for (Object p : router.routes().keySet()) {
         if (p instanceof Ipv4Prefix p4

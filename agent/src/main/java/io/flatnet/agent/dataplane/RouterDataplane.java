@@ -94,7 +94,8 @@ public final class RouterDataplane implements DataplaneApi {
     int role = "host".equals(port.role()) ? PortTable.ROLE_HOST : PortTable.ROLE_UPLINK;
     Router.PortSpec spec =
         withAddresses(
-            new Router.PortSpec(port.name(), port.device(), role, port.mtu(), 0, 0, 0),
+            new Router.PortSpec(port.name(), port.device(), role, port.mtu(), 0, 0, 0)
+                .withGuards(PortTable.GUARD_DESTINATION_MAC),
             port.addresses());
     portIds.put(port.name(), router.addPort(spec));
     ports.put(port.name(), port);
@@ -156,7 +157,7 @@ public final class RouterDataplane implements DataplaneApi {
       int port =
           vhostPorts.add(
               new VhostPortSpec(pod.name(), Path.of(pod.socket()), mode, workers),
-              spec -> withAddresses(spec, gatewayPrefixes));
+              spec -> withAddresses(spec.withGuards(PortTable.GUARD_ALL), gatewayPrefixes));
       portIds.put(pod.name(), port);
       pods.put(pod.name(), pod);
       routePod(pod, port);
@@ -173,7 +174,8 @@ public final class RouterDataplane implements DataplaneApi {
         };
     Router.PortSpec spec =
         withAddresses(
-            new Router.PortSpec(pod.name(), devargs, PortTable.ROLE_POD, 1500, 0, 0, 0),
+            new Router.PortSpec(pod.name(), devargs, PortTable.ROLE_POD, 1500, 0, 0, 0)
+                .withGuards(PortTable.GUARD_ALL),
             gatewayPrefixes);
     int port = router.addPort(spec);
     portIds.put(pod.name(), port);
@@ -241,7 +243,8 @@ public final class RouterDataplane implements DataplaneApi {
         router.addPort(
             withAddresses(
                 new Router.PortSpec(
-                    ConfigValidator.SEGMENT_PORT, devargs, PortTable.ROLE_POD, 1500, 0, 0, 0),
+                        ConfigValidator.SEGMENT_PORT, devargs, PortTable.ROLE_POD, 1500, 0, 0, 0)
+                    .withGuards(PortTable.GUARD_ALL),
                 gatewayPrefixes));
     return segmentPort;
   }
