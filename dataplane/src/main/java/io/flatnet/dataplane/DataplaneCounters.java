@@ -2,8 +2,10 @@ package io.flatnet.dataplane;
 
 import java.io.File;
 import java.nio.MappedByteBuffer;
+import java.nio.charset.StandardCharsets;
 import org.agrona.IoUtil;
 import org.agrona.concurrent.AtomicBuffer;
+import org.agrona.concurrent.SystemEpochClock;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.agrona.concurrent.status.AtomicCounter;
 import org.agrona.concurrent.status.CountersManager;
@@ -25,6 +27,14 @@ public final class DataplaneCounters implements AutoCloseable {
   public static final int TYPE_PORT = 1;
 
   public static final int TYPE_WORKER = 2;
+
+  /**
+   * A freed counter's slot is not handed out again for this long (Aeron's reuse timeout): a worker
+   * that still holds the old counter (it publishes at most a few loops late) writes into a dead
+   * slot, never into another port's new counter.
+   */
+  static final long FREE_TO_REUSE_TIMEOUT_MS = 5_000;
+
   public static final int TYPE_DROP = 3;
 
   private final File file;
@@ -36,7 +46,13 @@ public final class DataplaneCounters implements AutoCloseable {
     this.mapped = IoUtil.mapNewFile(file, (long) METADATA_LENGTH + VALUES_LENGTH, true);
     AtomicBuffer metadata = new UnsafeBuffer(mapped, 0, METADATA_LENGTH);
     AtomicBuffer values = new UnsafeBuffer(mapped, METADATA_LENGTH, VALUES_LENGTH);
-    this.manager = new CountersManager(metadata, values);
+    this.manager =
+        new CountersManager(
+            metadata,
+            values,
+            StandardCharsets.US_ASCII,
+            SystemEpochClock.INSTANCE,
+            FREE_TO_REUSE_TIMEOUT_MS);
   }
 
   /** Creates (or replaces) the counters file. */

@@ -102,6 +102,7 @@ public final class ForwardingWorker implements Agent {
     WorkerPorts queues = ports;
     if (queues.generation != portsGenerationInUse) {
       io.flush(); // the old queues are still open until this worker reports the new generation
+      counters.publishAll(); // a removed port's counters are freed once this generation shows
       io.use(queues);
       portsGenerationInUse = queues.generation;
     }

@@ -59,7 +59,11 @@ public final class WorkerCounters {
     portTxFull[port] = counters.newCounter(DataplaneCounters.TYPE_PORT, label + "tx-full");
   }
 
-  /** Control path: frees a removed port's counters, once the worker no longer uses the port. */
+  /**
+   * Control path: frees a removed port's counters, once the worker no longer uses the port (and has
+   * published its counts: it does so when it switches ports). The slots are not reused before
+   * {@link DataplaneCounters#FREE_TO_REUSE_TIMEOUT_MS}, so a late write lands in a dead slot.
+   */
   void unregisterPort(int port) {
     if (portRx[port] != null) {
       portRx[port].close();
@@ -112,11 +116,18 @@ public final class WorkerCounters {
     }
   }
 
+  /** Publishes everything now: before the worker reports that it switched to new ports. */
+  void publishAll() {
+    busyLoops = 1;
+    publish(false);
+  }
+
   private static void publish(AtomicCounter[] shared, long[] pending) {
     for (int i = 0; i < pending.length; i++) {
       if (pending[i] != 0) {
-        if (shared[i] != null) {
-          shared[i].getAndAddRelease(pending[i]);
+        AtomicCounter counter = shared[i]; // one read: the control path may clear the slot
+        if (counter != null) {
+          counter.getAndAddRelease(pending[i]);
         }
         pending[i] = 0;
       }
