@@ -20,14 +20,26 @@ import java.util.function.Consumer;
  * error.
  *
  * <p>Derivation: a vid with memory regions and link up is running; a vid with regions but link down
- * is memory-mapped; a vid without regions, or a connection on the socket without a vid, is
- * negotiating; nothing at all is waiting-for-peer, except right after a peer was present, which is
- * peer-gone for one poll. The PMD reports a vid only once the device is ready, so memory-mapped is
- * normally passed within one poll and a port that stays negotiating has a peer that connected but
- * never finished (see {@link #stuckAfter}).
+ * is memory-mapped; a connection on the socket without a vid is negotiating; nothing at all is
+ * waiting-for-peer, except right after a peer was present, which is peer-gone for one poll. The PMD
+ * reports a vid only once the device is ready, so memory-mapped is normally passed within one poll
+ * and a port that stays negotiating has a peer that connected but never finished (see {@link
+ * #stuckAfter}).
+ *
+ * <p>An observation is not a snapshot: its fields are read one after the other (the socket table
+ * even once per poll for all ports, before any port), while rte_vhost's thread may be tearing the
+ * device down. net_vhost's {@code destroy_device} sets the link down first and clears the vid
+ * after; rte_vhost closes the connection before that, then unmaps the guest memory and frees the
+ * device. So a port whose peer just died can be seen with its link down and its old vid, or with no
+ * vid but a connection still in the socket table. The derivation ({@link #next}) therefore takes
+ * the port's history into account: once a device ran, anything but "same vid, link up" means it
+ * went away, and that is recorded as running to peer-gone, never as a step down to memory-mapped,
+ * negotiating or waiting-for-peer. A vid seen going away is never asked about again (rte_vhost may
+ * be freeing it: asking is a use-after-free); only a report without it, or with the link up again
+ * (which only a new device's {@code new_device} does), ends that.
  */
 public final class VhostPortMonitor {
-  /** What one poll saw of one port. */
+  /** What one poll saw of one port; the fields may come from slightly different moments. */
   public record Observation(
       boolean linkUp,
       int vid,
@@ -48,17 +60,96 @@ public final class VhostPortMonitor {
     VhostDevices.DeviceInfo describe(int vid);
   }
 
+  /**
+   * What the monitor remembers of a port from one poll to the next: the input and the result of
+   * {@link #next}.
+   *
+   * @param state the derived state
+   * @param vid the vid of the device the port has (described, alive as far as known), or -1
+   * @param device what rte_vhost said of that vid, or null when {@code vid} is -1
+   * @param goneVid a vid seen going away, that must not be asked about; -1 if none
+   */
+  record View(VhostPortState state, int vid, VhostDevices.DeviceInfo device, int goneVid) {
+    static final View INITIAL = new View(VhostPortState.WAITING_FOR_PEER, -1, null, -1);
+  }
+
+  /**
+   * Which vid to ask rte_vhost about before {@link #next} digests {@code o}, or -1 for none: a vid
+   * the PMD reports while the port has no device yet, unless it is one seen going away (and still
+   * reported with the link down). A port that has a device never asks again: not on every poll, and
+   * not when it looks different, which means it is going away.
+   */
+  static int toDescribe(View before, Observation o) {
+    if (o.vid() < 0 || before.vid() >= 0 || dying(before, o)) {
+      return -1;
+    }
+    return o.vid();
+  }
+
+  /** True if {@code o} reports, link down, the vid {@code before} saw going away. */
+  private static boolean dying(View before, Observation o) {
+    return o.vid() >= 0 && o.vid() == before.goneVid() && !o.linkUp();
+  }
+
+  /**
+   * The port after one poll: a pure function of what the monitor knew, what it saw, and what
+   * rte_vhost said of {@link #toDescribe}'s vid ({@code described}; null if nothing was asked or
+   * the question failed).
+   */
+  static View next(View before, Observation o, VhostDevices.DeviceInfo described) {
+    VhostPortState previous = before.state();
+    if (before.vid() >= 0) {
+      // The port has a device: it stays while the PMD reports its vid, with the link up once it was
+      // up. net_vhost puts the link down only in destroy_device, just before it clears the vid.
+      boolean sameVid = o.vid() == before.vid();
+      boolean stays = sameVid && (o.linkUp() || previous != VhostPortState.RUNNING);
+      if (stays) {
+        VhostPortState state = o.linkUp() ? VhostPortState.RUNNING : VhostPortState.MEMORY_MAPPED;
+        return new View(state, before.vid(), before.device(), -1);
+      }
+      // Gone, whatever else the observation says (a connection still listed, another vid already):
+      // the next poll starts afresh, without asking about this vid while it is still reported.
+      return new View(VhostPortState.PEER_GONE, -1, null, sameVid ? before.vid() : -1);
+    }
+    int goneVid = dying(before, o) ? before.goneVid() : -1;
+    if (toDescribe(before, o) >= 0) {
+      if (alive(described)) {
+        VhostPortState state = o.linkUp() ? VhostPortState.RUNNING : VhostPortState.MEMORY_MAPPED;
+        return new View(state, o.vid(), described, -1);
+      }
+      // rte_vhost no longer knows the vid (or the question failed): it is going away already.
+      goneVid = o.vid();
+    }
+    VhostPortState state;
+    if (goneVid >= 0) {
+      // A device is being torn down; a connection still listed is its own.
+      state =
+          previous.peerPresent() || previous == VhostPortState.PEER_GONE
+              ? VhostPortState.PEER_GONE
+              : previous;
+    } else if (o.connected()) {
+      // A vid without a device is one being described right now; a link reported up without a vid
+      // is a torn read of a device that went away, and says nothing.
+      state = VhostPortState.NEGOTIATING;
+    } else if (previous.peerPresent()) {
+      state = VhostPortState.PEER_GONE;
+    } else {
+      state = VhostPortState.WAITING_FOR_PEER;
+    }
+    return new View(state, -1, null, goneVid);
+  }
+
+  /** A description of a live device: rte_vhost knew the vid and its guest memory is mapped. */
+  private static boolean alive(VhostDevices.DeviceInfo info) {
+    return info != null && info.features() != -1 && info.memoryRegions() > 0;
+  }
+
   private static final class Tracked {
     final int port;
     final VhostPortSpec spec;
-    VhostPortState state = VhostPortState.WAITING_FOR_PEER;
+    View view = View.INITIAL;
     Instant since;
     Instant runningSince;
-    int describedVid = -1;
-    int vid = -1;
-    long features;
-    int vrings;
-    int regions;
     long transitions;
     final Map<String, Long> transitionCounts = new TreeMap<>();
     long peerGoneCount;
@@ -72,6 +163,10 @@ public final class VhostPortMonitor {
       this.port = port;
       this.spec = spec;
       this.since = now;
+    }
+
+    VhostPortState state() {
+      return view.state();
     }
   }
 
@@ -107,7 +202,7 @@ public final class VhostPortMonitor {
   public synchronized void forget(String name) {
     Tracked tracked = ports.remove(name);
     if (tracked != null) {
-      log.accept(prefix(tracked) + "removed in state " + tracked.state.label());
+      log.accept(prefix(tracked) + "removed in state " + tracked.state().label());
     }
   }
 
@@ -134,26 +229,20 @@ public final class VhostPortMonitor {
       return false;
     }
     t.last = o;
-    if (o.vid() < 0 || !o.linkUp() && t.state == VhostPortState.RUNNING) {
-      // The device the PMD knew is gone; a later vid, even the same number, is a new connection.
-      t.describedVid = -1;
-    }
-    if (o.vid() >= 0 && o.vid() != t.describedVid) {
+    int ask = toDescribe(t.view, o);
+    VhostDevices.DeviceInfo described = null;
+    if (ask >= 0) {
       try {
-        VhostDevices.DeviceInfo info = observer.describe(o.vid());
-        t.describedVid = o.vid();
-        t.features = info.features();
-        t.vrings = info.vrings();
-        t.regions = Math.max(0, info.memoryRegions());
+        described = observer.describe(ask);
       } catch (RuntimeException e) {
-        error(t, now, "asking rte_vhost about vid " + o.vid() + " failed: " + e.getMessage());
+        error(t, now, "asking rte_vhost about vid " + ask + " failed: " + e.getMessage());
       }
     }
-    t.vid = o.vid();
-    VhostPortState next = derive(t.state, o, t.describedVid == o.vid() ? t.regions : 0);
-    boolean changed = next != t.state;
+    View before = t.view;
+    t.view = next(before, o, described);
+    boolean changed = t.view.state() != before.state();
     if (changed) {
-      transition(t, next, now);
+      transition(t, before, now);
     }
     if (t.spec.mode() == VhostMode.SERVER && !o.socketPresent()) {
       error(
@@ -167,7 +256,7 @@ public final class VhostPortMonitor {
     if (t.stuckReported || in.compareTo(stuckAfter) <= 0) {
       return changed;
     }
-    if (t.state == VhostPortState.NEGOTIATING) {
+    if (t.state() == VhostPortState.NEGOTIATING) {
       t.stuckReported = true;
       error(
           t,
@@ -177,7 +266,7 @@ public final class VhostPortMonitor {
               + " s: the guest's virtio-net driver is not"
               + " up, or its memory is not shared hugepages (QEMU memory-backend-file share=on),"
               + " or it has too many memory regions (virtio_user needs --single-file-segments)");
-    } else if (t.state == VhostPortState.MEMORY_MAPPED) {
+    } else if (t.state() == VhostPortState.MEMORY_MAPPED) {
       t.stuckReported = true;
       error(
           t,
@@ -189,29 +278,12 @@ public final class VhostPortMonitor {
     return changed;
   }
 
-  /** The state a poll's observation implies, given the state before it. */
-  static VhostPortState derive(VhostPortState previous, Observation o, int regions) {
-    if (o.vid() >= 0) {
-      if (regions > 0) {
-        return o.linkUp() ? VhostPortState.RUNNING : VhostPortState.MEMORY_MAPPED;
-      }
-      return VhostPortState.NEGOTIATING;
-    }
-    if (o.connected() || o.linkUp()) {
-      return VhostPortState.NEGOTIATING;
-    }
-    if (previous.peerPresent()) {
-      return VhostPortState.PEER_GONE;
-    }
-    return VhostPortState.WAITING_FOR_PEER;
-  }
-
-  private void transition(Tracked t, VhostPortState next, Instant now) {
-    VhostPortState from = t.state;
+  private void transition(Tracked t, View before, Instant now) {
+    VhostPortState from = before.state();
+    VhostPortState next = t.state();
     Duration in = Duration.between(t.since, now);
     t.transitions++;
     t.transitionCounts.merge(from.label() + "->" + next.label(), 1L, Long::sum);
-    t.state = next;
     t.since = now;
     t.stuckReported = false;
     StringBuilder line =
@@ -225,13 +297,13 @@ public final class VhostPortMonitor {
       case RUNNING -> {
         t.runningSince = now;
         line.append(": vid ")
-            .append(t.vid)
+            .append(t.view.vid())
             .append(", features 0x")
-            .append(Long.toHexString(t.features))
+            .append(Long.toHexString(features(t.view)))
             .append(", ")
-            .append(t.vrings)
+            .append(vrings(t.view))
             .append(" vrings, ")
-            .append(t.regions)
+            .append(regions(t.view))
             .append(" memory regions");
       }
       case PEER_GONE -> {
@@ -240,18 +312,29 @@ public final class VhostPortMonitor {
         if (t.runningSince != null && from == VhostPortState.RUNNING) {
           line.append(" (ran ").append(seconds(Duration.between(t.runningSince, now))).append(')');
         }
+        if (t.view.goneVid() >= 0) {
+          line.append(", vid ").append(t.view.goneVid()).append(" being torn down");
+        }
         line.append(
             t.spec.mode() == VhostMode.SERVER
                 ? ": the socket stays; waiting for the peer to connect again"
                 : ": rte_vhost reconnects every second");
-        t.vid = -1;
-        t.features = 0;
-        t.vrings = 0;
-        t.regions = 0;
       }
       default -> {}
     }
     log.accept(line.toString());
+  }
+
+  private static long features(View v) {
+    return v.device() == null ? 0 : v.device().features();
+  }
+
+  private static int vrings(View v) {
+    return v.device() == null ? 0 : v.device().vrings();
+  }
+
+  private static int regions(View v) {
+    return v.device() == null ? 0 : v.device().memoryRegions();
   }
 
   private void error(Tracked t, Instant now, String message) {
@@ -284,7 +367,7 @@ public final class VhostPortMonitor {
     if (t == null) {
       throw new IllegalArgumentException("no vhost-user pod " + name);
     }
-    return t.state;
+    return t.state();
   }
 
   /** How often a port went from one state to the other. */
@@ -305,15 +388,15 @@ public final class VhostPortMonitor {
               t.spec.mode().label(),
               t.spec.socket().toString(),
               t.spec.queues(),
-              t.state.label(),
+              t.state().label(),
               t.since.toString(),
               Duration.between(t.since, now).toMillis() / 1000.0,
               detail(t),
               t.last.linkUp(),
-              t.vid,
-              "0x" + Long.toHexString(t.features),
-              t.vrings,
-              t.regions,
+              t.view.vid(),
+              "0x" + Long.toHexString(features(t.view)),
+              vrings(t.view),
+              regions(t.view),
               t.transitions,
               Map.copyOf(t.transitionCounts),
               t.peerGoneCount,
@@ -329,7 +412,7 @@ public final class VhostPortMonitor {
 
   private static String detail(Tracked t) {
     String socket = t.spec.socket().toString();
-    return switch (t.state) {
+    return switch (t.state()) {
       case WAITING_FOR_PEER ->
           t.spec.mode() == VhostMode.SERVER
               ? "flatnet listens on " + socket + "; the VM or pod connects to it"
@@ -337,8 +420,9 @@ public final class VhostPortMonitor {
                   ? "connecting to the VM's socket " + socket + " (retried every second)"
                   : "no socket at " + socket + " yet: the VM side creates it; retried every second";
       case NEGOTIATING -> "a peer is connected; waiting for its features, memory table and vrings";
-      case MEMORY_MAPPED -> t.regions + " memory regions mapped; waiting for the link";
-      case RUNNING -> t.vrings / 2 + " queue pairs, " + t.regions + " memory regions, link up";
+      case MEMORY_MAPPED -> regions(t.view) + " memory regions mapped; waiting for the link";
+      case RUNNING ->
+          vrings(t.view) / 2 + " queue pairs, " + regions(t.view) + " memory regions, link up";
       case PEER_GONE ->
           t.spec.mode() == VhostMode.SERVER
               ? "the peer went away; the socket stays for it to come back"

@@ -104,18 +104,42 @@ class VhostPortMonitorTest {
     assertEquals(2, log.stream().filter(l -> l.contains("error:")).count());
   }
 
+  private static VhostPortMonitor.View view(VhostPortState state) {
+    return new VhostPortMonitor.View(state, -1, null, -1);
+  }
+
+  private static final VhostDevices.DeviceInfo ALIVE =
+      new VhostDevices.DeviceInfo(4, 0x950008000L, 2, 1);
+  private static final VhostDevices.DeviceInfo GONE = new VhostDevices.DeviceInfo(4, -1, 0, -1);
+
   @Test
   void derivationTable() {
-    var waiting = VhostPortState.WAITING_FOR_PEER;
-    assertEquals(waiting, VhostPortMonitor.derive(waiting, observation(false, -1, false), 0));
+    var waiting = view(VhostPortState.WAITING_FOR_PEER);
+    assertEquals(
+        VhostPortState.WAITING_FOR_PEER,
+        VhostPortMonitor.next(waiting, observation(false, -1, false), null).state());
     assertEquals(
         VhostPortState.NEGOTIATING,
-        VhostPortMonitor.derive(waiting, observation(false, 4, false), 0));
+        VhostPortMonitor.next(waiting, observation(false, -1, true), null).state());
+    assertEquals(4, VhostPortMonitor.toDescribe(waiting, observation(false, 4, false)));
+    assertEquals(
+        VhostPortState.MEMORY_MAPPED,
+        VhostPortMonitor.next(waiting, observation(false, 4, true), ALIVE).state());
+    assertEquals(
+        VhostPortState.RUNNING,
+        VhostPortMonitor.next(waiting, observation(true, 4, true), ALIVE).state());
+    // A vid rte_vhost no longer knows is going away, and is not asked about again.
+    VhostPortMonitor.View dying =
+        VhostPortMonitor.next(view(VhostPortState.NEGOTIATING), observation(false, 4, true), GONE);
+    assertEquals(VhostPortState.PEER_GONE, dying.state());
+    assertEquals(-1, VhostPortMonitor.toDescribe(dying, observation(false, 4, true)));
     assertEquals(
         VhostPortState.PEER_GONE,
-        VhostPortMonitor.derive(VhostPortState.NEGOTIATING, observation(false, -1, false), 0));
+        VhostPortMonitor.next(view(VhostPortState.NEGOTIATING), observation(false, -1, false), null)
+            .state());
     assertEquals(
-        waiting,
-        VhostPortMonitor.derive(VhostPortState.PEER_GONE, observation(false, -1, false), 0));
+        VhostPortState.WAITING_FOR_PEER,
+        VhostPortMonitor.next(view(VhostPortState.PEER_GONE), observation(false, -1, false), null)
+            .state());
   }
 }
