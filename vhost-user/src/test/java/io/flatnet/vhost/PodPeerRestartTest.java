@@ -38,9 +38,10 @@ import org.junit.jupiter.api.io.TempDir;
  * packet G's ring accepted was received by the router, and testpmd C reports the same packets
  * received (within one burst per queue that its PMD may not have read yet). The generator is paced
  * (some 10 to 15 kpps to each pod) so that C, whose testpmd shares a CPU with B's, with the
- * generator and with whatever else runs on the machine, can keep its 1024-slot ring from
- * overflowing while it is descheduled (about 70 ms of traffic): a flooding generator would overrun
- * C's ring whatever the router did, and the claim would say nothing.
+ * generator and with whatever else runs on the machine, can keep its 4096-slot rings from
+ * overflowing while it is descheduled (about 300 ms of traffic; with 1024 slots, 70 ms, a load
+ * average of 4 overran them in one run of five): a flooding generator would overrun C's ring
+ * whatever the router did, and the claim would say nothing.
  *
  * <p>Timing: the machine may be busy (two CPUs shared by the router's worker, both testpmds, this
  * JVM and other builds), and the first run on a fresh machine starts everything cold. So the test
@@ -270,7 +271,7 @@ class PodPeerRestartTest {
       throws java.io.IOException {
     return TestpmdPeer.start(
         name,
-        List.of("path=" + spec.socket() + ",queues=" + queues + ",queue_size=1024"),
+        List.of("path=" + spec.socket() + ",queues=" + queues + ",queue_size=4096"),
         "rxonly",
         queues,
         0,
