@@ -201,7 +201,7 @@ final class Ipv4Node {
       return;
     }
     Icmp4.toError(mbuf, type, code, extra, routerAddress, ports.mac(port));
-    io.counters.event(WorkerEvent.ICMP_SENT);
+    io.counters.event(WorkerEvent.ICMP_ERROR_SENT);
     io.send(port, mbuf);
   }
 

@@ -330,7 +330,7 @@ final class Ipv6Node {
       routerLo = PortTable.linkLocalLo(mac);
     }
     Icmp6.toError(mbuf, type, code, extra, routerHi, routerLo, mac);
-    io.counters.event(WorkerEvent.ICMP_SENT);
+    io.counters.event(WorkerEvent.ICMP_ERROR_SENT);
     io.send(port, mbuf);
   }
 }

@@ -475,6 +475,11 @@ public final class Router implements AutoCloseable {
     }
   }
 
+  /** Free mbufs in the router's pool (tests: a run that leaks nothing ends where it began). */
+  int mbufsAvailable() {
+    return pool.available();
+  }
+
   /** The neighbours that routes go through, with their reachability state (a snapshot). */
   public List<NeighborView> neighbors() {
     return resolver.view(System.nanoTime());

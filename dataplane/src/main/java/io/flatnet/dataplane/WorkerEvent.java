@@ -4,7 +4,13 @@ package io.flatnet.dataplane;
 public enum WorkerEvent {
   ARP_REPLY_SENT("arp-reply-sent"),
   ND_ADVERT_SENT("nd-advert-sent"),
+  /** Echo replies the router sent. */
   ICMP_SENT("icmp-sent"),
+  /**
+   * ICMP errors the router sent. Each reuses the mbuf of a packet also counted as dropped (ttl,
+   * no-route, mtu), so it counts once as that drop and once in tx.
+   */
+  ICMP_ERROR_SENT("icmp-error-sent"),
   ICMP_RATE_LIMITED("icmp-rate-limited"),
   NEIGHBOR_LEARNED("neighbor-learned"),
   NEIGHBOR_HELD("neighbor-held"),
