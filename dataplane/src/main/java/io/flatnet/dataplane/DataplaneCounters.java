@@ -1,8 +1,15 @@
 package io.flatnet.dataplane;
 
 import java.io.File;
+import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.StandardOpenOption;
 import org.agrona.IoUtil;
 import org.agrona.concurrent.AtomicBuffer;
 import org.agrona.concurrent.SystemEpochClock;
@@ -38,11 +45,13 @@ public final class DataplaneCounters implements AutoCloseable {
   public static final int TYPE_DROP = 3;
 
   private final File file;
+  private final FileChannel lockChannel;
   private final MappedByteBuffer mapped;
   private final CountersManager manager;
 
-  private DataplaneCounters(File file) {
+  private DataplaneCounters(File file, FileChannel lockChannel) {
     this.file = file;
+    this.lockChannel = lockChannel;
     this.mapped = IoUtil.mapNewFile(file, (long) METADATA_LENGTH + VALUES_LENGTH, true);
     AtomicBuffer metadata = new UnsafeBuffer(mapped, 0, METADATA_LENGTH);
     AtomicBuffer values = new UnsafeBuffer(mapped, METADATA_LENGTH, VALUES_LENGTH);
@@ -55,16 +64,70 @@ public final class DataplaneCounters implements AutoCloseable {
             FREE_TO_REUSE_TIMEOUT_MS);
   }
 
-  /** Creates (or replaces) the counters file. */
+  /**
+   * Creates (or replaces) the counters file, holding a lock on {@code FILE.lock} for as long as it
+   * is open: a second router on the same run directory is refused, naming the first one's pid, and
+   * the first one's counters are left untouched.
+   */
   public static DataplaneCounters create(File file) {
     File parent = file.getAbsoluteFile().getParentFile();
     if (parent != null && !parent.isDirectory() && !parent.mkdirs()) {
       throw new IllegalStateException("cannot create counters directory " + parent);
     }
-    if (file.exists() && !file.delete()) {
-      throw new IllegalStateException("cannot replace old counters file " + file);
+    FileChannel lock = lock(new File(file.getPath() + ".lock"), file);
+    try {
+      if (file.exists() && !file.delete()) {
+        throw new IllegalStateException("cannot replace old counters file " + file);
+      }
+      return new DataplaneCounters(file, lock);
+    } catch (RuntimeException e) {
+      closeQuietly(lock);
+      throw e;
     }
-    return new DataplaneCounters(file);
+  }
+
+  private static FileChannel lock(File lockFile, File counters) {
+    FileChannel channel;
+    try {
+      channel =
+          FileChannel.open(
+              lockFile.toPath(),
+              StandardOpenOption.CREATE,
+              StandardOpenOption.READ,
+              StandardOpenOption.WRITE);
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot open lock file " + lockFile + ": " + e.getMessage());
+    }
+    try {
+      FileLock held = channel.tryLock();
+      if (held == null) {
+        String holder =
+            new String(Files.readAllBytes(lockFile.toPath()), StandardCharsets.US_ASCII);
+        closeQuietly(channel);
+        throw new IllegalStateException(
+            counters
+                + " is in use by another flatnet process (pid "
+                + (holder.isBlank() ? "unknown" : holder.trim())
+                + "); stop it, or give this one another run directory");
+      }
+      channel.truncate(0);
+      channel.write(
+          ByteBuffer.wrap(
+              (ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII)));
+      return channel;
+    } catch (IOException | OverlappingFileLockException e) {
+      closeQuietly(channel);
+      throw new IllegalStateException(
+          counters + " is in use by this process already, or cannot be locked: " + e);
+    }
+  }
+
+  private static void closeQuietly(FileChannel channel) {
+    try {
+      channel.close();
+    } catch (IOException ignored) {
+      // closing a lock file: nothing to save
+    }
   }
 
   /** Maps an existing counters file for reading, from another process. */
@@ -102,5 +165,6 @@ public final class DataplaneCounters implements AutoCloseable {
   @Override
   public void close() {
     IoUtil.unmap(mapped);
+    closeQuietly(lockChannel); // releases the lock
   }
 }

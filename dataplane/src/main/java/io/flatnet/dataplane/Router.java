@@ -103,6 +103,8 @@ public final class Router implements AutoCloseable {
 
   private Router(Sizes sizes, File runDir, NeighborEntry.Timers neighborTimers) {
     this.sizes = sizes;
+    // First: a second router on this run directory is refused before it takes any memory.
+    this.counters = DataplaneCounters.create(new File(runDir, "counters.dat"));
     this.pool =
         PktMbufPool.create(
             "flatnet-mbufs-" + INSTANCES.incrementAndGet(),
@@ -113,7 +115,6 @@ public final class Router implements AutoCloseable {
     this.nextHops = new NextHopTable(sizes.nextHops(), routeReaders);
     this.fib4 = new Ipv4Fib(routeReaders, nextHops, sizes.tbl8Groups());
     this.fib6 = new Ipv6Fib(routeReaders, nextHops, sizes.ipv6Nodes());
-    this.counters = DataplaneCounters.create(new File(runDir, "counters.dat"));
     this.resolver =
         new NeighborResolver(nextHops, () -> portTable, pool, this::handToWorker, neighborTimers);
   }
