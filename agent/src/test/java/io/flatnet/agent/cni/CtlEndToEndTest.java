@@ -205,6 +205,13 @@ class CtlEndToEndTest {
         "local", ctl("trace", src, "169.254.1.1", "--json").json().path("decision").asText());
     assertEquals(
         "on-link", ctl("trace", ip(0, 1), "fe80::1", "--json").json().path("decision").asText());
+    assertEquals( // fe80::/10, as the workers see it, not only fe80::/64
+        "on-link", ctl("trace", ip(0, 1), "febf::1", "--json").json().path("decision").asText());
+    // The workers' own source rules: another pod's address from pod 0's port, and a martian.
+    JsonNode spoofed = ctl("trace", ip(1, 0), "10.77.1.1", "--in", "ctl/pod-0", "--json").json();
+    assertEquals("spoofed-source", spoofed.path("drop").asText(), spoofed.toString());
+    JsonNode martian = ctl("trace", "127.0.0.1", ip(0, 0), "--json").json();
+    assertEquals("martian-source", martian.path("drop").asText(), martian.toString());
 
     Ctl refused = ctl("route", "add", "10.78.0.0/16", "via", "10.250.99.3", "port", "nope");
     assertEquals(1, refused.exit(), refused.toString());
