@@ -17,6 +17,11 @@ public final class PortSetup {
     public static Options queues(int rxQueues, int txQueues) {
       return new Options(rxQueues, txQueues, 1024, 1024, true);
     }
+
+    /** The same queues; promiscuous or not (then receiving all multicast, for NDP). */
+    public Options withPromiscuous(boolean on) {
+      return new Options(rxQueues, txQueues, rxDescriptors, txDescriptors, on);
+    }
   }
 
   /** Configures the port's queues, starts it and, if asked, makes it promiscuous. */
@@ -48,12 +53,14 @@ public final class PortSetup {
       EthDev.txQueueSetup(port, q, options.txDescriptors(), socket);
     }
     EthDev.start(port);
-    if (options.promiscuous()) {
-      try {
+    try {
+      if (options.promiscuous()) {
         EthDev.promiscuous(port, true);
-      } catch (RuntimeException e) {
-        // Virtual devices such as net_vhost have no MAC filter to open; that is fine.
+      } else {
+        EthDev.allMulticast(port); // not promiscuous, but NDP's multicast groups still arrive
       }
+    } catch (RuntimeException e) {
+      // Virtual devices such as net_vhost have no MAC filter to open; that is fine.
     }
   }
 }

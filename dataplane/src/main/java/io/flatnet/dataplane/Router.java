@@ -171,7 +171,13 @@ public final class Router implements AutoCloseable {
                     : ""));
       }
       rxQueues = Math.max(1, Math.min(sizes.workers(), info.maxRxQueues()));
-      PortSetup.start(port, PortSetup.Options.queues(rxQueues, sizes.workers()), pool);
+      // A guarded port takes only frames for its own MAC, so it needs no promiscuous mode; a
+      // bench's static ports do, for generators that send to a MAC of their own choosing.
+      boolean promiscuous = (spec.guards() & PortTable.GUARD_DESTINATION_MAC) == 0;
+      PortSetup.start(
+          port,
+          PortSetup.Options.queues(rxQueues, sizes.workers()).withPromiscuous(promiscuous),
+          pool);
     } catch (RuntimeException e) {
       try {
         EthDev.stop(port);

@@ -256,6 +256,28 @@ class NeighborNamespaceTest {
   }
 
   @Test
+  void aGuardedPortIsNotPromiscuousAnUnguardedOneIs() {
+    assertTrue(
+        !Shell.must("ip", "link", "show", VETH_A).contains("PROMISC"),
+        Shell.must("ip", "link", "show", VETH_A));
+    assertTrue(Shell.must("ip", "link", "show", VETH_B).contains("PROMISC"));
+  }
+
+  @Test
+  void anMtuNoMbufHoldsIsRefusedBeforeAnyDeviceIsMade() {
+    int devices = io.flatnet.dpdk.EthDev.availablePorts();
+    IllegalArgumentException refused =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                router.addPort(
+                    Router.PortSpec.pod("jumbo", DataplaneTestSupport.unique("net_null"))
+                        .withMtu(9000)));
+    assertTrue(refused.getMessage().contains("out of range 68.." + PortTable.MAX_MTU), refused.getMessage());
+    assertEquals(devices, io.flatnet.dpdk.EthDev.availablePorts(), "no device left behind");
+  }
+
+  @Test
   void aWrongNeighbourEntryIsCorrectedByUnreachabilityDetection() throws Exception {
     long realMac = podMac(POD_B);
     long wrongMac = 0x02_00_00_00_0B_0BL;

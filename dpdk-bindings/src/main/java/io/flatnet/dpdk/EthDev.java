@@ -64,6 +64,8 @@ public final class EthDev {
       Dpdk.downcall("rte_eth_promiscuous_enable", FunctionDescriptor.of(JAVA_INT, JAVA_SHORT));
   private static final MethodHandle PROMISCUOUS_DISABLE =
       Dpdk.downcall("rte_eth_promiscuous_disable", FunctionDescriptor.of(JAVA_INT, JAVA_SHORT));
+  private static final MethodHandle ALLMULTICAST_ENABLE =
+      Dpdk.downcall("rte_eth_allmulticast_enable", FunctionDescriptor.of(JAVA_INT, JAVA_SHORT));
   private static final MethodHandle SET_MTU =
       Dpdk.downcall("rte_eth_dev_set_mtu", FunctionDescriptor.of(JAVA_INT, JAVA_SHORT, JAVA_SHORT));
   private static final MethodHandle SOCKET_ID =
@@ -225,6 +227,18 @@ public final class EthDev {
         enable ? PROMISCUOUS_ENABLE : PROMISCUOUS_DISABLE,
         port,
         enable ? "rte_eth_promiscuous_enable" : "rte_eth_promiscuous_disable");
+  }
+
+  /**
+   * Receives every multicast frame (neighbour discovery's solicited-node groups) without going
+   * promiscuous; false if the driver cannot (a vdev that gets all frames anyway).
+   */
+  public static boolean allMulticast(int port) {
+    try {
+      return (int) ALLMULTICAST_ENABLE.invokeExact((short) port) == 0;
+    } catch (Throwable t) {
+      throw Dpdk.rethrow("rte_eth_allmulticast_enable", t);
+    }
   }
 
   private static void portCall(MethodHandle call, int port, String name) {
