@@ -1,7 +1,9 @@
 package io.flatnet.agent.api;
 
+import java.util.List;
 import java.util.Set;
 import java.util.function.IntPredicate;
+import java.util.function.Supplier;
 
 /**
  * Who may do what on the control socket. Reaching the socket at all needs its group (mode 0660);
@@ -29,6 +31,17 @@ public final class ControlAccess {
   public static final int UNKNOWN_UID = -1;
 
   private ControlAccess() {}
+
+  /**
+   * The writers named by {@code users} (names or uids, as in the config's agent.writers), asked
+   * anew per request so that a reload takes effect and a user created later is found.
+   */
+  public static IntPredicate writers(Supplier<List<String>> users) {
+    return uid ->
+        users.get().stream()
+            .map(UnixUsers::uid)
+            .anyMatch(u -> u.isPresent() && u.getAsInt() == uid);
+  }
 
   public static boolean isReadOnly(String op) {
     return op != null && READ_ONLY_OPS.contains(op);

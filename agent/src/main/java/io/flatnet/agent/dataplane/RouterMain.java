@@ -4,6 +4,8 @@ import io.flatnet.agent.Agent;
 import io.flatnet.agent.ApplyResult;
 import io.flatnet.agent.PeerSource;
 import io.flatnet.agent.api.AgentSocketServer;
+import io.flatnet.agent.api.ControlAccess;
+import io.flatnet.agent.api.RunDirectoryLock;
 import io.flatnet.agent.config.ConfigException;
 import io.flatnet.agent.config.ConfigLoader;
 import io.flatnet.agent.config.KubernetesConfig;
@@ -105,11 +107,25 @@ public final class RouterMain implements Callable<Integer> {
       System.err.println("flatnet run: " + e.getMessage());
       return 2;
     }
+    Files.createDirectories(dir);
+    // Before anything in the run directory is touched (counters.dat, agent.sock): one router each.
+    RunDirectoryLock lock;
+    try {
+      lock = RunDirectoryLock.acquire(dir);
+    } catch (IOException e) {
+      System.err.println("flatnet run: " + e.getMessage());
+      return 3;
+    }
+    try (lock) {
+      return run(node);
+    }
+  }
+
+  private int run(NodeConfig node) throws Exception {
     List<Integer> cpus = new ArrayList<>(node.workers().cpus());
     if (cpus.isEmpty()) {
       cpus.add(Runtime.getRuntime().availableProcessors() - 1);
     }
-    Files.createDirectories(dir);
     EalArguments eal = EalArguments.forProgram("flatnet").logLevel("warning");
     List<String> pci = new ArrayList<>();
     for (PortConfig port : node.ports()) {
@@ -150,9 +166,15 @@ public final class RouterMain implements Callable<Integer> {
             "flatnet run: cannot catch SIGHUP here; the config file is still watched");
       }
       Path socket = dir.resolve("agent.sock");
-      Files.deleteIfExists(socket);
       CtlHandler ctl = new CtlHandler(router, dataplane, agent, dir);
-      try (AgentSocketServer server = AgentSocketServer.start(socket, ctl, 2);
+      AgentSocketServer.Settings socketSettings =
+          AgentSocketServer.Settings.defaults()
+              .withSocketGroup(node.agent().socketGroup())
+              .withWriters(
+                  ControlAccess.writers(
+                      () -> agent.lastGoodConfig().orElse(node).agent().writers()));
+      // A stale agent.sock is replaced; one a live process answers on is not (start fails).
+      try (AgentSocketServer server = AgentSocketServer.start(socket, ctl, socketSettings);
           MetricsServer metricsServer =
               metrics == null ? null : MetricsServer.start(metrics, router.counters().reader())) {
         if (metricsServer != null) {
