@@ -813,10 +813,28 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
         while ((more = ws.poll(options.debounce().toMillis(), TimeUnit.MILLISECONDS)) != null) {
           drain(more);
         }
-        reloadIfChanged();
+        reloadSafely();
       }
     } catch (InterruptedException | ClosedWatchServiceException e) {
       // closing
+    }
+  }
+
+  /**
+   * A reload that cannot end the watch: whatever goes wrong (a loader or dataplane bug, a file
+   * nested deep enough to overflow the parser's stack) is logged, and the next change is read.
+   */
+  void reloadSafely() {
+    try {
+      reloadIfChanged();
+    } catch (RuntimeException | StackOverflowError e) {
+      synchronized (this) {
+        lastSeenBytes = null; // retry these bytes on the next event, in case it was transient
+      }
+      LOG.log(
+          System.Logger.Level.ERROR,
+          "reloading " + options.configFile() + " failed; still watching for changes",
+          e);
     }
   }
 

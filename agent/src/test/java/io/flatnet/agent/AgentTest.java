@@ -259,6 +259,75 @@ class AgentTest {
   }
 
   @Test
+  void theWatcherSurvivesAReloadThatThrowsAndAppliesTheNextGoodFile() throws Exception {
+    java.util.concurrent.atomic.AtomicBoolean explode =
+        new java.util.concurrent.atomic.AtomicBoolean();
+    // The dataplane blows up with an unexpected exception while the bad file is being applied.
+    io.flatnet.agent.state.DataplaneApi exploding =
+        new io.flatnet.agent.state.DataplaneApi() {
+          @Override
+          public io.flatnet.agent.state.State installed() {
+            if (explode.getAndSet(false)) {
+              throw new IllegalStateException("unexpected: dataplane table vanished");
+            }
+            return dp.installed();
+          }
+
+          @Override
+          public void addPort(io.flatnet.agent.state.PortSpec port) {
+            dp.addPort(port);
+          }
+
+          @Override
+          public void removePort(String name) {
+            dp.removePort(name);
+          }
+
+          @Override
+          public void addPod(io.flatnet.agent.state.PodSpec pod) {
+            dp.addPod(pod);
+          }
+
+          @Override
+          public void removePod(String name) {
+            dp.removePod(name);
+          }
+
+          @Override
+          public void addRoute(io.flatnet.agent.state.RouteSpec route) {
+            dp.addRoute(route);
+          }
+
+          @Override
+          public void removeRoute(io.flatnet.agent.state.RouteSpec route) {
+            dp.removeRoute(route);
+          }
+
+          @Override
+          public void commit(long generation) {
+            dp.commit(generation);
+          }
+        };
+    Agent.Options options =
+        Agent.Options.defaults(config)
+            .withStateDir(dir.resolve("state"))
+            .withVhostSocketDir(dir.resolve("vhost"))
+            .withValidator(TestConfigs.VALIDATOR)
+            .withDebounce(Duration.ofMillis(100));
+    try (Agent a = new Agent(options, exploding)) {
+      a.start();
+      a.watch();
+      Thread.sleep(100);
+      explode.set(true);
+      Files.writeString(config, TestConfigs.BASE.replace("via: 192.0.2.1", "via: 192.0.2.2"));
+      await(() -> !explode.get()); // the reload ran and threw
+      Thread.sleep(300);
+      Files.writeString(config, TestConfigs.BASE.replace("via: 192.0.2.1", "via: 192.0.2.3"));
+      await(() -> "192.0.2.3".equals(dp.installed().routes().get("0.0.0.0/0").via()));
+    }
+  }
+
+  @Test
   void cniPodsAreAddedPersistedAndDeleted() throws Exception {
     try (Agent a = agent()) {
       a.start();

@@ -161,7 +161,13 @@ public final class RouterMain implements Callable<Integer> {
       System.out.println("flatnet run: " + node.node().name() + ": " + first);
       agent.watch();
       if (!HangUpSignal.onHangUp(
-          () -> System.out.println("flatnet run: SIGHUP: " + agent.reload()))) {
+          () -> {
+            try {
+              System.out.println("flatnet run: SIGHUP: " + agent.reload());
+            } catch (RuntimeException e) {
+              System.err.println("flatnet run: SIGHUP: reload failed: " + e);
+            }
+          })) {
         System.err.println(
             "flatnet run: cannot catch SIGHUP here; the config file is still watched");
       }
