@@ -328,6 +328,53 @@ class AgentTest {
   }
 
   @Test
+  void atStartIpamAddressesOfContainersThatAreNoPodAreFreed() throws Exception {
+    Path ipamRoot = dir.resolve("ipam");
+    List<io.flatnet.agent.config.IpNet> ranges =
+        List.of(io.flatnet.agent.config.IpNet.parse("10.244.1.0/24"));
+    io.flatnet.agent.ipam.Ipam store =
+        new io.flatnet.agent.ipam.Ipam(ipamRoot, "flatnet", ranges, List.of());
+    try (Agent a = agent()) {
+      a.start();
+      var live = store.allocate("c-live", "eth0");
+      assertTrue(
+          a.handle(podAdd("ns/live", "c-live", "vhost-user", List.of(live.get(0).toString())))
+              .ok());
+    }
+    store.allocate("c-gone", "eth0"); // its pod was deleted while DEL never came
+    var adding = store.allocate("c-adding", "eth0"); // an ADD in flight: fresh
+    java.nio.file.attribute.FileTime hourAgo =
+        java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() - 3_600_000);
+    try (var files = Files.list(ipamRoot.resolve("flatnet"))) {
+      for (Path f : files.toList()) {
+        if (!f.getFileName().toString().equals(adding.get(0).toString())) {
+          Files.setLastModifiedTime(f, hourAgo);
+        }
+      }
+    }
+    Agent.Options withIpam =
+        Agent.Options.defaults(config)
+            .withStateDir(dir.resolve("state"))
+            .withVhostSocketDir(dir.resolve("vhost"))
+            .withValidator(TestConfigs.VALIDATOR)
+            .withIpamDir(ipamRoot);
+    // An unreadable pod record: any pod could be live, so nothing is collected.
+    Path bad = dir.resolve("state/pods/x.json.bad");
+    Files.writeString(bad, "{");
+    try (Agent a = new Agent(withIpam, dp)) {
+      a.start();
+      assertEquals(3, store.allocated().size());
+    }
+    Files.delete(bad);
+    try (Agent a = new Agent(withIpam, dp)) {
+      a.start();
+      assertEquals(
+          java.util.Set.of(store.get("c-live", "eth0").get(0), adding.get(0)), store.allocated());
+      assertEquals(java.util.Map.of(), a.collectIpam(), "nothing more to free");
+    }
+  }
+
+  @Test
   void cniPodsAreAddedPersistedAndDeleted() throws Exception {
     try (Agent a = agent()) {
       a.start();

@@ -57,6 +57,13 @@ public final class RouterMain implements Callable<Integer> {
   @Option(names = "--state-dir", description = "Agent state (default /var/lib/flatnet/agent).")
   Path stateDir = Agent.Options.DEFAULT_STATE_DIR;
 
+  @Option(
+      names = "--ipam-dir",
+      description =
+          "The CNI plugin's IPAM stores, collected against the CNI pods (default"
+              + " /var/lib/flatnet/ipam, the plugin's default ipamDir).")
+  Path ipamDir = Path.of("/var/lib/flatnet/ipam");
+
   @Option(names = "--seconds", description = "Stop after this long; 0 runs until signalled.")
   int seconds;
 
@@ -154,6 +161,7 @@ public final class RouterMain implements Callable<Integer> {
       Agent.Options options =
           Agent.Options.defaults(config)
               .withStateDir(stateDir)
+              .withIpamDir(ipamDir)
               .withPeerSource(nodes == null ? PeerSource.NONE : nodes);
       createSocketDirectory(options.vhostSocketDir());
       Agent agent = new Agent(options, dataplane);
