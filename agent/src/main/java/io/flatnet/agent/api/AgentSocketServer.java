@@ -394,6 +394,15 @@ public final class AgentSocketServer implements AutoCloseable {
 
   /** Closes connections past their deadline; closing wakes their thread's blocked read or write. */
   private void reap() {
+    try {
+      reapOnce();
+    } catch (RuntimeException e) {
+      // A failed round must not end the schedule: the deadlines are the point.
+      LOG.log(System.Logger.Level.ERROR, "control socket reaper", e);
+    }
+  }
+
+  private void reapOnce() {
     long now = System.nanoTime();
     for (Connection c : open) {
       long age = now - c.since;
