@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -47,7 +48,7 @@ public final class AgentClient {
    */
   public AgentProtocol.Response call(AgentProtocol.Request request) throws IOException {
     String encoded = AgentProtocol.encode(request);
-    int length = encoded.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+    int length = encoded.getBytes(StandardCharsets.UTF_8).length;
     if (length > AgentProtocol.MAX_REQUEST_LINE) {
       // The agent would refuse it; say so before connecting.
       throw new IOException(
