@@ -35,8 +35,9 @@ import jdk.net.UnixDomainPrincipal;
  *
  * <p>No client can stall the others: each connection has a thread of its own (plain daemon platform
  * threads, not pinned to the workers' CPUs), at most {@link Settings#maxConnections()} at once (one
- * more is answered "agent busy" and closed), and a reaper closes a connection that has not sent a
- * whole request within {@link Settings#idleTimeout()} or has not taken any of its answer for {@link
+ * more is answered "agent busy" and closed; non-root peers get at most three quarters of them, so
+ * root, i.e. CNI, always has room), and a reaper closes a connection that has not sent a whole
+ * request within {@link Settings#idleTimeout()} or has not taken any of its answer for {@link
  * Settings#writeTimeout()}. Only the handler calls are limited to {@link Settings#handlerThreads()}
  * at once. A request line is bounded ({@link AgentProtocol#MAX_REQUEST_LINE}); an answer may be
  * large.
@@ -128,7 +129,8 @@ public final class AgentSocketServer implements AutoCloseable {
     final int number;
     volatile Phase phase = Phase.AWAITING_REQUEST;
     volatile long since = System.nanoTime();
-    int uid = ControlAccess.UNKNOWN_UID;
+    volatile int uid = ControlAccess.UNKNOWN_UID;
+    boolean countedAsNonRoot;
 
     Connection(SocketChannel channel, int number) {
       this.channel = channel;
@@ -153,6 +155,10 @@ public final class AgentSocketServer implements AutoCloseable {
   private final Semaphore handlerSlots;
   private final Set<Connection> open = ConcurrentHashMap.newKeySet();
   private final AtomicInteger connectionNumbers = new AtomicInteger();
+
+  /** Open connections of non-root peers: they may not take the places kept for root (CNI). */
+  private final AtomicInteger nonRootOpen = new AtomicInteger();
+
   private final ScheduledExecutorService reaper;
   private final Thread acceptor;
   private volatile boolean closed;
@@ -316,7 +322,21 @@ public final class AgentSocketServer implements AutoCloseable {
     SocketChannel ch = c.channel;
     LineChannel lines = new LineChannel(ch, c::progress);
     try (ch) {
+      // Here, not in the acceptor: the uid's lookup may go to NSS and must not delay accepting.
       c.uid = peerUid(ch);
+      if (c.uid != 0) {
+        if (nonRootOpen.incrementAndGet() > nonRootLimit()) {
+          nonRootOpen.decrementAndGet();
+          refuse(
+              ch,
+              "agent busy: "
+                  + nonRootLimit()
+                  + " control connections of non-root clients are open, the most it serves"
+                  + " (the rest are kept for root); try again");
+          return;
+        }
+        c.countedAsNonRoot = true;
+      }
       while (!closed) {
         c.enter(Phase.AWAITING_REQUEST);
         String line;
@@ -366,8 +386,20 @@ public final class AgentSocketServer implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } finally {
+      if (c.countedAsNonRoot) {
+        nonRootOpen.decrementAndGet();
+      }
       open.remove(c);
     }
+  }
+
+  /**
+   * How many connections non-root peers may hold together: a quarter of the places (at least one)
+   * is kept for root, so that group members holding connections open cannot lock out CNI.
+   */
+  int nonRootLimit() {
+    int max = settings.maxConnections();
+    return Math.max(1, max - Math.max(1, max / 4));
   }
 
   private AgentProtocol.Response handle(AgentProtocol.Request request, int uid)

@@ -10,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.OptionalInt;
@@ -152,7 +153,7 @@ class ControlAccessTest {
       assertEquals(List.of(AgentProtocol.SHOW_PORTS), handled, "the write never reached it");
       // Root may write.
       assertTrue(
-          new AgentClient(socket, java.time.Duration.ofSeconds(5))
+          new AgentClient(socket, Duration.ofSeconds(5))
               .call(AgentProtocol.Request.routeAdd("10.9.0.0/16", "10.0.0.1", "up0"))
               .ok());
     }
@@ -161,6 +162,91 @@ class ControlAccessTest {
         AgentSocketServer.start(socket, handler, settings.withWriters(Set.of(65534)::contains))) {
       assertEquals(List.of("{\"ok\":true}"), asNobody(socket, routeAdd));
       assertEquals(List.of(AgentProtocol.ROUTE_ADD), handled);
+    }
+  }
+
+  static final String HOLDER =
+      """
+      import java.net.*;
+      import java.nio.channels.*;
+      import java.nio.charset.StandardCharsets;
+      import java.nio.file.Path;
+      import java.util.*;
+
+      /** Opens args[1] connections that send nothing, prints what the last one is told, holds. */
+      public class Holder {
+        public static void main(String[] args) throws Exception {
+          List<SocketChannel> held = new ArrayList<>();
+          int n = Integer.parseInt(args[1]);
+          for (int i = 0; i < n; i++) {
+            SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
+            ch.connect(UnixDomainSocketAddress.of(Path.of(args[0])));
+            held.add(ch);
+            Thread.sleep(200);
+          }
+          var in = new java.io.BufferedReader(new java.io.InputStreamReader(
+              Channels.newInputStream(held.get(n - 1)), StandardCharsets.UTF_8));
+          System.out.println(in.readLine());
+          System.out.println("held");
+          System.out.flush();
+          System.in.read();
+        }
+      }
+      """;
+
+  @Test
+  void nonRootClientsHoldingConnectionsCannotLockOutRoot() throws Exception {
+    assumeTrue(canDropPrivileges(), "needs root and setpriv");
+    Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+    Path socket = dir.resolve("agent.sock");
+    AgentSocketServer.Settings settings =
+        AgentSocketServer.Settings.defaults()
+            .withSocketGroup("65534")
+            .withMaxConnections(4)
+            .withIdleTimeout(Duration.ofSeconds(60));
+    Path helper = dir.resolve("holder/Holder.java");
+    Files.createDirectories(helper.getParent());
+    Files.writeString(helper, HOLDER);
+    Files.setPosixFilePermissions(helper.getParent(), PosixFilePermissions.fromString("rwxr-xr-x"));
+    Files.setPosixFilePermissions(helper, PosixFilePermissions.fromString("rw-r--r--"));
+    String java = ProcessHandle.current().info().command().orElseThrow();
+    try (AgentSocketServer server =
+        AgentSocketServer.start(socket, r -> AgentProtocol.Response.success(), settings)) {
+      assertEquals(3, server.nonRootLimit());
+      Process holder =
+          new ProcessBuilder(
+                  "setpriv",
+                  "--reuid=65534",
+                  "--regid=65534",
+                  "--clear-groups",
+                  java,
+                  helper.toString(),
+                  socket.toString(),
+                  "4")
+              .redirectErrorStream(true)
+              .start();
+      try {
+        var out =
+            new java.io.BufferedReader(
+                new java.io.InputStreamReader(holder.getInputStream(), StandardCharsets.UTF_8));
+        AgentProtocol.Response refused = AgentProtocol.decodeResponse(out.readLine());
+        assertEquals(
+            "agent busy: 3 control connections of non-root clients are open, the most it serves"
+                + " (the rest are kept for root); try again",
+            refused.error());
+        assertTrue(refused.wantsRetry());
+        assertEquals("held", out.readLine());
+        // Uid 65534 holds 3 silent connections; root (CNI) still gets in at once.
+        long t0 = System.nanoTime();
+        assertTrue(
+            new AgentClient(socket, Duration.ofSeconds(2))
+                .call(AgentProtocol.Request.nodeInfo())
+                .ok());
+        assertTrue(System.nanoTime() - t0 < Duration.ofSeconds(2).toNanos());
+      } finally {
+        holder.getOutputStream().close();
+        assertTrue(holder.waitFor(30, TimeUnit.SECONDS));
+      }
     }
   }
 }
