@@ -216,8 +216,17 @@ public final class AgentSocketServer implements AutoCloseable {
       server.bind(UnixDomainSocketAddress.of(temp));
       Files.setPosixFilePermissions(temp, PosixFilePermissions.fromString("rw-rw----"));
       if (group != null) {
-        GroupPrincipal g =
-            temp.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByGroupName(group);
+        GroupPrincipal g;
+        try {
+          g =
+              temp.getFileSystem()
+                  .getUserPrincipalLookupService()
+                  .lookupPrincipalByGroupName(group);
+        } catch (java.nio.file.attribute.UserPrincipalNotFoundException e) {
+          throw new IOException(
+              "the socket group '" + group + "' (agent.socketGroup) does not exist on this node",
+              e);
+        }
         Files.getFileAttributeView(temp, PosixFileAttributeView.class).setGroup(g);
       }
       Object key = Files.readAttributes(temp, BasicFileAttributes.class).fileKey();

@@ -188,7 +188,19 @@ public final class RouterMain implements Callable<Integer> {
                   ControlAccess.writers(
                       () -> agent.lastGoodConfig().orElse(node).agent().writers()));
       // A stale agent.sock is replaced; one a live process answers on is not (start fails).
-      try (AgentSocketServer server = AgentSocketServer.start(socket, ctl, socketSettings);
+      AgentSocketServer socketServer;
+      try {
+        socketServer = AgentSocketServer.start(socket, ctl, socketSettings);
+      } catch (IOException e) {
+        System.err.println("flatnet run: " + e.getMessage());
+        if (nodes != null) {
+          nodes.close();
+        }
+        agent.close();
+        vhostPorts.close();
+        return 3;
+      }
+      try (AgentSocketServer server = socketServer;
           MetricsServer metricsServer =
               metrics == null ? null : MetricsServer.start(metrics, router.counters().reader())) {
         if (metricsServer != null) {

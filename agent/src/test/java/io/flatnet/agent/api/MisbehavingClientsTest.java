@@ -252,4 +252,20 @@ class MisbehavingClientsTest {
       }
     }
   }
+
+  @Test
+  void aMissingSocketGroupIsAClearErrorAndLeavesNothingBehind() throws Exception {
+    IOException e =
+        assertThrows(
+            IOException.class,
+            () -> start(AgentSocketServer.Settings.defaults().withSocketGroup("no-such-group-x")));
+    assertEquals(
+        "cannot listen on "
+            + dir.resolve("agent.sock")
+            + ": the socket group 'no-such-group-x' (agent.socketGroup) does not exist on this node",
+        e.getMessage());
+    try (var left = Files.list(dir)) {
+      assertEquals(List.of(), left.toList());
+    }
+  }
 }
