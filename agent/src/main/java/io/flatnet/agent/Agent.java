@@ -15,6 +15,8 @@ import io.flatnet.agent.config.NodeConfig;
 import io.flatnet.agent.config.PeerConfig;
 import io.flatnet.agent.config.PodConfig;
 import io.flatnet.agent.config.RouteConfig;
+import io.flatnet.agent.ipam.Ipam;
+import io.flatnet.agent.ipam.IpamException;
 import io.flatnet.agent.state.DataplaneApi;
 import io.flatnet.agent.state.DesiredState;
 import io.flatnet.agent.state.Plan;
@@ -42,6 +44,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -85,6 +88,8 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
    * @param debounce how long the config directory must be quiet before a watch reload (200 ms);
    *     also how long peer changes are gathered into one generation
    * @param peerSource peers from outside the config, e.g. Kubernetes Nodes (default none)
+   * @param ipamDir the CNI plugin's IPAM stores, whose addresses of containers that are no CNI pod
+   *     any more are freed at start and every {@link #IPAM_GC_INTERVAL}; null (the default): none
    */
   public record Options(
       Path configFile,
@@ -92,7 +97,16 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
       Path vhostSocketDir,
       ConfigValidator validator,
       Duration debounce,
-      PeerSource peerSource) {
+      PeerSource peerSource,
+      Path ipamDir) {
+
+    /** How often the IPAM stores are collected (with {@code ipamDir}). */
+    public static final Duration IPAM_GC_INTERVAL = Duration.ofMinutes(10);
+
+    /**
+     * Addresses younger than this are never collected: an ADD allocates before it tells the agent.
+     */
+    public static final Duration IPAM_GC_MIN_AGE = Duration.ofMinutes(10);
 
     public static final Path DEFAULT_CONFIG = Path.of("/etc/flatnet/node.yaml");
     public static final Path DEFAULT_STATE_DIR = Path.of("/var/lib/flatnet/agent");
@@ -105,27 +119,34 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
           DEFAULT_VHOST_DIR,
           ConfigValidator.forThisMachine(),
           Duration.ofMillis(200),
-          PeerSource.NONE);
+          PeerSource.NONE,
+          null);
     }
 
     public Options withStateDir(Path dir) {
-      return new Options(configFile, dir, vhostSocketDir, validator, debounce, peerSource);
+      return new Options(configFile, dir, vhostSocketDir, validator, debounce, peerSource, ipamDir);
     }
 
     public Options withVhostSocketDir(Path dir) {
-      return new Options(configFile, stateDir, dir, validator, debounce, peerSource);
+      return new Options(configFile, stateDir, dir, validator, debounce, peerSource, ipamDir);
     }
 
     public Options withValidator(ConfigValidator v) {
-      return new Options(configFile, stateDir, vhostSocketDir, v, debounce, peerSource);
+      return new Options(configFile, stateDir, vhostSocketDir, v, debounce, peerSource, ipamDir);
     }
 
     public Options withDebounce(Duration d) {
-      return new Options(configFile, stateDir, vhostSocketDir, validator, d, peerSource);
+      return new Options(configFile, stateDir, vhostSocketDir, validator, d, peerSource, ipamDir);
+    }
+
+    public Options withIpamDir(Path dir) {
+      return new Options(
+          configFile, stateDir, vhostSocketDir, validator, debounce, peerSource, dir);
     }
 
     public Options withPeerSource(PeerSource source) {
-      return new Options(configFile, stateDir, vhostSocketDir, validator, debounce, source);
+      return new Options(
+          configFile, stateDir, vhostSocketDir, validator, debounce, source, ipamDir);
     }
   }
 
@@ -158,6 +179,7 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
   private boolean subscribed;
   private ScheduledFuture<?> peerRefresh;
   private ScheduledExecutorService peerTimer;
+  private ScheduledExecutorService ipamTimer;
   private boolean closed;
 
   /**
@@ -228,7 +250,65 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
       // Not under this monitor: a source may call back at once, from its own thread.
       options.peerSource().subscribe(this::peersPublished);
     }
-    return reload();
+    ApplyResult r = reload();
+    startIpamGc();
+    return r;
+  }
+
+  private synchronized void startIpamGc() {
+    if (options.ipamDir() == null || ipamTimer != null || closed) {
+      return;
+    }
+    collectIpam();
+    ipamTimer =
+        Executors.newSingleThreadScheduledExecutor(
+            t -> {
+              Thread th = new Thread(t, "flatnet-agent-ipam-gc");
+              th.setDaemon(true);
+              return th;
+            });
+    long every = Options.IPAM_GC_INTERVAL.toMillis();
+    ipamTimer.scheduleWithFixedDelay(this::collectIpam, every, every, TimeUnit.MILLISECONDS);
+  }
+
+  /**
+   * Frees IPAM addresses (every network under {@link Options#ipamDir()}) of containers that are no
+   * CNI pod of this agent, if older than {@link Options#IPAM_GC_MIN_AGE}: ADDs whose plugin died
+   * before DEL, DELs that never came. Skipped while a pod record is unreadable, since then a live
+   * pod could look gone.
+   *
+   * @return the addresses freed, by network
+   */
+  public synchronized Map<String, List<IpAddress>> collectIpam() {
+    if (options.ipamDir() == null) {
+      return Map.of();
+    }
+    try {
+      Optional<Set<String>> live = runtimePods.containerIdsIfComplete();
+      if (live.isEmpty()) {
+        LOG.log(
+            System.Logger.Level.WARNING,
+            "IPAM addresses not collected: a CNI pod record in "
+                + options.stateDir()
+                + "/pods is unreadable (.bad) or has no container ID");
+        return Map.of();
+      }
+      Map<String, List<IpAddress>> freed =
+          Ipam.gcAll(options.ipamDir(), live.get(), Options.IPAM_GC_MIN_AGE);
+      freed.forEach(
+          (network, addresses) ->
+              LOG.log(
+                  System.Logger.Level.INFO,
+                  "IPAM "
+                      + network
+                      + ": freed "
+                      + addresses
+                      + " (their containers are no CNI pod any more)"));
+      return freed;
+    } catch (IOException | IpamException | RuntimeException e) {
+      LOG.log(System.Logger.Level.ERROR, "IPAM collection failed; trying again later", e);
+      return Map.of();
+    }
   }
 
   private synchronized void peersPublished(List<PeerConfig> peers) {
@@ -813,10 +893,28 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
         while ((more = ws.poll(options.debounce().toMillis(), TimeUnit.MILLISECONDS)) != null) {
           drain(more);
         }
-        reloadIfChanged();
+        reloadSafely();
       }
     } catch (InterruptedException | ClosedWatchServiceException e) {
       // closing
+    }
+  }
+
+  /**
+   * A reload that cannot end the watch: whatever goes wrong (a loader or dataplane bug, a file
+   * nested deep enough to overflow the parser's stack) is logged, and the next change is read.
+   */
+  void reloadSafely() {
+    try {
+      reloadIfChanged();
+    } catch (RuntimeException | StackOverflowError e) {
+      synchronized (this) {
+        lastSeenBytes = null; // retry these bytes on the next event, in case it was transient
+      }
+      LOG.log(
+          System.Logger.Level.ERROR,
+          "reloading " + options.configFile() + " failed; still watching for changes",
+          e);
     }
   }
 
@@ -849,6 +947,10 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
       if (peerTimer != null) {
         peerTimer.shutdownNow();
         peerTimer = null;
+      }
+      if (ipamTimer != null) {
+        ipamTimer.shutdownNow();
+        ipamTimer = null;
       }
       t = watcher;
       watcher = null;

@@ -56,6 +56,26 @@ final class RuntimePods {
     }
   }
 
+  /**
+   * The container IDs of every runtime pod, or empty if that list may be incomplete (a pod record
+   * was unreadable, or has no container ID): then nothing may be taken for gone.
+   */
+  java.util.Optional<java.util.Set<String>> containerIdsIfComplete() throws IOException {
+    try (DirectoryStream<Path> bad = Files.newDirectoryStream(dir, "*.bad")) {
+      if (bad.iterator().hasNext()) {
+        return java.util.Optional.empty();
+      }
+    }
+    java.util.Set<String> ids = new java.util.TreeSet<>();
+    for (Entry e : pods.values()) {
+      if (e.containerId() == null || e.containerId().isBlank()) {
+        return java.util.Optional.empty();
+      }
+      ids.add(e.containerId());
+    }
+    return java.util.Optional.of(ids);
+  }
+
   Entry get(String name) {
     return pods.get(name);
   }

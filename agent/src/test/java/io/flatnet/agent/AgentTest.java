@@ -259,6 +259,122 @@ class AgentTest {
   }
 
   @Test
+  void theWatcherSurvivesAReloadThatThrowsAndAppliesTheNextGoodFile() throws Exception {
+    java.util.concurrent.atomic.AtomicBoolean explode =
+        new java.util.concurrent.atomic.AtomicBoolean();
+    // The dataplane blows up with an unexpected exception while the bad file is being applied.
+    io.flatnet.agent.state.DataplaneApi exploding =
+        new io.flatnet.agent.state.DataplaneApi() {
+          @Override
+          public io.flatnet.agent.state.State installed() {
+            if (explode.getAndSet(false)) {
+              throw new IllegalStateException("unexpected: dataplane table vanished");
+            }
+            return dp.installed();
+          }
+
+          @Override
+          public void addPort(io.flatnet.agent.state.PortSpec port) {
+            dp.addPort(port);
+          }
+
+          @Override
+          public void removePort(String name) {
+            dp.removePort(name);
+          }
+
+          @Override
+          public void addPod(io.flatnet.agent.state.PodSpec pod) {
+            dp.addPod(pod);
+          }
+
+          @Override
+          public void removePod(String name) {
+            dp.removePod(name);
+          }
+
+          @Override
+          public void addRoute(io.flatnet.agent.state.RouteSpec route) {
+            dp.addRoute(route);
+          }
+
+          @Override
+          public void removeRoute(io.flatnet.agent.state.RouteSpec route) {
+            dp.removeRoute(route);
+          }
+
+          @Override
+          public void commit(long generation) {
+            dp.commit(generation);
+          }
+        };
+    Agent.Options options =
+        Agent.Options.defaults(config)
+            .withStateDir(dir.resolve("state"))
+            .withVhostSocketDir(dir.resolve("vhost"))
+            .withValidator(TestConfigs.VALIDATOR)
+            .withDebounce(Duration.ofMillis(100));
+    try (Agent a = new Agent(options, exploding)) {
+      a.start();
+      a.watch();
+      Thread.sleep(100);
+      explode.set(true);
+      Files.writeString(config, TestConfigs.BASE.replace("via: 192.0.2.1", "via: 192.0.2.2"));
+      await(() -> !explode.get()); // the reload ran and threw
+      Thread.sleep(300);
+      Files.writeString(config, TestConfigs.BASE.replace("via: 192.0.2.1", "via: 192.0.2.3"));
+      await(() -> "192.0.2.3".equals(dp.installed().routes().get("0.0.0.0/0").via()));
+    }
+  }
+
+  @Test
+  void atStartIpamAddressesOfContainersThatAreNoPodAreFreed() throws Exception {
+    Path ipamRoot = dir.resolve("ipam");
+    List<io.flatnet.agent.config.IpNet> ranges =
+        List.of(io.flatnet.agent.config.IpNet.parse("10.244.1.0/24"));
+    io.flatnet.agent.ipam.Ipam store =
+        new io.flatnet.agent.ipam.Ipam(ipamRoot, "flatnet", ranges, List.of());
+    try (Agent a = agent()) {
+      a.start();
+      var live = store.allocate("c-live", "eth0");
+      assertTrue(
+          a.handle(podAdd("ns/live", "c-live", "vhost-user", List.of(live.get(0).toString())))
+              .ok());
+    }
+    store.allocate("c-gone", "eth0"); // its pod was deleted while DEL never came
+    var adding = store.allocate("c-adding", "eth0"); // an ADD in flight: fresh
+    java.nio.file.attribute.FileTime hourAgo =
+        java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() - 3_600_000);
+    try (var files = Files.list(ipamRoot.resolve("flatnet"))) {
+      for (Path f : files.toList()) {
+        if (!f.getFileName().toString().equals(adding.get(0).toString())) {
+          Files.setLastModifiedTime(f, hourAgo);
+        }
+      }
+    }
+    Agent.Options withIpam =
+        Agent.Options.defaults(config)
+            .withStateDir(dir.resolve("state"))
+            .withVhostSocketDir(dir.resolve("vhost"))
+            .withValidator(TestConfigs.VALIDATOR)
+            .withIpamDir(ipamRoot);
+    // An unreadable pod record: any pod could be live, so nothing is collected.
+    Path bad = dir.resolve("state/pods/x.json.bad");
+    Files.writeString(bad, "{");
+    try (Agent a = new Agent(withIpam, dp)) {
+      a.start();
+      assertEquals(3, store.allocated().size());
+    }
+    Files.delete(bad);
+    try (Agent a = new Agent(withIpam, dp)) {
+      a.start();
+      assertEquals(
+          java.util.Set.of(store.get("c-live", "eth0").get(0), adding.get(0)), store.allocated());
+      assertEquals(java.util.Map.of(), a.collectIpam(), "nothing more to free");
+    }
+  }
+
+  @Test
   void cniPodsAreAddedPersistedAndDeleted() throws Exception {
     try (Agent a = agent()) {
       a.start();

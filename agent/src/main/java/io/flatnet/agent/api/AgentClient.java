@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -43,9 +44,20 @@ public final class AgentClient {
    * Sends {@code request} and returns the agent's response.
    *
    * @throws UnavailableException if the agent cannot be reached or does not answer in time
-   * @throws IOException if the answer is not a valid response
+   * @throws IOException if the request is too long, or the answer is not a valid response
    */
   public AgentProtocol.Response call(AgentProtocol.Request request) throws IOException {
+    String encoded = AgentProtocol.encode(request);
+    int length = encoded.getBytes(StandardCharsets.UTF_8).length;
+    if (length > AgentProtocol.MAX_REQUEST_LINE) {
+      // The agent would refuse it; say so before connecting.
+      throw new IOException(
+          request.op()
+              + " request is "
+              + length
+              + " bytes; the agent accepts at most "
+              + AgentProtocol.MAX_REQUEST_LINE);
+    }
     if (!Files.exists(socket)) {
       throw new UnavailableException(
           "agent socket " + socket + " does not exist (is the flatnet agent running?)", true, null);
@@ -75,11 +87,17 @@ public final class AgentClient {
                 });
     try (ch) {
       LineChannel lines = new LineChannel(ch);
-      lines.writeLine(AgentProtocol.encode(request));
-      String line = lines.readLine();
+      IOException writeFailed = null;
+      try {
+        lines.writeLine(encoded);
+      } catch (IOException e) {
+        // A busy agent answers and closes at once: its answer may be waiting to be read.
+        writeFailed = e;
+      }
+      String line = lines.readLine(AgentProtocol.MAX_RESPONSE_LINE);
       if (line == null) {
         throw new UnavailableException(
-            "the agent closed the connection without answering", false, null);
+            "the agent closed the connection without answering", false, writeFailed);
       }
       return AgentProtocol.decodeResponse(line);
     } catch (IOException e) {

@@ -12,7 +12,9 @@ import java.util.List;
  * The agent's control socket protocol: JSON lines over a unix stream socket (default {@value
  * #DEFAULT_SOCKET}). The client writes one {@link Request} object on one line, the agent answers
  * with one {@link Response} object on one line; a connection may carry several exchanges in turn. A
- * line is at most {@value #MAX_LINE} bytes. Unknown fields are ignored (so either side may add
+ * request line is at most {@value #MAX_REQUEST_LINE} bytes (a longer one is answered with an error
+ * and the connection closed); a response line may be up to {@value #MAX_RESPONSE_LINE} bytes
+ * ({@code show routes} of a full table). Unknown fields are ignored (so either side may add
  * fields); absent fields are null.
  *
  * <pre>
@@ -29,8 +31,14 @@ public final class AgentProtocol {
 
   public static final String DEFAULT_SOCKET = "/run/flatnet/agent.sock";
 
-  /** Longest request or response line, in bytes (without the newline). */
-  public static final int MAX_LINE = 64 * 1024;
+  /** Longest request line, in bytes (without the newline): requests are small and untrusted. */
+  public static final int MAX_REQUEST_LINE = 64 * 1024;
+
+  /**
+   * Longest response line, in bytes (without the newline): {@code show routes} of a million-route
+   * table is about 100 MB.
+   */
+  public static final int MAX_RESPONSE_LINE = 256 * 1024 * 1024;
 
   /** Attach a pod (or replace the pod of that name). */
   public static final String POD_ADD = "pod-add";

@@ -265,7 +265,7 @@ public final class CniMain {
       throw new CniError(
           CniError.UNKNOWN_CONTAINER, "the network namespace " + env.netns() + " does not exist");
     }
-    Ipam ipam = new Ipam(cfg.ipamDir().resolve(cfg.name()), ranges, gateways);
+    Ipam ipam = new Ipam(cfg.ipamDir(), cfg.name(), ranges, gateways);
     List<IpAddress> ips = allocate(ipam, env);
     List<IpAddress> gws = new ArrayList<>();
     for (IpAddress a : ips) {
@@ -443,7 +443,7 @@ public final class CniMain {
             CniError.PLUMBING_FAILED, "deleting the veth pair failed", e.getMessage());
       }
     }
-    Ipam ipam = new Ipam(cfg.ipamDir().resolve(cfg.name()), List.of(), List.of());
+    Ipam ipam = new Ipam(cfg.ipamDir(), cfg.name(), List.of(), List.of());
     try {
       ipam.release(env.containerId(), env.ifname());
     } catch (IpamException e) {
@@ -461,7 +461,7 @@ public final class CniMain {
     if (prev == null || !prev.isObject()) {
       throw new CniError(CniError.INVALID_CONFIG, "CHECK needs prevResult in the network config");
     }
-    Ipam ipam = new Ipam(cfg.ipamDir().resolve(cfg.name()), List.of(), List.of());
+    Ipam ipam = new Ipam(cfg.ipamDir(), cfg.name(), List.of(), List.of());
     List<IpAddress> have;
     try {
       have = ipam.get(env.containerId(), env.ifname());

@@ -59,6 +59,13 @@ public final class ConfigValidator {
       Pattern.compile(
           "[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?");
 
+  /**
+   * Characters a name (port, pod, interface) may use; paths may use '/' too. These names reach DPDK
+   * devargs ("net_af_packet0,iface=NAME"), where a ',' or '=' would smuggle in a devarg of the
+   * writer's choosing.
+   */
+  static final String NAME_CHARACTERS = "A-Z a-z 0-9 . _ -";
+
   private final Set<Integer> onlineCpus;
 
   /**
@@ -161,7 +168,41 @@ public final class ConfigValidator {
     r.routes(config.routes());
     r.workers(config.workers());
     r.kubernetes(config.kubernetes());
+    r.agent(config.agent());
     return List.copyOf(r.errors);
+  }
+
+  /**
+   * Null if {@code value} uses only {@link #NAME_CHARACTERS} (and '/' if {@code slashAllowed}),
+   * else which character is the first that does not.
+   */
+  static String unsafeCharacter(String value, boolean slashAllowed) {
+    for (int i = 0; i < value.length(); i++) {
+      char c = value.charAt(i);
+      boolean ok =
+          (c >= 'A' && c <= 'Z')
+              || (c >= 'a' && c <= 'z')
+              || (c >= '0' && c <= '9')
+              || c == '.'
+              || c == '_'
+              || c == '-'
+              || (slashAllowed && c == '/');
+      if (!ok) {
+        String name =
+            switch (c) {
+              case ' ' -> "a space";
+              case '\n' -> "a newline";
+              case '\r' -> "a carriage return";
+              case '\t' -> "a tab";
+              default ->
+                  c < 0x20 || c == 0x7f || Character.isWhitespace(c)
+                      ? String.format("control character U+%04X", (int) c)
+                      : "'" + c + "'";
+            };
+        return name + " at position " + (i + 1);
+      }
+    }
+    return null;
   }
 
   private static PodConfig nullSafe(PodConfig p) {
@@ -193,6 +234,29 @@ public final class ConfigValidator {
 
     void error(String path, String value, String message) {
       errors.add(new ConfigError(path, value, message));
+    }
+
+    /** Reports a name or path with a character that could break out of DPDK devargs. */
+    boolean safe(String path, String value, boolean isPath) {
+      return safe(path, value, isPath, " (they are passed to DPDK as devargs)");
+    }
+
+    boolean safe(String path, String value, boolean isPath, String why) {
+      String bad = unsafeCharacter(value, isPath);
+      if (bad == null) {
+        return true;
+      }
+      error(
+          path,
+          value,
+          bad
+              + " is not allowed: "
+              + (isPath ? "paths" : "names")
+              + " may only use "
+              + NAME_CHARACTERS
+              + (isPath ? " and /" : "")
+              + why);
+      return false;
     }
 
     IpNet net(String path, String text) {
@@ -353,6 +417,8 @@ public final class ConfigValidator {
         }
         if (port.name() == null || port.name().isBlank()) {
           error(p + ".name", port.name(), "required");
+        } else if (!safe(p + ".name", port.name(), false)) {
+          // reported
         } else if (port.name().equals(SEGMENT_PORT)) {
           error(p + ".name", port.name(), "reserved for the router's port on the pod bridge");
         } else if (portsByName.putIfAbsent(port.name(), port) != null) {
@@ -425,7 +491,9 @@ public final class ConfigValidator {
         if (pod.name() == null || pod.name().isBlank()) {
           error(p + ".name", pod.name(), "required (namespace/name)");
         } else {
-          if (!POD_NAME.matcher(pod.name()).matches()) {
+          if (!safe(p + ".name", pod.name(), true)) {
+            // reported
+          } else if (!POD_NAME.matcher(pod.name()).matches()) {
             error(p + ".name", pod.name(), "expected namespace/name");
           }
           String before = names.putIfAbsent(pod.name(), p);
@@ -480,6 +548,7 @@ public final class ConfigValidator {
         error(p + ".socket", s, "required for a vhost-user pod (the vhost-user socket path)");
       } else {
         int bytes = s.getBytes(StandardCharsets.UTF_8).length;
+        safe(p + ".socket", s, true);
         if (!s.startsWith("/")) {
           error(p + ".socket", s, "must be an absolute path");
         }
@@ -509,7 +578,7 @@ public final class ConfigValidator {
             p + ".interface",
             i,
             "required for a " + pod.kind() + " pod (host-side interface name)");
-      } else {
+      } else if (safe(p + ".interface", i, false)) {
         if (i.getBytes(StandardCharsets.UTF_8).length > MAX_IFNAME_BYTES
             || !i.matches("[^/:\\s]+")
             || i.equals(".")
@@ -529,6 +598,24 @@ public final class ConfigValidator {
       }
       if (pod.mode() != null) {
         error(p + ".mode", pod.mode(), "only for vhost-user pods");
+      }
+    }
+
+    void agent(AgentSection agent) {
+      for (int i = 0; i < agent.writers().size(); i++) {
+        String w = agent.writers().get(i);
+        if (w == null || w.isBlank()) {
+          error("agent.writers[" + i + "]", w, "empty (a user name or a uid)");
+        } else {
+          safe("agent.writers[" + i + "]", w, false, "");
+        }
+      }
+      if (agent.socketGroup() != null) {
+        if (agent.socketGroup().isBlank()) {
+          error("agent.socketGroup", agent.socketGroup(), "empty (a group name or a gid)");
+        } else {
+          safe("agent.socketGroup", agent.socketGroup(), false, "");
+        }
       }
     }
 

@@ -4,9 +4,9 @@ import java.util.List;
 
 /**
  * The node config file (YAML), as parsed: {@code node}, {@code ports}, {@code pods}, {@code peers},
- * {@code routes}, {@code workers}, {@code kubernetes}. Nothing here is checked beyond its shape;
- * {@link ConfigValidator} checks the values. Missing lists are empty, missing sections get their
- * defaults. See docs/config.md.
+ * {@code routes}, {@code workers}, {@code kubernetes}, {@code agent}. Nothing here is checked
+ * beyond its shape; {@link ConfigValidator} checks the values. Missing lists are empty, missing
+ * sections get their defaults. See docs/config.md.
  */
 public record NodeConfig(
     NodeSection node,
@@ -15,7 +15,8 @@ public record NodeConfig(
     List<PeerConfig> peers,
     List<RouteConfig> routes,
     WorkersConfig workers,
-    KubernetesConfig kubernetes) {
+    KubernetesConfig kubernetes,
+    AgentSection agent) {
 
   public NodeConfig {
     ports = Lists.of(ports);
@@ -24,20 +25,21 @@ public record NodeConfig(
     routes = Lists.of(routes);
     workers = workers == null ? WorkersConfig.DEFAULT : workers;
     kubernetes = kubernetes == null ? KubernetesConfig.DEFAULT : kubernetes;
+    agent = agent == null ? AgentSection.DEFAULT : agent;
   }
 
   /** This config with {@code pods} replaced. */
   public NodeConfig withPods(List<PodConfig> newPods) {
-    return new NodeConfig(node, ports, newPods, peers, routes, workers, kubernetes);
+    return new NodeConfig(node, ports, newPods, peers, routes, workers, kubernetes, agent);
   }
 
   /** This config with {@code peers} replaced. */
   public NodeConfig withPeers(List<PeerConfig> newPeers) {
-    return new NodeConfig(node, ports, pods, newPeers, routes, workers, kubernetes);
+    return new NodeConfig(node, ports, pods, newPeers, routes, workers, kubernetes, agent);
   }
 
   /** This config with {@code routes} replaced. */
   public NodeConfig withRoutes(List<RouteConfig> newRoutes) {
-    return new NodeConfig(node, ports, pods, peers, newRoutes, workers, kubernetes);
+    return new NodeConfig(node, ports, pods, peers, newRoutes, workers, kubernetes, agent);
   }
 }

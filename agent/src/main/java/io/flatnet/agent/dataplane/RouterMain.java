@@ -4,6 +4,8 @@ import io.flatnet.agent.Agent;
 import io.flatnet.agent.ApplyResult;
 import io.flatnet.agent.PeerSource;
 import io.flatnet.agent.api.AgentSocketServer;
+import io.flatnet.agent.api.ControlAccess;
+import io.flatnet.agent.api.RunDirectoryLock;
 import io.flatnet.agent.config.ConfigException;
 import io.flatnet.agent.config.ConfigLoader;
 import io.flatnet.agent.config.KubernetesConfig;
@@ -55,6 +57,13 @@ public final class RouterMain implements Callable<Integer> {
   @Option(names = "--state-dir", description = "Agent state (default /var/lib/flatnet/agent).")
   Path stateDir = Agent.Options.DEFAULT_STATE_DIR;
 
+  @Option(
+      names = "--ipam-dir",
+      description =
+          "The CNI plugin's IPAM stores, collected against the CNI pods (default"
+              + " /var/lib/flatnet/ipam, the plugin's default ipamDir).")
+  Path ipamDir = Path.of("/var/lib/flatnet/ipam");
+
   @Option(names = "--seconds", description = "Stop after this long; 0 runs until signalled.")
   int seconds;
 
@@ -105,11 +114,25 @@ public final class RouterMain implements Callable<Integer> {
       System.err.println("flatnet run: " + e.getMessage());
       return 2;
     }
+    Files.createDirectories(dir);
+    // Before anything in the run directory is touched (counters.dat, agent.sock): one router each.
+    RunDirectoryLock lock;
+    try {
+      lock = RunDirectoryLock.acquire(dir);
+    } catch (IOException e) {
+      System.err.println("flatnet run: " + e.getMessage());
+      return 3;
+    }
+    try (lock) {
+      return run(node);
+    }
+  }
+
+  private int run(NodeConfig node) throws Exception {
     List<Integer> cpus = new ArrayList<>(node.workers().cpus());
     if (cpus.isEmpty()) {
       cpus.add(Runtime.getRuntime().availableProcessors() - 1);
     }
-    Files.createDirectories(dir);
     EalArguments eal = EalArguments.forProgram("flatnet").logLevel("warning");
     List<String> pci = new ArrayList<>();
     for (PortConfig port : node.ports()) {
@@ -138,6 +161,7 @@ public final class RouterMain implements Callable<Integer> {
       Agent.Options options =
           Agent.Options.defaults(config)
               .withStateDir(stateDir)
+              .withIpamDir(ipamDir)
               .withPeerSource(nodes == null ? PeerSource.NONE : nodes);
       createSocketDirectory(options.vhostSocketDir());
       Agent agent = new Agent(options, dataplane);
@@ -145,14 +169,38 @@ public final class RouterMain implements Callable<Integer> {
       System.out.println("flatnet run: " + node.node().name() + ": " + first);
       agent.watch();
       if (!HangUpSignal.onHangUp(
-          () -> System.out.println("flatnet run: SIGHUP: " + agent.reload()))) {
+          () -> {
+            try {
+              System.out.println("flatnet run: SIGHUP: " + agent.reload());
+            } catch (RuntimeException e) {
+              System.err.println("flatnet run: SIGHUP: reload failed: " + e);
+            }
+          })) {
         System.err.println(
             "flatnet run: cannot catch SIGHUP here; the config file is still watched");
       }
       Path socket = dir.resolve("agent.sock");
-      Files.deleteIfExists(socket);
       CtlHandler ctl = new CtlHandler(router, dataplane, agent, dir);
-      try (AgentSocketServer server = AgentSocketServer.start(socket, ctl, 2);
+      AgentSocketServer.Settings socketSettings =
+          AgentSocketServer.Settings.defaults()
+              .withSocketGroup(node.agent().socketGroup())
+              .withWriters(
+                  ControlAccess.writers(
+                      () -> agent.lastGoodConfig().orElse(node).agent().writers()));
+      // A stale agent.sock is replaced; one a live process answers on is not (start fails).
+      AgentSocketServer socketServer;
+      try {
+        socketServer = AgentSocketServer.start(socket, ctl, socketSettings);
+      } catch (IOException e) {
+        System.err.println("flatnet run: " + e.getMessage());
+        if (nodes != null) {
+          nodes.close();
+        }
+        agent.close();
+        vhostPorts.close();
+        return 3;
+      }
+      try (AgentSocketServer server = socketServer;
           MetricsServer metricsServer =
               metrics == null ? null : MetricsServer.start(metrics, router.counters().reader())) {
         if (metricsServer != null) {

@@ -14,6 +14,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -34,9 +35,10 @@ import java.util.concurrent.locks.ReentrantLock;
  *       fd00:244:1::5}), holding the container ID and interface name on two lines. It is created
  *       with {@code O_CREAT|O_EXCL} ({@link StandardOpenOption#CREATE_NEW}), so two processes can
  *       never both own an address;
- *   <li>{@code lock}: held ({@link FileChannel#lock()}, plus an in-JVM lock, since one JVM cannot
- *       hold two locks on one file) around every scan, so allocations from several processes
- *       serialise;
+ *   <li>{@code lock} (beside the networks' stores when the store is one of the node's, so that
+ *       networks sharing the pod CIDRs never hand out one address twice): held ({@link
+ *       FileChannel#lock()}, plus an in-JVM lock, since one JVM cannot hold two locks on one file)
+ *       around every scan, so allocations from several processes serialise;
  *   <li>{@code last_reserved_ip.<i>}: the last address handed out from range {@code i}; the next
  *       allocation starts after it (round robin, so a freed address is not reused at once).
  * </ul>
@@ -44,8 +46,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * An allocation takes one address per family that has a range (dual-stack: one IPv4 and one IPv6),
  * skipping the network address, the IPv4 broadcast address and the reserved addresses (gateways).
  * Allocating again for the same container and interface returns what it already has. A crash
- * mid-allocation leaves at most an address file (possibly empty) that {@link #release} or {@link
- * #gc} reclaims.
+ * mid-allocation leaves at most an address file (possibly empty) that the next allocation that
+ * reaches it takes over, and {@link #release} or {@link #gc} reclaims.
  */
 public final class Ipam {
 
@@ -55,16 +57,38 @@ public final class Ipam {
   private static final Map<Path, ReentrantLock> JVM_LOCKS = new ConcurrentHashMap<>();
 
   private final Path dir;
+
+  /** The directory of every network's store on this node, or null for a store on its own. */
+  private final Path nodeRoot;
+
   private final List<IpNet> ranges;
   private final Set<IpAddress> reserved;
 
   /**
+   * A store on its own: its addresses are not checked against other networks.
+   *
    * @param dir the store of one network (created if missing)
    * @param ranges the pod CIDRs to allocate from, in order of preference
    * @param reserved addresses never allocated (the gateways)
    */
   public Ipam(Path dir, List<IpNet> ranges, Collection<IpAddress> reserved) {
     this.dir = dir.toAbsolutePath().normalize();
+    this.nodeRoot = null;
+    this.ranges = List.copyOf(ranges);
+    this.reserved = Set.copyOf(reserved);
+  }
+
+  /**
+   * The store of {@code network} under {@code root}, one of the node's networks. Every network
+   * allocates from the same node pod CIDRs, so an address is free only if no network's store has
+   * it, and all of them share one lock ({@code root/lock}).
+   */
+  public Ipam(Path root, String network, List<IpNet> ranges, Collection<IpAddress> reserved) {
+    this.nodeRoot = root.toAbsolutePath().normalize();
+    this.dir = nodeRoot.resolve(network).normalize();
+    if (!nodeRoot.equals(dir.getParent())) {
+      throw new IllegalArgumentException("bad network name for an IPAM store: " + network);
+    }
     this.ranges = List.copyOf(ranges);
     this.reserved = Set.copyOf(reserved);
   }
@@ -159,9 +183,13 @@ public final class Ipam {
     } catch (IOException | IllegalArgumentException e) {
       // a damaged cursor only costs round robin
     }
+    List<Path> others = otherNetworks();
     IpAddress candidate = start;
     for (long tried = 0; tried < Math.min(range.size(), MAX_SCAN); tried++) {
-      if (!reserved.contains(candidate) && claim(candidate, containerId, ifname)) {
+      if (!reserved.contains(candidate)
+          && !heldByAnotherNetwork(others, candidate)
+          && (claim(candidate, containerId, ifname)
+              || reclaimAbandoned(candidate, containerId, ifname))) {
         Path tmp = cursorFile.resolveSibling(cursorFile.getFileName() + ".tmp");
         Files.writeString(tmp, candidate.toString());
         Files.move(
@@ -182,6 +210,64 @@ public final class Ipam {
     boolean skipBroadcast = r.family() == 4 && r.length() < 31;
     IpAddress last = r.last();
     return skipBroadcast ? IpAddress.v4(last.v4Int() - 1) : last;
+  }
+
+  /** The other networks' stores on this node (none for a store on its own). */
+  private List<Path> otherNetworks() throws IOException {
+    List<Path> others = new ArrayList<>();
+    if (nodeRoot != null) {
+      try (DirectoryStream<Path> networks =
+          Files.newDirectoryStream(nodeRoot, Files::isDirectory)) {
+        for (Path other : networks) {
+          if (!other.equals(dir)) {
+            others.add(other);
+          }
+        }
+      }
+    }
+    return others;
+  }
+
+  /** Whether one of {@code others} holds {@code a} (complete or not). */
+  private static boolean heldByAnotherNetwork(List<Path> others, IpAddress a) {
+    for (Path other : others) {
+      if (Files.exists(other.resolve(a.toString()))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Takes over {@code a}'s file if it has no complete owner. Safe because every file is created and
+   * written under the store's lock, which we hold: an ownerless file now is one whose writer died
+   * between creating and writing it (a plugin killed mid-ADD), not one being written.
+   */
+  private boolean reclaimAbandoned(IpAddress a, String containerId, String ifname)
+      throws IOException {
+    Path f = file(a);
+    String text;
+    try {
+      text = Files.readString(f);
+    } catch (NoSuchFileException e) {
+      return claim(a, containerId, ifname);
+    }
+    if (owner(text) != null) {
+      return false;
+    }
+    System.getLogger(Ipam.class.getName())
+        .log(
+            System.Logger.Level.WARNING,
+            "IPAM " + dir + ": reclaiming " + a + ", left without an owner by a crashed ADD");
+    Files.delete(f);
+    return claim(a, containerId, ifname);
+  }
+
+  /** {containerId, ifname} of an address file's text, or null if it is not complete. */
+  private static String[] owner(String text) {
+    String[] lines = text.split("\n", -1);
+    boolean complete = lines.length >= 2 && !lines[0].isBlank() && text.endsWith("\n");
+    return complete ? new String[] {lines[0].trim(), lines[1].trim()} : null;
   }
 
   /** Creates the address file with O_CREAT|O_EXCL; false if it exists. */
@@ -242,12 +328,30 @@ public final class Ipam {
    * @return the addresses freed
    */
   public List<IpAddress> gc(Set<String> liveContainerIds) throws IpamException {
+    return gc(liveContainerIds, Duration.ZERO);
+  }
+
+  /**
+   * Like {@link #gc(Set)}, but keeps address files younger than {@code minAge}: an ADD allocates
+   * before the pod is known anywhere else, so a fresh address of an unknown container is in flight,
+   * not leaked.
+   */
+  public List<IpAddress> gc(Set<String> liveContainerIds, Duration minAge) throws IpamException {
     try (Locked _ = lock()) {
       List<IpAddress> freed = new ArrayList<>();
+      long newest = System.currentTimeMillis() - minAge.toMillis();
       for (Map.Entry<IpAddress, String[]> e : entries().entrySet()) {
         String[] owner = e.getValue();
         if (owner == null || !liveContainerIds.contains(owner[0])) {
-          Files.deleteIfExists(file(e.getKey()));
+          Path f = file(e.getKey());
+          try {
+            if (!minAge.isZero() && Files.getLastModifiedTime(f).toMillis() > newest) {
+              continue;
+            }
+          } catch (NoSuchFileException gone) {
+            continue;
+          }
+          Files.deleteIfExists(f);
           freed.add(e.getKey());
         }
       }
@@ -255,6 +359,34 @@ public final class Ipam {
     } catch (IOException e) {
       throw new IpamException(IpamException.Reason.IO, "IPAM store " + dir + ": " + e, e);
     }
+  }
+
+  /**
+   * {@link #gc(Set, Duration)} of every network's store under {@code root} (a missing root has
+   * none).
+   *
+   * @return the freed addresses by network, only networks that freed any
+   */
+  public static Map<String, List<IpAddress>> gcAll(
+      Path root, Set<String> liveContainerIds, Duration minAge) throws IpamException {
+    Map<String, List<IpAddress>> freed = new java.util.TreeMap<>();
+    if (!Files.isDirectory(root)) {
+      return freed;
+    }
+    List<String> networks = new ArrayList<>();
+    try (DirectoryStream<Path> dirs = Files.newDirectoryStream(root, Files::isDirectory)) {
+      dirs.forEach(d -> networks.add(d.getFileName().toString()));
+    } catch (IOException e) {
+      throw new IpamException(IpamException.Reason.IO, "IPAM store " + root + ": " + e, e);
+    }
+    for (String network : networks) {
+      List<IpAddress> f =
+          new Ipam(root, network, List.of(), List.of()).gc(liveContainerIds, minAge);
+      if (!f.isEmpty()) {
+        freed.put(network, f);
+      }
+    }
+    return freed;
   }
 
   /** Every allocated address (for tests and diagnostics). */
@@ -294,9 +426,7 @@ public final class Ipam {
         } catch (NoSuchFileException e) {
           continue;
         }
-        String[] lines = text.split("\n", -1);
-        boolean complete = lines.length >= 2 && !lines[0].isBlank() && text.endsWith("\n");
-        m.put(a, complete ? new String[] {lines[0].trim(), lines[1].trim()} : null);
+        m.put(a, owner(text));
       }
     }
     return m;
@@ -323,7 +453,7 @@ public final class Ipam {
 
     Locked() throws IOException {
       Files.createDirectories(dir);
-      Path lockFile = dir.resolve("lock");
+      Path lockFile = (nodeRoot == null ? dir : nodeRoot).resolve("lock");
       jvmLock = JVM_LOCKS.computeIfAbsent(lockFile, p -> new ReentrantLock());
       jvmLock.lock();
       try {

@@ -73,15 +73,21 @@ class AgentSocketServerTest {
       ch.connect(UnixDomainSocketAddress.of(sock));
       LineChannel lines = new LineChannel(ch);
       lines.writeLine("{\"op\":\"pod-del\",\"name\":\"a/b\",\"future\":1}");
-      assertEquals("{\"ok\":true,\"mac\":\"02:00:00:00:00:01\"}", lines.readLine());
+      assertEquals(
+          "{\"ok\":true,\"mac\":\"02:00:00:00:00:01\"}",
+          lines.readLine(AgentProtocol.MAX_RESPONSE_LINE));
       lines.writeLine("not json");
-      AgentProtocol.Response bad = AgentProtocol.decodeResponse(lines.readLine());
+      AgentProtocol.Response bad =
+          AgentProtocol.decodeResponse(lines.readLine(AgentProtocol.MAX_RESPONSE_LINE));
       assertFalse(bad.ok());
       assertTrue(bad.error().startsWith("bad request: "), bad.error());
       lines.writeLine("{\"name\":\"no-op\"}");
-      assertEquals("bad request: no op", AgentProtocol.decodeResponse(lines.readLine()).error());
+      assertEquals(
+          "bad request: no op",
+          AgentProtocol.decodeResponse(lines.readLine(AgentProtocol.MAX_RESPONSE_LINE)).error());
       lines.writeLine("{\"op\":\"boom\"}");
-      AgentProtocol.Response boom = AgentProtocol.decodeResponse(lines.readLine());
+      AgentProtocol.Response boom =
+          AgentProtocol.decodeResponse(lines.readLine(AgentProtocol.MAX_RESPONSE_LINE));
       assertTrue(boom.error().contains("kaboom"), boom.error());
       assertEquals(2, seen.size());
     }
@@ -94,7 +100,8 @@ class AgentSocketServerTest {
             AgentSocketServer.start(sock, this::echo, 1, Duration.ofMillis(200));
         SocketChannel idle = SocketChannel.open(StandardProtocolFamily.UNIX)) {
       idle.connect(UnixDomainSocketAddress.of(sock));
-      assertNull(new LineChannel(idle).readLine(), "closed by the server");
+      assertNull(
+          new LineChannel(idle).readLine(AgentProtocol.MAX_RESPONSE_LINE), "closed by the server");
       // The only control thread is free again.
       assertTrue(
           new AgentClient(sock, Duration.ofSeconds(5)).call(AgentProtocol.Request.nodeInfo()).ok());
@@ -102,18 +109,41 @@ class AgentSocketServerTest {
   }
 
   @Test
-  void oversizedLineClosesTheConnection() throws Exception {
+  void oversizedRequestIsAnsweredWithAnErrorAndTheConnectionClosed() throws Exception {
     Path sock = dir.resolve("agent.sock");
     try (AgentSocketServer _ = AgentSocketServer.start(sock, this::echo, 1);
         SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
       ch.connect(UnixDomainSocketAddress.of(sock));
       LineChannel lines = new LineChannel(ch);
       try {
-        lines.writeLine("x".repeat(AgentProtocol.MAX_LINE + 10));
+        lines.writeLine("x".repeat(AgentProtocol.MAX_REQUEST_LINE + 10));
       } catch (java.io.IOException e) {
         // the server may close before all is written
       }
-      assertNull(lines.readLine());
+      AgentProtocol.Response r =
+          AgentProtocol.decodeResponse(lines.readLine(AgentProtocol.MAX_RESPONSE_LINE));
+      assertFalse(r.ok());
+      assertEquals("bad request: longer than 65536 bytes; closing the connection", r.error());
+      try {
+        assertNull(lines.readLine(AgentProtocol.MAX_RESPONSE_LINE));
+      } catch (java.io.IOException e) {
+        // reset: the server closed with the rest of our line unread
+      }
+      assertEquals(List.of(), seen);
+    }
+  }
+
+  @Test
+  void theClientRefusesAnOversizedRequestBeforeSendingIt() throws Exception {
+    Path sock = dir.resolve("agent.sock");
+    try (AgentSocketServer _ = AgentSocketServer.start(sock, this::echo, 1)) {
+      java.io.IOException e =
+          assertThrows(
+              java.io.IOException.class,
+              () ->
+                  new AgentClient(sock, Duration.ofSeconds(5))
+                      .call(AgentProtocol.Request.podDel("a/" + "b".repeat(70_000), "cid")));
+      assertTrue(e.getMessage().contains("the agent accepts at most 65536"), e.getMessage());
       assertEquals(List.of(), seen);
     }
   }

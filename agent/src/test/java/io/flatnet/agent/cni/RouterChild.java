@@ -159,7 +159,10 @@ final class RouterChild implements AutoCloseable {
                 "--dir",
                 runDir.toString(),
                 "--state-dir",
-                dir.resolve("state").toString()));
+                dir.resolve("state").toString(),
+                // The tests' own stores, never the machine's /var/lib/flatnet/ipam.
+                "--ipam-dir",
+                dir.resolve("ipam").toString()));
     argv.addAll(extraArgs);
     process =
         new ProcessBuilder(argv)

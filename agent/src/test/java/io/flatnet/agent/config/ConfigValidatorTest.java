@@ -404,4 +404,71 @@ class ConfigValidatorTest {
     assertEquals("0-3,6", ConfigValidator.cpuList(Set.of(0, 1, 2, 3, 6)));
     assertTrue(ConfigValidator.onlineCpus().contains(0));
   }
+
+  @Test
+  void namesAndPathsThatReachDevargsAllowOnlySafeCharacters() throws Exception {
+    List<String> e = errors(TestConfigs.BASE.replace("name: uplink0", "name: \"up,iface=x\""));
+    assertHas(
+        e,
+        "ports[0].name \"up,iface=x\": ',' at position 3 is not allowed: names may only use"
+            + " A-Z a-z 0-9 . _ - (they are passed to DPDK as devargs)");
+    e = errors(TestConfigs.BASE.replace("/run/flatnet/vhost/a.sock", "\"/run/a.sock,queues=9\""));
+    assertHas(
+        e,
+        "pods[0].socket \"/run/a.sock,queues=9\": ',' at position 12 is not allowed: paths may"
+            + " only use A-Z a-z 0-9 . _ - and / (they are passed to DPDK as devargs)");
+    e = errors(TestConfigs.BASE.replace("name: default/a", "name: \"default/a b\""));
+    assertHas(
+        e,
+        "pods[0].name \"default/a b\": a space at position 10 is not allowed: paths may only use"
+            + " A-Z a-z 0-9 . _ - and / (they are passed to DPDK as devargs)");
+    assertEquals(1, e.size(), "no second message for the same name: " + e);
+  }
+
+  @Test
+  void cniPodsGetTheSameCharacterChecks() throws Exception {
+    NodeConfig c = ConfigLoader.parse(TestConfigs.BASE, "t.yaml");
+    List<PodConfig> cni =
+        List.of(
+            new PodConfig(
+                "cni/p1", "af_packet", null, null, "fn1=x", List.of("10.244.1.100"), null),
+            new PodConfig(
+                "cni/p2", "tap", null, null, "fn2\nqpairs", List.of("10.244.1.101"), null),
+            new PodConfig(
+                "cni/p3",
+                "vhost-user",
+                "/run/flatnet/vhost/p3.sock,iface=/etc/x",
+                "server",
+                null,
+                List.of("10.244.1.102"),
+                null));
+    List<String> e =
+        TestConfigs.VALIDATOR.validate(c, cni).stream().map(ConfigError::toString).toList();
+    assertEquals(3, e.size(), e.toString());
+    assertTrue(
+        e.get(0)
+            .startsWith("cniPods[cni/p1].interface \"fn1=x\": '=' at position 4 is not allowed"),
+        e.get(0));
+    assertTrue(e.get(1).contains("cniPods[cni/p2].interface"), e.get(1));
+    assertTrue(e.get(1).contains("a newline at position 4 is not allowed"), e.get(1));
+    assertTrue(
+        e.get(2)
+            .startsWith("cniPods[cni/p3].socket \"/run/flatnet/vhost/p3.sock,iface=/etc/x\": ','"),
+        e.get(2));
+  }
+
+  @Test
+  void agentWritersAndSocketGroup() throws Exception {
+    assertEquals(
+        List.of(),
+        errors(TestConfigs.BASE + "agent:\n  writers: [cni-user, 1000]\n  socketGroup: flatnet\n"));
+    List<String> e =
+        errors(TestConfigs.BASE + "agent:\n  writers: [\"a,b\", \"\"]\n  socketGroup: \" \"\n");
+    assertHas(
+        e,
+        "agent.writers[0] \"a,b\": ',' at position 2 is not allowed: names may only use"
+            + " A-Z a-z 0-9 . _ -");
+    assertHas(e, "agent.writers[1] \"\": empty (a user name or a uid)");
+    assertHas(e, "agent.socketGroup \" \": empty (a group name or a gid)");
+  }
 }

@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
@@ -246,5 +247,101 @@ class IpamTest {
       assertEquals(parts[0] + "\neth0\n", Files.readString(store.resolve(parts[1])));
     }
     assertTrue(cp.contains(File.pathSeparator) || cp.endsWith(".jar"));
+  }
+
+  @Test
+  void anAddressLeftOwnerlessByACrashedAddIsTakenOverByTheNextAdd() throws Exception {
+    // 10.5.0.0/29: .1 is the gateway, .2-.6 usable.
+    Ipam ipam = new Ipam(dir, "net1", List.of(IpNet.parse("10.5.0.0/29")), List.of(ip("10.5.0.1")));
+    for (int i = 0; i < 3; i++) {
+      ipam.allocate("c" + i, "eth0"); // .2 .3 .4
+    }
+    // Plugins killed between O_EXCL create and write: an empty file and a half-written one.
+    Files.writeString(dir.resolve("net1/10.5.0.5"), "");
+    Files.writeString(dir.resolve("net1/10.5.0.6"), "c-dead");
+    assertEquals(List.of(ip("10.5.0.5")), ipam.allocate("c-new", "eth0"));
+    assertEquals(List.of(ip("10.5.0.6")), ipam.allocate("c-new2", "eth0"));
+    assertEquals("c-new2\neth0\n", Files.readString(dir.resolve("net1/10.5.0.6")));
+    // Complete owners are never taken over.
+    IpamException e = assertThrows(IpamException.class, () -> ipam.allocate("c-more", "eth0"));
+    assertEquals(IpamException.Reason.EXHAUSTED, e.reason());
+    assertEquals(List.of(ip("10.5.0.2")), ipam.get("c0", "eth0"));
+  }
+
+  @Test
+  void concurrentAddsFromTwoNetworkConfigsNeverShareAnAddress() throws Exception {
+    List<IpNet> ranges = List.of(IpNet.parse("10.6.0.0/27"), IpNet.parse("fd00:6::/123"));
+    List<IpAddress> gws = List.of(ip("10.6.0.1"), ip("fd00:6::1"));
+    Ipam a = new Ipam(dir, "flatnet", ranges, gws);
+    Ipam b = new Ipam(dir, "flatnet-vhost", ranges, gws);
+    // 10.6.0.2 .. 10.6.0.30: 29 addresses for 2 x 15 containers: one must be refused.
+    java.util.concurrent.ConcurrentLinkedQueue<IpAddress> got =
+        new java.util.concurrent.ConcurrentLinkedQueue<>();
+    java.util.concurrent.atomic.AtomicInteger exhausted =
+        new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+    List<Thread> threads = new ArrayList<>();
+    for (Ipam ipam : List.of(a, b)) {
+      for (int t = 0; t < 3; t++) {
+        int first = t * 5;
+        String net = ipam == a ? "a" : "b";
+        threads.add(
+            Thread.ofPlatform()
+                .start(
+                    () -> {
+                      try {
+                        go.await();
+                        for (int i = first; i < first + 5; i++) {
+                          try {
+                            got.addAll(ipam.allocate(net + "-c" + i, "eth0"));
+                          } catch (IpamException e) {
+                            assertEquals(IpamException.Reason.EXHAUSTED, e.reason());
+                            exhausted.incrementAndGet();
+                          }
+                        }
+                      } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                      }
+                    }));
+      }
+    }
+    go.countDown();
+    for (Thread t : threads) {
+      t.join();
+    }
+    List<IpAddress> v4 = got.stream().filter(IpAddress::isV4).toList();
+    assertEquals(29, v4.size(), got.toString());
+    assertEquals(29, new java.util.HashSet<>(v4).size(), "no IPv4 address twice: " + v4);
+    List<IpAddress> v6 = got.stream().filter(x -> !x.isV4()).toList();
+    assertEquals(new java.util.HashSet<>(v6).size(), v6.size(), "no IPv6 address twice");
+    assertEquals(1, exhausted.get());
+    Set<IpAddress> both = new java.util.TreeSet<>(a.allocated());
+    both.retainAll(b.allocated());
+    assertEquals(Set.of(), both);
+  }
+
+  @Test
+  void gcOfTheNodeFreesGoneContainersButNotFreshAllocations() throws Exception {
+    Ipam a = new Ipam(dir, "net-a", List.of(IpNet.parse("10.7.0.0/24")), List.of());
+    Ipam b = new Ipam(dir, "net-b", List.of(IpNet.parse("10.7.0.0/24")), List.of());
+    IpAddress live = a.allocate("live", "eth0").get(0);
+    IpAddress gone = a.allocate("gone", "eth0").get(0);
+    IpAddress goneB = b.allocate("gone-too", "eth0").get(0);
+    IpAddress inFlight = b.allocate("adding-now", "eth0").get(0);
+    java.nio.file.attribute.FileTime hourAgo =
+        java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() - 3_600_000);
+    for (Path f :
+        List.of(
+            dir.resolve("net-a/" + live),
+            dir.resolve("net-a/" + gone),
+            dir.resolve("net-b/" + goneB))) {
+      Files.setLastModifiedTime(f, hourAgo);
+    }
+    Map<String, List<IpAddress>> freed =
+        Ipam.gcAll(dir, Set.of("live"), java.time.Duration.ofMinutes(10));
+    assertEquals(Map.of("net-a", List.of(gone), "net-b", List.of(goneB)), freed);
+    assertEquals(Set.of(live), a.allocated());
+    assertEquals(Set.of(inFlight), b.allocated(), "an ADD in flight keeps its address");
+    assertEquals(Map.of(), Ipam.gcAll(dir.resolve("missing"), Set.of(), java.time.Duration.ZERO));
   }
 }
