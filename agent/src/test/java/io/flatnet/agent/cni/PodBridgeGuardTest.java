@@ -139,10 +139,6 @@ class PodBridgeGuardTest {
                   udp4(r, a, "10.244.9.10", "10.244.9.1", 9100));
             },
             "10.244.9.10.1234 > 10.244.9.1.9100");
-    String text = String.join("\n", seen);
-    assertTrue(
-        text.contains(MAC_A + " > ff:ff:ff:ff:ff:ff") && text.contains("tell 10.244.9.10"),
-        "A's ARP for its gateway must reach the router's end:\n" + text);
     for (String line : seen) {
       assertTrue(
           line.startsWith(MAC_A + " > ") || line.contains("> 33:33:"),
@@ -169,6 +165,15 @@ class PodBridgeGuardTest {
     assertTrue(
         fdb().findValues("mac").stream().anyMatch(m -> m.asText().equals(MAC_B)),
         "no FDB entry for B's MAC");
+
+    // A's own traffic still reaches the router's end.
+    String text = String.join("\n", seen);
+    assertTrue(
+        text.contains(MAC_A + " > ff:ff:ff:ff:ff:ff") && text.contains("tell 10.244.9.10"),
+        "A's ARP for its gateway did not reach the router's end:\n" + text);
+    assertTrue(
+        text.contains("10.244.9.10.1234 > 10.244.9.1.9100"),
+        "A's own packet to the router did not arrive:\n" + text);
 
     // The drops are counted where an operator looks.
     String chain =
@@ -268,7 +273,7 @@ class PodBridgeGuardTest {
 
   /**
    * Runs {@code send} while tcpdump listens to what arrives on the router's end; returns tcpdump's
-   * lines once {@code last} (the last frame sent) is among them.
+   * lines once {@code last} (the last frame sent) is among them, or after 5 s.
    */
   static List<String> capture(Send send, String last) throws Exception {
     Process dump =
@@ -301,7 +306,7 @@ class PodBridgeGuardTest {
                     }
                   });
       send.run();
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
       while (lines.stream().noneMatch(l -> l.contains(last)) && System.nanoTime() < deadline) {
         Thread.sleep(20);
       }
@@ -309,9 +314,6 @@ class PodBridgeGuardTest {
       dump.destroy();
       dump.waitFor(5, TimeUnit.SECONDS);
       reader.join(5000);
-      assertTrue(
-          lines.stream().anyMatch(l -> l.contains(last)),
-          "A's own packet to the router did not arrive (" + last + "):\n" + lines);
       return new ArrayList<>(lines);
     } finally {
       dump.destroyForcibly();
