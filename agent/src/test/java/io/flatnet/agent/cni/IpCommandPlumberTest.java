@@ -95,11 +95,15 @@ class IpCommandPlumberTest {
   void delIsIdempotent() throws Exception {
     answer =
         c ->
-            c.equals("nft list tables bridge")
-                ? new CommandRunner.Result(0, "table bridge other\n", "")
-                : new CommandRunner.Result(1, "", "Device \"fnabc\" does not exist.");
+            new CommandRunner.Result(
+                1, "", "Device \"fnabc\" does not exist. / Error: No such file or directory");
     plumber.del("fnabc");
-    assertEquals(List.of("ip link show dev fnabc", "nft " + LEAVE, "nft list tables bridge"), ran);
+    assertEquals(
+        List.of(
+            "ip link show dev fnabc",
+            "nft " + LEAVE,
+            "nft list chain bridge flatnet pod-fnabc"), // fails: nothing of fnabc's is left
+        ran);
   }
 
   @Test
@@ -115,12 +119,12 @@ class IpCommandPlumberTest {
         };
     new IpCommandPlumber(noNft, 4242).del("fnabc");
     assertEquals(List.of("ip link show dev fnabc", "nft " + LEAVE), ran);
-    // the table exists but the delete fails for another reason: an error, not silence
+    // the pod's chain exists but the delete fails: an error, not silence
     ran.clear();
     answer =
         c ->
-            c.startsWith("nft list tables")
-                ? new CommandRunner.Result(0, "table bridge flatnet\n", "")
+            c.startsWith("nft list chain")
+                ? new CommandRunner.Result(0, "table bridge flatnet { chain pod-fnabc { } }", "")
                 : new CommandRunner.Result(
                     c.startsWith("nft") ? 1 : 0, "", "Error: Operation not permitted");
     NetnsPlumber.PlumbingException e =
