@@ -41,16 +41,18 @@ import java.util.Set;
  * <ul>
  *   <li>ADD: allocates one address per family ({@link Ipam}, under {@code <ipamDir>/<name>/}); for
  *       a {@code netns} pod creates the veth pair and configures the pod end ({@link
- *       NetnsPlumber}), puts the host end on the shared pod bridge ({@link PodSegment}; or, with
- *       {@code "attach": "port"}, leaves it for the router to attach as its own af_packet port),
- *       then asks the agent to route the pod; for a {@code vhost-user} pod asks the agent to serve
- *       a vhost-user socket. Anything that fails undoes what was done before it.
- *   <li>DEL: detaches the pod at the agent, deletes the veth pair, frees the addresses. Every step
- *       tolerates "already gone", so DEL of an unknown container succeeds; a missing agent socket
- *       (agent not running) is a warning, not an error.
+ *       NetnsPlumber}), puts the host end on the shared pod bridge ({@link PodSegment}: isolated,
+ *       and guarded by a static FDB entry and nftables rules that bind it to the pod's MAC and
+ *       addresses; or, with {@code "attach": "port"}, leaves it for the router to attach as its own
+ *       af_packet port), then asks the agent to route the pod; for a {@code vhost-user} pod asks
+ *       the agent to serve a vhost-user socket. Anything that fails undoes what was done before it.
+ *   <li>DEL: detaches the pod at the agent, deletes the veth pair and its guards, frees the
+ *       addresses. Every step tolerates "already gone", so DEL of an unknown container succeeds; a
+ *       missing agent socket (agent not running) is a warning, not an error.
  *   <li>CHECK: the addresses are still allocated and match prevResult, the agent has the pod and
  *       the router routes its addresses to it, and (netns) the pod interface holds them with a
- *       default route via each gateway, and the host end is up (on the bridge, isolated).
+ *       default route via each gateway, and the host end is up (on the bridge, isolated, with its
+ *       guards: learning off, the static FDB entry, the nftables map element and chain).
  * </ul>
  */
 public final class CniMain {

@@ -14,7 +14,8 @@ import java.util.List;
  * add IFNAME ... type veth peer name HOST netns PID}), with the host end sent to the namespace of
  * this process by PID, so it works with any iproute2 (no namespace-path support needed) and the pod
  * end never appears in the host namespace under a temporary name. In shared mode the host end then
- * joins the pod bridge, isolated ({@link PodSegment}; the segment is made first if missing).
+ * joins the pod bridge, isolated and guarded: bound to the pod's MAC and addresses ({@link
+ * PodSegment}; the segment is made first if missing). DEL removes that pod's guards too.
  */
 public final class IpCommandPlumber implements NetnsPlumber {
 
@@ -27,9 +28,18 @@ public final class IpCommandPlumber implements NetnsPlumber {
    * @param hostPid a process in the namespace the host end goes to (this process, normally)
    */
   public IpCommandPlumber(CommandRunner runner, long hostPid) {
+    this(runner, hostPid, new PodSegment(runner));
+  }
+
+  /**
+   * @param runner runs the commands
+   * @param hostPid a process in the namespace the host end goes to (this process, normally)
+   * @param segment the pod bridge (its warnings go where the caller wants them)
+   */
+  public IpCommandPlumber(CommandRunner runner, long hostPid, PodSegment segment) {
     this.runner = runner;
     this.hostPid = hostPid;
-    this.segment = new PodSegment(runner);
+    this.segment = segment;
   }
 
   public static IpCommandPlumber system() {
@@ -51,8 +61,9 @@ public final class IpCommandPlumber implements NetnsPlumber {
     if (shared) {
       segment.ensure(mtu); // before anything of the pod's, so a failure leaves nothing to undo
     }
-    // A host end left by an earlier, interrupted ADD would make "ip link add" fail.
-    del(hostIface);
+    // A host end left by an earlier, interrupted ADD would make "ip link add" fail. (Its guards,
+    // if any, are rewritten by join.)
+    delLink(hostIface);
     must(
         "nsenter",
         ns,
@@ -104,7 +115,7 @@ public final class IpCommandPlumber implements NetnsPlumber {
       // The host end carries only the pod's traffic to the router: no IPv6 of its own.
       run("sysctl", "-q", "-w", "net.ipv6.conf." + hostIface + ".disable_ipv6=1");
       if (shared) {
-        segment.join(hostIface);
+        segment.join(hostIface, mac, ips);
       } else {
         must("ip", "link", "set", hostIface, "up");
       }
@@ -118,8 +129,14 @@ public final class IpCommandPlumber implements NetnsPlumber {
     }
   }
 
+  /** Deletes the pair and the port's guards on the pod bridge (if it had any). */
   @Override
   public void del(String hostIface) throws PlumbingException {
+    delLink(hostIface);
+    segment.leave(hostIface);
+  }
+
+  private void delLink(String hostIface) throws PlumbingException {
     CommandRunner.Result show = run("ip", "link", "show", "dev", hostIface);
     if (!show.ok()) {
       return; // already gone (or never made)
@@ -143,8 +160,10 @@ public final class IpCommandPlumber implements NetnsPlumber {
         List.of("nsenter", "--net=" + netns, "ip", "-j", "addr", "show", "dev", ifname);
     JsonNode root = json(argv);
     List<IpAddress> have = new ArrayList<>();
+    String mac = null;
     try {
       for (JsonNode link : root) {
+        mac = link.path("address").asText(null);
         for (JsonNode info : link.path("addr_info")) {
           have.add(IpAddress.parse(info.path("local").asText()));
         }
@@ -175,7 +194,10 @@ public final class IpCommandPlumber implements NetnsPlumber {
       }
     }
     if (shared) {
-      segment.checkJoined(hostIface);
+      if (mac == null) {
+        throw new PlumbingException(ifname + " in " + netns + " has no MAC address", null);
+      }
+      segment.checkJoined(hostIface, mac, ips);
     } else {
       JsonNode link = segment.link(hostIface);
       if (link == null || !PodSegment.hasFlag(link, "UP")) {

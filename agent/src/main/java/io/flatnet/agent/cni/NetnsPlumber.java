@@ -32,8 +32,9 @@ public interface NetnsPlumber {
    * @param ips the pod's addresses
    * @param gateways the gateways, one per family of {@code ips}
    * @param mtu the MTU of both ends
-   * @param shared put the host end on the shared pod bridge (isolated), making the segment first if
-   *     needed; else leave it for the router to attach as its own port
+   * @param shared put the host end on the shared pod bridge (isolated, and guarded: bound to {@code
+   *     mac} and {@code ips}, see {@link PodSegment}), making the segment first if needed; else
+   *     leave it for the router to attach as its own port
    */
   void add(
       String netns,
@@ -46,13 +47,17 @@ public interface NetnsPlumber {
       boolean shared)
       throws PlumbingException;
 
-  /** Deletes the pair by its host end; nothing if it does not exist. */
+  /**
+   * Deletes the pair by its host end, and its guards on the pod bridge; nothing if they do not
+   * exist.
+   */
   void del(String hostIface) throws PlumbingException;
 
   /**
    * Checks that {@code ifname} in {@code netns} exists, holds {@code ips} and has a default route
    * via each gateway, and that the host end is up (and, if {@code shared}, isolated on the pod
-   * bridge, with the segment's router end in place).
+   * bridge with its guards for the MAC of {@code ifname} and {@code ips}, with the segment's router
+   * end in place).
    */
   void check(
       String netns,
