@@ -273,7 +273,9 @@ class NeighborNamespaceTest {
                 router.addPort(
                     Router.PortSpec.pod("jumbo", DataplaneTestSupport.unique("net_null"))
                         .withMtu(9000)));
-    assertTrue(refused.getMessage().contains("out of range 68.." + PortTable.MAX_MTU), refused.getMessage());
+    assertTrue(
+        refused.getMessage().contains("out of range 68.." + PortTable.MAX_MTU),
+        refused.getMessage());
     assertEquals(devices, io.flatnet.dpdk.EthDev.availablePorts(), "no device left behind");
   }
 
