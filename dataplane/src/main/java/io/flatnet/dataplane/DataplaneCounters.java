@@ -2,14 +2,9 @@ package io.flatnet.dataplane;
 
 import java.io.File;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.MappedByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.StandardOpenOption;
+import java.nio.file.Path;
 import org.agrona.IoUtil;
 import org.agrona.concurrent.AtomicBuffer;
 import org.agrona.concurrent.SystemEpochClock;
@@ -45,13 +40,13 @@ public final class DataplaneCounters implements AutoCloseable {
   public static final int TYPE_DROP = 3;
 
   private final File file;
-  private final FileChannel lockChannel;
+  private final PidFileLock lock;
   private final MappedByteBuffer mapped;
   private final CountersManager manager;
 
-  private DataplaneCounters(File file, FileChannel lockChannel) {
+  private DataplaneCounters(File file, PidFileLock lock) {
     this.file = file;
-    this.lockChannel = lockChannel;
+    this.lock = lock;
     this.mapped = IoUtil.mapNewFile(file, (long) METADATA_LENGTH + VALUES_LENGTH, true);
     AtomicBuffer metadata = new UnsafeBuffer(mapped, 0, METADATA_LENGTH);
     AtomicBuffer values = new UnsafeBuffer(mapped, METADATA_LENGTH, VALUES_LENGTH);
@@ -74,7 +69,7 @@ public final class DataplaneCounters implements AutoCloseable {
     if (parent != null && !parent.isDirectory() && !parent.mkdirs()) {
       throw new IllegalStateException("cannot create counters directory " + parent);
     }
-    FileChannel lock = lock(new File(file.getPath() + ".lock"), file);
+    PidFileLock lock = lock(file);
     try {
       if (file.exists() && !file.delete()) {
         throw new IllegalStateException("cannot replace old counters file " + file);
@@ -86,47 +81,22 @@ public final class DataplaneCounters implements AutoCloseable {
     }
   }
 
-  private static FileChannel lock(File lockFile, File counters) {
-    FileChannel channel;
+  private static PidFileLock lock(File counters) {
     try {
-      channel =
-          FileChannel.open(
-              lockFile.toPath(),
-              StandardOpenOption.CREATE,
-              StandardOpenOption.READ,
-              StandardOpenOption.WRITE);
+      return PidFileLock.acquire(
+          Path.of(counters.getPath() + ".lock"),
+          counters.toString(),
+          "stop it, or give this one another run directory");
     } catch (IOException e) {
-      throw new IllegalStateException("cannot open lock file " + lockFile + ": " + e.getMessage());
-    }
-    try {
-      FileLock held = channel.tryLock();
-      if (held == null) {
-        String holder =
-            new String(Files.readAllBytes(lockFile.toPath()), StandardCharsets.US_ASCII);
-        closeQuietly(channel);
-        throw new IllegalStateException(
-            counters
-                + " is in use by another flatnet process (pid "
-                + (holder.isBlank() ? "unknown" : holder.trim())
-                + "); stop it, or give this one another run directory");
-      }
-      channel.truncate(0);
-      channel.write(
-          ByteBuffer.wrap(
-              (ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII)));
-      return channel;
-    } catch (IOException | OverlappingFileLockException e) {
-      closeQuietly(channel);
-      throw new IllegalStateException(
-          counters + " is in use by this process already, or cannot be locked: " + e);
+      throw new IllegalStateException(e.getMessage(), e);
     }
   }
 
-  private static void closeQuietly(FileChannel channel) {
+  private static void closeQuietly(PidFileLock lock) {
     try {
-      channel.close();
+      lock.close();
     } catch (IOException ignored) {
-      // closing a lock file: nothing to save
+      // releasing a lock: nothing to save
     }
   }
 
@@ -165,6 +135,6 @@ public final class DataplaneCounters implements AutoCloseable {
   @Override
   public void close() {
     IoUtil.unmap(mapped);
-    closeQuietly(lockChannel); // releases the lock
+    closeQuietly(lock);
   }
 }

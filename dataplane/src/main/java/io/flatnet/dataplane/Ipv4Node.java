@@ -110,11 +110,8 @@ final class Ipv4Node {
 
   /** After a throw: frees what run had not taken yet and empties the vector. */
   void abandon() {
-    for (int i = next; i < count; i++) {
-      io.drop(packets[i], DropReason.WORKER_EXCEPTION);
-    }
-    count = 0;
-    next = 0;
+    io.drop(packets, next, count, DropReason.WORKER_EXCEPTION);
+    count = next = 0;
   }
 
   private void forward(

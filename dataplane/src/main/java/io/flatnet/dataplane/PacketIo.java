@@ -43,6 +43,13 @@ final class PacketIo {
     free(mbuf);
   }
 
+  /** Drops {@code packets[from..to)}, each under {@code reason}. */
+  void drop(long[] packets, int from, int to, DropReason reason) {
+    for (int i = from; i < to; i++) {
+      drop(packets[i], reason);
+    }
+  }
+
   /** The packet did its job (answered, learned from): free it without counting a drop. */
   void consume(long mbuf) {
     counters.event(WorkerEvent.CONSUMED);

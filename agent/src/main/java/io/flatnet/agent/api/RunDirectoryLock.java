@@ -1,19 +1,12 @@
 package io.flatnet.agent.api;
 
+import io.flatnet.dataplane.PidFileLock;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
 import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.util.Set;
 
 /**
  * One router per run directory: an exclusive flock on {@code <dir>/flatnet.lock}, taken before
@@ -25,13 +18,9 @@ public final class RunDirectoryLock implements AutoCloseable {
 
   public static final String FILE_NAME = "flatnet.lock";
 
-  private final Path file;
-  private final FileChannel channel;
-  private final FileLock lock;
+  private final PidFileLock lock;
 
-  private RunDirectoryLock(Path file, FileChannel channel, FileLock lock) {
-    this.file = file;
-    this.channel = channel;
+  private RunDirectoryLock(PidFileLock lock) {
     this.lock = lock;
   }
 
@@ -42,52 +31,15 @@ public final class RunDirectoryLock implements AutoCloseable {
    *     holds it, or if the file cannot be opened
    */
   public static RunDirectoryLock acquire(Path runDir) throws IOException {
-    Files.createDirectories(runDir);
-    Path file = runDir.resolve(FILE_NAME);
-    FileChannel ch =
-        FileChannel.open(
-            file,
-            Set.of(StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE),
-            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-r--r--")));
-    FileLock lock;
-    try {
-      lock = ch.tryLock();
-    } catch (OverlappingFileLockException e) {
-      lock = null; // held by this JVM already
-    } catch (IOException e) {
-      ch.close();
-      throw e;
-    }
-    if (lock == null) {
-      String holder = readHolder(ch);
-      ch.close();
-      throw new IOException(
-          runDir
-              + " is in use by another flatnet router"
-              + (holder.isEmpty() ? "" : " (pid " + holder + ")")
-              + ": one router per run directory; stop it first or use another --dir");
-    }
-    // Only the holder writes, so a reader never sees a half-written pid from a live holder.
-    ch.truncate(0);
-    ch.write(
-        ByteBuffer.wrap((ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.UTF_8)),
-        0);
-    ch.force(false);
-    return new RunDirectoryLock(file, ch, lock);
-  }
-
-  private static String readHolder(FileChannel ch) {
-    try {
-      ByteBuffer b = ByteBuffer.allocate(32);
-      ch.read(b, 0);
-      return new String(b.array(), 0, b.position(), StandardCharsets.UTF_8).trim();
-    } catch (IOException e) {
-      return "";
-    }
+    return new RunDirectoryLock(
+        PidFileLock.acquire(
+            runDir.resolve(FILE_NAME),
+            runDir.toString(),
+            "one router per run directory; stop it first or use another --dir"));
   }
 
   public Path file() {
-    return file;
+    return lock.file();
   }
 
   /**
@@ -121,10 +73,6 @@ public final class RunDirectoryLock implements AutoCloseable {
   /** Releases the lock (the file stays: removing it would race with a new holder). */
   @Override
   public void close() throws IOException {
-    try {
-      lock.release();
-    } finally {
-      channel.close();
-    }
+    lock.close();
   }
 }
