@@ -39,8 +39,8 @@ class NeighborNamespaceTest {
   static void plugPodsIn() {
     DataplaneTestSupport.eal();
     cleanUp();
-    pod(POD_A, VETH_A, "10.244.1.2", "fd00:244:1::2");
-    pod(POD_B, VETH_B, "10.244.1.3", "fd00:244:1::3");
+    PodNamespaces.create(POD_A, VETH_A, "10.244.1.2", "fd00:244:1::2");
+    PodNamespaces.create(POD_B, VETH_B, "10.244.1.3", "fd00:244:1::3");
     router = Router.open(Router.Sizes.defaults(), dir, TIMERS);
     int gateway = Ipv4Prefix.parseAddress("10.244.1.1");
     long[] gateway6 = Ipv6Prefix.parseAddress("fd00:244:1::1");
@@ -48,8 +48,8 @@ class NeighborNamespaceTest {
     portB = router.addPort(podPort("podB", VETH_B, gateway, gateway6, 0));
     router.addLocalAddress(Ipv4Prefix.parse("10.244.1.1/32"));
     router.addLocalAddress(Ipv6Prefix.parse("fd00:244:1::1/128"));
-    routeToNeighbor("10.244.1.2", "fd00:244:1::2", portA);
-    routeToNeighbor("10.244.1.3", "fd00:244:1::3", portB);
+    PodNamespaces.routeToNeighbor(router, "10.244.1.2", "fd00:244:1::2", portA);
+    PodNamespaces.routeToNeighbor(router, "10.244.1.3", "fd00:244:1::3", portB);
     router.startWorker(-1, new BackoffIdleStrategy(10, 10, 1000, 100_000));
     ping(POD_A, "10.244.1.3"); // both resolved before the tests start
     ping(POD_A, "-6", "fd00:244:1::3");
@@ -66,27 +66,6 @@ class NeighborNamespaceTest {
         gateway6[0],
         gateway6[1],
         guards);
-  }
-
-  private static void routeToNeighbor(String ipv4, String ipv6, int port) {
-    long[] address6 = Ipv6Prefix.parseAddress(ipv6);
-    router.routeVia(Ipv4Prefix.parse(ipv4 + "/32"), port, Ipv4Prefix.parseAddress(ipv4));
-    router.routeVia(Ipv6Prefix.parse(ipv6 + "/128"), port, address6[0], address6[1]);
-  }
-
-  private static void pod(String namespace, String veth, String ipv4, String ipv6) {
-    Shell.must("ip", "netns", "add", namespace);
-    Shell.must(
-        "ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", namespace);
-    Shell.must("sysctl", "-qw", "net.ipv6.conf." + veth + ".disable_ipv6=1");
-    Shell.must("ip", "link", "set", veth, "up");
-    Shell.mustIn(namespace, "ip", "link", "set", "lo", "up");
-    Shell.mustIn(namespace, "ip", "link", "set", "eth0", "up");
-    Shell.mustIn(namespace, "ethtool", "-K", "eth0", "tx", "off");
-    Shell.mustIn(namespace, "ip", "addr", "add", ipv4 + "/24", "dev", "eth0");
-    Shell.mustIn(namespace, "ip", "route", "add", "default", "via", "10.244.1.1");
-    Shell.mustIn(namespace, "ip", "-6", "addr", "add", ipv6 + "/64", "dev", "eth0", "nodad");
-    Shell.mustIn(namespace, "ip", "-6", "route", "add", "default", "via", "fd00:244:1::1");
   }
 
   @AfterAll

@@ -44,8 +44,8 @@ class PodNamespaceTest {
   static void plugPodsIn() {
     DataplaneTestSupport.eal();
     cleanUp();
-    pod(POD_A, VETH_A, "10.244.1.2", "fd00:244:1::2");
-    pod(POD_B, VETH_B, "10.244.1.3", "fd00:244:1::3");
+    PodNamespaces.create(POD_A, VETH_A, "10.244.1.2", "fd00:244:1::2");
+    PodNamespaces.create(POD_B, VETH_B, "10.244.1.3", "fd00:244:1::3");
     Shell.must("ip", "netns", "add", NODE);
 
     router = Router.open(Router.Sizes.defaults(), dir);
@@ -69,9 +69,9 @@ class PodNamespaceTest {
 
     router.addLocalAddress(Ipv4Prefix.parse("10.244.1.1/32"));
     router.addLocalAddress(Ipv6Prefix.parse("fd00:244:1::1/128"));
-    routeToNeighbor("10.244.1.2", "fd00:244:1::2", portA);
-    routeToNeighbor("10.244.1.3", "fd00:244:1::3", portB);
-    routeToNeighbor("10.250.0.1", "fd00:250::1", host);
+    PodNamespaces.routeToNeighbor(router, "10.244.1.2", "fd00:244:1::2", portA);
+    PodNamespaces.routeToNeighbor(router, "10.244.1.3", "fd00:244:1::3", portB);
+    PodNamespaces.routeToNeighbor(router, "10.250.0.1", "fd00:250::1", host);
     router.startWorker(-1, new BackoffIdleStrategy(10, 10, 1000, 100_000));
   }
 
@@ -85,30 +85,6 @@ class PodNamespaceTest {
         gateway,
         gateway6[0],
         gateway6[1]);
-  }
-
-  private static void routeToNeighbor(String ipv4, String ipv6, int port) {
-    int address = Ipv4Prefix.parseAddress(ipv4);
-    long[] address6 = Ipv6Prefix.parseAddress(ipv6);
-    router.routeVia(Ipv4Prefix.parse(ipv4 + "/32"), port, address);
-    router.routeVia(Ipv6Prefix.parse(ipv6 + "/128"), port, address6[0], address6[1]);
-  }
-
-  /** A pod: a namespace with eth0 (a veth whose other end flatnet opens), an address and routes. */
-  private static void pod(String namespace, String veth, String ipv4, String ipv6) {
-    Shell.must("ip", "netns", "add", namespace);
-    Shell.must(
-        "ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", namespace);
-    Shell.must("sysctl", "-qw", "net.ipv6.conf." + veth + ".disable_ipv6=1");
-    Shell.must("ip", "link", "set", veth, "up");
-    Shell.mustIn(namespace, "ip", "link", "set", "lo", "up");
-    Shell.mustIn(namespace, "ip", "link", "set", "eth0", "up");
-    // af_packet sees the kernel's frames before checksum offload fills them in.
-    Shell.mustIn(namespace, "ethtool", "-K", "eth0", "tx", "off");
-    Shell.mustIn(namespace, "ip", "addr", "add", ipv4 + "/24", "dev", "eth0");
-    Shell.mustIn(namespace, "ip", "route", "add", "default", "via", "10.244.1.1");
-    Shell.mustIn(namespace, "ip", "-6", "addr", "add", ipv6 + "/64", "dev", "eth0", "nodad");
-    Shell.mustIn(namespace, "ip", "-6", "route", "add", "default", "via", "fd00:244:1::1");
   }
 
   /** The node's kernel: the TAP moves into its namespace, with the node IP and pod routes. */
