@@ -419,11 +419,26 @@ public final class VhostPortChecks {
    */
   public void secureServerSocket(VhostPortSpec spec) {
     Path socket = spec.socket();
-    try {
-      // Path-based chmod/chown: the JDK's no-follow variants open the file, which a socket refuses
-      // (ENXIO). The directory check keeps others from swapping in a link.
+    // Pinned, not by path: if someone swapped a symlink in after bind, chmod through the path
+    // would change whatever it points to (/etc/shadow, say). A pinned symlink refuses, and is
+    // not a socket anyway.
+    try (PinnedPath pinned = PinnedPath.open(socket)) {
+      PosixFileAttributes found =
+          Files.readAttributes(pinned.procPath(), PosixFileAttributes.class);
+      if (!found.isOther()) {
+        throw new VhostPortException(
+            Problem.PERMISSIONS,
+            "pod "
+                + spec.name()
+                + ": "
+                + socket
+                + " is not the socket flatnet created ("
+                + (found.isSymbolicLink() ? "a symlink" : "a file or directory")
+                + " was put in its place); its mode was not touched",
+            null);
+      }
       PosixFileAttributeView view =
-          Files.getFileAttributeView(socket, PosixFileAttributeView.class);
+          Files.getFileAttributeView(pinned.procPath(), PosixFileAttributeView.class);
       if (policy.socketGroup() != null) {
         view.setGroup(lookupGroup(policy.socketGroup()));
       }

@@ -162,6 +162,21 @@ class VhostPortChecksTest {
   }
 
   @Test
+  void aSymlinkSwappedInForTheSocketIsRefusedAndItsTargetUntouched() throws Exception {
+    Path target = dir.resolve("precious");
+    Files.writeString(target, "secret");
+    Files.setPosixFilePermissions(target, PosixFilePermissions.fromString("rw-------"));
+    Path socket = dir.resolve("pod.sock");
+    Files.createSymbolicLink(socket, target); // as if swapped in between bind and chmod
+    fails(
+        Problem.PERMISSIONS,
+        () ->
+            checks(VhostPortChecks.Policy.defaults())
+                .secureServerSocket(new VhostPortSpec("pod", socket, VhostMode.SERVER, 1)));
+    assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(target)));
+  }
+
+  @Test
   void badQueueCountIsRefused() {
     fails(
         Problem.BAD_SPEC,
