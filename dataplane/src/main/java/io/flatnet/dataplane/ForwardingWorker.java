@@ -38,6 +38,7 @@ public final class ForwardingWorker implements Agent {
   private int heldLoops;
   private int classified; // how much of the received burst classify has taken
   private volatile ForwardingState state;
+  private volatile int threadId; // the kernel's id of the thread running this worker, once started
 
   /**
    * @param cpu the CPU to pin to, or -1 to stay unpinned (tests that call {@link #doWork()})
@@ -94,6 +95,17 @@ public final class ForwardingWorker implements Agent {
     if (cpu >= 0) {
       Lcore.pinCurrentThread(cpu);
     }
+    threadId = CpuIsolation.currentThreadId();
+  }
+
+  /** The CPU this worker is pinned to, or -1. */
+  int cpu() {
+    return cpu;
+  }
+
+  /** The kernel id of the worker's thread, or 0 before it started. */
+  int threadId() {
+    return threadId;
   }
 
   @Override

@@ -11,10 +11,15 @@ import io.flatnet.route.Ipv6Prefix;
 import io.flatnet.route.NextHopTable;
 import io.flatnet.route.QsbrDomain;
 import java.io.File;
+import java.io.IOException;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentRunner;
@@ -455,6 +460,42 @@ public final class Router implements AutoCloseable {
     runners.add(control);
     AgentRunner.startOnThread(control);
     return List.copyOf(workers);
+  }
+
+  /**
+   * Gives the workers' CPUs to the workers alone: every other thread of this process is confined to
+   * the other online CPUs (see {@link CpuIsolation}). Call after {@link #startWorkers}, with every
+   * worker pinned; the process's own threads started later inherit the confinement.
+   *
+   * @return a line for the operator saying what was done, or why not
+   */
+  public synchronized String isolateWorkers() {
+    Set<Integer> cpus = new TreeSet<>();
+    Set<Integer> threads = new HashSet<>();
+    long deadline = System.nanoTime() + 5_000_000_000L;
+    for (ForwardingWorker worker : workers) {
+      if (worker.cpu() < 0) {
+        return "workers are not pinned: other threads are not confined";
+      }
+      while (worker.threadId() == 0 && System.nanoTime() < deadline) {
+        Thread.onSpinWait();
+      }
+      if (worker.threadId() == 0) {
+        return "a worker did not start in 5 s: other threads are not confined";
+      }
+      cpus.add(worker.cpu());
+      threads.add(worker.threadId());
+    }
+    try {
+      BitSet others = CpuIsolation.housekeeping(cpus);
+      if (others.isEmpty()) {
+        return "no CPU is left besides the workers' " + cpus + ": other threads share them";
+      }
+      int moved = CpuIsolation.confineAllBut(threads, others);
+      return moved + " other threads confined to CPUs " + others + ", workers alone on " + cpus;
+    } catch (IOException | RuntimeException e) {
+      return "cannot confine the other threads: " + e.getMessage();
+    }
   }
 
   private boolean handToWorker(long mbuf) {

@@ -53,6 +53,13 @@ public final class RunMain implements Callable<Integer> {
   @Option(names = "--idle", description = "busy-spin (default) or backoff.")
   String idle = "busy-spin";
 
+  @Option(
+      names = "--isolate-workers",
+      description =
+          "Confine every other thread of this process (GC, JIT, EAL, control) to the CPUs no"
+              + " worker owns. Needs a CPU to spare; off by default (see docs/architecture.md).")
+  boolean isolateWorkers;
+
   @Option(names = "--seconds", description = "Stop after this long; 0 runs until signalled.")
   int seconds = 0;
 
@@ -187,6 +194,9 @@ public final class RunMain implements Callable<Integer> {
       System.out.printf(
           "flatnet run: %d ports, %d routes, workers on CPUs %s, counters in %s%n",
           ports.size(), parsed.size(), workerCpus, router.counters().file());
+      if (isolateWorkers) {
+        System.out.println("flatnet run: " + router.isolateWorkers());
+      }
       long linkDeadline = System.nanoTime() + waitLinks * 1_000_000_000L;
       while (!router.allLinksUp() && System.nanoTime() < linkDeadline && stop.getCount() > 0) {
         Thread.sleep(20);
