@@ -36,7 +36,8 @@ final class MalformedFrames {
    */
   static byte[] good(long routerMac, long podMac, int flow) {
     byte[] frame =
-        addressed(TestPackets.udp(POD_IP, DESTINATION + (flow & 0xFF), 64, 64), routerMac, podMac);
+        TestPackets.addressed(
+            TestPackets.udp(POD_IP, DESTINATION + (flow & 0xFF), 64, 64), routerMac, podMac);
     return ipv4Fixed(withU16(frame, 18, GOOD_ID));
   }
 
@@ -47,7 +48,8 @@ final class MalformedFrames {
   static List<Kind> corpus(long routerMac, long podMac) {
     List<Kind> kinds = new ArrayList<>();
     byte[] udp =
-        addressed(TestPackets.udp(POD_IP, DESTINATION, 64, 64), routerMac, podMac); // not marked
+        TestPackets.addressed(
+            TestPackets.udp(POD_IP, DESTINATION, 64, 64), routerMac, podMac); // not marked
     // Ethernet.
     for (int length : new int[] {0, 1, 6, 12, 13}) {
       kinds.add(new Kind("runt-" + length, Arrays.copyOf(udp, length)));
@@ -92,7 +94,8 @@ final class MalformedFrames {
       kinds.add(
           new Kind(
               "ipv4-martian-source-" + (address >>> 24),
-              addressed(TestPackets.udp(address, DESTINATION, 64, 16), routerMac, podMac)));
+              TestPackets.addressed(
+                  TestPackets.udp(address, DESTINATION, 64, 16), routerMac, podMac)));
     }
     for (int[] destination :
         new int[][] {{255, 255, 255, 255}, {127, 0, 0, 1}, {0, 1, 2, 3}, {239, 1, 1, 1}}) {
@@ -100,37 +103,44 @@ final class MalformedFrames {
       kinds.add(
           new Kind(
               "ipv4-martian-destination-" + (address >>> 24),
-              addressed(TestPackets.udp(POD_IP, address, 64, 16), routerMac, podMac)));
+              TestPackets.addressed(TestPackets.udp(POD_IP, address, 64, 16), routerMac, podMac)));
     }
     kinds.add(
         new Kind(
             "ipv4-spoofed-source",
-            addressed(TestPackets.udp(ip(10, 9, 0, 8), DESTINATION, 64, 16), routerMac, podMac)));
+            TestPackets.addressed(
+                TestPackets.udp(ip(10, 9, 0, 8), DESTINATION, 64, 16), routerMac, podMac)));
     kinds.add(
         new Kind(
             "ipv4-no-route",
-            addressed(TestPackets.udp(POD_IP, ip(192, 0, 2, 1), 64, 16), routerMac, podMac)));
+            TestPackets.addressed(
+                TestPackets.udp(POD_IP, ip(192, 0, 2, 1), 64, 16), routerMac, podMac)));
     kinds.add(
         new Kind(
             "ipv4-oversize-1600",
-            addressed(TestPackets.udp(POD_IP, DESTINATION, 64, 1600), routerMac, podMac)));
+            TestPackets.addressed(
+                TestPackets.udp(POD_IP, DESTINATION, 64, 1600), routerMac, podMac)));
     // ICMP to the router.
     byte[] ping =
-        addressed(TestPackets.ping(POD_IP, TestRoutes.ROUTER_IP, 64, 8), routerMac, podMac);
+        TestPackets.addressed(
+            TestPackets.ping(POD_IP, TestRoutes.ROUTER_IP, 64, 8), routerMac, podMac);
     kinds.add(new Kind("icmp-echo-truncated-header", ipv4Truncated(ping, 20 + 4)));
     kinds.add(new Kind("icmp-echo-no-payload", ipv4Truncated(ping, 20 + 8)));
     kinds.add(new Kind("icmp-echo-bad-checksum", withU16(ping, 36, u16(ping, 36) ^ 0xFF)));
     kinds.add(
         new Kind(
             "icmp-to-broadcast",
-            addressed(TestPackets.ping(POD_IP, ip(255, 255, 255, 255), 64, 8), routerMac, podMac)));
+            TestPackets.addressed(
+                TestPackets.ping(POD_IP, ip(255, 255, 255, 255), 64, 8), routerMac, podMac)));
     kinds.add(
         new Kind(
             "udp-to-router",
-            addressed(TestPackets.udp(POD_IP, TestRoutes.ROUTER_IP, 64, 8), routerMac, podMac)));
+            TestPackets.addressed(
+                TestPackets.udp(POD_IP, TestRoutes.ROUTER_IP, 64, 8), routerMac, podMac)));
     // IPv6.
     byte[] udp6 =
-        addressed(TestPackets.udp6(POD_IP6, TestRoutes.FORWARDED_IP6, 64, 64), routerMac, podMac);
+        TestPackets.addressed(
+            TestPackets.udp6(POD_IP6, TestRoutes.FORWARDED_IP6, 64, 64), routerMac, podMac);
     kinds.add(new Kind("ipv6-truncated-header", Arrays.copyOf(udp6, 14 + 30)));
     kinds.add(new Kind("ipv6-payload-length-past-frame", withU16(udp6, 18, 1400)));
     kinds.add(new Kind("ipv6-version-4", withU8(udp6, 14, 0x40)));
@@ -145,30 +155,32 @@ final class MalformedFrames {
       kinds.add(
           new Kind(
               "ipv6-martian-source-" + Long.toHexString(source[0] >>> 48) + "-" + source[1],
-              addressed(
+              TestPackets.addressed(
                   TestPackets.udp6(source, TestRoutes.FORWARDED_IP6, 64, 16), routerMac, podMac)));
     }
     kinds.add(
         new Kind(
             "ipv6-martian-destination-loopback",
-            addressed(TestPackets.udp6(POD_IP6, new long[] {0, 1}, 64, 16), routerMac, podMac)));
+            TestPackets.addressed(
+                TestPackets.udp6(POD_IP6, new long[] {0, 1}, 64, 16), routerMac, podMac)));
     kinds.add(
         new Kind(
             "ipv6-spoofed-source",
-            addressed(
+            TestPackets.addressed(
                 TestPackets.udp6(new long[] {POD_IP6[0], 0x78}, TestRoutes.FORWARDED_IP6, 64, 16),
                 routerMac,
                 podMac)));
     kinds.add(
         new Kind(
             "ipv6-no-route",
-            addressed(
+            TestPackets.addressed(
                 TestPackets.udp6(POD_IP6, new long[] {0x2001_0DB8_0000_0000L, 1}, 64, 16),
                 routerMac,
                 podMac)));
     // ICMPv6 and neighbour discovery.
     byte[] ping6 =
-        addressed(TestPackets.ping6(POD_IP6, TestRoutes.ROUTER_IP6, 64), routerMac, podMac);
+        TestPackets.addressed(
+            TestPackets.ping6(POD_IP6, TestRoutes.ROUTER_IP6, 64), routerMac, podMac);
     kinds.add(new Kind("icmp6-echo-truncated", ipv6Truncated(ping6, 4)));
     kinds.add(new Kind("icmp6-echo-bad-checksum", withU16(ping6, 56, u16(ping6, 56) ^ 0xFF)));
     byte[] option = TestPackets.linkLayerOption(1, podMac);
@@ -236,7 +248,7 @@ final class MalformedFrames {
     kinds.add(
         new Kind(
             "nd-na-solicited-to-multicast",
-            addressed(
+            TestPackets.addressed(
                 TestPackets.neighborMessage(
                     136,
                     0,
@@ -251,7 +263,7 @@ final class MalformedFrames {
     kinds.add(
         new Kind(
             "nd-na-zero-mac",
-            addressed(
+            TestPackets.addressed(
                 TestPackets.neighborMessage(
                     136,
                     0,
@@ -266,7 +278,7 @@ final class MalformedFrames {
     kinds.add(
         new Kind(
             "nd-na-claims-other-pod",
-            addressed(
+            TestPackets.addressed(
                 TestPackets.neighborMessage(
                     136,
                     0,
@@ -281,7 +293,7 @@ final class MalformedFrames {
     kinds.add(
         new Kind(
             "nd-router-solicitation",
-            addressed(
+            TestPackets.addressed(
                 TestPackets.ipv6(
                     POD_IP6,
                     new long[] {0xFF02_0000_0000_0000L, 2},
@@ -292,8 +304,9 @@ final class MalformedFrames {
                 podMac)));
     // ARP.
     byte[] arp =
-        addressed(TestPackets.arpRequest(POD_IP, TestRoutes.ROUTER_IP), Ethernet.BROADCAST, podMac);
-    setMac(arp, 22, podMac);
+        TestPackets.addressed(
+            TestPackets.arpRequest(POD_IP, TestRoutes.ROUTER_IP), Ethernet.BROADCAST, podMac);
+    TestPackets.setMac(arp, 22, podMac);
     kinds.add(new Kind("arp-truncated", Arrays.copyOf(arp, 14 + 20)));
     kinds.add(new Kind("arp-hardware-type-6", withU16(arp, 14, 6)));
     kinds.add(new Kind("arp-protocol-ipv6", withU16(arp, 16, 0x86DD)));
@@ -312,24 +325,12 @@ final class MalformedFrames {
     byte[] frame =
         TestPackets.neighborMessage(
             135, code, 0, POD_IP6, SOLICITED_NODE, hopLimit, target, options);
-    return addressed(frame, 0x33_33_FF_00_00_01L, podMac);
-  }
-
-  static byte[] addressed(byte[] frame, long dst, long src) {
-    setMac(frame, 0, dst);
-    setMac(frame, 6, src);
-    return frame;
-  }
-
-  private static void setMac(byte[] frame, int offset, long mac) {
-    for (int i = 0; i < 6; i++) {
-      frame[offset + i] = (byte) (mac >>> (40 - 8 * i));
-    }
+    return TestPackets.addressed(frame, 0x33_33_FF_00_00_01L, podMac);
   }
 
   private static byte[] withMac(byte[] frame, int offset, long mac) {
     byte[] copy = frame.clone();
-    setMac(copy, offset, mac);
+    TestPackets.setMac(copy, offset, mac);
     return copy;
   }
 

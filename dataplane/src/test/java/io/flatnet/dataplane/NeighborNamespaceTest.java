@@ -112,15 +112,6 @@ class NeighborNamespaceTest {
     Shell.mustIn(namespace, command);
   }
 
-  /** Frames built by TestPackets, readdressed: from {@code src} to {@code dst} MAC. */
-  private static byte[] readdressed(byte[] frame, long dst, long src) {
-    for (int i = 0; i < 6; i++) {
-      frame[i] = (byte) (dst >>> (40 - 8 * i));
-      frame[6 + i] = (byte) (src >>> (40 - 8 * i));
-    }
-    return frame;
-  }
-
   private static long drops(DropReason reason) {
     return router.counters().sum(WorkerCounters.dropLabel(0, reason));
   }
@@ -190,9 +181,9 @@ class NeighborNamespaceTest {
     long badNeighbor = drops(DropReason.BAD_NEIGHBOR_PACKET);
     sendRaw(
         POD_A,
-        readdressed(zeroOption, group, mac),
-        readdressed(overrun, group, mac),
-        readdressed(zeroArp, Ethernet.BROADCAST, mac));
+        TestPackets.addressed(zeroOption, group, mac),
+        TestPackets.addressed(overrun, group, mac),
+        TestPackets.addressed(zeroArp, Ethernet.BROADCAST, mac));
     long deadline = System.nanoTime() + 5_000_000_000L;
     while (System.nanoTime() < deadline
         && (drops(DropReason.BAD_LINK_LAYER_ADDRESS) < badLinkLayer + 2
@@ -215,16 +206,14 @@ class NeighborNamespaceTest {
     byte[] claimB =
         TestPackets.arpRequest(
             Ipv4Prefix.parseAddress("10.244.1.3"), Ipv4Prefix.parseAddress("10.244.1.1"));
-    for (int i = 0; i < 6; i++) {
-      claimB[22 + i] = (byte) (mac >>> (40 - 8 * i)); // A's own MAC: only the address is false
-    }
+    TestPackets.setMac(claimB, 22, mac); // A's own MAC: only the address is false
     byte[] udpAsB =
         TestPackets.udp(
             Ipv4Prefix.parseAddress("10.244.1.3"), Ipv4Prefix.parseAddress("10.244.1.1"), 64, 8);
     sendRaw(
         POD_A,
-        readdressed(claimB, Ethernet.BROADCAST, mac),
-        readdressed(udpAsB, router.portTable().mac(portA), mac));
+        TestPackets.addressed(claimB, Ethernet.BROADCAST, mac),
+        TestPackets.addressed(udpAsB, router.portTable().mac(portA), mac));
     long deadline = System.nanoTime() + 5_000_000_000L;
     while (System.nanoTime() < deadline && drops(DropReason.SPOOFED_SOURCE) < spoofed + 2) {
       Thread.sleep(50);
@@ -264,10 +253,8 @@ class NeighborNamespaceTest {
     long wrongMac = 0x02_00_00_00_0B_0BL;
     int b = Ipv4Prefix.parseAddress("10.244.1.3");
     byte[] gratuitous = TestPackets.arpRequest(b, b);
-    for (int i = 0; i < 6; i++) {
-      gratuitous[22 + i] = (byte) (wrongMac >>> (40 - 8 * i)); // the sender hardware address
-    }
-    sendRaw(POD_B, readdressed(gratuitous, Ethernet.BROADCAST, wrongMac));
+    TestPackets.setMac(gratuitous, 22, wrongMac); // the sender hardware address
+    sendRaw(POD_B, TestPackets.addressed(gratuitous, Ethernet.BROADCAST, wrongMac));
     long start = System.nanoTime();
     long deadline = start + 3_000_000_000L;
     while (System.nanoTime() < deadline && neighbor(portB, 4, "10.244.1.3").mac() != wrongMac) {

@@ -81,10 +81,22 @@ final class TestPackets {
   static byte[] arpReply(int senderIp, long senderMac, int targetIp) {
     byte[] frame = arpRequest(senderIp, targetIp);
     frame[21] = 2;
+    setMac(frame, 6, senderMac);
+    setMac(frame, 22, senderMac);
+    return frame;
+  }
+
+  /** Writes {@code mac} (low 48 bits) at {@code offset}. */
+  static void setMac(byte[] frame, int offset, long mac) {
     for (int i = 0; i < 6; i++) {
-      frame[6 + i] = (byte) (senderMac >>> (40 - 8 * i));
-      frame[22 + i] = (byte) (senderMac >>> (40 - 8 * i));
+      frame[offset + i] = (byte) (mac >>> (40 - 8 * i));
     }
+  }
+
+  /** The frame, readdressed in place: to {@code dst} from {@code src}. */
+  static byte[] addressed(byte[] frame, long dst, long src) {
+    setMac(frame, 0, dst);
+    setMac(frame, 6, src);
     return frame;
   }
 

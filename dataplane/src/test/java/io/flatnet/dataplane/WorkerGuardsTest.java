@@ -234,7 +234,7 @@ class WorkerGuardsTest {
     byte[] otherIp = TestPackets.udp(ip(10, 9, 0, 8), ip(10, 1, 2, 3), 64, 100);
     byte[] foreignIp = TestPackets.udp(ip(10, 1, 9, 9), ip(10, 1, 2, 3), 64, 100);
     byte[] ownIpOtherMac = TestPackets.udp(POD_IP, ip(10, 1, 2, 3), 64, 100);
-    putMac(ownIpOtherMac, 6, OTHER_POD_MAC);
+    TestPackets.setMac(ownIpOtherMac, 6, OTHER_POD_MAC);
     byte[] own6 = TestPackets.udp6(POD_IP6, TestRoutes.FORWARDED_IP6, 64, 100);
     byte[] other6 =
         TestPackets.udp6(
@@ -264,7 +264,7 @@ class WorkerGuardsTest {
   @Test
   void unicastFramesForAnotherMacAreNotForTheRouter() {
     byte[] elsewhere = TestPackets.udp(POD_IP, ip(10, 1, 2, 3), 64, 10);
-    putMac(elsewhere, 0, OTHER_POD_MAC);
+    TestPackets.setMac(elsewhere, 0, OTHER_POD_MAC);
     assertEquals(0, send(elsewhere));
     assertEquals(1, drops(DropReason.NOT_FOR_ROUTER));
   }
@@ -376,11 +376,5 @@ class WorkerGuardsTest {
     leaked.set(0, thrownOn);
     PktMbufPool.freeBulk(leaked.address(), 1);
     worker.setState(routes.state());
-  }
-
-  private static void putMac(byte[] frame, int offset, long mac) {
-    for (int i = 0; i < 6; i++) {
-      frame[offset + i] = (byte) (mac >>> (40 - 8 * i));
-    }
   }
 }
