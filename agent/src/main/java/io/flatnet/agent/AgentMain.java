@@ -7,7 +7,7 @@ import io.flatnet.agent.config.ConfigValidator;
 import io.flatnet.agent.config.NodeConfig;
 import io.flatnet.agent.state.DesiredState;
 import io.flatnet.agent.state.Planner;
-import io.flatnet.agent.state.State;
+import io.flatnet.control.State;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -19,7 +19,7 @@ import picocli.CommandLine.Option;
  * {@code flatnet-agent validate|plan --config FILE}: offline checks of a node config, without a
  * dataplane. {@code validate} prints every error (exit 1) or a summary (exit 0); {@code plan}
  * prints what a fresh dataplane would get. The running agent itself is started by the router, which
- * owns the {@link io.flatnet.agent.state.DataplaneApi}.
+ * owns the {@link io.flatnet.control.DataplaneApi}.
  */
 @Command(
     name = "flatnet-agent",

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.flatnet.agent.api.AgentProtocol;
 import io.flatnet.agent.config.PeerConfig;
 import io.flatnet.agent.state.InMemoryDataplane;
-import io.flatnet.agent.state.RouteSpec;
+import io.flatnet.control.RouteSpec;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -9,9 +9,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.flatnet.agent.api.AgentProtocol;
 import io.flatnet.agent.config.MacAddress;
 import io.flatnet.agent.state.InMemoryDataplane;
-import io.flatnet.agent.state.PodSpec;
-import io.flatnet.agent.state.RouteSpec;
-import io.flatnet.agent.state.State;
+import io.flatnet.control.PodSpec;
+import io.flatnet.control.RouteSpec;
+import io.flatnet.control.State;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -24,8 +24,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The agent's load/validate/diff/apply logic against {@link InMemoryDataplane}, a test double of
- * {@link io.flatnet.agent.state.DataplaneApi} (acceptable here: this is the agent's pure-Java
- * logic; the router's implementation is tested against DPDK by its own tests).
+ * {@link io.flatnet.control.DataplaneApi} (acceptable here: this is the agent's pure-Java logic;
+ * the router's implementation is tested against DPDK by its own tests).
  */
 class AgentTest {
 
@@ -263,10 +263,10 @@ class AgentTest {
     java.util.concurrent.atomic.AtomicBoolean explode =
         new java.util.concurrent.atomic.AtomicBoolean();
     // The dataplane blows up with an unexpected exception while the bad file is being applied.
-    io.flatnet.agent.state.DataplaneApi exploding =
-        new io.flatnet.agent.state.DataplaneApi() {
+    io.flatnet.control.DataplaneApi exploding =
+        new io.flatnet.control.DataplaneApi() {
           @Override
-          public io.flatnet.agent.state.State installed() {
+          public io.flatnet.control.State installed() {
             if (explode.getAndSet(false)) {
               throw new IllegalStateException("unexpected: dataplane table vanished");
             }
@@ -274,7 +274,7 @@ class AgentTest {
           }
 
           @Override
-          public void addPort(io.flatnet.agent.state.PortSpec port) {
+          public void addPort(io.flatnet.control.PortSpec port) {
             dp.addPort(port);
           }
 
@@ -284,7 +284,7 @@ class AgentTest {
           }
 
           @Override
-          public void addPod(io.flatnet.agent.state.PodSpec pod) {
+          public void addPod(io.flatnet.control.PodSpec pod) {
             dp.addPod(pod);
           }
 
@@ -294,12 +294,12 @@ class AgentTest {
           }
 
           @Override
-          public void addRoute(io.flatnet.agent.state.RouteSpec route) {
+          public void addRoute(io.flatnet.control.RouteSpec route) {
             dp.addRoute(route);
           }
 
           @Override
-          public void removeRoute(io.flatnet.agent.state.RouteSpec route) {
+          public void removeRoute(io.flatnet.control.RouteSpec route) {
             dp.removeRoute(route);
           }
 

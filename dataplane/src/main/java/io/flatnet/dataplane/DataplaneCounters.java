@@ -1,5 +1,6 @@
 package io.flatnet.dataplane;
 
+import io.flatnet.control.PidFileLock;
 import java.io.File;
 import java.io.IOException;
 import java.nio.MappedByteBuffer;

@@ -1,7 +1,6 @@
 package io.flatnet.dataplane;
 
-import io.flatnet.dpdk.DpdkLayout;
-import io.flatnet.dpdk.PktMbufPool;
+import io.flatnet.control.Limits;
 import java.util.Arrays;
 
 /**
@@ -21,18 +20,7 @@ public final class PortTable {
   /** The TAP into the node's kernel: proxy like a pod port, so the host reaches every pod. */
   public static final int ROLE_HOST = 3;
 
-  public static final int DEFAULT_MTU = 1500;
-
-  /** The smallest MTU IPv4 allows (RFC 791). */
-  public static final int MIN_MTU = 68;
-
-  /**
-   * The largest MTU: a frame (Ethernet header, payload, room for one VLAN tag) must fit one mbuf's
-   * data room, because workers drop chained mbufs. The config validator, the CNI plugin and the
-   * port table all use this one figure.
-   */
-  public static final int MAX_MTU =
-      PktMbufPool.DEFAULT_DATA_ROOM - DpdkLayout.MBUF_HEADROOM - Ethernet.HEADER - 4;
+  public static final int DEFAULT_MTU = Limits.DEFAULT_MTU;
 
   /** Guard: drop unicast frames not addressed to the port's MAC ({@code not-for-router}). */
   public static final int GUARD_DESTINATION_MAC = 1;
@@ -46,7 +34,7 @@ public final class PortTable {
   /** What the agent sets on the ports of a node config: pods get both, uplinks the MAC guard. */
   public static final int GUARD_ALL = GUARD_DESTINATION_MAC | GUARD_SOURCE;
 
-  private static final int PORTS = DpdkLayout.MAX_ETHPORTS;
+  private static final int PORTS = Limits.MAX_PORTS;
 
   final int[] role = new int[PORTS];
   final long[] mac = new long[PORTS];
@@ -83,7 +71,7 @@ public final class PortTable {
     if (port < 0 || port >= PORTS) {
       throw new IllegalArgumentException("port " + port + " out of range 0.." + (PORTS - 1));
     }
-    String mtuProblem = mtuProblem(portMtu);
+    String mtuProblem = Limits.mtuProblem(portMtu);
     if (mtuProblem != null) {
       throw new IllegalArgumentException("port " + port + ": " + mtuProblem);
     }
@@ -103,22 +91,6 @@ public final class PortTable {
     copy.ipv6Lo[port] = v6Lo;
     copy.guards[port] = portGuards;
     return copy;
-  }
-
-  /** Why {@code mtu} cannot be a port's MTU, or null if it can. */
-  public static String mtuProblem(int mtu) {
-    if (mtu < MIN_MTU || mtu > MAX_MTU) {
-      return "MTU "
-          + mtu
-          + " out of range "
-          + MIN_MTU
-          + ".."
-          + MAX_MTU
-          + " (a frame must fit one "
-          + PktMbufPool.DEFAULT_DATA_ROOM
-          + "-byte mbuf: jumbo frames are not supported)";
-    }
-    return null;
   }
 
   /** A copy without the port. */

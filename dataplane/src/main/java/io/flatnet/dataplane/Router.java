@@ -1,5 +1,6 @@
 package io.flatnet.dataplane;
 
+import io.flatnet.control.Limits;
 import io.flatnet.dpdk.BurstQueue;
 import io.flatnet.dpdk.Devices;
 import io.flatnet.dpdk.EthDev;
@@ -152,7 +153,7 @@ public final class Router implements AutoCloseable {
         throw new IllegalArgumentException("a port named " + spec.name() + " exists already");
       }
     }
-    String mtuProblem = PortTable.mtuProblem(spec.mtu());
+    String mtuProblem = Limits.mtuProblem(spec.mtu());
     if (mtuProblem != null) { // before the device exists, so nothing is left behind
       throw new IllegalArgumentException("port " + spec.name() + ": " + mtuProblem);
     }

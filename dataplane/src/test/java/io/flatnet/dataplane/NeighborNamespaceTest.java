@@ -242,7 +242,7 @@ class NeighborNamespaceTest {
                     Router.PortSpec.pod("jumbo", DataplaneTestSupport.unique("net_null"))
                         .withMtu(9000)));
     assertTrue(
-        refused.getMessage().contains("out of range 68.." + PortTable.MAX_MTU),
+        refused.getMessage().contains("out of range 68.." + io.flatnet.control.Limits.MAX_MTU),
         refused.getMessage());
     assertEquals(devices, io.flatnet.dpdk.EthDev.availablePorts(), "no device left behind");
   }

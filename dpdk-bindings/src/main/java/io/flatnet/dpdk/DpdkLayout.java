@@ -26,6 +26,10 @@ public final class DpdkLayout {
   public static final int MBUF_TX_OFFLOAD = 72;
   public static final int MBUF_SIZE = 128;
   public static final int MBUF_HEADROOM = 128;
+
+  /** Data room of a default mbuf after its headroom ({@code RTE_MBUF_DEFAULT_DATAROOM}). */
+  public static final int MBUF_DEFAULT_DATAROOM = 2048;
+
   public static final int MBUF_PORT_INVALID = 65535;
   public static final long MBUF_F_EXTERNAL = 2305843009213693952L;
   public static final int MBUF_F_RX_IP_CKSUM_MASK = 144;

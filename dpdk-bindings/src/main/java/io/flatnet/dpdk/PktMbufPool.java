@@ -16,7 +16,8 @@ import java.lang.invoke.MethodHandle;
 @SuppressWarnings("restricted") // the bindings are where native access belongs
 public final class PktMbufPool {
   /** rte_mbuf's default data room: 2048 bytes of data after the 128-byte headroom. */
-  public static final int DEFAULT_DATA_ROOM = 2048 + 128;
+  public static final int DEFAULT_DATA_ROOM =
+      DpdkLayout.MBUF_DEFAULT_DATAROOM + DpdkLayout.MBUF_HEADROOM;
 
   private static final MethodHandle POOL_CREATE =
       Dpdk.downcall(

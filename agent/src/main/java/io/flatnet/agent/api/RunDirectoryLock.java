@@ -1,6 +1,6 @@
 package io.flatnet.agent.api;
 
-import io.flatnet.dataplane.PidFileLock;
+import io.flatnet.control.PidFileLock;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;

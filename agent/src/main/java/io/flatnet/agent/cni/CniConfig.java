@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.flatnet.agent.api.AgentProtocol;
 import io.flatnet.agent.config.IpAddress;
 import io.flatnet.agent.config.IpNet;
-import io.flatnet.dataplane.PortTable;
+import io.flatnet.control.Limits;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -110,7 +110,7 @@ record CniConfig(
     }
     Path vhostDir = Path.of(orDefault(root, "vhostSocketDir", DEFAULT_VHOST_DIR.toString()));
     int mtu = (int) number(root, "mtu", 1500);
-    String mtuProblem = PortTable.mtuProblem(mtu);
+    String mtuProblem = Limits.mtuProblem(mtu);
     if (mtuProblem != null) {
       throw new CniError(CniError.INVALID_CONFIG, mtuProblem);
     }

@@ -1,7 +1,7 @@
 package io.flatnet.agent.config;
 
-import io.flatnet.dataplane.PortTable;
-import io.flatnet.dpdk.DpdkLayout;
+import io.flatnet.control.Limits;
+import io.flatnet.control.PodKinds;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -39,18 +39,18 @@ public final class ConfigValidator {
    * Ports plus pods one router can hold: each is a DPDK ethdev, and DPDK 22.11 as packaged is built
    * with RTE_MAX_ETHPORTS 32.
    */
-  public static final int MAX_DEVICES = DpdkLayout.MAX_ETHPORTS;
+  public static final int MAX_DEVICES = Limits.MAX_PORTS;
 
-  public static final int MIN_MTU = PortTable.MIN_MTU;
+  public static final int MIN_MTU = Limits.MIN_MTU;
   public static final int MIN_MTU_V6 = 1280;
-  public static final int MAX_MTU = PortTable.MAX_MTU;
+  public static final int MAX_MTU = Limits.MAX_MTU;
 
   public static final Set<String> ROLES = Set.of("uplink", "host");
   public static final Set<String> KINDS =
       Set.of(PodConfig.VHOST_USER, PodConfig.TAP, PodConfig.AF_PACKET, PodConfig.BRIDGE);
 
   /** The router's port on the shared pod bridge (bridge pods): no config port may take it. */
-  public static final String SEGMENT_PORT = "pods0";
+  public static final String SEGMENT_PORT = PodKinds.SEGMENT_PORT;
 
   public static final Set<String> MODES = Set.of("client", "server");
   public static final Set<String> IDLE = Set.of(WorkersConfig.BUSY_SPIN, WorkersConfig.BACKOFF);

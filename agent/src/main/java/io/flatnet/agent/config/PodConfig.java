@@ -1,6 +1,7 @@
 package io.flatnet.agent.config;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
+import io.flatnet.control.PodKinds;
 import java.util.List;
 
 /**
@@ -20,10 +21,10 @@ public record PodConfig(
     List<String> ips,
     String mac) {
 
-  public static final String VHOST_USER = "vhost-user";
-  public static final String TAP = "tap";
-  public static final String AF_PACKET = "af_packet";
-  public static final String BRIDGE = "bridge";
+  public static final String VHOST_USER = PodKinds.VHOST_USER;
+  public static final String TAP = PodKinds.TAP;
+  public static final String AF_PACKET = PodKinds.AF_PACKET;
+  public static final String BRIDGE = PodKinds.BRIDGE;
 
   public PodConfig {
     ips = Lists.of(ips);

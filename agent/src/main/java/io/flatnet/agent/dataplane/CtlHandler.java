@@ -6,7 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.flatnet.agent.api.AgentProtocol;
 import io.flatnet.agent.cni.PodSegment;
 import io.flatnet.agent.config.PodConfig;
-import io.flatnet.agent.state.PodSpec;
+import io.flatnet.control.PodSpec;
 import io.flatnet.dataplane.AddressChecks;
 import io.flatnet.dataplane.NeighborView;
 import io.flatnet.dataplane.PortTable;

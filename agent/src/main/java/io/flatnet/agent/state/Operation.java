@@ -1,5 +1,11 @@
 package io.flatnet.agent.state;
 
+import io.flatnet.control.DataplaneApi;
+import io.flatnet.control.PodSpec;
+import io.flatnet.control.PortSpec;
+import io.flatnet.control.RouteSpec;
+import io.flatnet.control.Spec;
+
 /**
  * One step of a {@link Plan}. {@code previous} is the installed spec an {@link Action#UPDATE}
  * replaces (null otherwise); {@code reason} says why ("added", "removed", "changed: via", ...).

@@ -1,5 +1,6 @@
 package io.flatnet.agent.state;
 
+import io.flatnet.control.DataplaneApi;
 import java.util.List;
 
 /**

@@ -1,5 +1,9 @@
 package io.flatnet.agent.state;
 
+import io.flatnet.control.DataplaneApi;
+import io.flatnet.control.RouteSpec;
+import io.flatnet.control.Spec;
+import io.flatnet.control.State;
 import java.lang.reflect.RecordComponent;
 import java.util.ArrayList;
 import java.util.HashSet;

@@ -11,7 +11,7 @@ import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import io.flatnet.agent.Agent;
 import io.flatnet.agent.TestConfigs;
 import io.flatnet.agent.state.InMemoryDataplane;
-import io.flatnet.agent.state.RouteSpec;
+import io.flatnet.control.RouteSpec;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -1,5 +1,10 @@
 package io.flatnet.agent.state;
 
+import io.flatnet.control.DataplaneApi;
+import io.flatnet.control.PodSpec;
+import io.flatnet.control.PortSpec;
+import io.flatnet.control.RouteSpec;
+import io.flatnet.control.State;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

@@ -7,6 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.flatnet.agent.TestConfigs;
 import io.flatnet.agent.config.ConfigLoader;
 import io.flatnet.agent.config.NodeConfig;
+import io.flatnet.control.DataplaneApi;
+import io.flatnet.control.PodSpec;
+import io.flatnet.control.PortSpec;
+import io.flatnet.control.RouteSpec;
+import io.flatnet.control.State;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 

@@ -1,4 +1,4 @@
-package io.flatnet.agent.state;
+package io.flatnet.control;
 
 import java.util.List;
 

@@ -1,4 +1,4 @@
-package io.flatnet.dataplane;
+package io.flatnet.control;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;

@@ -1,4 +1,4 @@
-package io.flatnet.agent.state;
+package io.flatnet.control;
 
 /**
  * What the agent drives: the router's control surface, implemented over the real dataplane.

@@ -1,4 +1,4 @@
-package io.flatnet.agent.state;
+package io.flatnet.control;
 
 /**
  * One piece of dataplane state: a port, a pod or a route. Identified by {@link #resource()} +

@@ -1,4 +1,4 @@
-package io.flatnet.agent.state;
+package io.flatnet.control;
 
 /**
  * A route: canonical {@code prefix} ("10.244.2.0/24", "fd00:2::/64") out of port {@code port} (a
