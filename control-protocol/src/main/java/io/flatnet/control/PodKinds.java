@@ -18,4 +18,10 @@ public final class PodKinds {
 
   /** The router's port on the shared pod bridge: no config port may take this name. */
   public static final String SEGMENT_PORT = "pods0";
+
+  /** The kernel bridge bridge pods are plugged into (the agent makes it). */
+  public static final String POD_BRIDGE = "fn-pods";
+
+  /** The router's end of the veth pair into the pod bridge (its segment port reads it). */
+  public static final String SEGMENT_ROUTER_END = "fn-pods0";
 }

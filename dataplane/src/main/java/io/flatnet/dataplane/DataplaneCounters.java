@@ -1,5 +1,6 @@
 package io.flatnet.dataplane;
 
+import io.flatnet.control.CountersFile;
 import io.flatnet.control.PidFileLock;
 import java.io.File;
 import java.io.IOException;
@@ -20,16 +21,13 @@ import org.agrona.concurrent.status.CountersReader;
  * values; {@link #openReader(File)} maps it read-only for such a tool.
  */
 public final class DataplaneCounters implements AutoCloseable {
-  /** Metadata is 512 bytes a counter and values 128: room for 1024 counters. */
-  public static final int MAX_COUNTERS = 1024;
+  public static final int MAX_COUNTERS = CountersFile.MAX_COUNTERS;
 
-  private static final int VALUES_LENGTH = MAX_COUNTERS * CountersReader.COUNTER_LENGTH;
-  private static final int METADATA_LENGTH = MAX_COUNTERS * CountersReader.METADATA_LENGTH;
+  private static final int VALUES_LENGTH = CountersFile.VALUES_LENGTH;
+  private static final int METADATA_LENGTH = CountersFile.METADATA_LENGTH;
 
-  /** Counter type ids, so a reader can group them. */
-  public static final int TYPE_PORT = 1;
-
-  public static final int TYPE_WORKER = 2;
+  public static final int TYPE_PORT = CountersFile.TYPE_PORT;
+  public static final int TYPE_WORKER = CountersFile.TYPE_WORKER;
 
   /**
    * A freed counter's slot is not handed out again for this long (Aeron's reuse timeout): a worker
@@ -38,7 +36,7 @@ public final class DataplaneCounters implements AutoCloseable {
    */
   static final long FREE_TO_REUSE_TIMEOUT_MS = 5_000;
 
-  public static final int TYPE_DROP = 3;
+  public static final int TYPE_DROP = CountersFile.TYPE_DROP;
 
   private final File file;
   private final PidFileLock lock;
@@ -103,10 +101,7 @@ public final class DataplaneCounters implements AutoCloseable {
 
   /** Maps an existing counters file for reading, from another process. */
   public static CountersReader openReader(File file) {
-    MappedByteBuffer buffer = IoUtil.mapExistingFile(file, "flatnet counters");
-    return new CountersReader(
-        new UnsafeBuffer(buffer, 0, METADATA_LENGTH),
-        new UnsafeBuffer(buffer, METADATA_LENGTH, VALUES_LENGTH));
+    return CountersFile.openReader(file);
   }
 
   public AtomicCounter newCounter(int typeId, String label) {

@@ -54,7 +54,7 @@ class ShowPodsTest {
     try (var files = Files.list(dir)) {
       assertEquals(List.of(file), files.toList(), "no temporary file is left");
     }
-    VhostStatusFile.Snapshot snapshot = VhostStatusFile.read(file);
+    VhostStatusFile.Snapshot snapshot = ShowPods.read(file);
     assertEquals(2, snapshot.ports().size());
     assertEquals(status("pod-b", "peer-gone", "it broke"), snapshot.ports().get(1));
 

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import io.flatnet.control.QueryNames;
 import java.util.List;
 
 /**
@@ -59,19 +60,19 @@ public final class AgentProtocol {
   public static final String ROUTE_DEL = "route-del";
 
   /** ctl: the router's ports; {@link Response#data()} is a list of objects. */
-  public static final String SHOW_PORTS = "show-ports";
+  public static final String SHOW_PORTS = QueryNames.SHOW_PORTS;
 
   /** ctl: the pods the router serves (config and CNI). */
-  public static final String SHOW_PODS = "show-pods";
+  public static final String SHOW_PODS = QueryNames.SHOW_PODS;
 
   /** ctl: every prefix in the router's FIBs and its next hop. */
-  public static final String SHOW_ROUTES = "show-routes";
+  public static final String SHOW_ROUTES = QueryNames.SHOW_ROUTES;
 
   /** ctl: the next hops that are neighbours (resolved by ARP/NDP), with their state and MAC. */
-  public static final String SHOW_NEIGHBORS = "show-neighbors";
+  public static final String SHOW_NEIGHBORS = QueryNames.SHOW_NEIGHBORS;
 
   /** ctl: how the live tables would forward {@code src -> dst} (optionally arriving on inPort). */
-  public static final String TRACE = "trace";
+  public static final String TRACE = QueryNames.TRACE;
 
   private static final ObjectMapper JSON =
       JsonMapper.builder()

@@ -35,7 +35,7 @@ public final class RunDirectoryLock implements AutoCloseable {
         PidFileLock.acquire(
             runDir.resolve(FILE_NAME),
             runDir.toString(),
-            "one router per run directory; stop it first or use another --dir"));
+            "one agent per run directory; stop it first or use another --dir"));
   }
 
   public Path file() {

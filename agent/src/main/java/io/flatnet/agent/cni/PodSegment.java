@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import io.flatnet.agent.config.IpAddress;
 import io.flatnet.agent.config.MacAddress;
+import io.flatnet.control.PodKinds;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -51,16 +52,16 @@ import java.util.function.Consumer;
 public final class PodSegment {
 
   /** The bridge. */
-  public static final String BRIDGE = "fn-pods";
+  public static final String BRIDGE = PodKinds.POD_BRIDGE;
 
   /** The router's end of the segment's veth pair: its af_packet port is on this interface. */
-  public static final String ROUTER_END = "fn-pods0";
+  public static final String ROUTER_END = PodKinds.SEGMENT_ROUTER_END;
 
   /** The bridge's end of that pair. */
   public static final String BRIDGE_END = "fn-pods0-br";
 
   /** The router's DPDK port on {@link #ROUTER_END} (a pod-role port, like a pod's own port). */
-  public static final String PORT_NAME = "pods0";
+  public static final String PORT_NAME = PodKinds.SEGMENT_PORT;
 
   /** The nftables table (family bridge) that holds the pod ports' guards. */
   public static final String NFT_TABLE = "flatnet";

@@ -34,7 +34,7 @@ import picocli.CommandLine.Spec;
       CtlMain.Show.class,
       CtlMain.Route.class,
       CtlMain.Trace.class,
-      io.flatnet.dataplane.app.CtlMain.Counters.class
+      CountersCommand.class
     },
     description = "Inspect and steer a running flatnet router.")
 public final class CtlMain implements Callable<Integer> {

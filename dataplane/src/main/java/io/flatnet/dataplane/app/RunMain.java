@@ -66,7 +66,7 @@ public final class RunMain implements Callable<Integer> {
   @Option(
       names = "--dir",
       description = "Run directory for counters, read by ./flatnet ctl (default /run/flatnet).")
-  File dir = new File(CtlMain.DEFAULT_RUN_DIR);
+  File dir = new File("/run/flatnet");
 
   @Option(
       names = "--steady-after",

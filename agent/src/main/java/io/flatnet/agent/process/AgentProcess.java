@@ -1,4 +1,4 @@
-package io.flatnet.agent.dataplane;
+package io.flatnet.agent.process;
 
 import io.flatnet.agent.Agent;
 import io.flatnet.agent.ApplyResult;
@@ -6,52 +6,53 @@ import io.flatnet.agent.PeerSource;
 import io.flatnet.agent.api.AgentSocketServer;
 import io.flatnet.agent.api.ControlAccess;
 import io.flatnet.agent.api.RunDirectoryLock;
+import io.flatnet.agent.cni.CommandRunner;
+import io.flatnet.agent.cni.PodSegment;
 import io.flatnet.agent.config.ConfigException;
 import io.flatnet.agent.config.ConfigLoader;
 import io.flatnet.agent.config.KubernetesConfig;
 import io.flatnet.agent.config.NodeConfig;
-import io.flatnet.agent.config.PortConfig;
 import io.flatnet.agent.kube.NodeWatcher;
-import io.flatnet.dataplane.ForwardingWorker;
-import io.flatnet.dataplane.Router;
-import io.flatnet.dataplane.app.IdleStrategies;
-import io.flatnet.dataplane.app.ThroughputReport;
-import io.flatnet.dpdk.Eal;
-import io.flatnet.dpdk.EalArguments;
-import io.flatnet.vhost.VhostPortChecks;
-import io.flatnet.vhost.VhostPorts;
+import io.flatnet.control.CountersFile;
+import io.flatnet.control.DataplaneClient;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.agrona.concurrent.status.CountersReader;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code ./flatnet run --config node.yaml}: the router and its agent in one process. The agent
- * applies the config (ports, pods and routes go in while the workers forward), watches the file and
- * reloads on SIGHUP, and serves the CNI plugin on a unix socket.
+ * {@code ./flatnet agent --config node.yaml}: the agent process. It applies the config to the
+ * dataplane process of the same run directory (over {@code cnc.dat}), watches the file and reloads
+ * on SIGHUP, serves the CNI plugin and {@code ctl} on {@code agent.sock}, and the counters on
+ * {@code /metrics}. It can be stopped and started again at any time: the dataplane keeps
+ * forwarding, and the new agent diffs its desired state against what the dataplane holds, so an
+ * unchanged node sees no change at all. When the dataplane restarts, the agent applies the whole
+ * state again.
  */
 @Command(
-    name = "flatnet run --config",
+    name = "flatnet agent",
     mixinStandardHelpOptions = true,
-    description = "Runs the router on a node config, with the agent and the CNI socket.")
-public final class RouterMain implements Callable<Integer> {
+    description =
+        "Runs the agent on a node config: it drives the dataplane process of --dir and serves the"
+            + " CNI plugin and ctl.")
+public final class AgentProcess implements Callable<Integer> {
   @Option(names = "--config", required = true, description = "The node config YAML.")
   Path config;
 
   @Option(
       names = "--dir",
-      description = "Run directory: counters, agent socket (default /run/flatnet).")
+      description =
+          "Run directory: the dataplane's cnc.dat and counters.dat, agent.sock (default /run/flatnet).")
   Path dir = Path.of("/run/flatnet");
 
   @Option(names = "--state-dir", description = "Agent state (default /var/lib/flatnet/agent).")
@@ -64,17 +65,24 @@ public final class RouterMain implements Callable<Integer> {
               + " /var/lib/flatnet/ipam, the plugin's default ipamDir).")
   Path ipamDir = Path.of("/var/lib/flatnet/ipam");
 
+  @Option(
+      names = "--dataplane-wait",
+      description = "Seconds to wait for the dataplane process at start (default 60).")
+  int dataplaneWait = 60;
+
   @Option(names = "--seconds", description = "Stop after this long; 0 runs until signalled.")
   int seconds;
-
-  @Option(names = "--stats", description = "Print a line of rates every second.")
-  boolean stats;
 
   @Option(
       names = "--metrics",
       paramLabel = "HOST:PORT",
       description = "Serve the counters for Prometheus on http://HOST:PORT/metrics (default off).")
   String metrics;
+
+  /** How long one command may take, and how long a call waits for a restarting dataplane. */
+  static final Duration CALL_TIMEOUT = Duration.ofSeconds(30);
+
+  static final Duration RECONNECT_TIMEOUT = Duration.ofSeconds(10);
 
   /**
    * With {@code kubernetes.watchNodes}: a started Node watcher, after its first list (at most 10 s,
@@ -89,10 +97,10 @@ public final class RouterMain implements Callable<Integer> {
     try {
       nodes.start().toCompletableFuture().get(10, TimeUnit.SECONDS);
       System.out.println(
-          "flatnet run: watching Kubernetes nodes: " + nodes.peers().size() + " peers");
+          "flatnet agent: watching Kubernetes nodes: " + nodes.peers().size() + " peers");
     } catch (TimeoutException | ExecutionException e) {
       System.err.println(
-          "flatnet run: Kubernetes nodes not listed yet ("
+          "flatnet agent: Kubernetes nodes not listed yet ("
               + e
               + "); still trying in the background");
     } catch (InterruptedException e) {
@@ -102,7 +110,7 @@ public final class RouterMain implements Callable<Integer> {
   }
 
   public static void main(String[] args) {
-    System.exit(new CommandLine(new RouterMain()).execute(args));
+    System.exit(new CommandLine(new AgentProcess()).execute(args));
   }
 
   @Override
@@ -111,7 +119,7 @@ public final class RouterMain implements Callable<Integer> {
     try {
       node = ConfigLoader.load(config);
     } catch (ConfigException e) {
-      System.err.println("flatnet run: " + e.getMessage());
+      System.err.println("flatnet agent: " + e.getMessage());
       return 2;
     }
     Files.createDirectories(dir);
@@ -120,7 +128,7 @@ public final class RouterMain implements Callable<Integer> {
     try {
       lock = RunDirectoryLock.acquire(dir);
     } catch (IOException e) {
-      System.err.println("flatnet run: " + e.getMessage());
+      System.err.println("flatnet agent: " + e.getMessage());
       return 3;
     }
     try (lock) {
@@ -129,34 +137,13 @@ public final class RouterMain implements Callable<Integer> {
   }
 
   private int run(NodeConfig node) throws Exception {
-    List<Integer> cpus = new ArrayList<>(node.workers().cpus());
-    if (cpus.isEmpty()) {
-      cpus.add(Runtime.getRuntime().availableProcessors() - 1);
+    DataplaneClient dataplane = connect();
+    if (dataplane == null) {
+      return 4;
     }
-    EalArguments eal = EalArguments.forProgram("flatnet").logLevel("warning");
-    List<String> pci = new ArrayList<>();
-    for (PortConfig port : node.ports()) {
-      if (port.device().matches("(?i)([0-9a-f]{4}:)?[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7]")) {
-        pci.add(port.device());
-      }
-    }
-    if (!pci.isEmpty()) {
-      eal.pci(pci);
-    }
-    Eal.init(eal.build());
-
     CountDownLatch stop = new CountDownLatch(1);
     CountDownLatch stopped = new CountDownLatch(1);
-    try (Router router =
-        Router.open(Router.Sizes.defaults().withWorkers(cpus.size()), dir.toFile())) {
-      List<ForwardingWorker> workers =
-          router.startWorkers(
-              cpus.stream().mapToInt(Integer::intValue).toArray(),
-              IdleStrategies.parse(node.workers().idle()));
-      VhostPorts vhostPorts =
-          new VhostPorts(router, dir, VhostPortChecks.Policy.defaults(), VhostPorts.standardLog());
-      vhostPorts.startMonitor(Duration.ofMillis(500));
-      RouterDataplane dataplane = new RouterDataplane(router, cpus.size(), vhostPorts);
+    try (dataplane) {
       NodeWatcher nodes = startNodeWatcher(node.kubernetes());
       Agent.Options options =
           Agent.Options.defaults(config)
@@ -164,23 +151,24 @@ public final class RouterMain implements Callable<Integer> {
               .withIpamDir(ipamDir)
               .withPeerSource(nodes == null ? PeerSource.NONE : nodes);
       createSocketDirectory(options.vhostSocketDir());
-      Agent agent = new Agent(options, dataplane);
+      Agent agent =
+          new Agent(
+              options, new AgentDataplane(dataplane, new PodSegment(CommandRunner.system(20))));
       ApplyResult first = agent.start();
-      System.out.println("flatnet run: " + node.node().name() + ": " + first);
+      System.out.println("flatnet agent: " + node.node().name() + ": " + first);
       agent.watch();
       if (!HangUpSignal.onHangUp(
           () -> {
             try {
-              System.out.println("flatnet run: SIGHUP: " + agent.reload());
+              System.out.println("flatnet agent: SIGHUP: " + agent.reload());
             } catch (RuntimeException e) {
-              System.err.println("flatnet run: SIGHUP: reload failed: " + e);
+              System.err.println("flatnet agent: SIGHUP: reload failed: " + e);
             }
           })) {
         System.err.println(
-            "flatnet run: cannot catch SIGHUP here; the config file is still watched");
+            "flatnet agent: cannot catch SIGHUP here; the config file is still watched");
       }
       Path socket = dir.resolve("agent.sock");
-      CtlHandler ctl = new CtlHandler(router, dataplane, agent, dir);
       AgentSocketServer.Settings socketSettings =
           AgentSocketServer.Settings.defaults()
               .withSocketGroup(node.agent().socketGroup())
@@ -190,30 +178,31 @@ public final class RouterMain implements Callable<Integer> {
       // A stale agent.sock is replaced; one a live process answers on is not (start fails).
       AgentSocketServer socketServer;
       try {
-        socketServer = AgentSocketServer.start(socket, ctl, socketSettings);
+        socketServer =
+            AgentSocketServer.start(socket, new CtlQueries(dataplane, agent), socketSettings);
       } catch (IOException e) {
-        System.err.println("flatnet run: " + e.getMessage());
+        System.err.println("flatnet agent: " + e.getMessage());
         if (nodes != null) {
           nodes.close();
         }
         agent.close();
-        vhostPorts.close();
         return 3;
       }
+      DataplaneCounters counters = new DataplaneCounters(dir, dataplane);
       try (AgentSocketServer server = socketServer;
           MetricsServer metricsServer =
-              metrics == null ? null : MetricsServer.start(metrics, router.counters().reader())) {
+              metrics == null ? null : MetricsServer.start(metrics, counters::reader)) {
         if (metricsServer != null) {
           System.out.println(
-              "flatnet run: metrics on http://"
+              "flatnet agent: metrics on http://"
                   + metrics
                   + "/metrics ("
                   + metricsServer.address()
                   + ")");
         }
         System.out.printf(
-            "flatnet run: workers on CPUs %s, counters in %s, CNI socket %s%n",
-            cpus, router.counters().file(), server.socket());
+            "flatnet agent: ready: dataplane pid %d, CNI socket %s%n",
+            dataplane.dataplanePid(), server.socket());
         Runtime.getRuntime()
             .addShutdownHook(
                 new Thread(
@@ -226,29 +215,90 @@ public final class RouterMain implements Callable<Integer> {
                       }
                     },
                     "flatnet-stop"));
-        ThroughputReport report =
-            new ThroughputReport(
-                workers.stream().map(ForwardingWorker::counters).toList(), List.of(), List.of());
-        for (int second = 1; seconds == 0 || second <= seconds; second++) {
-          if (stop.await(1, TimeUnit.SECONDS)) {
-            break;
-          }
-          if (stats) {
-            System.out.println(report.intervalLine(second));
-          }
+        long incarnation = dataplane.incarnation();
+        long deadline =
+            seconds == 0 ? Long.MAX_VALUE : System.nanoTime() + seconds * 1_000_000_000L;
+        while (!stop.await(500, TimeUnit.MILLISECONDS) && System.nanoTime() < deadline) {
+          incarnation = followRestarts(dataplane, agent, incarnation);
         }
-        System.out.println(report.summaryJson(""));
       } finally {
         if (nodes != null) {
           nodes.close();
         }
         agent.close();
-        vhostPorts.close();
       }
     } finally {
       stopped.countDown();
     }
     return 0;
+  }
+
+  /** Waits for the dataplane at start; null (after saying why) if none came. */
+  private DataplaneClient connect() {
+    long deadline = System.nanoTime() + dataplaneWait * 1_000_000_000L;
+    while (true) {
+      try {
+        return DataplaneClient.connect(dir, RECONNECT_TIMEOUT, CALL_TIMEOUT);
+      } catch (DataplaneClient.DataplaneGone e) {
+        if (System.nanoTime() > deadline) {
+          System.err.println(
+              "flatnet agent: no dataplane after "
+                  + dataplaneWait
+                  + " s: "
+                  + e.getMessage()
+                  + " (start it with ./flatnet dataplane --dir "
+                  + dir
+                  + ", or run both with ./flatnet run --config)");
+          return null;
+        }
+      }
+    }
+  }
+
+  /**
+   * A restarted dataplane holds nothing: once a new one answers, the agent applies its whole state
+   * to it. Returns the incarnation now served.
+   */
+  static long followRestarts(DataplaneClient dataplane, Agent agent, long incarnation) {
+    if (dataplane.alive() && dataplane.incarnation() == incarnation) {
+      return incarnation;
+    }
+    try {
+      long[] hello = dataplane.hello(); // reconnects to a new dataplane, if one is there
+      if (hello[1] != incarnation) {
+        System.out.println(
+            "flatnet agent: the dataplane restarted (pid "
+                + hello[0]
+                + "): applying the whole state: "
+                + agent.reload());
+      }
+      return hello[1];
+    } catch (IllegalStateException e) {
+      System.err.println("flatnet agent: waiting for the dataplane: " + e.getMessage());
+      return incarnation;
+    }
+  }
+
+  /** The dataplane's counters file, mapped again when a restarted dataplane makes a new one. */
+  static final class DataplaneCounters {
+    private final Path file;
+    private final DataplaneClient dataplane;
+    private CountersReader reader;
+    private long incarnation;
+
+    DataplaneCounters(Path dir, DataplaneClient dataplane) {
+      this.file = dir.resolve(CountersFile.FILE);
+      this.dataplane = dataplane;
+    }
+
+    synchronized CountersReader reader() {
+      long now = dataplane.incarnation();
+      if (reader == null || now != incarnation) {
+        reader = CountersFile.openReader(file.toFile());
+        incarnation = now;
+      }
+      return reader;
+    }
   }
 
   /**

@@ -1,36 +1,37 @@
-package io.flatnet.agent.dataplane;
+package io.flatnet.agent.process;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.flatnet.dataplane.DataplaneCounters;
+import io.flatnet.control.CountersFile;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Path;
+import java.nio.charset.StandardCharsets;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.agrona.concurrent.status.CountersManager;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** The exposition text of counters labelled as the workers label them, scraped over HTTP. */
 class MetricsServerTest {
 
-  @TempDir Path dir;
-
   @Test
   void scrapeSumsWorkersPerPortReasonAndEvent() throws Exception {
-    try (DataplaneCounters counters = DataplaneCounters.create(dir.resolve("c.dat").toFile())) {
-      counters
-          .newCounter(DataplaneCounters.TYPE_PORT, "worker 0 port default/web-1 rx-packets")
-          .set(5);
-      counters
-          .newCounter(DataplaneCounters.TYPE_PORT, "worker 1 port default/web-1 rx-packets")
-          .set(7);
-      counters.newCounter(DataplaneCounters.TYPE_PORT, "worker 0 port uplink tx-packets").set(3);
-      counters.newCounter(DataplaneCounters.TYPE_DROP, "worker 0 drop no-route").set(2);
-      counters.newCounter(DataplaneCounters.TYPE_WORKER, "worker 0 rx-packets").set(12);
-      counters.newCounter(DataplaneCounters.TYPE_WORKER, "worker 1 icmp-sent").set(1);
-      try (MetricsServer server = MetricsServer.start("127.0.0.1:0", counters.reader())) {
+    // The counters file's layout, in memory: the dataplane's own writer is not on the agent's path.
+    CountersManager counters =
+        new CountersManager(
+            new UnsafeBuffer(new byte[CountersFile.METADATA_LENGTH]),
+            new UnsafeBuffer(new byte[CountersFile.VALUES_LENGTH]),
+            StandardCharsets.US_ASCII);
+    {
+      counters.newCounter("worker 0 port default/web-1 rx-packets", CountersFile.TYPE_PORT).set(5);
+      counters.newCounter("worker 1 port default/web-1 rx-packets", CountersFile.TYPE_PORT).set(7);
+      counters.newCounter("worker 0 port uplink tx-packets", CountersFile.TYPE_PORT).set(3);
+      counters.newCounter("worker 0 drop no-route", CountersFile.TYPE_DROP).set(2);
+      counters.newCounter("worker 0 rx-packets", CountersFile.TYPE_WORKER).set(12);
+      counters.newCounter("worker 1 icmp-sent", CountersFile.TYPE_WORKER).set(1);
+      try (MetricsServer server = MetricsServer.start("127.0.0.1:0", () -> counters)) {
         HttpResponse<String> r =
             HttpClient.newHttpClient()
                 .send(

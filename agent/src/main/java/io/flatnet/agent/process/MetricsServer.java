@@ -1,4 +1,4 @@
-package io.flatnet.agent.dataplane;
+package io.flatnet.agent.process;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.Executors;
+import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.agrona.concurrent.status.CountersReader;
@@ -36,8 +37,12 @@ public final class MetricsServer implements AutoCloseable {
     this.server = server;
   }
 
-  /** Serves {@code reader} on {@code host:port} (port 0: any free port). */
-  public static MetricsServer start(String hostPort, CountersReader reader) throws IOException {
+  /**
+   * Serves the counters on {@code host:port} (port 0: any free port); {@code reader} is asked at
+   * each scrape, so it can follow a restarted dataplane's new counters file.
+   */
+  public static MetricsServer start(String hostPort, Supplier<CountersReader> reader)
+      throws IOException {
     int colon = hostPort.lastIndexOf(':');
     if (colon < 0) {
       throw new IllegalArgumentException("--metrics wants HOST:PORT, not " + hostPort);
@@ -54,7 +59,7 @@ public final class MetricsServer implements AutoCloseable {
               exchange.sendResponseHeaders(405, -1);
               return;
             }
-            byte[] body = render(reader).getBytes(StandardCharsets.UTF_8);
+            byte[] body = render(reader.get()).getBytes(StandardCharsets.UTF_8);
             send(exchange, body);
           }
         });

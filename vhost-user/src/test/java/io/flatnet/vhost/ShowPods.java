@@ -29,10 +29,16 @@ public final class ShowPods {
       return "no " + file + ": flatnet is not running, or it has no vhost-user pods\n";
     }
     try {
-      return render(VhostStatusFile.read(file), Instant.now());
+      return render(read(file), Instant.now());
     } catch (IOException e) {
       return "cannot read " + file + ": " + e.getMessage() + "\n";
     }
+  }
+
+  /** Reads a status file the monitor wrote. */
+  static VhostStatusFile.Snapshot read(Path file) throws java.io.IOException {
+    return new com.fasterxml.jackson.databind.ObjectMapper()
+        .readValue(file.toFile(), VhostStatusFile.Snapshot.class);
   }
 
   /** Renders a snapshot; "FOR" counts from the state's start to {@code now}. */

@@ -1,11 +1,7 @@
-package io.flatnet.agent.dataplane;
+package io.flatnet.process;
 
-import io.flatnet.agent.cni.CommandRunner;
-import io.flatnet.agent.cni.NetnsPlumber;
-import io.flatnet.agent.cni.PodSegment;
-import io.flatnet.agent.config.ConfigValidator;
-import io.flatnet.agent.config.PodConfig;
 import io.flatnet.control.DataplaneApi;
+import io.flatnet.control.PodKinds;
 import io.flatnet.control.PodSpec;
 import io.flatnet.control.PortSpec;
 import io.flatnet.control.RouteSpec;
@@ -28,22 +24,23 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The agent's {@link DataplaneApi} over a running {@link Router}, in the same process. Each call
- * changes the router at once (ports and pods come and go while the workers forward; a route is one
- * FIB update); {@link #commit} records the generation. What it installed is kept here, so {@link
- * #installed()} tells the truth after a failed plan.
+ * The {@link DataplaneApi} over a running {@link Router}, in the dataplane process; the agent
+ * drives it through the command channel. Each call changes the router at once (ports and pods come
+ * and go while the workers forward; a route is one FIB update); {@link #commit} records the
+ * generation. What it installed is kept here, so {@link #installed()} tells the truth after a
+ * failed plan.
  *
  * <p>Addresses the router owns: the pods' gateways (it answers ARP/NDP and echo for them), and the
  * node's uplink addresses (answered on the uplink; delivered to the host port if there is one, else
  * answered by the router itself). A route via a neighbour also routes the neighbour's own address
  * (/32 or /128) via itself, so a remote node's IP is reachable, not only its pods.
  *
- * <p>Pods of kind {@code bridge} (netns pods on the shared pod bridge, see {@link PodSegment}) have
- * no port of their own: the first one makes the router's one af_packet port on the segment ({@value
- * ConfigValidator#SEGMENT_PORT}, pod role, the gateways as its addresses; the segment is made first
- * if it is missing), and each routes its addresses to that port, to its MAC. Pod-to-pod traffic on
- * the node then leaves by the port it came in on. The port stays when the last bridge pod goes (no
- * hot-plug churn); it goes with the router.
+ * <p>Pods of kind {@code bridge} (netns pods on the shared pod bridge {@value PodKinds#POD_BRIDGE})
+ * have no port of their own: the first one makes the router's one af_packet port on the segment
+ * ({@value PodKinds#SEGMENT_PORT}, pod role, the gateways as its addresses; the agent makes the
+ * bridge and its veth pair before it adds the first bridge pod), and each routes its addresses to
+ * that port, to its MAC. Pod-to-pod traffic on the node then leaves by the port it came in on. The
+ * port stays when the last bridge pod goes (no hot-plug churn); it goes with the router.
  */
 public final class RouterDataplane implements DataplaneApi {
   private final Router router;
@@ -54,7 +51,6 @@ public final class RouterDataplane implements DataplaneApi {
   private final Map<String, RouteSpec> routes = new LinkedHashMap<>();
   private final Map<String, Integer> ownedAddresses = new HashMap<>();
   private final Map<String, Integer> neighborHostRoutes = new HashMap<>();
-  private final PodSegment segment;
   private final VhostPorts vhostPorts;
   private Integer segmentPort;
   private int devices;
@@ -65,17 +61,8 @@ public final class RouterDataplane implements DataplaneApi {
    *     state machine, {@code vhost-ports.json})
    */
   public RouterDataplane(Router router, int workers, VhostPorts vhostPorts) {
-    this(router, workers, new PodSegment(CommandRunner.system(20)), vhostPorts);
-  }
-
-  /**
-   * @param segment makes the shared pod segment (bridge and veth pair) when the first bridge pod
-   *     comes and it is missing
-   */
-  public RouterDataplane(Router router, int workers, PodSegment segment, VhostPorts vhostPorts) {
     this.router = router;
     this.workers = workers;
-    this.segment = segment;
     this.vhostPorts = vhostPorts;
   }
 
@@ -142,7 +129,7 @@ public final class RouterDataplane implements DataplaneApi {
 
   @Override
   public synchronized void addPod(PodSpec pod) {
-    if (PodConfig.BRIDGE.equals(pod.kind())) {
+    if (PodKinds.BRIDGE.equals(pod.kind())) {
       int port = segmentPort(pod.gateways());
       pods.put(pod.name(), pod);
       routePod(pod, port);
@@ -152,7 +139,7 @@ public final class RouterDataplane implements DataplaneApi {
     for (String gateway : pod.gateways()) {
       gatewayPrefixes.add(gateway + (gateway.contains(":") ? "/128" : "/32"));
     }
-    if ("vhost-user".equals(pod.kind())) {
+    if (PodKinds.VHOST_USER.equals(pod.kind())) {
       VhostMode mode = "client".equals(pod.mode()) ? VhostMode.CLIENT : VhostMode.SERVER;
       int port =
           vhostPorts.add(
@@ -211,39 +198,38 @@ public final class RouterDataplane implements DataplaneApi {
     for (String gateway : pod.gateways()) {
       disown(hostPrefix(gateway));
     }
-    if ("vhost-user".equals(pod.kind())) {
+    if (PodKinds.VHOST_USER.equals(pod.kind())) {
       portIds.remove(name);
       vhostPorts.remove(name);
-    } else if (!PodConfig.BRIDGE.equals(pod.kind())) {
+    } else if (!PodKinds.BRIDGE.equals(pod.kind())) {
       router.removePort(portIds.remove(name));
     }
   }
 
   /**
-   * The router's port on the pod bridge; the first call makes the segment if it is missing and adds
-   * the port (af_packet on {@value PodSegment#ROUTER_END}), with the gateways as its addresses.
+   * The router's port on the pod bridge; the first call adds it (af_packet on {@value
+   * PodKinds#SEGMENT_ROUTER_END}, the veth end the agent made), with the gateways as its addresses.
    */
   private int segmentPort(List<String> gateways) {
     if (segmentPort != null) {
       return segmentPort;
-    }
-    try {
-      segment.ensure(1500);
-    } catch (NetnsPlumber.PlumbingException e) {
-      throw new IllegalStateException(
-          "cannot make the pod segment (bridge " + PodSegment.BRIDGE + "): " + e.getMessage(), e);
     }
     List<String> gatewayPrefixes = new ArrayList<>();
     for (String gateway : gateways) {
       gatewayPrefixes.add(gateway + (gateway.contains(":") ? "/128" : "/32"));
     }
     String devargs =
-        "net_af_packet_fn" + (devices++) + ",iface=" + PodSegment.ROUTER_END + ",qpairs=" + workers;
+        "net_af_packet_fn"
+            + (devices++)
+            + ",iface="
+            + PodKinds.SEGMENT_ROUTER_END
+            + ",qpairs="
+            + workers;
     segmentPort =
         router.addPort(
             withAddresses(
                 new Router.PortSpec(
-                        ConfigValidator.SEGMENT_PORT, devargs, PortTable.ROLE_POD, 1500, 0, 0, 0)
+                        PodKinds.SEGMENT_PORT, devargs, PortTable.ROLE_POD, 1500, 0, 0, 0)
                     .withGuards(PortTable.GUARD_ALL),
                 gatewayPrefixes));
     return segmentPort;
@@ -261,18 +247,18 @@ public final class RouterDataplane implements DataplaneApi {
       return List.of("not installed in the dataplane");
     }
     List<String> problems = new ArrayList<>();
-    boolean bridged = PodConfig.BRIDGE.equals(pod.kind());
+    boolean bridged = PodKinds.BRIDGE.equals(pod.kind());
     Integer port = bridged ? segmentPort : portIds.get(name);
-    String portName = bridged ? ConfigValidator.SEGMENT_PORT : name;
+    String portName = bridged ? PodKinds.SEGMENT_PORT : name;
     if (port == null || !router.ports().contains(port)) {
       return List.of("the router has no port " + portName);
     }
-    if (!"vhost-user".equals(pod.kind()) && !EthDev.link(port).up()) {
+    if (!PodKinds.VHOST_USER.equals(pod.kind()) && !EthDev.link(port).up()) {
       problems.add(
           "port "
               + portName
               + " is down (its interface "
-              + (bridged ? PodSegment.ROUTER_END : pod.iface())
+              + (bridged ? PodKinds.SEGMENT_ROUTER_END : pod.iface())
               + " has no carrier)");
     }
     Map<Object, Integer> routes = router.routes();

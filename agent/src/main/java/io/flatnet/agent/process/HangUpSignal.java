@@ -1,4 +1,4 @@
-package io.flatnet.agent.dataplane;
+package io.flatnet.agent.process;
 
 import java.lang.reflect.Proxy;
 

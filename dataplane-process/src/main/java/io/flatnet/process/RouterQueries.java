@@ -1,12 +1,10 @@
-package io.flatnet.agent.dataplane;
+package io.flatnet.process;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.flatnet.agent.api.AgentProtocol;
-import io.flatnet.agent.cni.PodSegment;
-import io.flatnet.agent.config.PodConfig;
+import io.flatnet.control.CommandServer;
+import io.flatnet.control.JsonText;
+import io.flatnet.control.PodKinds;
 import io.flatnet.control.PodSpec;
+import io.flatnet.control.QueryNames;
 import io.flatnet.dataplane.AddressChecks;
 import io.flatnet.dataplane.NeighborView;
 import io.flatnet.dataplane.PortTable;
@@ -16,9 +14,6 @@ import io.flatnet.route.Ipv4Prefix;
 import io.flatnet.route.Ipv6Prefix;
 import io.flatnet.route.NextHopTable;
 import io.flatnet.route.NextHops;
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -28,54 +23,24 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * The ctl side of the agent socket: read-only views of the live router (ports, pods, routes,
- * neighbours, a trace of one forwarding decision). Every other op goes to the next handler (the
- * agent), which also owns route-add and route-del.
+ * The dataplane's answers to {@code ctl} queries, from the live router: ports, pods, routes,
+ * neighbours, and a trace of one forwarding decision taken with the workers' own checks. The agent
+ * asks over the command channel and passes the JSON on to {@code ctl}.
  */
-public final class CtlHandler implements AgentProtocol.Handler {
-
+public final class RouterQueries implements CommandServer.Queries {
   private final Router router;
   private final RouterDataplane dataplane;
-  private final AgentProtocol.Handler next;
-  private final Path runDir;
+  private final VhostStates vhost;
 
-  public CtlHandler(Router router, RouterDataplane dataplane, AgentProtocol.Handler next) {
-    this(router, dataplane, next, null);
+  /** The vhost-user ports' states by pod name (the port monitor's), for {@code show pods}. */
+  public interface VhostStates {
+    Map<String, String> states();
   }
 
-  /**
-   * @param runDir the router's run directory: a {@code vhost-ports.json} there (written by the
-   *     vhost-user module's port monitor) gives vhost-user pods their state; null for none
-   */
-  public CtlHandler(
-      Router router, RouterDataplane dataplane, AgentProtocol.Handler next, Path runDir) {
+  public RouterQueries(Router router, RouterDataplane dataplane, VhostStates vhost) {
     this.router = router;
     this.dataplane = dataplane;
-    this.next = next;
-    this.runDir = runDir;
-  }
-
-  /** The vhost-user module's status file, pod name to its state label; empty if there is none. */
-  private Map<String, String> vhostStates() {
-    Map<String, String> states = new HashMap<>();
-    if (runDir == null) {
-      return states;
-    }
-    Path file = runDir.resolve("vhost-ports.json");
-    if (!Files.isRegularFile(file)) {
-      return states;
-    }
-    try {
-      JsonNode root = AgentProtocol.json().readTree(file.toFile());
-      for (JsonNode port : root.path("ports")) {
-        if (port.hasNonNull("name") && port.hasNonNull("state")) {
-          states.put(port.get("name").asText(), port.get("state").asText());
-        }
-      }
-    } catch (IOException e) {
-      // a file being replaced, or not ours: fall back to the link state
-    }
-    return states;
+    this.vhost = vhost;
   }
 
   /**
@@ -84,7 +49,7 @@ public final class CtlHandler implements AgentProtocol.Handler {
    * interfaces, the link of its port (a bridge pod: the segment port's).
    */
   private static String podState(PodSpec pod, Integer port, Map<String, String> vhost) {
-    boolean isVhost = PodConfig.VHOST_USER.equals(pod.kind());
+    boolean isVhost = PodKinds.VHOST_USER.equals(pod.kind());
     if (isVhost && vhost.containsKey(pod.name())) {
       return vhost.get(pod.name());
     }
@@ -99,28 +64,24 @@ public final class CtlHandler implements AgentProtocol.Handler {
   }
 
   @Override
-  public AgentProtocol.Response handle(AgentProtocol.Request request) {
-    String op = request.op() == null ? "" : request.op();
-    try {
-      return switch (op) {
-        case AgentProtocol.SHOW_PORTS -> AgentProtocol.Response.data(ports());
-        case AgentProtocol.SHOW_PODS -> AgentProtocol.Response.data(pods());
-        case AgentProtocol.SHOW_ROUTES -> AgentProtocol.Response.data(routes());
-        case AgentProtocol.SHOW_NEIGHBORS -> AgentProtocol.Response.data(neighbors());
-        case AgentProtocol.TRACE -> AgentProtocol.Response.data(trace(request));
-        default -> next.handle(request);
-      };
-    } catch (IllegalArgumentException e) {
-      return AgentProtocol.Response.failure(op + ": " + e.getMessage());
-    }
+  public String answer(String op, Map<String, String> args) {
+    return switch (op) {
+      case QueryNames.SHOW_PORTS -> ports().toString();
+      case QueryNames.SHOW_PODS -> pods().toString();
+      case QueryNames.SHOW_ROUTES -> routes().toString();
+      case QueryNames.SHOW_NEIGHBORS -> neighbors().toString();
+      case QueryNames.TRACE ->
+          trace(args.get("src"), args.get("dst"), args.get("inPort")).toString();
+      default -> throw new IllegalArgumentException("unknown query " + op);
+    };
   }
 
-  private static ObjectNode object() {
-    return AgentProtocol.json().createObjectNode();
+  private static JsonText.Obj object() {
+    return JsonText.object();
   }
 
-  private static ArrayNode array() {
-    return AgentProtocol.json().createArrayNode();
+  private static JsonText.Arr array() {
+    return JsonText.array();
   }
 
   private Map<Integer, String> portNames() {
@@ -163,12 +124,12 @@ public final class CtlHandler implements AgentProtocol.Handler {
     return b.toString();
   }
 
-  ArrayNode ports() {
+  JsonText.Arr ports() {
     PortTable table = router.portTable();
-    ArrayNode out = array();
+    JsonText.Arr out = array();
     for (Map.Entry<Integer, String> e : new TreeMap<>(portNames()).entrySet()) {
       int id = e.getKey();
-      ObjectNode p = out.addObject();
+      JsonText.Obj p = out.addObject();
       p.put("id", id);
       p.put("name", e.getValue());
       p.put("role", role(table.role(id)));
@@ -184,29 +145,29 @@ public final class CtlHandler implements AgentProtocol.Handler {
     return out;
   }
 
-  ArrayNode pods() {
+  JsonText.Arr pods() {
     Map<String, Integer> ids = new HashMap<>();
     portNames().forEach((id, name) -> ids.put(name, id));
-    ArrayNode out = array();
+    JsonText.Arr out = array();
     Integer segment = dataplane.segmentPort();
-    Map<String, String> vhost = vhostStates();
+    Map<String, String> vhostStates = vhost.states();
     for (PodSpec pod : dataplane.installed().pods().values()) {
-      ObjectNode p = out.addObject();
+      JsonText.Obj p = out.addObject();
       p.put("name", pod.name());
       p.put("kind", pod.kind());
-      boolean bridged = PodConfig.BRIDGE.equals(pod.kind());
+      boolean bridged = PodKinds.BRIDGE.equals(pod.kind());
       Integer id = bridged ? segment : ids.get(pod.name());
       if (id != null) {
         p.put("port", id);
         p.put("portName", bridged ? names(id) : pod.name());
       }
-      p.put("state", podState(pod, id, vhost));
+      p.put("state", podState(pod, id, vhostStates));
       p.put(
           "attach",
           pod.socket() != null
               ? pod.socket()
-              : bridged ? pod.iface() + "@" + PodSegment.BRIDGE : pod.iface());
-      ArrayNode ips = p.putArray("ips");
+              : bridged ? pod.iface() + "@" + PodKinds.POD_BRIDGE : pod.iface());
+      JsonText.Arr ips = p.putArray("ips");
       pod.ips().forEach(ips::add);
       if (pod.mac() != null) {
         p.put("mac", pod.mac());
@@ -236,18 +197,18 @@ public final class CtlHandler implements AgentProtocol.Handler {
     return String.format(Locale.ROOT, "%016x%016x/%03d", v6.hi(), v6.lo(), v6.length());
   }
 
-  ArrayNode routes() {
-    ArrayNode out = array();
+  JsonText.Arr routes() {
+    JsonText.Arr out = array();
     Map<Integer, String> names = portNames();
     for (Map.Entry<Object, Integer> e : sortedRoutes()) {
-      ObjectNode r = out.addObject();
+      JsonText.Obj r = out.addObject();
       r.put("prefix", e.getKey().toString());
       describeNextHop(r, e.getValue(), names);
     }
     return out;
   }
 
-  ArrayNode neighbors() {
+  JsonText.Arr neighbors() {
     NextHopTable hops = router.nextHops();
     Map<Integer, String> names = portNames();
     Map<Integer, List<String>> prefixes = new TreeMap<>();
@@ -256,18 +217,18 @@ public final class CtlHandler implements AgentProtocol.Handler {
         prefixes.computeIfAbsent(e.getValue(), k -> new ArrayList<>()).add(e.getKey().toString());
       }
     }
-    ArrayNode out = array();
+    JsonText.Arr out = array();
     for (Map.Entry<Integer, List<String>> e : prefixes.entrySet()) {
-      ObjectNode n = out.addObject();
+      JsonText.Obj n = out.addObject();
       describeNextHop(n, e.getKey(), names);
-      ArrayNode routes = n.putArray("routes");
+      JsonText.Arr routes = n.putArray("routes");
       e.getValue().forEach(routes::add);
     }
     return out;
   }
 
   /** nextHop, kind, port, via (a neighbour), state, mac. */
-  private void describeNextHop(ObjectNode r, int nh, Map<Integer, String> names) {
+  private void describeNextHop(JsonText.Obj r, int nh, Map<Integer, String> names) {
     NextHopTable hops = router.nextHops();
     int kind = hops.kind(nh);
     r.put("nextHop", nh);
@@ -304,7 +265,7 @@ public final class CtlHandler implements AgentProtocol.Handler {
   }
 
   /** Marks the trace as dropped for a martian address (the workers' own rule); true if so. */
-  private static boolean martian(ObjectNode t, boolean isMartian, String reason, String address) {
+  private static boolean martian(JsonText.Obj t, boolean isMartian, String reason, String address) {
     if (isMartian) {
       t.put("decision", "drop");
       t.put("drop", reason);
@@ -318,7 +279,7 @@ public final class CtlHandler implements AgentProtocol.Handler {
    * comes from the MAC the source is routed to); marks the trace dropped and returns true if it
    * fails.
    */
-  private boolean spoofed(ObjectNode t, String inPort, int sourceHop, String src) {
+  private boolean spoofed(JsonText.Obj t, String inPort, int sourceHop, String src) {
     if (inPort == null) {
       return false;
     }
@@ -351,23 +312,23 @@ public final class CtlHandler implements AgentProtocol.Handler {
   }
 
   /** The forwarding decision for src -> dst on the live FIB, as the workers would take it. */
-  ObjectNode trace(AgentProtocol.Request request) {
-    if (request.src() == null || request.dst() == null) {
+  JsonText.Obj trace(String source, String destination, String inPort) {
+    if (source == null || destination == null) {
       throw new IllegalArgumentException("src and dst are required");
     }
-    String src = request.src().trim();
-    String dst = request.dst().trim();
+    String src = source.trim();
+    String dst = destination.trim();
     boolean v6 = dst.contains(":");
     if (src.contains(":") != v6) {
       throw new IllegalArgumentException(src + " and " + dst + " are of different families");
     }
-    ObjectNode t = object();
+    JsonText.Obj t = object();
     t.put("src", src);
     t.put("dst", dst);
     Map<Integer, String> names = portNames();
-    if (request.inPort() != null) {
-      int in = portId(request.inPort());
-      t.put("inPort", request.inPort());
+    if (inPort != null) {
+      int in = portId(inPort);
+      t.put("inPort", inPort);
       t.put("inRole", role(router.portTable().role(in)));
     }
     int nh;
@@ -385,7 +346,7 @@ public final class CtlHandler implements AgentProtocol.Handler {
       long[] s6 = Ipv6Prefix.parseAddress(src);
       if (martian(t, AddressChecks.martianSource6(s6[0], s6[1]), "martian-source", src)
           || martian(t, AddressChecks.martianDestination6(d[0], d[1]), "martian-destination", dst)
-          || spoofed(t, request.inPort(), router.fib6().lookup(s6[0], s6[1]), src)) {
+          || spoofed(t, inPort, router.fib6().lookup(s6[0], s6[1]), src)) {
         return t;
       }
       nh = router.fib6().lookup(d[0], d[1]);
@@ -401,7 +362,7 @@ public final class CtlHandler implements AgentProtocol.Handler {
       int s4 = Ipv4Prefix.parseAddress(src);
       if (martian(t, AddressChecks.martianSource4(s4), "martian-source", src)
           || martian(t, AddressChecks.martianDestination4(d), "martian-destination", dst)
-          || spoofed(t, request.inPort(), router.fib().lookup(s4), src)) {
+          || spoofed(t, inPort, router.fib().lookup(s4), src)) {
         return t;
       }
       nh = router.fib().lookup(d);
@@ -436,7 +397,7 @@ public final class CtlHandler implements AgentProtocol.Handler {
         t.put(
             "reason",
             "neighbour "
-                + t.path("via").asText()
+                + t.text("via")
                 + " not resolved yet: the packet is held while the router asks ("
                 + (v6 ? "NDP" : "ARP")
                 + "), dropped if nobody answers");

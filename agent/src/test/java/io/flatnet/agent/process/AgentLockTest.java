@@ -1,4 +1,4 @@
-package io.flatnet.agent.dataplane;
+package io.flatnet.agent.process;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -18,13 +18,13 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
-/** A second {@code flatnet run} on a run directory in use stops before DPDK or any file. */
-class RouterMainLockTest {
+/** A second agent on a run directory in use stops before it touches the dataplane or any file. */
+class AgentLockTest {
 
   @TempDir Path dir;
 
   @Test
-  void aSecondRouterOnTheSameRunDirectoryRefusesAndTouchesNothing() throws Exception {
+  void aSecondAgentOnTheSameRunDirectoryRefusesAndTouchesNothing() throws Exception {
     Path config = dir.resolve("node.yaml");
     Files.writeString(config, TestConfigs.BASE);
     Path run = dir.resolve("run");
@@ -39,7 +39,7 @@ class RouterMainLockTest {
       System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
       try {
         exit =
-            new CommandLine(new RouterMain())
+            new CommandLine(new AgentProcess())
                 .execute("--config", config.toString(), "--dir", run.toString());
       } finally {
         System.setErr(err);
@@ -48,7 +48,7 @@ class RouterMainLockTest {
       String message = captured.toString(StandardCharsets.UTF_8);
       assertTrue(
           message.contains(
-              "flatnet run: "
+              "flatnet agent: "
                   + run
                   + " is in use by another flatnet router (pid "
                   + ProcessHandle.current().pid()

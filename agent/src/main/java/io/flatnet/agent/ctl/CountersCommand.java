@@ -1,0 +1,88 @@
+package io.flatnet.agent.ctl;
+
+import io.flatnet.control.CountersFile;
+import java.io.File;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.Callable;
+import org.agrona.concurrent.status.CountersReader;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code ./flatnet ctl counters}: maps the dataplane's shared-memory counters read-only, from
+ * outside; the workers never notice.
+ */
+@Command(
+    name = "counters",
+    mixinStandardHelpOptions = true,
+    description =
+        "Prints the router's counters: per port, per drop reason, per event, summed over workers.")
+public final class CountersCommand implements Callable<Integer> {
+  @Option(
+      names = "--dir",
+      description = "The router's run directory (default " + CtlMain.DEFAULT_RUN_DIR + ").")
+  File dir = new File(CtlMain.DEFAULT_RUN_DIR);
+
+  @Option(names = "--workers", description = "Show each worker's counters instead of sums.")
+  boolean perWorker;
+
+  @Option(names = "--all", description = "Show counters that are zero too.")
+  boolean all;
+
+  @Option(names = "--watch", description = "Print again every N seconds, with rates.")
+  int watchSeconds;
+
+  @Override
+  public Integer call() throws InterruptedException {
+    File file = new File(dir, CountersFile.FILE);
+    if (!file.isFile()) {
+      System.err.println(
+          "flatnet ctl: no counters at "
+              + file
+              + ": is the router running, and with --dir "
+              + dir
+              + "?");
+      return 1;
+    }
+    CountersReader reader = CountersFile.openReader(file);
+    Map<String, Long> previous = null;
+    do {
+      Map<String, Long> now = read(reader);
+      print(now, previous);
+      previous = now;
+      if (watchSeconds > 0) {
+        Thread.sleep(watchSeconds * 1000L);
+        System.out.println();
+      }
+    } while (watchSeconds > 0);
+    return 0;
+  }
+
+  private Map<String, Long> read(CountersReader reader) {
+    Map<String, Long> values = new TreeMap<>();
+    reader.forEach(
+        (counterId, typeId, key, label) -> {
+          String name = perWorker ? label : label.replaceFirst("^worker \\d+ ", "");
+          values.merge(name, reader.getCounterValue(counterId), Long::sum);
+        });
+    return values;
+  }
+
+  private void print(Map<String, Long> now, Map<String, Long> previous) {
+    int width = now.keySet().stream().mapToInt(String::length).max().orElse(10);
+    for (Map.Entry<String, Long> entry : now.entrySet()) {
+      long value = entry.getValue();
+      if (value == 0 && !all) {
+        continue;
+      }
+      String line = String.format(Locale.ROOT, "%-" + width + "s %,18d", entry.getKey(), value);
+      if (previous != null && previous.containsKey(entry.getKey())) {
+        double rate = (value - previous.get(entry.getKey())) / (double) watchSeconds;
+        line += String.format(Locale.ROOT, "  %,14.0f/s", rate);
+      }
+      System.out.println(line);
+    }
+  }
+}
