@@ -1,5 +1,9 @@
 package io.flatnet.perf.e2e;
 
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.flatnet.perf.BenchJson;
 import io.flatnet.perf.gen.GenTrial;
 import java.util.ArrayList;
 import java.util.List;
@@ -550,58 +554,56 @@ public final class Report {
 
   /** One JSON object with every figure. */
   public String json(String finished, List<String> notes) {
-    Json j = new Json().beginObject();
-    j.field("bench", "e2e").field("format", 1L).field("started", setup.started());
-    j.field("finished", finished).field("all_passed", allPassed());
-    j.key("host").beginObject();
-    setup.host().forEach(j::field);
-    j.endObject();
-    j.key("config")
-        .beginObject()
-        .field("rounds", setup.rounds())
-        .field("trial_seconds", setup.trialSeconds())
-        .field("warmup_seconds", setup.warmupSeconds());
-    j.key("frame_bytes").beginArray();
-    setup.sizes().forEach(s -> j.value((long) s));
-    j.endArray();
-    j.array("systems", setup.systems().stream().map(DutSystem::label).toList())
-        .field("dut_cpu", setup.dutCpu())
-        .field("gen_cpu", setup.genCpu())
-        .field("loss_tolerance", setup.lossTolerance())
-        .field("routes", setup.routes().toString())
-        .field("check_routes", setup.checkRoutes().toString())
-        .field("search_steps", setup.searchSteps())
-        .field("search_trial_seconds", setup.searchTrialSeconds())
-        .field("search_low_fraction", setup.searchLowFraction())
-        .array("latency_loads", setup.latencyLoads())
-        .field("latency_trial_seconds", setup.latencyTrialSeconds())
-        .field("probes_per_second", setup.probesPerSecond())
-        .field("generator_command", setup.generatorCommand())
-        .endObject();
-    j.key("method")
-        .beginObject()
-        .field(
+    ObjectNode root = BenchJson.object();
+    root.put("bench", "e2e").put("format", 1).put("started", setup.started());
+    root.put("finished", finished).put("all_passed", allPassed());
+    ObjectNode host = root.putObject("host");
+    setup.host().forEach(host::put);
+    ObjectNode config =
+        root.putObject("config")
+            .put("rounds", setup.rounds())
+            .put("trial_seconds", setup.trialSeconds())
+            .put("warmup_seconds", setup.warmupSeconds());
+    setup.sizes().forEach(config.putArray("frame_bytes")::add);
+    ArrayNode systemLabels = config.putArray("systems");
+    setup.systems().forEach(s -> systemLabels.add(s.label()));
+    config
+        .put("dut_cpu", setup.dutCpu())
+        .put("gen_cpu", setup.genCpu())
+        .put("loss_tolerance", setup.lossTolerance())
+        .put("routes", setup.routes().toString())
+        .put("check_routes", setup.checkRoutes().toString())
+        .put("search_steps", setup.searchSteps())
+        .put("search_trial_seconds", setup.searchTrialSeconds())
+        .put("search_low_fraction", setup.searchLowFraction())
+        .set("latency_loads", BenchJson.array(setup.latencyLoads()));
+    config
+        .put("latency_trial_seconds", setup.latencyTrialSeconds())
+        .put("probes_per_second", setup.probesPerSecond())
+        .put("generator_command", setup.generatorCommand());
+    root.putObject("method")
+        .put(
             "rate",
             "packets the generator received back on both ports, mean of testpmd --stats-period 1"
                 + " RX rates over the measured seconds; the same for every system")
-        .field(
+        .put(
             "warmup",
             "every trial starts fresh DUT and generator processes; the first stats block and the"
                 + " warm-up seconds that follow (flatnet's JIT compiles its loop then) are not"
                 + " measured; per_second_mpps shows them")
-        .field("loss", "generator TX minus RX in the window, over TX; window edges are +-~1k pkts")
-        .field(
+        .put("loss", "generator TX minus RX in the window, over TX; window edges are +-~1k pkts")
+        .put(
             "cpu_busy_before",
             "per trial, each CPU's busy fraction over 0.5 s just before it started (other"
                 + " processes only); above "
                 + BUSY_THRESHOLD
                 + " on the DUT's or generator's CPU the trial ran on a noisy machine")
-        .field(
+        .put(
             "frame_size",
             "Ethernet frame size with FCS; testpmd --txpkts = frame - 4 (DPDK's pkt_len has no"
                 + " FCS)")
-        .field("order", "each round runs the systems in the order given (ABCABC...)")
-        .field(
+        .put("order", "each round runs the systems in the order given (ABCABC...)")
+        .put(
             "zero_loss",
             "RFC 2544: binary search over trials of flatnet's paced generator (io.flatnet.perf.gen,"
                 + " token bucket on System.nanoTime, bursts of 32, both ports at half the rate"
@@ -610,107 +612,94 @@ public final class Report {
                 + " returned) / offered after a 200 ms drain, offered including what the DUT's"
                 + " full ring refused; a trial where the generator fell 2% short of the rate"
                 + " fails")
-        .field(
+        .put(
             "latency",
             "probe packets carry System.nanoTime() at send; latency = receive time (after"
                 + " rx_burst) minus that, through both virtio rings and the DUT; HdrHistogram, 3"
                 + " significant digits; at the given fractions of each system's own zero-loss"
-                + " rate")
-        .endObject();
-    j.key("commands").beginObject();
-    setup.commands().forEach(j::field);
-    j.endObject();
-    j.key("results").beginArray();
+                + " rate");
+    ObjectNode commands = root.putObject("commands");
+    setup.commands().forEach(commands::put);
+    ArrayNode results = root.putArray("results");
     for (int size : setup.sizes()) {
-      j.beginObject().field("frame_bytes", size).field("pkt_len", Commands.packetLength(size));
-      j.key("systems").beginArray();
+      ObjectNode result =
+          results.addObject().put("frame_bytes", size).put("pkt_len", Commands.packetLength(size));
+      ArrayNode systems = result.putArray("systems");
       for (SystemRow r : rows(size)) {
-        j.beginObject()
-            .field("system", r.system().label())
-            .field("median_mpps", r.mpps().median())
-            .field("min_mpps", r.mpps().min())
-            .field("max_mpps", r.mpps().max())
-            .field("rounds_ok", r.mpps().count())
-            .array("per_round_mpps", r.perRoundMpps())
-            .field("median_loss_fraction", r.loss().median())
-            .field("max_loss_fraction", r.loss().max())
-            .field("zero_loss_at_full_rate", r.zeroLossAtFullRate())
-            .field(
+        Stats.Summary zeroLoss = Stats.summarize(zeroLossPerRound(r.system(), size));
+        ObjectNode row =
+            systems
+                .addObject()
+                .put("system", r.system().label())
+                .put("median_mpps", r.mpps().median())
+                .put("min_mpps", r.mpps().min())
+                .put("max_mpps", r.mpps().max())
+                .put("rounds_ok", r.mpps().count());
+        row.set("per_round_mpps", BenchJson.array(r.perRoundMpps()));
+        row.put("median_loss_fraction", r.loss().median())
+            .put("max_loss_fraction", r.loss().max())
+            .put("zero_loss_at_full_rate", r.zeroLossAtFullRate())
+            .put(
                 "zero_loss_rate_at_least_mpps",
                 r.zeroLossAtFullRate() ? r.mpps().min() : Double.NaN)
-            .field("median_port0_share", r.port0Share().median())
-            .field(
-                "zero_loss_median_mpps",
-                Stats.summarize(zeroLossPerRound(r.system(), size)).median())
-            .field("zero_loss_min_mpps", Stats.summarize(zeroLossPerRound(r.system(), size)).min())
-            .field("zero_loss_max_mpps", Stats.summarize(zeroLossPerRound(r.system(), size)).max())
-            .array("zero_loss_per_round_mpps", zeroLossPerRound(r.system(), size));
-        j.key("latency").beginArray();
+            .put("median_port0_share", r.port0Share().median())
+            .put("zero_loss_median_mpps", zeroLoss.median())
+            .put("zero_loss_min_mpps", zeroLoss.min())
+            .put("zero_loss_max_mpps", zeroLoss.max())
+            .set("zero_loss_per_round_mpps", BenchJson.array(zeroLossPerRound(r.system(), size)));
+        ArrayNode latency = row.putArray("latency");
         for (LatencyRow l : latencyRows(size)) {
-          if (l.system() != r.system()) {
-            continue;
+          if (l.system() == r.system()) {
+            latency
+                .addObject()
+                .put("load_fraction", l.load())
+                .put("rate_mpps", l.rateMpps().median())
+                .put("samples", l.samples())
+                .put("p50_us", l.p50())
+                .put("p99_us", l.p99())
+                .put("p999_us", l.p999())
+                .put("max_us", l.max())
+                .put("p99_median_of_rounds_us", l.p99PerRound().median())
+                .put("max_loss_fraction", l.loss().max());
           }
-          j.beginObject()
-              .field("load_fraction", l.load())
-              .field("rate_mpps", l.rateMpps().median())
-              .field("samples", l.samples())
-              .field("p50_us", l.p50())
-              .field("p99_us", l.p99())
-              .field("p999_us", l.p999())
-              .field("max_us", l.max())
-              .field("p99_median_of_rounds_us", l.p99PerRound().median())
-              .field("max_loss_fraction", l.loss().max())
-              .endObject();
         }
-        j.endArray().endObject();
       }
-      j.endArray();
-      ratiosJson(j, "zero_loss_ratios", zeroLossRatios(size));
-      ratiosJson(j, "latency_p99_ratios", p99Ratios(size));
-      ratiosJson(j, "ratios", ratios(size));
-      j.endObject();
+      result.set("zero_loss_ratios", ratiosJson(zeroLossRatios(size)));
+      result.set("latency_p99_ratios", ratiosJson(p99Ratios(size)));
+      result.set("ratios", ratiosJson(ratios(size)));
     }
-    j.endArray();
-    j.key("routing_check").beginArray();
+    ArrayNode routingCheck = root.putArray("routing_check");
     for (Check c : checks()) {
-      j.beginObject()
-          .field("system", c.system().label())
-          .field("port0_share", c.port0Share())
-          .field("dut_port0_tx_share", c.dutTxShare())
-          .field("expected", c.expected())
-          .field("hairpin_would_give", 0.5)
-          .field("pass", c.pass())
-          .endObject();
+      routingCheck
+          .addObject()
+          .put("system", c.system().label())
+          .put("port0_share", c.port0Share())
+          .put("dut_port0_tx_share", c.dutTxShare())
+          .put("expected", c.expected())
+          .put("hairpin_would_give", 0.5)
+          .put("pass", c.pass());
     }
-    j.endArray();
-    j.key("trials").beginArray();
-    for (TrialResult t : concat(checkTrials, trials)) {
-      trialJson(j, t);
-    }
-    j.endArray();
-    j.key("searches").beginArray();
-    for (SearchResult r : searches) {
-      searchJson(j, r);
-    }
-    j.endArray();
-    summaryJson(j);
-    j.array("notes", notes);
-    return j.endObject().toString();
+    ArrayNode trialsJson = root.putArray("trials");
+    concat(checkTrials, trials).forEach(t -> trialsJson.add(trialJson(t)));
+    ArrayNode searchesJson = root.putArray("searches");
+    searches.forEach(r -> searchesJson.add(searchJson(r)));
+    root.set("summary", summaryJson());
+    notes.forEach(root.putArray("notes")::add);
+    return BenchJson.line(root);
   }
 
-  /** The headline figures of the first frame size, for a quick look. */
-  private static void ratiosJson(Json j, String key, List<Ratio> ratios) {
-    j.key(key).beginArray();
+  /** Each ratio's median, spread and per-round values. */
+  private static ArrayNode ratiosJson(List<Ratio> ratios) {
+    ArrayNode out = JsonNodeFactory.instance.arrayNode();
     for (Ratio r : ratios) {
-      j.beginObject()
-          .field("name", r.name())
-          .field("median", r.summary().median())
-          .field("min", r.summary().min())
-          .field("max", r.summary().max())
-          .array("per_round", r.perRound())
-          .endObject();
+      out.addObject()
+          .put("name", r.name())
+          .put("median", r.summary().median())
+          .put("min", r.summary().min())
+          .put("max", r.summary().max())
+          .set("per_round", BenchJson.array(r.perRound()));
     }
-    j.endArray();
+    return out;
   }
 
   /** flatnet's offered-load trials that reported their GC count and worker allocation. */
@@ -736,105 +725,104 @@ public final class Report {
             gcs, allocated, summaries.size()));
   }
 
-  private void summaryJson(Json j) {
+  /** The headline figures of the first frame size, for a quick look. */
+  private ObjectNode summaryJson() {
     int size = setup.sizes().getFirst();
-    j.key("summary").beginObject().field("frame_bytes", size);
+    ObjectNode out = BenchJson.object().put("frame_bytes", size);
     List<FlatnetSummary> flatnet = flatnetSummaries();
     if (!flatnet.isEmpty()) {
-      j.field(
+      out.put(
           "flatnet_gc_collections",
           flatnet.stream().mapToLong(FlatnetSummary::gcCollections).sum());
-      j.field(
+      out.put(
           "flatnet_worker_allocated_bytes",
           flatnet.stream().mapToLong(f -> Math.max(0, f.workerAllocatedBytes())).sum());
     }
-    j.key("zero_loss_mpps").beginObject();
+    ObjectNode zeroLoss = out.putObject("zero_loss_mpps");
     for (DutSystem s : setup.systems()) {
-      j.field(s.label(), Stats.summarize(zeroLossPerRound(s, size)).median());
+      zeroLoss.put(s.label(), Stats.summarize(zeroLossPerRound(s, size)).median());
     }
-    j.endObject();
     for (Ratio r : zeroLossRatios(size)) {
       if (r.name().equals("flatnet/l3fwd")) {
-        j.field("zero_loss_ratio_flatnet_l3fwd", r.summary().median());
+        out.put("zero_loss_ratio_flatnet_l3fwd", r.summary().median());
       }
     }
-    j.key("latency_us").beginObject();
+    ObjectNode latency = out.putObject("latency_us");
     for (LatencyRow l : latencyRows(size)) {
-      j.key(l.system().label() + "@" + Math.round(l.load() * 100) + "%")
-          .beginObject()
-          .field("p50", l.p50())
-          .field("p99", l.p99())
-          .field("p99.9", l.p999())
-          .field("max", l.max())
-          .endObject();
+      latency
+          .putObject(l.system().label() + "@" + Math.round(l.load() * 100) + "%")
+          .put("p50", l.p50())
+          .put("p99", l.p99())
+          .put("p99.9", l.p999())
+          .put("max", l.max());
     }
-    j.endObject();
-    j.key("p99_ratio_flatnet_l3fwd").beginObject();
+    ObjectNode p99 = out.putObject("p99_ratio_flatnet_l3fwd");
     for (Ratio r : p99Ratios(size)) {
-      j.field(r.name().substring(r.name().lastIndexOf(' ') + 1), r.summary().median());
+      p99.put(r.name().substring(r.name().lastIndexOf(' ') + 1), r.summary().median());
     }
-    j.endObject().endObject();
+    return out;
   }
 
-  private static void searchJson(Json j, SearchResult r) {
-    j.beginObject()
-        .field("round", r.round())
-        .field("system", r.system().label())
-        .field("frame_bytes", r.frameBytes())
-        .field("ok", r.ok())
-        .field("error", r.error())
-        .field("upper_mpps", r.upperMpps())
-        .field("lower_mpps", r.lowerMpps())
-        .field("zero_loss_mpps", r.zeroLossMpps())
-        .field("misrouted", r.misrouted())
-        .field("generator_limited", r.generatorLimited())
-        .array("cpu_busy_before", r.busyBefore());
+  private static ObjectNode searchJson(SearchResult r) {
+    ObjectNode out =
+        BenchJson.object()
+            .put("round", r.round())
+            .put("system", r.system().label())
+            .put("frame_bytes", r.frameBytes())
+            .put("ok", r.ok())
+            .put("error", r.error())
+            .put("upper_mpps", r.upperMpps())
+            .put("lower_mpps", r.lowerMpps())
+            .put("zero_loss_mpps", r.zeroLossMpps())
+            .put("misrouted", r.misrouted())
+            .put("generator_limited", r.generatorLimited());
+    out.set("cpu_busy_before", BenchJson.array(r.busyBefore()));
     if (r.warmup() != null) {
-      j.key("warmup");
-      genTrialJson(j, r.warmup());
+      out.set("warmup", genTrialJson(r.warmup()));
     }
-    j.key("steps").beginArray();
+    ArrayNode steps = out.putArray("steps");
     for (SearchResult.SearchStep s : r.steps()) {
-      j.beginObject().field("rate_mpps", s.rateMpps()).field("pass", s.pass()).key("trial");
-      genTrialJson(j, s.trial());
-      j.endObject();
+      steps
+          .addObject()
+          .put("rate_mpps", s.rateMpps())
+          .put("pass", s.pass())
+          .set("trial", genTrialJson(s.trial()));
     }
-    j.endArray();
-    j.key("latency").beginArray();
+    ArrayNode latency = out.putArray("latency");
     for (SearchResult.LatencyPoint p : r.latency()) {
-      j.beginObject().field("load_fraction", p.load()).field("rate_mpps", p.rateMpps());
+      ObjectNode point =
+          latency.addObject().put("load_fraction", p.load()).put("rate_mpps", p.rateMpps());
       Histogram h = p.trial().latency();
       if (h != null) {
-        j.field("p50_us", h.getValueAtPercentile(50) / 1e3)
-            .field("p99_us", h.getValueAtPercentile(99) / 1e3)
-            .field("p999_us", h.getValueAtPercentile(99.9) / 1e3)
-            .field("max_us", h.getMaxValue() / 1e3)
-            .field("histogram_base64", GenTrial.encode(h));
+        point
+            .put("p50_us", h.getValueAtPercentile(50) / 1e3)
+            .put("p99_us", h.getValueAtPercentile(99) / 1e3)
+            .put("p999_us", h.getValueAtPercentile(99.9) / 1e3)
+            .put("max_us", h.getMaxValue() / 1e3)
+            .put("histogram_base64", GenTrial.encode(h));
       }
-      j.key("trial");
-      genTrialJson(j, p.trial());
-      j.endObject();
+      point.set("trial", genTrialJson(p.trial()));
     }
-    j.endArray().endObject();
+    return out;
   }
 
-  private static void genTrialJson(Json j, GenTrial t) {
-    j.beginObject()
-        .field("target_pps", t.targetPps())
-        .field("send_seconds", t.sendSeconds())
-        .field("offered_mpps", t.offeredMpps())
-        .field("returned_mpps", t.returnedMpps())
-        .field("loss_fraction", t.lossFraction())
-        .array("offered", t.offered())
-        .array("accepted_by_ring", t.accepted())
-        .array("returned", t.returned())
-        .field("port0_share", t.port0Share())
-        .field("misrouted", t.misrouted())
-        .field("foreign", t.foreign())
-        .field("probes_sent", t.probesSent())
-        .field("probes_received", t.probesReceived())
-        .field("generator_limited", t.generatorLimited())
-        .endObject();
+  private static ObjectNode genTrialJson(GenTrial t) {
+    ObjectNode out =
+        BenchJson.object()
+            .put("target_pps", t.targetPps())
+            .put("send_seconds", t.sendSeconds())
+            .put("offered_mpps", t.offeredMpps())
+            .put("returned_mpps", t.returnedMpps())
+            .put("loss_fraction", t.lossFraction());
+    out.set("offered", BenchJson.array(t.offered()));
+    out.set("accepted_by_ring", BenchJson.array(t.accepted()));
+    out.set("returned", BenchJson.array(t.returned()));
+    return out.put("port0_share", t.port0Share())
+        .put("misrouted", t.misrouted())
+        .put("foreign", t.foreign())
+        .put("probes_sent", t.probesSent())
+        .put("probes_received", t.probesReceived())
+        .put("generator_limited", t.generatorLimited());
   }
 
   /** "l3fwd 9.1 Mpps, flatnet 8.7 Mpps zero-loss; p99 flatnet/l3fwd ..." for the chart. */
@@ -881,32 +869,32 @@ public final class Report {
     return all;
   }
 
-  private static void trialJson(Json j, TrialResult t) {
-    j.beginObject()
-        .field("kind", t.round() == 0 ? "routing_check" : "round")
-        .field("round", t.round())
-        .field("system", t.system().label())
-        .field("frame_bytes", t.frameBytes())
-        .field("ok", t.ok())
-        .field("error", t.error());
+  private static ObjectNode trialJson(TrialResult t) {
+    ObjectNode out =
+        BenchJson.object()
+            .put("kind", t.round() == 0 ? "routing_check" : "round")
+            .put("round", t.round())
+            .put("system", t.system().label())
+            .put("frame_bytes", t.frameBytes())
+            .put("ok", t.ok())
+            .put("error", t.error());
     if (t.window() != null) {
       var w = t.window();
-      j.field("mpps", w.mpps())
-          .array("per_second_mpps", w.perSecondMpps())
-          .array("rx_by_port", w.rxByPort())
-          .array("tx_by_port", w.txByPort())
-          .field("loss_fraction", w.lossFraction())
-          .field("port0_share", w.port0Share());
+      out.put("mpps", w.mpps());
+      out.set("per_second_mpps", BenchJson.array(w.perSecondMpps()));
+      out.set("rx_by_port", BenchJson.array(w.rxByPort()));
+      out.set("tx_by_port", BenchJson.array(w.txByPort()));
+      out.put("loss_fraction", w.lossFraction()).put("port0_share", w.port0Share());
     }
-    j.field("generator_tx_dropped", t.generatorTxDropped());
-    j.field("rate_from_dut_counters", t.dutCounted());
-    j.array("cpu_busy_before", t.busyBefore());
-    j.array("dut_tx_by_port", t.dutTxByPort());
+    out.put("generator_tx_dropped", t.generatorTxDropped());
+    out.put("rate_from_dut_counters", t.dutCounted());
+    out.set("cpu_busy_before", BenchJson.array(t.busyBefore()));
+    out.set("dut_tx_by_port", BenchJson.array(t.dutTxByPort()));
     if (t.flatnet() != null) {
-      j.field("flatnet_forwarded_mpps_whole_run", t.flatnet().forwardedMpps());
-      j.field("flatnet_summary", t.flatnet().line());
+      out.put("flatnet_forwarded_mpps_whole_run", t.flatnet().forwardedMpps());
+      out.put("flatnet_summary", t.flatnet().line());
     }
-    j.endObject();
+    return out;
   }
 
   /** Medians per size and system, for the chart: [size][system]; and min and max alike. */

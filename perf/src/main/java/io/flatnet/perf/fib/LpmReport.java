@@ -1,13 +1,14 @@
 package io.flatnet.perf.fib;
 
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.flatnet.perf.BenchJson;
 import io.flatnet.perf.fib.LpmBench.FamilyResult;
 import io.flatnet.perf.fib.LpmBench.Kind;
 import io.flatnet.perf.fib.LpmBench.Metric;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 
 /** Renders {@link LpmBench}'s results as an aligned terminal table or as one JSON object. */
 final class LpmReport {
@@ -175,90 +176,86 @@ final class LpmReport {
   // ---------------------------------------------------------------- JSON
 
   static String json(Environment env, List<FamilyResult> results) {
-    Map<String, Object> root = new LinkedHashMap<>();
-    root.put("benchmark", "lpm");
-    root.put("command", "./flatnet bench lpm " + env.arguments());
-    Map<String, Object> system = new LinkedHashMap<>();
-    system.put("jvm", env.jvm());
-    system.put("dpdk", env.dpdk());
-    system.put("cpu_model", env.cpu());
-    system.put("cpus", env.cpus());
-    root.put("system", system);
+    ObjectNode root =
+        BenchJson.object()
+            .put("benchmark", "lpm")
+            .put("command", "./flatnet bench lpm " + env.arguments());
+    root.putObject("system")
+        .put("jvm", env.jvm())
+        .put("dpdk", env.dpdk())
+        .put("cpu_model", env.cpu())
+        .put("cpus", env.cpus());
     LpmBench.Config c = env.config();
-    Map<String, Object> config = new LinkedHashMap<>();
-    config.put("rounds", c.rounds());
-    config.put("warmup_rounds", c.warmup());
-    config.put("order", "alternating, flatnet first in rounds 1, 3, ...");
-    config.put("min_ms_per_lookup_figure", c.minMillis());
-    config.put("seed", c.seed());
-    config.put("next_hops", c.nextHops());
-    config.put("burst", Contenders.BURST);
-    config.put("dpdk_avx512_requested", c.avx512());
-    root.put("config", config);
-    List<Object> families = new ArrayList<>();
+    root.putObject("config")
+        .put("rounds", c.rounds())
+        .put("warmup_rounds", c.warmup())
+        .put("order", "alternating, flatnet first in rounds 1, 3, ...")
+        .put("min_ms_per_lookup_figure", c.minMillis())
+        .put("seed", c.seed())
+        .put("next_hops", c.nextHops())
+        .put("burst", Contenders.BURST)
+        .put("dpdk_avx512_requested", c.avx512());
+    ArrayNode families = root.putArray("families");
     long mismatches = 0;
     for (FamilyResult r : results) {
       mismatches += r.mismatches;
-      Map<String, Object> f = new LinkedHashMap<>();
-      f.put("family", r.name);
-      f.put("flatnet", r.flatName);
-      f.put("dpdk", r.dpdkName);
-      f.put("dpdk_lookup_function", r.dpdkLookupFunction);
-      f.put("workload", r.workload);
-      Map<String, Object> metrics = new LinkedHashMap<>();
+      ObjectNode f =
+          families
+              .addObject()
+              .put("family", r.name)
+              .put("flatnet", r.flatName)
+              .put("dpdk", r.dpdkName)
+              .put("dpdk_lookup_function", r.dpdkLookupFunction)
+              .putPOJO("workload", r.workload);
+      ObjectNode metrics = f.putObject("metrics");
       for (Metric m : r.metrics()) {
-        metrics.put(m.key, metric(m));
+        metrics.set(m.key, metric(m));
       }
-      f.put("metrics", metrics);
-      Map<String, Object> verification = new LinkedHashMap<>();
-      verification.put("answers_compared", r.verifiedLookups);
-      verification.put("mismatches", r.mismatches);
-      verification.put("examples", r.mismatchExamples);
-      f.put("verification", verification);
-      families.add(f);
+      ObjectNode verification =
+          f.putObject("verification")
+              .put("answers_compared", r.verifiedLookups)
+              .put("mismatches", r.mismatches);
+      r.mismatchExamples.forEach(verification.putArray("examples")::add);
     }
-    root.put("families", families);
     root.put("ok", mismatches == 0);
-    return Json.write(root);
+    return BenchJson.pretty(root) + "\n";
   }
 
-  private static Map<String, Object> metric(Metric m) {
-    Map<String, Object> out = new LinkedHashMap<>();
-    out.put("label", m.label);
-    out.put(
-        "unit",
-        switch (m.kind) {
-          case NANOS -> "ns/lookup";
-          case BYTES -> "bytes";
-          case RATE -> m.key.startsWith("build") ? "routes/s" : "deletes/s";
-        });
-    out.put("flatnet", m.flat == null ? null : series(m, m.flat));
-    out.put("dpdk", m.dpdk == null ? null : series(m, m.dpdk));
+  private static ObjectNode metric(Metric m) {
+    ObjectNode out =
+        BenchJson.object()
+            .put("label", m.label)
+            .put(
+                "unit",
+                switch (m.kind) {
+                  case NANOS -> "ns/lookup";
+                  case BYTES -> "bytes";
+                  case RATE -> m.key.startsWith("build") ? "routes/s" : "deletes/s";
+                });
+    out.set("flatnet", m.flat == null ? null : series(m, m.flat));
+    out.set("dpdk", m.dpdk == null ? null : series(m, m.dpdk));
     double[] ratios = m.ratios();
     if (ratios != null) {
-      Map<String, Object> ratio = new LinkedHashMap<>();
-      ratio.put(
-          "definition",
-          switch (m.kind) {
-            case NANOS -> "rate ratio flatnet/DPDK (DPDK ns / flatnet ns); >1 = flatnet faster";
-            case BYTES -> "flatnet bytes / DPDK bytes; <1 = flatnet smaller";
-            case RATE -> "flatnet rate / DPDK rate; >1 = flatnet faster";
-          });
-      ratio.put("per_round", ratios);
-      ratio.put("median", median(ratios));
-      ratio.put("min", min(ratios));
-      ratio.put("max", max(ratios));
-      out.put("ratio", ratio);
+      ObjectNode ratio =
+          out.putObject("ratio")
+              .put(
+                  "definition",
+                  switch (m.kind) {
+                    case NANOS ->
+                        "rate ratio flatnet/DPDK (DPDK ns / flatnet ns); >1 = flatnet faster";
+                    case BYTES -> "flatnet bytes / DPDK bytes; <1 = flatnet smaller";
+                    case RATE -> "flatnet rate / DPDK rate; >1 = flatnet faster";
+                  });
+      ratio.set("per_round", BenchJson.array(ratios));
+      ratio.put("median", median(ratios)).put("min", min(ratios)).put("max", max(ratios));
     }
     return out;
   }
 
-  private static Map<String, Object> series(Metric m, double[] values) {
-    Map<String, Object> out = new LinkedHashMap<>();
-    out.put("per_round", values);
-    out.put("median", median(values));
-    out.put("min", min(values));
-    out.put("max", max(values));
+  private static ObjectNode series(Metric m, double[] values) {
+    ObjectNode out = BenchJson.object();
+    out.set("per_round", BenchJson.array(values));
+    out.put("median", median(values)).put("min", min(values)).put("max", max(values));
     if (m.kind == Kind.NANOS) {
       out.put("median_mlookups_per_s", 1e3 / median(values));
     }

@@ -1,12 +1,13 @@
 package io.flatnet.perf.gen;
 
-import io.flatnet.perf.e2e.Json;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.flatnet.perf.BenchJson;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.Base64;
 import java.util.Optional;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.zip.DataFormatException;
 import org.HdrHistogram.Histogram;
 
@@ -86,19 +87,18 @@ public record GenTrial(
 
   /** The one-line JSON form. */
   public String toJson() {
-    Json j = new Json().beginObject().key("gen_trial").value(name);
-    j.field("target_pps", targetPps)
-        .field("send_seconds", sendSeconds)
-        .array("offered", offered)
-        .array("accepted", accepted)
-        .array("returned", returned)
-        .field("foreign", foreign)
-        .field("misrouted", misrouted)
-        .field("probes_sent", probesSent)
-        .field("probes_received", probesReceived)
-        .field("alloc_failures", allocFailures)
-        .field("histogram", latency == null ? "" : encode(latency));
-    return j.endObject().toString();
+    ObjectNode j = BenchJson.object().put("gen_trial", name);
+    j.put("target_pps", targetPps).put("send_seconds", sendSeconds);
+    j.set("offered", BenchJson.array(offered));
+    j.set("accepted", BenchJson.array(accepted));
+    j.set("returned", BenchJson.array(returned));
+    j.put("foreign", foreign)
+        .put("misrouted", misrouted)
+        .put("probes_sent", probesSent)
+        .put("probes_received", probesReceived)
+        .put("alloc_failures", allocFailures)
+        .put("histogram", latency == null ? "" : encode(latency));
+    return BenchJson.line(j);
   }
 
   /** Parses a line that {@link #toJson} wrote; empty for any other line. */
@@ -107,22 +107,26 @@ public record GenTrial(
     if (!s.startsWith(PREFIX)) {
       return Optional.empty();
     }
-    Matcher name = Pattern.compile("\"gen_trial\":\"([^\"]*)\"").matcher(s);
-    Matcher hist = Pattern.compile("\"histogram\":\"([^\"]*)\"").matcher(s);
-    String encoded = hist.find() ? hist.group(1) : "";
+    JsonNode j;
+    try {
+      j = BenchJson.parse(s);
+    } catch (JsonProcessingException e) {
+      return Optional.empty();
+    }
+    String encoded = j.path("histogram").asText();
     return Optional.of(
         new GenTrial(
-            name.find() ? name.group(1) : "?",
-            (long) number(s, "target_pps"),
-            number(s, "send_seconds"),
-            array(s, "offered"),
-            array(s, "accepted"),
-            array(s, "returned"),
-            (long) number(s, "foreign"),
-            (long) number(s, "misrouted"),
-            (long) number(s, "probes_sent"),
-            (long) number(s, "probes_received"),
-            (long) number(s, "alloc_failures"),
+            j.path("gen_trial").asText("?"),
+            j.path("target_pps").asLong(),
+            j.path("send_seconds").isNumber() ? j.path("send_seconds").asDouble() : Double.NaN,
+            longs(j.path("offered")),
+            longs(j.path("accepted")),
+            longs(j.path("returned")),
+            j.path("foreign").asLong(),
+            j.path("misrouted").asLong(),
+            j.path("probes_sent").asLong(),
+            j.path("probes_received").asLong(),
+            j.path("alloc_failures").asLong(),
             encoded.isEmpty() ? null : decode(encoded)));
   }
 
@@ -142,19 +146,11 @@ public record GenTrial(
     }
   }
 
-  private static double number(String s, String key) {
-    Matcher m = Pattern.compile("\"" + Pattern.quote(key) + "\":(-?[0-9.eE+-]+|null)").matcher(s);
-    if (!m.find() || m.group(1).equals("null")) {
-      return Double.NaN;
+  private static long[] longs(JsonNode array) {
+    long[] out = new long[array.size()];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = array.get(i).asLong();
     }
-    return Double.parseDouble(m.group(1));
-  }
-
-  private static long[] array(String s, String key) {
-    Matcher m = Pattern.compile("\"" + Pattern.quote(key) + "\":\\[([^\\]]*)\\]").matcher(s);
-    if (!m.find() || m.group(1).isBlank()) {
-      return new long[0];
-    }
-    return Arrays.stream(m.group(1).split(",")).mapToLong(v -> Long.parseLong(v.strip())).toArray();
+    return out;
   }
 }
