@@ -2,6 +2,7 @@ package io.flatnet.agent.cluster;
 
 import io.flatnet.agent.api.AgentClient;
 import io.flatnet.agent.api.AgentProtocol;
+import io.flatnet.agent.process.NodeProcesses;
 import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -722,28 +723,18 @@ public final class ClusterDemo implements Callable<Integer> {
     void start() throws IOException {
       Files.createDirectories(runDir);
       Files.deleteIfExists(runDir.resolve("ready"));
-      String java = ProcessHandle.current().info().command().orElse("java");
       router =
           new ProcessBuilder(
-                  "ip",
-                  "netns",
-                  "exec",
-                  routerNs,
-                  java,
-                  "--enable-native-access=ALL-UNNAMED",
-                  "--add-exports",
-                  "java.base/jdk.internal.misc=ALL-UNNAMED",
-                  "-XX:+UseSerialGC",
-                  "-Xmx384m",
-                  "-cp",
-                  System.getProperty("java.class.path"),
-                  "io.flatnet.agent.dataplane.RouterMain",
-                  "--config",
-                  config.toString(),
-                  "--dir",
-                  runDir.toString(),
-                  "--state-dir",
-                  runDir.resolve("state").toString())
+                  NodeProcesses.supervisorCommand(
+                      List.of("ip", "netns", "exec", routerNs),
+                      NodeProcesses.Classpaths.find(),
+                      List.of(
+                          "--config",
+                          config.toString(),
+                          "--dir",
+                          runDir.toString(),
+                          "--state-dir",
+                          runDir.resolve("state").toString())))
               .redirectErrorStream(true)
               .redirectOutput(
                   ProcessBuilder.Redirect.appendTo(runDir.resolve("router.log").toFile()))
@@ -782,12 +773,10 @@ public final class ClusterDemo implements Callable<Integer> {
     }
 
     void stop() {
-      if (router != null && router.isAlive()) {
-        router.destroy();
+      if (router != null) {
         try {
-          if (!router.waitFor(10, TimeUnit.SECONDS)) {
-            router.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
-          }
+          NodeProcesses.stopSupervisor(
+              router, runDir.resolve("router.log"), Duration.ofSeconds(10));
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
         }

@@ -35,14 +35,14 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The CNI plugin as kubelet runs it, against a real router: {@code bin/flatnet-cni} (a new JVM per
  * call) ADDs 50 network-namespace pods, {@value #CONCURRENCY} at a time, to a router child process
- * (RouterMain with its agent, in its own namespace, which plays the node's host namespace: the
- * plugin runs there too). The pods share the router's one port on the pod bridge, so there are more
- * of them than DPDK ports (RTE_MAX_ETHPORTS 32). Every result is checked against the CNI 1.0.0
- * result shape and gets distinct addresses; CHECK passes for all (and fails for a pod whose default
- * route is gone); pods, including ones beyond the 32nd, ping each other (through the router: TTL
- * 63), their gateways and the uplink's peer; DEL removes them all, DEL again succeeds, and nothing
- * is left: no pod veth, no bridge port, no router route, no IPAM file, no agent record. Needs root,
- * hugepages, ip/bridge/ping/ethtool.
+ * (flatnet run --config: dataplane and agent, in their own namespace, which plays the node's host
+ * namespace: the plugin runs there too). The pods share the router's one port on the pod bridge, so
+ * there are more of them than DPDK ports (RTE_MAX_ETHPORTS 32). Every result is checked against the
+ * CNI 1.0.0 result shape and gets distinct addresses; CHECK passes for all (and fails for a pod
+ * whose default route is gone); pods, including ones beyond the 32nd, ping each other (through the
+ * router: TTL 63), their gateways and the uplink's peer; DEL removes them all, DEL again succeeds,
+ * and nothing is left: no pod veth, no bridge port, no router route, no IPAM file, no agent record.
+ * Needs root, hugepages, ip/bridge/ping/ethtool.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class CniEndToEndTest {

@@ -23,10 +23,10 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@code flatnet ctl} against a real router child (RouterMain in its own namespace) with two pods
- * the real CNI plugin added: show ports/pods/routes/neighbors (tables and --json), a runtime route
- * via the uplink's peer that carries real pings, trace of forward/resolve/local/no-route decisions,
- * route del, and ctl counters in a separate JVM.
+ * {@code flatnet ctl} against a real node (flatnet run --config, in its own namespace) with two
+ * pods the real CNI plugin added: show ports/pods/routes/neighbors (tables and --json), a runtime
+ * route via the uplink's peer that carries real pings, trace of forward/resolve/local/no-route
+ * decisions, route del, and ctl counters in a separate JVM.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class CtlEndToEndTest {

@@ -1,5 +1,6 @@
 package io.flatnet.agent.cni;
 
+import io.flatnet.agent.process.NodeProcesses;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -9,11 +10,11 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A real router ({@code RouterMain}: router, agent, agent socket) in a child JVM, in its own
- * network namespace (which stands in for the node's host namespace), for the end-to-end tests. The
- * test JVM never initialises DPDK itself. The config has one af_packet uplink ({@value #UPLINK} in
- * the router's namespace, its peer {@code eth0} with {@value #PEER_V4}/24 in namespace {@link
- * #peerNs}).
+ * A real node ({@code flatnet run --config}: the supervisor, the dataplane process and the agent)
+ * in child JVMs, in its own network namespace (which stands in for the node's host namespace), for
+ * the end-to-end tests. The test JVM never initialises DPDK itself. The config has one af_packet
+ * uplink ({@value #UPLINK} in the router's namespace, its peer {@code eth0} with {@value
+ * #PEER_V4}/24 in namespace {@link #peerNs}).
  */
 final class RouterChild implements AutoCloseable {
 
@@ -28,7 +29,7 @@ final class RouterChild implements AutoCloseable {
   final Path log;
   private Process process;
 
-  /** More RouterMain arguments (set before {@link #start}). */
+  /** More {@code flatnet run --config} arguments (set before {@link #start}). */
   final List<String> extraArgs = new ArrayList<>();
 
   /** Namespaces {@code prefix-r} (router) and {@code prefix-x} (the uplink's peer). */
@@ -137,32 +138,21 @@ final class RouterChild implements AutoCloseable {
             + "]\n"
             + "  idle: backoff\n");
     Files.createDirectories(runDir);
-    String java = ProcessHandle.current().info().command().orElse("java");
     List<String> argv =
         new ArrayList<>(
-            List.of(
-                "ip",
-                "netns",
-                "exec",
-                ns,
-                java,
-                "--enable-native-access=ALL-UNNAMED",
-                "--add-exports",
-                "java.base/jdk.internal.misc=ALL-UNNAMED",
-                "-XX:+UseSerialGC",
-                "-Xmx384m",
-                "-cp",
-                System.getProperty("java.class.path"),
-                "io.flatnet.agent.dataplane.RouterMain",
-                "--config",
-                config.toString(),
-                "--dir",
-                runDir.toString(),
-                "--state-dir",
-                dir.resolve("state").toString(),
-                // The tests' own stores, never the machine's /var/lib/flatnet/ipam.
-                "--ipam-dir",
-                dir.resolve("ipam").toString()));
+            NodeProcesses.supervisorCommand(
+                List.of("ip", "netns", "exec", ns),
+                NodeProcesses.Classpaths.find(),
+                List.of(
+                    "--config",
+                    config.toString(),
+                    "--dir",
+                    runDir.toString(),
+                    "--state-dir",
+                    dir.resolve("state").toString(),
+                    // The tests' own stores, never the machine's /var/lib/flatnet/ipam.
+                    "--ipam-dir",
+                    dir.resolve("ipam").toString())));
     argv.addAll(extraArgs);
     process =
         new ProcessBuilder(argv)
@@ -269,14 +259,24 @@ final class RouterChild implements AutoCloseable {
     }
   }
 
+  /** The pid the supervisor last reported for {@code what} ("agent" or "dataplane"), or -1. */
+  long pid(String what) throws IOException {
+    return NodeProcesses.reportedPid(log, what);
+  }
+
+  /** Kills a child the hard way (SIGKILL), as a crash or the OOM killer would. */
+  void kill(String what) throws IOException {
+    long pid = pid(what);
+    ProcessHandle.of(pid)
+        .orElseThrow(() -> new IllegalStateException("no " + what + " process " + pid))
+        .destroyForcibly();
+  }
+
   @Override
   public void close() {
-    if (process != null && process.isAlive()) {
-      process.destroy();
+    if (process != null) {
       try {
-        if (!process.waitFor(15, TimeUnit.SECONDS)) {
-          process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
-        }
+        NodeProcesses.stopSupervisor(process, log, java.time.Duration.ofSeconds(15));
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }

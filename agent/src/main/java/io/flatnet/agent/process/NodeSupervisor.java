@@ -1,0 +1,203 @@
+package io.flatnet.agent.process;
+
+import io.flatnet.agent.config.ConfigException;
+import io.flatnet.agent.config.ConfigLoader;
+import io.flatnet.agent.config.NodeConfig;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code ./flatnet run --config node.yaml}: a whole node with one command. It starts the dataplane
+ * process, waits until it serves its command channel, starts the agent, and keeps both running: an
+ * agent that exits is started again (the dataplane forwards on meanwhile, and the new agent finds
+ * everything in place); a dataplane that exits is started again and the agent applies the whole
+ * state to it. SIGHUP goes to the agent (reload); SIGTERM stops the agent, then the dataplane.
+ */
+@Command(
+    name = "flatnet run --config",
+    mixinStandardHelpOptions = true,
+    description = "Runs a node: the dataplane process and the agent, restarted if they exit.")
+public final class NodeSupervisor implements Callable<Integer> {
+  @Option(names = "--config", required = true, description = "The node config YAML.")
+  Path config;
+
+  @Option(names = "--dir", description = "Run directory (default /run/flatnet).")
+  Path dir = Path.of("/run/flatnet");
+
+  @Option(names = "--state-dir", description = "Agent state (default /var/lib/flatnet/agent).")
+  Path stateDir;
+
+  @Option(names = "--ipam-dir", description = "The CNI plugin's IPAM stores (agent --ipam-dir).")
+  Path ipamDir;
+
+  @Option(names = "--metrics", paramLabel = "HOST:PORT", description = "Agent --metrics.")
+  String metrics;
+
+  @Option(names = "--stats", description = "The dataplane prints a line of rates every second.")
+  boolean stats;
+
+  @Option(names = "--seconds", description = "Stop after this long; 0 runs until signalled.")
+  int seconds;
+
+  @Option(
+      names = "--share-cpus",
+      description = "Dataplane --share-cpus: let its other threads use the worker CPUs.")
+  boolean shareCpus;
+
+  private static final Duration DATAPLANE_START = Duration.ofSeconds(60);
+  private static final long MAX_BACKOFF_MILLIS = 10_000;
+
+  private volatile Process dataplane;
+  private volatile Process agent;
+  private volatile boolean stopping;
+
+  public static void main(String[] args) {
+    System.exit(new CommandLine(new NodeSupervisor()).execute(args));
+  }
+
+  private static void say(String line) {
+    System.out.println("flatnet run: " + line);
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    NodeConfig node;
+    try {
+      node = ConfigLoader.load(config);
+    } catch (ConfigException e) {
+      System.err.println("flatnet run: " + e.getMessage());
+      return 2;
+    }
+    NodeProcesses.Classpaths cp;
+    try {
+      cp = NodeProcesses.Classpaths.find();
+    } catch (IOException e) {
+      System.err.println("flatnet run: " + e.getMessage());
+      return 2;
+    }
+    Files.createDirectories(dir);
+    List<String> dataplaneArgs = new ArrayList<>(NodeProcesses.dataplaneArgs(node, dir));
+    if (stats) {
+      dataplaneArgs.add("--stats");
+    }
+    if (shareCpus) {
+      dataplaneArgs.add("--share-cpus");
+    }
+    List<String> agentArgs =
+        new ArrayList<>(List.of("--config", config.toString(), "--dir", dir.toString()));
+    if (stateDir != null) {
+      agentArgs.addAll(List.of("--state-dir", stateDir.toString()));
+    }
+    if (ipamDir != null) {
+      agentArgs.addAll(List.of("--ipam-dir", ipamDir.toString()));
+    }
+    if (metrics != null) {
+      agentArgs.addAll(List.of("--metrics", metrics));
+    }
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  stopping = true;
+                  stopAll();
+                  stopped.countDown();
+                },
+                "flatnet-run-stop"));
+    HangUpSignal.onHangUp(
+        () -> {
+          Process a = agent;
+          if (a != null && a.isAlive()) {
+            signal("HUP", a.pid());
+          }
+        });
+    dataplane = start(NodeProcesses.dataplaneCommand(List.of(), cp, dataplaneArgs));
+    if (!NodeProcesses.awaitDataplane(dir, dataplane, DATAPLANE_START)) {
+      int code = dataplane.isAlive() ? -1 : dataplane.exitValue();
+      dataplane.destroy();
+      System.err.println(
+          "flatnet run: the dataplane did not come up"
+              + (code >= 0 ? " (it exited " + code + ")" : " in " + DATAPLANE_START));
+      return code > 0 ? code : 1;
+    }
+    say("dataplane pid " + dataplane.pid());
+    agent = start(NodeProcesses.agentCommand(List.of(), cp, agentArgs));
+    say("agent pid " + agent.pid());
+    long deadline = seconds == 0 ? Long.MAX_VALUE : System.nanoTime() + seconds * 1_000_000_000L;
+    long agentBackoff = 500;
+    long agentStarted = System.nanoTime();
+    int agentFatal = 0;
+    while (!stopping && System.nanoTime() < deadline) {
+      TimeUnit.MILLISECONDS.sleep(100);
+      if (stopping) {
+        break;
+      }
+      if (!dataplane.isAlive()) {
+        say("the dataplane exited (" + dataplane.exitValue() + "); starting it again");
+        dataplane = start(NodeProcesses.dataplaneCommand(List.of(), cp, dataplaneArgs));
+        if (NodeProcesses.awaitDataplane(dir, dataplane, DATAPLANE_START)) {
+          say("dataplane pid " + dataplane.pid() + " (the agent applies the whole state to it)");
+        }
+      }
+      if (!agent.isAlive()) {
+        int code = agent.exitValue();
+        // Config and lock errors (exit 2, 3) do not go away by themselves: give up after a few.
+        if ((code == 2 || code == 3) && ++agentFatal >= 3) {
+          System.err.println("flatnet run: the agent keeps exiting " + code + "; stopping");
+          stopping = true;
+          break;
+        }
+        boolean flapping = System.nanoTime() - agentStarted < 10_000_000_000L;
+        agentBackoff = flapping ? Math.min(agentBackoff * 2, MAX_BACKOFF_MILLIS) : 500;
+        say("the agent exited (" + code + "); starting it again in " + agentBackoff + " ms");
+        TimeUnit.MILLISECONDS.sleep(agentBackoff);
+        agent = start(NodeProcesses.agentCommand(List.of(), cp, agentArgs));
+        agentStarted = System.nanoTime();
+        say("agent pid " + agent.pid());
+      }
+    }
+    stopping = true;
+    stopAll();
+    return agentFatal >= 3 ? 1 : 0;
+  }
+
+  private static Process start(List<String> command) throws IOException {
+    return new ProcessBuilder(command).inheritIO().start();
+  }
+
+  /** The agent first (it may be mid-plan), then the dataplane; each gets 10 s to stop. */
+  private synchronized void stopAll() {
+    for (Process p : new Process[] {agent, dataplane}) {
+      if (p != null && p.isAlive()) {
+        p.destroy();
+        try {
+          if (!p.waitFor(10, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+    }
+  }
+
+  private static void signal(String name, long pid) {
+    try {
+      new ProcessBuilder("kill", "-" + name, Long.toString(pid)).inheritIO().start().waitFor();
+    } catch (IOException e) {
+      System.err.println("flatnet run: cannot send SIG" + name + " to " + pid + ": " + e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}
