@@ -120,9 +120,11 @@ public final class DataplaneMain implements Callable<Integer> {
                   null,
                   new CommandServer(channel, dataplane, queries))) {
         AgentRunner.startOnThread(commands);
-        System.out.printf(
-            "flatnet dataplane: ready: pid %d, workers on CPUs %s, commands %s, counters %s%n",
-            ProcessHandle.current().pid(), cpus, channel.file(), router.counters().file());
+        // One write, so a line never interleaves with the agent's in a shared log.
+        System.out.println(
+            String.format(
+                "flatnet dataplane: ready: pid %d, workers on CPUs %s, commands %s, counters %s",
+                ProcessHandle.current().pid(), cpus, channel.file(), router.counters().file()));
         Runtime.getRuntime()
             .addShutdownHook(
                 new Thread(

@@ -134,7 +134,7 @@ public final class NodeSupervisor implements Callable<Integer> {
     agent = start(NodeProcesses.agentCommand(List.of(), cp, agentArgs));
     say("agent pid " + agent.pid());
     long deadline = seconds == 0 ? Long.MAX_VALUE : System.nanoTime() + seconds * 1_000_000_000L;
-    long agentBackoff = 500;
+    long agentBackoff = 200;
     long agentStarted = System.nanoTime();
     int agentFatal = 0;
     while (!stopping && System.nanoTime() < deadline) {
@@ -158,7 +158,7 @@ public final class NodeSupervisor implements Callable<Integer> {
           break;
         }
         boolean flapping = System.nanoTime() - agentStarted < 10_000_000_000L;
-        agentBackoff = flapping ? Math.min(agentBackoff * 2, MAX_BACKOFF_MILLIS) : 500;
+        agentBackoff = flapping ? Math.min(agentBackoff * 2, MAX_BACKOFF_MILLIS) : 200;
         say("the agent exited (" + code + "); starting it again in " + agentBackoff + " ms");
         TimeUnit.MILLISECONDS.sleep(agentBackoff);
         agent = start(NodeProcesses.agentCommand(List.of(), cp, agentArgs));
