@@ -81,6 +81,7 @@ public final class DataplaneMain implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    StartTimes times = new StartTimes();
     if (cpus.isEmpty()) {
       cpus.add(Runtime.getRuntime().availableProcessors() - 1);
     }
@@ -89,7 +90,9 @@ public final class DataplaneMain implements Callable<Integer> {
     if (!pci.isEmpty()) {
       eal.pci(pci);
     }
+    times.mark("jvm+main");
     Eal.init(eal.build());
+    times.mark("eal");
     CountDownLatch stop = new CountDownLatch(1);
     CountDownLatch stopped = new CountDownLatch(1);
     Router router;
@@ -100,10 +103,12 @@ public final class DataplaneMain implements Callable<Integer> {
       System.err.println("flatnet dataplane: " + e.getMessage());
       return 3;
     }
+    times.mark("router");
     try (router) {
       List<ForwardingWorker> workers =
           router.startWorkers(
               cpus.stream().mapToInt(Integer::intValue).toArray(), IdleStrategies.parse(idle));
+      times.mark("workers");
       if (!shareCpus && cpus.size() < Runtime.getRuntime().availableProcessors()) {
         System.out.println("flatnet dataplane: " + router.isolateWorkers());
       }
@@ -120,11 +125,17 @@ public final class DataplaneMain implements Callable<Integer> {
                   null,
                   new CommandServer(channel, dataplane, queries))) {
         AgentRunner.startOnThread(commands);
+        times.mark("commands");
         // One write, so a line never interleaves with the agent's in a shared log.
         System.out.println(
             String.format(
-                "flatnet dataplane: ready: pid %d, workers on CPUs %s, commands %s, counters %s",
-                ProcessHandle.current().pid(), cpus, channel.file(), router.counters().file()));
+                "flatnet dataplane: ready: pid %d, workers on CPUs %s, commands %s, counters %s,"
+                    + " started in %s",
+                ProcessHandle.current().pid(),
+                cpus,
+                channel.file(),
+                router.counters().file(),
+                times));
         Runtime.getRuntime()
             .addShutdownHook(
                 new Thread(
@@ -164,5 +175,28 @@ public final class DataplaneMain implements Callable<Integer> {
       states.put(s.name(), s.state());
     }
     return states;
+  }
+
+  /** Where the start-up time goes, from the process's start: each phase's milliseconds. */
+  static final class StartTimes {
+    private final long startMillis =
+        ProcessHandle.current()
+            .info()
+            .startInstant()
+            .map(java.time.Instant::toEpochMilli)
+            .orElse(System.currentTimeMillis());
+    private final StringBuilder phases = new StringBuilder();
+    private long last = startMillis;
+
+    void mark(String phase) {
+      long now = System.currentTimeMillis();
+      phases.append(phases.isEmpty() ? "" : ", ").append(phase).append(' ').append(now - last);
+      last = now;
+    }
+
+    @Override
+    public String toString() {
+      return (last - startMillis) + " ms (" + phases + ")";
+    }
   }
 }
