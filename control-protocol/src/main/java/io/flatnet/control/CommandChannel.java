@@ -81,9 +81,8 @@ public final class CommandChannel implements AutoCloseable {
     h.putInt(VERSION_OFFSET, VERSION);
     h.putInt(CAPACITY_OFFSET, RING_CAPACITY);
     h.putLong(PID_OFFSET, ProcessHandle.current().pid());
-    h.putLong(
-        INCARNATION_OFFSET,
-        Instant.now().getEpochSecond() * 1_000_000_000L + Instant.now().getNano());
+    Instant started = Instant.now(); // one reading: two could straddle a second
+    h.putLong(INCARNATION_OFFSET, started.getEpochSecond() * 1_000_000_000L + started.getNano());
     h.putLongVolatile(HEARTBEAT_OFFSET, System.currentTimeMillis());
     h.putIntVolatile(MAGIC_OFFSET, MAGIC);
     mapped.force();
@@ -119,15 +118,17 @@ public final class CommandChannel implements AutoCloseable {
     }
     MappedByteBuffer mapped = IoUtil.mapExistingFile(f, FILE);
     UnsafeBuffer h = new UnsafeBuffer(mapped, 0, HEADER);
-    if (h.getIntVolatile(MAGIC_OFFSET) != MAGIC || h.getInt(VERSION_OFFSET) != VERSION) {
-      IoUtil.unmap(mapped);
+    int magic = h.getIntVolatile(MAGIC_OFFSET);
+    int version = h.getInt(VERSION_OFFSET);
+    if (magic != MAGIC || version != VERSION) {
+      IoUtil.unmap(mapped); // after reading the version: the message must not touch the mapping
       throw new IOException(
           target
               + " is not a flatnet command channel of version "
               + VERSION
-              + " (version "
-              + h.getInt(VERSION_OFFSET)
-              + ")");
+              + (magic != MAGIC
+                  ? " (magic " + Integer.toHexString(magic) + ")"
+                  : " (version " + version + ")"));
     }
     return new CommandChannel(target, key, mapped);
   }

@@ -157,7 +157,7 @@ public final class Records {
     }
 
     private void need(int bytes) {
-      if (bytes < 0 || position + bytes > limit) {
+      if (bytes < 0 || bytes > limit - position) { // not position + bytes: it may overflow
         throw new IllegalArgumentException(
             "truncated record: " + bytes + " bytes wanted, " + (limit - position) + " left");
       }
