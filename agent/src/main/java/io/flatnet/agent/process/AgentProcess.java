@@ -218,7 +218,7 @@ public final class AgentProcess implements Callable<Integer> {
         long incarnation = dataplane.incarnation();
         long deadline =
             seconds == 0 ? Long.MAX_VALUE : System.nanoTime() + seconds * 1_000_000_000L;
-        while (!stop.await(500, TimeUnit.MILLISECONDS) && System.nanoTime() < deadline) {
+        while (!stop.await(100, TimeUnit.MILLISECONDS) && System.nanoTime() < deadline) {
           incarnation = followRestarts(dataplane, agent, incarnation);
         }
       } finally {
