@@ -18,8 +18,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * bin/flatnet-cni as a real process (as a CNI runtime runs it: env, stdin, stdout, exit code),
- * against a real AgentSocketServer with a recording handler. Needs agent/target/classpath.txt,
- * which the build writes in process-classes.
+ * against a real AgentSocketServer with a recording handler. Needs cni/target/classpath.txt, which
+ * the build writes in process-classes.
  */
 class CniScriptTest {
 

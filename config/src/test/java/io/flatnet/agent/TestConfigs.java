@@ -6,7 +6,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Set;
 
-/** Shared config text for the agent's tests. */
+/**
+ * Shared config text for the agent's, the CNI plugin's and the config's tests (this module's test
+ * jar).
+ */
 public final class TestConfigs {
   private TestConfigs() {}
 
