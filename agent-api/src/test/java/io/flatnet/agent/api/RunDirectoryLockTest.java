@@ -55,7 +55,7 @@ class RunDirectoryLockTest {
           dir
               + " is in use by another flatnet router (pid "
               + holder.pid()
-              + "): one router per run directory; stop it first or use another --dir",
+              + "): one agent per run directory; stop it first or use another --dir",
           e.getMessage());
       // Refusing did not disturb the holder: still locked, its pid still in the file.
       assertThrows(IOException.class, () -> RunDirectoryLock.acquire(dir));
