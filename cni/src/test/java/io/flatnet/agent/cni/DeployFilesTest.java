@@ -73,8 +73,13 @@ class DeployFilesTest {
     assertEquals(
         "[{\"apiGroups\":[\"\"],\"resources\":[\"nodes\"],\"verbs\":[\"get\",\"list\",\"watch\"]}]",
         role.path("rules").toString());
-    assertEquals(
-        "flatnet",
-        docs.get(6).path("spec").path("template").path("spec").path("serviceAccountName").asText());
+    JsonNode pod = docs.get(6).path("spec").path("template").path("spec");
+    assertEquals("flatnet", pod.path("serviceAccountName").asText());
+    // Two processes, two containers: the kubelet restarts the agent without the dataplane.
+    JsonNode containers = pod.path("containers");
+    assertEquals("dataplane", containers.get(0).path("name").asText());
+    assertEquals("dataplane", containers.get(0).path("command").get(1).asText());
+    assertEquals("agent", containers.get(1).path("name").asText());
+    assertEquals("agent", containers.get(1).path("command").get(1).asText());
   }
 }
