@@ -177,14 +177,13 @@ public final class DataplaneMain implements Callable<Integer> {
     return states;
   }
 
-  /** Where the start-up time goes, from the process's start: each phase's milliseconds. */
+  /**
+   * Where the start-up time goes, from the JVM's start (the JVM's own clock: the process start time
+   * in /proc is only as exact as the boot time's second): each phase's milliseconds.
+   */
   static final class StartTimes {
     private final long startMillis =
-        ProcessHandle.current()
-            .info()
-            .startInstant()
-            .map(java.time.Instant::toEpochMilli)
-            .orElse(System.currentTimeMillis());
+        java.lang.management.ManagementFactory.getRuntimeMXBean().getStartTime();
     private final StringBuilder phases = new StringBuilder();
     private long last = startMillis;
 
