@@ -34,6 +34,9 @@ import org.junit.jupiter.api.io.TempDir;
  * (af_packet ports) and a counted UDP stream between them:
  *
  * <ul>
+ *   <li>the agent is kept busy (route add/del as fast as it takes them, up to 1,000 a second: about
+ *       90 here, each is persisted; a pod added and deleted every 100 ms; {@code show routes} and a
+ *       {@code /metrics} scrape every second): not one datagram is lost;
  *   <li>the agent is killed (SIGKILL) mid-stream: not one datagram is lost, the supervisor starts a
  *       new agent, which finds everything in place and changes nothing, and serves CNI again;
  *   <li>the dataplane is killed: the supervisor starts a new one, the agent applies the whole state
@@ -63,6 +66,7 @@ class NodeRestartTest {
       Files.write(script, in.readAllBytes());
     }
     router = new RouterChild("fnr", dir);
+    router.extraArgs.addAll(List.of("--metrics", "127.0.0.1:9465"));
     router.start();
     for (int i = 0; i < PODS.length; i++) {
       RouterChild.sh("ip", "netns", "del", PODS[i]);
@@ -122,11 +126,8 @@ class NodeRestartTest {
     }
   }
 
-  @Test
-  @Order(1)
-  void killingTheAgentMidStreamLosesNothingAndChangesNothing() throws Exception {
-    long oldAgent = router.pid("agent");
-    int readyBefore = count(router.logText(), "flatnet agent: ready");
+  /** Starts the counted stream from pod 0 to pod 1; returns {receiver, sender}. */
+  Process[] stream() throws IOException {
     Process receiver =
         new ProcessBuilder(
                 "ip",
@@ -140,8 +141,7 @@ class NodeRestartTest {
                 "3")
             .redirectErrorStream(true)
             .start();
-    String listening = readLine(receiver);
-    assertEquals("listening", listening);
+    assertEquals("listening", readLine(receiver));
     Process sender =
         new ProcessBuilder(
                 "ip",
@@ -157,22 +157,141 @@ class NodeRestartTest {
                 Integer.toString(SECONDS))
             .redirectErrorStream(true)
             .start();
+    return new Process[] {receiver, sender};
+  }
+
+  /**
+   * Waits for the stream to end and asserts every datagram arrived; returns the receiver's line.
+   */
+  String assertNoLoss(Process[] stream, String what) throws Exception {
+    Process receiver = stream[0];
+    Process sender = stream[1];
+    assertTrue(sender.waitFor(SECONDS + 30, TimeUnit.SECONDS), "the sender finished");
+    int sent = Integer.parseInt(new String(sender.getInputStream().readAllBytes()).strip());
+    assertTrue(receiver.waitFor(30, TimeUnit.SECONDS), "the receiver finished");
+    String got = new String(receiver.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    Matcher m = Pattern.compile("received (\\d+)").matcher(got);
+    assertTrue(m.find(), got);
+    assertEquals(RATE * SECONDS, sent);
+    assertEquals(sent, Integer.parseInt(m.group(1)), "datagrams lost " + what);
+    return "sent " + sent + " at " + RATE + "/s, " + got.strip();
+  }
+
+  @Test
+  @Order(0)
+  void aBusyAgentLosesNothing() throws Exception {
+    AgentClient agent = new AgentClient(router.socket(), Duration.ofSeconds(10));
+    java.util.concurrent.atomic.AtomicBoolean stop =
+        new java.util.concurrent.atomic.AtomicBoolean();
+    java.util.concurrent.atomic.AtomicLong routes = new java.util.concurrent.atomic.AtomicLong();
+    java.util.concurrent.atomic.AtomicLong pods = new java.util.concurrent.atomic.AtomicLong();
+    java.util.concurrent.atomic.AtomicLong looks = new java.util.concurrent.atomic.AtomicLong();
+    List<String> errors = java.util.Collections.synchronizedList(new ArrayList<>());
+    Thread routeChurn =
+        Thread.ofPlatform()
+            .start(
+                () -> {
+                  long next = System.nanoTime();
+                  for (int i = 0; !stop.get(); i++) {
+                    String prefix = "10.77." + (i / 250 % 250) + "." + (i % 250) + "/32";
+                    AgentProtocol.Response add =
+                        ask(
+                            agent,
+                            AgentProtocol.Request.routeAdd(prefix, RouterChild.PEER_V4, "uplink"));
+                    AgentProtocol.Response del = ask(agent, AgentProtocol.Request.routeDel(prefix));
+                    if (!add.ok() || !del.ok()) {
+                      errors.add("route " + prefix + ": " + add.error() + " / " + del.error());
+                    }
+                    routes.addAndGet(2);
+                    next += 2_000_000; // 1,000 changes a second at most
+                    java.util.concurrent.locks.LockSupport.parkNanos(next - System.nanoTime());
+                  }
+                });
+    Thread podChurn =
+        Thread.ofPlatform()
+            .start(
+                () -> {
+                  for (int i = 0; !stop.get(); i++) {
+                    AgentProtocol.Response add =
+                        ask(
+                            agent,
+                            new AgentProtocol.Request(
+                                AgentProtocol.POD_ADD,
+                                "rs/churn",
+                                "churn" + i,
+                                "tap",
+                                List.of("10.244.5.200"),
+                                null,
+                                null,
+                                null,
+                                "fnrchurn0"));
+                    AgentProtocol.Response del =
+                        ask(agent, AgentProtocol.Request.podDel("rs/churn", "churn" + i));
+                    if (!add.ok() || !del.ok()) {
+                      errors.add("pod churn " + i + ": " + add.error() + " / " + del.error());
+                    }
+                    pods.incrementAndGet();
+                    try {
+                      Thread.sleep(100);
+                    } catch (InterruptedException e) {
+                      return;
+                    }
+                  }
+                });
+    Thread lookers =
+        Thread.ofPlatform()
+            .start(
+                () -> {
+                  while (!stop.get()) {
+                    AgentProtocol.Response show =
+                        ask(agent, AgentProtocol.Request.of(AgentProtocol.SHOW_ROUTES));
+                    RouterChild.Result scrape =
+                        RouterChild.shIn(router.ns, "curl", "-sS", "http://127.0.0.1:9465/metrics");
+                    if (!show.ok() || !scrape.ok() || !scrape.output().contains("flatnet_")) {
+                      errors.add("show/scrape: " + show.error() + " / " + scrape.output());
+                    }
+                    looks.incrementAndGet();
+                    try {
+                      Thread.sleep(1000);
+                    } catch (InterruptedException e) {
+                      return;
+                    }
+                  }
+                });
+    String result;
+    long begun = System.nanoTime();
+    try {
+      Thread.sleep(500);
+      result = assertNoLoss(stream(), "while the agent was busy");
+    } finally {
+      stop.set(true);
+      routeChurn.join(30_000);
+      podChurn.join(30_000);
+      lookers.join(30_000);
+    }
+    double seconds = (System.nanoTime() - begun) / 1e9;
+    System.out.printf(
+        "busy agent: %s; meanwhile %.0f route changes/s, %.1f pod add+del/s, %d show+scrape%n",
+        result, routes.get() / seconds, pods.get() / seconds, looks.get());
+    assertEquals(List.of(), errors);
+    // The agent persists each runtime route (routes.json) before it answers: ~10 ms a change here.
+    assertTrue(routes.get() / seconds > 20, "the route churn ran: " + routes.get());
+    assertTrue(pods.get() > 10, "the pod churn ran: " + pods.get());
+  }
+
+  @Test
+  @Order(1)
+  void killingTheAgentMidStreamLosesNothingAndChangesNothing() throws Exception {
+    long oldAgent = router.pid("agent");
+    int readyBefore = count(router.logText(), "flatnet agent: ready");
+    Process[] stream = stream();
     Thread.sleep(2_000);
     router.kill("agent");
     awaitLog("flatnet agent: ready", readyBefore + 1, 60);
     long newAgent = router.pid("agent");
     assertNotEquals(oldAgent, newAgent, "the supervisor started a new agent");
-    assertTrue(sender.waitFor(SECONDS + 30, TimeUnit.SECONDS), "the sender finished");
-    int sent = Integer.parseInt(new String(sender.getInputStream().readAllBytes()).strip());
-    assertTrue(receiver.waitFor(30, TimeUnit.SECONDS), "the receiver finished");
-    String got = new String(receiver.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    System.out.printf(
-        "agent restart mid-stream: sent %d at %d/s, %s; agent %d -> %d%n",
-        sent, RATE, got.strip(), oldAgent, newAgent);
-    Matcher m = Pattern.compile("received (\\d+)").matcher(got);
-    assertTrue(m.find(), got);
-    assertEquals(RATE * SECONDS, sent);
-    assertEquals(sent, Integer.parseInt(m.group(1)), "datagrams lost across the agent restart");
+    String result = assertNoLoss(stream, "across the agent restart");
+    System.out.printf("agent restart mid-stream: %s; agent %d -> %d%n", result, oldAgent, newAgent);
 
     // The new agent found the node as it was: its first reconcile changed nothing.
     String log = router.logText();
@@ -212,6 +331,15 @@ class NodeRestartTest {
             .call(AgentProtocol.Request.of(AgentProtocol.SHOW_PODS));
     assertTrue(pods.ok(), String.valueOf(pods.error()));
     assertEquals(2, pods.data().size(), pods.data().toString());
+  }
+
+  /** A call whose I/O failure is an answer too (counted as an error by the churn). */
+  static AgentProtocol.Response ask(AgentClient agent, AgentProtocol.Request request) {
+    try {
+      return agent.call(request);
+    } catch (IOException e) {
+      return AgentProtocol.Response.failure(request.op() + ": " + e);
+    }
   }
 
   static String readLine(Process p) throws IOException {
