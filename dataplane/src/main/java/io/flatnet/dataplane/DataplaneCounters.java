@@ -39,6 +39,9 @@ public final class DataplaneCounters implements AutoCloseable {
 
   public static final int TYPE_DROP = 3;
 
+  /** A worker's loop timing: loops, the longest loop, the loop-time histogram. */
+  public static final int TYPE_LOOP = 4;
+
   private final File file;
   private final PidFileLock lock;
   private final MappedByteBuffer mapped;

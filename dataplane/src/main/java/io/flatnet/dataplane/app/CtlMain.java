@@ -1,7 +1,9 @@
 package io.flatnet.dataplane.app;
 
 import io.flatnet.dataplane.DataplaneCounters;
+import io.flatnet.dataplane.WorkerCounters;
 import java.io.File;
+import java.time.Instant;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
@@ -37,8 +39,13 @@ public final class CtlMain implements Callable<Integer> {
   @Command(
       name = "counters",
       mixinStandardHelpOptions = true,
-      description =
-          "Prints the router's counters: per port, per drop reason, per event, summed over workers.")
+      description = {
+        "Prints the router's counters: per port, per drop reason, per event, summed over workers"
+            + " (the longest loop: the maximum over workers), then each worker's longest stall.",
+        "A worker's loop time runs from one loop's start to the next: its own work, its idle"
+            + " strategy's wait, and any time its thread was off the CPU. 'loops taking >=1024us'"
+            + " are stalls that a 1024-descriptor ring fills in at 1 Mpps."
+      })
   public static final class Counters implements Callable<Integer> {
     @Option(
         names = "--dir",
@@ -71,6 +78,7 @@ public final class CtlMain implements Callable<Integer> {
       do {
         Map<String, Long> now = read(reader);
         print(now, previous);
+        printStalls(reader);
         previous = now;
         if (watchSeconds > 0) {
           Thread.sleep(watchSeconds * 1000L);
@@ -85,9 +93,53 @@ public final class CtlMain implements Callable<Integer> {
       reader.forEach(
           (counterId, typeId, key, label) -> {
             String name = perWorker ? label : label.replaceFirst("^worker \\d+ ", "");
-            values.merge(name, reader.getCounterValue(counterId), Long::sum);
+            values.merge(
+                name,
+                reader.getCounterValue(counterId),
+                name.contains("longest-loop") ? Math::max : Long::sum);
           });
       return values;
+    }
+
+    /**
+     * One line per worker: its longest loop since it started (how long its RX queues went
+     * unpolled), when, and how many of its loops took 1024 µs or more.
+     */
+    private static void printStalls(CountersReader reader) {
+      Map<Integer, long[]> workers = new TreeMap<>(); // longest ns, at epoch ms, loops, >=1024us
+      String slowest = WorkerCounters.loopBucketLabel(WorkerCounters.LOOP_BUCKETS - 1);
+      reader.forEach(
+          (counterId, typeId, key, label) -> {
+            if (typeId != DataplaneCounters.TYPE_LOOP || !label.startsWith("worker ")) {
+              return;
+            }
+            int space = label.indexOf(' ', 7);
+            int worker = Integer.parseInt(label.substring(7, space));
+            String rest = label.substring(space + 1);
+            long[] w = workers.computeIfAbsent(worker, k -> new long[4]);
+            long v = reader.getCounterValue(counterId);
+            switch (rest) {
+              case "longest-loop-ns" -> w[0] = v;
+              case "longest-loop-at-epoch-ms" -> w[1] = v;
+              case "loops" -> w[2] = v;
+              default -> {
+                if (rest.equals(slowest)) {
+                  w[3] = v;
+                }
+              }
+            }
+          });
+      for (Map.Entry<Integer, long[]> e : workers.entrySet()) {
+        long[] w = e.getValue();
+        System.out.printf(
+            Locale.ROOT,
+            "worker %d longest stall: %,.1f us%s; %,d of %,d loops took >=1024 us%n",
+            e.getKey(),
+            w[0] / 1e3,
+            w[1] == 0 ? "" : " at " + Instant.ofEpochMilli(w[1]),
+            w[3],
+            w[2]);
+      }
     }
 
     private void print(Map<String, Long> now, Map<String, Long> previous) {
