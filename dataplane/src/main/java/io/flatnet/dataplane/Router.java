@@ -411,6 +411,16 @@ public final class Router implements AutoCloseable {
   }
 
   /**
+   * The control thread's longest park when idle. Each wake-up of a parked thread cost about 50 µs
+   * of CPU on the 2-vCPU VMs flatnet is benchmarked on (timer and scheduler exits), and took that
+   * CPU from whatever ran there: at the 1 ms it was, about 900 wake-ups a second took 4 % of the
+   * generator's CPU and preempted the worker as often (perf sched, bench e2e at 0.2 Mpps). At 10 ms
+   * it wakes about 100 times a second; a neighbour message from a worker waits at most that long
+   * (the channel holds 64 KB), and aging runs every retransmit time / 4 (250 ms by default).
+   */
+  static final long CONTROL_MAX_PARK_NANOS = 10_000_000L;
+
+  /**
    * Starts one worker per CPU. Each polls a share of the ports' RX queues (round robin) and owns TX
    * queue {@code id} on every port. With more than one worker, every port needs that many TX queues
    * (for vhost-user: {@code queues=N} in its devargs).
@@ -453,7 +463,7 @@ public final class Router implements AutoCloseable {
     }
     AgentRunner control =
         new AgentRunner(
-            new BackoffIdleStrategy(10, 10, 1_000, 1_000_000),
+            new BackoffIdleStrategy(10, 10, 1_000, CONTROL_MAX_PARK_NANOS),
             Throwable::printStackTrace,
             null,
             new ControlAgent());
