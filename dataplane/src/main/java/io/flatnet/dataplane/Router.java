@@ -411,12 +411,12 @@ public final class Router implements AutoCloseable {
   }
 
   /**
-   * The control thread's longest park when idle. Each wake-up of a parked thread cost about 50 µs
-   * of CPU on the 2-vCPU VMs flatnet is benchmarked on (timer and scheduler exits), and took that
-   * CPU from whatever ran there: at the 1 ms it was, about 900 wake-ups a second took 4 % of the
-   * generator's CPU and preempted the worker as often (perf sched, bench e2e at 0.2 Mpps). At 10 ms
-   * it wakes about 100 times a second; a neighbour message from a worker waits at most that long
-   * (the channel holds 64 KB), and aging runs every retransmit time / 4 (250 ms by default).
+   * The control thread's longest park when idle: 10 ms, so it wakes about 100 times a second, not
+   * the 900 it did at 1 ms (perf sched, bench e2e at 0.2 Mpps: 289 against 2,515 runs in 3 s). Each
+   * wake-up preempts whatever runs on its CPU, a worker if it shares the worker's; on these VMs a
+   * run of a parked thread costs 35 to 250 µs, sometimes several ms. A neighbour message from a
+   * worker waits at most 10 ms (the channel holds 64 KB), and aging runs every retransmit time / 4
+   * (250 ms by default).
    */
   static final long CONTROL_MAX_PARK_NANOS = 10_000_000L;
 

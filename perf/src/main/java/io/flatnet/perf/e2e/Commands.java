@@ -71,6 +71,7 @@ public record Commands(
           "-Xms1g",
           "-Xmx1g",
           "-XX:+AlwaysPreTouch",
+          "-XX:+UseTransparentHugePages",
           "-Xss4m");
 
   /** Packet length for an Ethernet frame size: DPDK's pkt_len excludes the 4-byte FCS. */
