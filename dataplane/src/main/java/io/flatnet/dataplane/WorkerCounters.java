@@ -10,10 +10,14 @@ import org.agrona.concurrent.status.AtomicCounter;
  */
 public final class WorkerCounters {
   /**
-   * Buckets of the loop-time histogram: under 1 µs, then [1, 2), [2, 4), ... [512, 1024) µs, and
-   * 1024 µs or more.
+   * Buckets of the loop-time histogram: under 1 µs, then [1, 2), [2, 4), ... [8192, 16384) µs, and
+   * 16384 µs or more. A 1024-descriptor ring fills in 1 ms at 1 Mpps and in 10 ms at 0.1 Mpps, so
+   * the buckets go on past 1 ms.
    */
-  public static final int LOOP_BUCKETS = 12;
+  public static final int LOOP_BUCKETS = 16;
+
+  /** The first bucket of loops of 1024 µs or more. */
+  public static final int FIRST_MILLISECOND_BUCKET = 11;
 
   /** Loops timed between two publications of the loop counters (about 0.1 to 10 ms of loops). */
   static final int LOOPS_PER_PUBLISH = 1024;
@@ -80,8 +84,8 @@ public final class WorkerCounters {
 
   /**
    * Label (without the {@code worker N} prefix) of loop-time bucket {@code b}: {@code loops taking
-   * <1us}, {@code loops taking 1-2us}, ... {@code loops taking 512-1024us}, {@code loops taking
-   * >=1024us}.
+   * <1us}, {@code loops taking 1-2us}, ... {@code loops taking 8192-16384us}, {@code loops taking
+   * >=16384us}.
    */
   public static String loopBucketLabel(int b) {
     if (b == 0) {

@@ -4,6 +4,8 @@ import io.flatnet.dataplane.DataplaneCounters;
 import io.flatnet.dataplane.WorkerCounters;
 import java.io.File;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
@@ -43,7 +45,7 @@ public final class CtlMain implements Callable<Integer> {
         "Prints the router's counters: per port, per drop reason, per event, summed over workers"
             + " (the longest loop: the maximum over workers), then each worker's longest stall.",
         "A worker's loop time runs from one loop's start to the next: its own work, its idle"
-            + " strategy's wait, and any time its thread was off the CPU. 'loops taking >=1024us'"
+            + " strategy's wait, and any time its thread was off the CPU. Loops of 1024 us or more"
             + " are stalls that a 1024-descriptor ring fills in at 1 Mpps."
       })
   public static final class Counters implements Callable<Integer> {
@@ -107,7 +109,10 @@ public final class CtlMain implements Callable<Integer> {
      */
     private static void printStalls(CountersReader reader) {
       Map<Integer, long[]> workers = new TreeMap<>(); // longest ns, at epoch ms, loops, >=1024us
-      String slowest = WorkerCounters.loopBucketLabel(WorkerCounters.LOOP_BUCKETS - 1);
+      List<String> slow = new ArrayList<>();
+      for (int b = WorkerCounters.FIRST_MILLISECOND_BUCKET; b < WorkerCounters.LOOP_BUCKETS; b++) {
+        slow.add(WorkerCounters.loopBucketLabel(b));
+      }
       reader.forEach(
           (counterId, typeId, key, label) -> {
             if (typeId != DataplaneCounters.TYPE_LOOP || !label.startsWith("worker ")) {
@@ -123,8 +128,8 @@ public final class CtlMain implements Callable<Integer> {
               case "longest-loop-at-epoch-ms" -> w[1] = v;
               case "loops" -> w[2] = v;
               default -> {
-                if (rest.equals(slowest)) {
-                  w[3] = v;
+                if (slow.contains(rest)) {
+                  w[3] += v;
                 }
               }
             }

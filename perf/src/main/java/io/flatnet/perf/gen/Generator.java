@@ -171,7 +171,7 @@ public final class Generator {
       long previous = now;
       now = System.nanoTime();
       long loop = now - previous;
-      counters.loopsTaking[Math.min(11, 64 - Long.numberOfLeadingZeros(loop / 1000))]++;
+      counters.loopsTaking[Math.min(15, 64 - Long.numberOfLeadingZeros(loop / 1000))]++;
       if (loop > counters.longestLoopNanos) {
         counters.longestLoopNanos = loop;
       }
