@@ -43,9 +43,10 @@ public final class Generator {
     public long longestLoopNanos;
 
     /**
-     * Loop iterations by time: [0] under 1 µs, then [1, 2), [2, 4) ... µs, [11] 1024 µs or more.
+     * Loop iterations by time, in the workers' buckets: [0] under 1 µs, then [1, 2), [2, 4) ... µs,
+     * [15] 16384 µs or more.
      */
-    public final long[] loopsTaking = new long[12];
+    public final long[] loopsTaking = new long[16];
 
     Counters(int ports) {
       offered = new long[ports];
