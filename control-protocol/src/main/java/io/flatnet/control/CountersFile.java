@@ -28,6 +28,30 @@ public final class CountersFile {
   public static final int TYPE_WORKER = 2;
   public static final int TYPE_DROP = 3;
 
+  /** A worker's loop timing: loops, the longest loop, the loop-time histogram. */
+  public static final int TYPE_LOOP = 4;
+
+  /** Buckets of a worker's loop-time histogram: below 1 µs, then one per power of two. */
+  public static final int LOOP_BUCKETS = 16;
+
+  /** The first bucket of loops of 1024 µs or more: stalls a 1024-slot ring fills at 1 Mpps. */
+  public static final int FIRST_MILLISECOND_BUCKET = 11;
+
+  /**
+   * Label (without the {@code worker N} prefix) of loop-time bucket {@code b}: {@code loops taking
+   * <1us}, {@code loops taking 1-2us}, ... {@code loops taking 8192-16384us}, {@code loops taking
+   * >=16384us}.
+   */
+  public static String loopBucketLabel(int b) {
+    if (b == 0) {
+      return "loops taking <1us";
+    }
+    if (b == LOOP_BUCKETS - 1) {
+      return "loops taking >=" + (1 << (b - 1)) + "us";
+    }
+    return "loops taking " + (1 << (b - 1)) + "-" + (1 << b) + "us";
+  }
+
   /** Maps a counters file for reading. */
   public static CountersReader openReader(File file) {
     MappedByteBuffer buffer = IoUtil.mapExistingFile(file, "flatnet counters");

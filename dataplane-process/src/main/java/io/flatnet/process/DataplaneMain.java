@@ -120,7 +120,7 @@ public final class DataplaneMain implements Callable<Integer> {
       try (CommandChannel channel = CommandChannel.create(dir);
           AgentRunner commands =
               new AgentRunner(
-                  new BackoffIdleStrategy(100, 10, 1_000, 200_000),
+                  new BackoffIdleStrategy(100, 10, 1_000, Router.CONTROL_MAX_PARK_NANOS),
                   e -> System.err.println("flatnet dataplane: command thread: " + e),
                   null,
                   new CommandServer(channel, dataplane, queries))) {

@@ -38,6 +38,8 @@ public final class DataplaneCounters implements AutoCloseable {
 
   public static final int TYPE_DROP = CountersFile.TYPE_DROP;
 
+  public static final int TYPE_LOOP = CountersFile.TYPE_LOOP;
+
   private final File file;
   private final PidFileLock lock;
   private final MappedByteBuffer mapped;

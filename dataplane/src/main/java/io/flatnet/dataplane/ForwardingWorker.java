@@ -110,6 +110,7 @@ public final class ForwardingWorker implements Agent {
 
   @Override
   public int doWork() {
+    counters.loopStarted(System.nanoTime());
     ForwardingState current = state;
     WorkerPorts queues = ports;
     if (queues.generation != portsGenerationInUse) {
@@ -225,7 +226,7 @@ public final class ForwardingWorker implements Agent {
   public void onClose() {
     neighbors.clear();
     io.flush();
-    counters.publish(false);
+    counters.publishAll();
     quiescence.close();
     Lcore.unregisterCurrentThread();
   }

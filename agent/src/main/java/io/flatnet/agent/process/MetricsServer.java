@@ -2,6 +2,7 @@ package io.flatnet.agent.process;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.flatnet.control.CountersFile;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
@@ -89,6 +90,8 @@ public final class MetricsServer implements AutoCloseable {
     return server.getAddress();
   }
 
+  private static final String LONGEST_LOOP = "flatnet_worker_longest_loop_nanoseconds";
+
   /** The exposition text of every counter in {@code reader}. */
   public static String render(CountersReader reader) {
     Map<String, Map<String, Long>> families = new TreeMap<>();
@@ -102,7 +105,14 @@ public final class MetricsServer implements AutoCloseable {
           String worker = w.group(1);
           String rest = w.group(2);
           Matcher p = PORT.matcher(rest);
-          if (p.matches()) {
+          if (type == CountersFile.TYPE_LOOP) {
+            if (rest.equals("longest-loop-ns")) {
+              add(families, LONGEST_LOOP, "worker", worker, value);
+            } else if (rest.startsWith("loops taking ")) {
+              add(families, "flatnet_worker_loops_total", "took", rest.substring(13), value);
+            }
+            // longest-loop-at-epoch-ms and the loop count: ctl counters shows them
+          } else if (p.matches()) {
             add(
                 families,
                 "flatnet_port_" + p.group(2) + "_packets_total",
@@ -125,7 +135,9 @@ public final class MetricsServer implements AutoCloseable {
     StringBuilder out = new StringBuilder();
     for (Map.Entry<String, Map<String, Long>> family : families.entrySet()) {
       out.append("# HELP ").append(family.getKey()).append(' ').append(help(family.getKey()));
-      out.append("\n# TYPE ").append(family.getKey()).append(" counter\n");
+      out.append("\n# TYPE ")
+          .append(family.getKey())
+          .append(family.getKey().equals(LONGEST_LOOP) ? " gauge\n" : " counter\n");
       family
           .getValue()
           .forEach(
@@ -153,6 +165,9 @@ public final class MetricsServer implements AutoCloseable {
       case "flatnet_drops_total" -> "Packets dropped, by reason.";
       case "flatnet_worker_rx_packets_total" -> "Packets a worker received.";
       case "flatnet_worker_tx_packets_total" -> "Packets a worker sent.";
+      case LONGEST_LOOP ->
+          "A worker's longest loop since it started: how long its queues went unpolled.";
+      case "flatnet_worker_loops_total" -> "Worker loops by how long they took (all workers).";
       default -> "Control events of the workers (ARP/NDP, ICMP, neighbours).";
     };
   }

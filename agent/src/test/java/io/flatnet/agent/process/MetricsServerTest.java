@@ -31,6 +31,9 @@ class MetricsServerTest {
       counters.newCounter("worker 0 drop no-route", CountersFile.TYPE_DROP).set(2);
       counters.newCounter("worker 0 rx-packets", CountersFile.TYPE_WORKER).set(12);
       counters.newCounter("worker 1 icmp-sent", CountersFile.TYPE_WORKER).set(1);
+      counters.newCounter("worker 0 longest-loop-ns", CountersFile.TYPE_LOOP).set(5000);
+      counters.newCounter("worker 0 loops taking 1024-2048us", CountersFile.TYPE_LOOP).set(3);
+      counters.newCounter("worker 1 loops taking 1024-2048us", CountersFile.TYPE_LOOP).set(4);
       try (MetricsServer server = MetricsServer.start("127.0.0.1:0", () -> counters)) {
         HttpResponse<String> r =
             HttpClient.newHttpClient()
@@ -48,6 +51,10 @@ class MetricsServerTest {
             body.contains("flatnet_port_rx_packets_total{port=\"default/web-1\"} 12\n"), body);
         assertTrue(body.contains("flatnet_port_tx_packets_total{port=\"uplink\"} 3\n"), body);
         assertTrue(body.contains("flatnet_drops_total{reason=\"no-route\"} 2\n"), body);
+        assertTrue(body.contains("# TYPE flatnet_worker_longest_loop_nanoseconds gauge\n"), body);
+        assertTrue(
+            body.contains("flatnet_worker_longest_loop_nanoseconds{worker=\"0\"} 5000\n"), body);
+        assertTrue(body.contains("flatnet_worker_loops_total{took=\"1024-2048us\"} 7\n"), body);
         assertTrue(body.contains("flatnet_worker_rx_packets_total{worker=\"0\"} 12\n"), body);
         assertTrue(body.contains("flatnet_events_total{event=\"icmp-sent\"} 1\n"), body);
       }

@@ -2,6 +2,9 @@ package io.flatnet.agent.ctl;
 
 import io.flatnet.control.CountersFile;
 import java.io.File;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
@@ -17,8 +20,13 @@ import picocli.CommandLine.Option;
 @Command(
     name = "counters",
     mixinStandardHelpOptions = true,
-    description =
-        "Prints the router's counters: per port, per drop reason, per event, summed over workers.")
+    description = {
+      "Prints the router's counters: per port, per drop reason, per event, summed over workers"
+          + " (the longest loop: the maximum over workers), then each worker's longest stall.",
+      "A worker's loop time runs from one loop's start to the next: its own work, its idle"
+          + " strategy's wait, and any time its thread was off the CPU. Loops of 1024 us or more"
+          + " are stalls that a 1024-descriptor ring fills in at 1 Mpps."
+    })
 public final class CountersCommand implements Callable<Integer> {
   @Option(
       names = "--dir",
@@ -68,6 +76,50 @@ public final class CountersCommand implements Callable<Integer> {
           values.merge(name, reader.getCounterValue(counterId), Long::sum);
         });
     return values;
+  }
+
+  /**
+   * One line per worker: its longest loop since it started (how long its RX queues went unpolled),
+   * when, and how many of its loops took 1024 µs or more.
+   */
+  private static void printStalls(CountersReader reader) {
+    Map<Integer, long[]> workers = new TreeMap<>(); // longest ns, at epoch ms, loops, >=1024us
+    List<String> slow = new ArrayList<>();
+    for (int b = CountersFile.FIRST_MILLISECOND_BUCKET; b < CountersFile.LOOP_BUCKETS; b++) {
+      slow.add(CountersFile.loopBucketLabel(b));
+    }
+    reader.forEach(
+        (counterId, typeId, key, label) -> {
+          if (typeId != CountersFile.TYPE_LOOP || !label.startsWith("worker ")) {
+            return;
+          }
+          int space = label.indexOf(' ', 7);
+          int worker = Integer.parseInt(label.substring(7, space));
+          String rest = label.substring(space + 1);
+          long[] w = workers.computeIfAbsent(worker, k -> new long[4]);
+          long v = reader.getCounterValue(counterId);
+          switch (rest) {
+            case "longest-loop-ns" -> w[0] = v;
+            case "longest-loop-at-epoch-ms" -> w[1] = v;
+            case "loops" -> w[2] = v;
+            default -> {
+              if (slow.contains(rest)) {
+                w[3] += v;
+              }
+            }
+          }
+        });
+    for (Map.Entry<Integer, long[]> e : workers.entrySet()) {
+      long[] w = e.getValue();
+      System.out.printf(
+          Locale.ROOT,
+          "worker %d longest stall: %,.1f us%s; %,d of %,d loops took >=1024 us%n",
+          e.getKey(),
+          w[0] / 1e3,
+          w[1] == 0 ? "" : " at " + Instant.ofEpochMilli(w[1]),
+          w[3],
+          w[2]);
+    }
   }
 
   private void print(Map<String, Long> now, Map<String, Long> previous) {

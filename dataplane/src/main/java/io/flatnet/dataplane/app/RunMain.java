@@ -1,5 +1,6 @@
 package io.flatnet.dataplane.app;
 
+import io.flatnet.dataplane.CpuIsolation;
 import io.flatnet.dataplane.ForwardingWorker;
 import io.flatnet.dataplane.Router;
 import io.flatnet.dpdk.Eal;
@@ -8,7 +9,9 @@ import io.flatnet.route.Ipv4Prefix;
 import java.io.File;
 import java.nio.file.Files;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -59,6 +62,15 @@ public final class RunMain implements Callable<Integer> {
           "Confine every other thread of this process (GC, JIT, EAL, control) to the CPUs no"
               + " worker owns. Needs a CPU to spare; off by default (see docs/architecture.md).")
   boolean isolateWorkers;
+
+  @Option(
+      names = "--other-threads-cpus",
+      split = ",",
+      description =
+          "Confine every thread of this process but the workers (GC, JIT, EAL, control) to these"
+              + " CPUs, e.g. the workers' own, so that they never take another program's CPU:"
+              + " bench e2e runs flatnet so, as it runs l3fwd and testpmd all on the DUT's CPU.")
+  List<Integer> otherThreadsCpus = new ArrayList<>();
 
   @Option(names = "--seconds", description = "Stop after this long; 0 runs until signalled.")
   int seconds = 0;
@@ -187,6 +199,13 @@ public final class RunMain implements Callable<Integer> {
       }
       for (StaticRoute route : parsed) {
         router.routeDirect(route.prefix(), router.ports().get(route.portIndex()), route.mac());
+      }
+      if (!otherThreadsCpus.isEmpty()) {
+        BitSet others = new BitSet();
+        otherThreadsCpus.forEach(others::set);
+        // Before the workers and the control thread start: they inherit it (workers then pin).
+        int moved = CpuIsolation.confineAllBut(Set.of(), others);
+        System.out.printf("flatnet run: %d threads confined to CPUs %s%n", moved, otherThreadsCpus);
       }
       List<ForwardingWorker> workers =
           router.startWorkers(

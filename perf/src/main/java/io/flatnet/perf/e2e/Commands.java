@@ -71,6 +71,7 @@ public record Commands(
           "-Xms1g",
           "-Xmx1g",
           "-XX:+AlwaysPreTouch",
+          "-XX:+UseTransparentHugePages",
           "-Xss4m");
 
   /** Packet length for an Ethernet frame size: DPDK's pkt_len excludes the 4-byte FCS. */
@@ -228,7 +229,10 @@ public record Commands(
         c.addAll(List.of("-cp", flatnetClasspath, "io.flatnet.dataplane.app.RunMain"));
         c.addAll(vhostPorts("--port", sock0, sock1));
         c.addAll(routes.flatnetArgs());
+        // All of flatnet on the DUT's CPU, as l3fwd's and testpmd's lcores are: its other threads
+        // (control, JIT, GC) must not take the generator's CPU and starve it.
         c.addAll(List.of("--worker-cpu", Integer.toString(dutCpu)));
+        c.addAll(List.of("--other-threads-cpus", Integer.toString(dutCpu)));
         if (telemetryPrefix == null) {
           c.add("--quiet");
         }

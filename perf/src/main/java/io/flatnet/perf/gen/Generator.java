@@ -36,6 +36,18 @@ public final class Generator {
     public long allocFailures;
     public long sendNanos;
 
+    /** Packets the pacers lost to stalls of the loop (see {@link Pacer#lostPackets}). */
+    public long pacerLost;
+
+    /** The longest time between two loop iterations while sending, in nanoseconds. */
+    public long longestLoopNanos;
+
+    /**
+     * Loop iterations by time, in the workers' buckets: [0] under 1 µs, then [1, 2), [2, 4) ... µs,
+     * [15] 16384 µs or more.
+     */
+    public final long[] loopsTaking = new long[16];
+
     Counters(int ports) {
       offered = new long[ports];
       accepted = new long[ports];
@@ -47,6 +59,8 @@ public final class Generator {
       java.util.Arrays.fill(accepted, 0);
       java.util.Arrays.fill(returned, 0);
       foreign = misrouted = probesSent = probesReceived = allocFailures = sendNanos = 0;
+      pacerLost = longestLoopNanos = 0;
+      java.util.Arrays.fill(loopsTaking, 0);
     }
   }
 
@@ -155,9 +169,18 @@ public final class Generator {
           }
         }
       }
+      long previous = now;
       now = System.nanoTime();
+      long loop = now - previous;
+      counters.loopsTaking[Math.min(15, 64 - Long.numberOfLeadingZeros(loop / 1000))]++;
+      if (loop > counters.longestLoopNanos) {
+        counters.longestLoopNanos = loop;
+      }
     }
     counters.sendNanos = now - start;
+    for (Pacer pacer : pacers) {
+      counters.pacerLost += pacer.lostPackets();
+    }
     long drainEnd = System.nanoTime() + drainMillis * 1_000_000L;
     while (System.nanoTime() < drainEnd) {
       for (int p = 0; p < ports; p++) {

@@ -14,6 +14,7 @@ public final class Pacer {
   private final long capacity;
   private long credit;
   private long last;
+  private long lostCredit;
 
   /**
    * @param ratePps packets a second, 0 for unpaced
@@ -46,11 +47,23 @@ public final class Pacer {
     if (elapsed > 0) {
       // elapsed * rate overflows only after ~1 s at 9 Gpps; cap the elapsed time first.
       long cappedElapsed = Math.min(elapsed, capacity / ratePps + 1);
-      credit = Math.min(capacity, credit + cappedElapsed * ratePps);
+      long filled = credit + cappedElapsed * ratePps;
+      if (filled > capacity) {
+        lostCredit += filled - capacity + (elapsed - cappedElapsed) * ratePps;
+      }
+      credit = Math.min(capacity, filled);
       last = nowNanos;
     }
     long whole = credit / NANOS;
     return (int) Math.min(max, whole);
+  }
+
+  /**
+   * Packets the bucket could not hold: time the loop spent away (a stall longer than {@code depth /
+   * rate}) that is lost to the rate, not caught up.
+   */
+  public long lostPackets() {
+    return lostCredit / NANOS;
   }
 
   /** Takes {@code packets} out of the bucket. */

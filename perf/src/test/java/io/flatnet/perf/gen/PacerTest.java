@@ -66,4 +66,18 @@ class PacerTest {
     assertEquals(1, Pacer.probeInterval(1_000, 20_000, 5_000_000));
     assertEquals(0, Pacer.probeInterval(1_000_000, 0, 5_000_000));
   }
+
+  @Test
+  void countsWhatAStallLongerThanTheBucketLoses() {
+    Pacer p = new Pacer(1_000_000, 128, 0); // 1 packet a microsecond, 128 deep
+    assertEquals(0, p.lostPackets());
+    p.allowance(100_000, 32); // 100 us away: 101 packets of credit, all kept
+    assertEquals(0, p.lostPackets());
+    p.consume(32);
+    p.allowance(1_100_000, 32); // 1 ms more: 69 + 1000 credit, 128 kept
+    assertEquals(69 + 1000 - 128, p.lostPackets());
+    Pacer unpaced = new Pacer(0, 128, 0);
+    unpaced.allowance(5_000_000_000L, 32);
+    assertEquals(0, unpaced.lostPackets());
+  }
 }
