@@ -2,6 +2,7 @@ package io.flatnet.process;
 
 import io.flatnet.control.CommandChannel;
 import io.flatnet.control.CommandServer;
+import io.flatnet.control.StopSignal;
 import io.flatnet.dataplane.ForwardingWorker;
 import io.flatnet.dataplane.Router;
 import io.flatnet.dataplane.app.IdleStrategies;
@@ -19,7 +20,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.BackoffIdleStrategy;
@@ -93,8 +93,6 @@ public final class DataplaneMain implements Callable<Integer> {
     times.mark("jvm+main");
     Eal.init(eal.build());
     times.mark("eal");
-    CountDownLatch stop = new CountDownLatch(1);
-    CountDownLatch stopped = new CountDownLatch(1);
     Router router;
     try {
       // Takes the counters lock: one dataplane per run directory, before cnc.dat is touched.
@@ -104,6 +102,7 @@ public final class DataplaneMain implements Callable<Integer> {
       return 3;
     }
     times.mark("router");
+    StopSignal stop = StopSignal.install();
     try (router) {
       List<ForwardingWorker> workers =
           router.startWorkers(
@@ -136,18 +135,6 @@ public final class DataplaneMain implements Callable<Integer> {
                 channel.file(),
                 router.counters().file(),
                 times));
-        Runtime.getRuntime()
-            .addShutdownHook(
-                new Thread(
-                    () -> {
-                      stop.countDown();
-                      try {
-                        stopped.await(10, TimeUnit.SECONDS);
-                      } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                      }
-                    },
-                    "flatnet-stop"));
         ThroughputReport report =
             new ThroughputReport(
                 workers.stream().map(ForwardingWorker::counters).toList(), List.of(), List.of());
@@ -164,7 +151,7 @@ public final class DataplaneMain implements Callable<Integer> {
         vhostPorts.close();
       }
     } finally {
-      stopped.countDown();
+      stop.done();
     }
     return 0;
   }

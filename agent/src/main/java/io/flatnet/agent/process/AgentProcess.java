@@ -15,13 +15,13 @@ import io.flatnet.agent.config.NodeConfig;
 import io.flatnet.agent.kube.NodeWatcher;
 import io.flatnet.control.CountersFile;
 import io.flatnet.control.DataplaneClient;
+import io.flatnet.control.StopSignal;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -141,8 +141,7 @@ public final class AgentProcess implements Callable<Integer> {
     if (dataplane == null) {
       return 4;
     }
-    CountDownLatch stop = new CountDownLatch(1);
-    CountDownLatch stopped = new CountDownLatch(1);
+    StopSignal stop = StopSignal.install();
     try (dataplane) {
       NodeWatcher nodes = startNodeWatcher(node.kubernetes());
       Agent.Options options =
@@ -203,18 +202,6 @@ public final class AgentProcess implements Callable<Integer> {
         System.out.printf(
             "flatnet agent: ready: dataplane pid %d, CNI socket %s%n",
             dataplane.dataplanePid(), server.socket());
-        Runtime.getRuntime()
-            .addShutdownHook(
-                new Thread(
-                    () -> {
-                      stop.countDown();
-                      try {
-                        stopped.await(10, TimeUnit.SECONDS);
-                      } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                      }
-                    },
-                    "flatnet-stop"));
         long incarnation = dataplane.incarnation();
         long deadline =
             seconds == 0 ? Long.MAX_VALUE : System.nanoTime() + seconds * 1_000_000_000L;
@@ -228,7 +215,7 @@ public final class AgentProcess implements Callable<Integer> {
         agent.close();
       }
     } finally {
-      stopped.countDown();
+      stop.done();
     }
     return 0;
   }

@@ -1,5 +1,6 @@
 package io.flatnet.dataplane.app;
 
+import io.flatnet.control.StopSignal;
 import io.flatnet.dataplane.CpuIsolation;
 import io.flatnet.dataplane.ForwardingWorker;
 import io.flatnet.dataplane.Router;
@@ -13,7 +14,6 @@ import java.util.BitSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.agrona.concurrent.IdleStrategy;
 import picocli.CommandLine;
@@ -177,20 +177,7 @@ public final class RunMain implements Callable<Integer> {
     }
     Eal.init(eal.build());
     Router router = Router.open(Router.Sizes.defaults().withWorkers(workerCpus.size()), dir);
-    CountDownLatch stop = new CountDownLatch(1);
-    CountDownLatch stopped = new CountDownLatch(1);
-    Thread hook =
-        new Thread(
-            () -> {
-              stop.countDown();
-              try {
-                stopped.await(10, TimeUnit.SECONDS);
-              } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-              }
-            },
-            "flatnet-stop");
-    Runtime.getRuntime().addShutdownHook(hook);
+    StopSignal stop = StopSignal.install();
     try {
       List<String> names = new ArrayList<>();
       for (String devargs : ports) {
@@ -217,7 +204,7 @@ public final class RunMain implements Callable<Integer> {
         System.out.println("flatnet run: " + router.isolateWorkers());
       }
       long linkDeadline = System.nanoTime() + waitLinks * 1_000_000_000L;
-      while (!router.allLinksUp() && System.nanoTime() < linkDeadline && stop.getCount() > 0) {
+      while (!router.allLinksUp() && System.nanoTime() < linkDeadline && !stop.requested()) {
         Thread.sleep(20);
       }
       System.out.println(
@@ -241,10 +228,7 @@ public final class RunMain implements Callable<Integer> {
       return 0;
     } finally {
       router.close();
-      stopped.countDown();
-      if (stop.getCount() > 0) {
-        Runtime.getRuntime().removeShutdownHook(hook);
-      }
+      stop.done();
     }
   }
 }
