@@ -59,6 +59,7 @@ public final class CountersCommand implements Callable<Integer> {
     do {
       Map<String, Long> now = read(reader);
       print(now, previous);
+      printStalls(reader);
       previous = now;
       if (watchSeconds > 0) {
         Thread.sleep(watchSeconds * 1000L);
@@ -73,7 +74,10 @@ public final class CountersCommand implements Callable<Integer> {
     reader.forEach(
         (counterId, typeId, key, label) -> {
           String name = perWorker ? label : label.replaceFirst("^worker \\d+ ", "");
-          values.merge(name, reader.getCounterValue(counterId), Long::sum);
+          values.merge(
+              name,
+              reader.getCounterValue(counterId),
+              name.contains("longest-loop") ? Math::max : Long::sum);
         });
     return values;
   }

@@ -247,6 +247,14 @@ class CtlEndToEndTest {
     assertTrue(p.waitFor(30, TimeUnit.SECONDS));
     assertEquals(0, p.exitValue(), out);
     assertTrue(out.contains("rx"), out);
+    // Each worker's longest stall, from its loop timing in the shared counters.
+    assertTrue(
+        out.lines()
+            .anyMatch(
+                l ->
+                    l.matches(
+                        "worker 0 longest stall: [0-9,.]+ us at .*; .* loops took >=1024 us")),
+        out);
   }
 
   @Test
