@@ -31,6 +31,15 @@ public final class CountersFile {
   /** A worker's loop timing: loops, the longest loop, the loop-time histogram. */
   public static final int TYPE_LOOP = 4;
 
+  /** A worker's loop counters, after its {@code worker N } prefix: loops timed. */
+  public static final String LOOPS = "loops";
+
+  /** The worker's longest loop since it started, in nanoseconds. */
+  public static final String LONGEST_LOOP = "longest-loop-ns";
+
+  /** When that longest loop ended, in epoch milliseconds. */
+  public static final String LONGEST_LOOP_AT = "longest-loop-at-epoch-ms";
+
   /** Buckets of a worker's loop-time histogram: below 1 µs, then one per power of two. */
   public static final int LOOP_BUCKETS = 16;
 

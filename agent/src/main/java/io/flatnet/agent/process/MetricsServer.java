@@ -106,7 +106,7 @@ public final class MetricsServer implements AutoCloseable {
           String rest = w.group(2);
           Matcher p = PORT.matcher(rest);
           if (type == CountersFile.TYPE_LOOP) {
-            if (rest.equals("longest-loop-ns")) {
+            if (rest.equals(CountersFile.LONGEST_LOOP)) {
               add(families, LONGEST_LOOP, "worker", worker, value);
             } else if (rest.startsWith("loops taking ")) {
               add(families, "flatnet_worker_loops_total", "took", rest.substring(13), value);

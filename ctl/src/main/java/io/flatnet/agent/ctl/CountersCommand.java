@@ -74,10 +74,13 @@ public final class CountersCommand implements Callable<Integer> {
     reader.forEach(
         (counterId, typeId, key, label) -> {
           String name = perWorker ? label : label.replaceFirst("^worker \\d+ ", "");
+          if (name.endsWith(CountersFile.LONGEST_LOOP_AT)) {
+            return; // a time, not a count: the stall lines below show it
+          }
           values.merge(
               name,
               reader.getCounterValue(counterId),
-              name.contains("longest-loop") ? Math::max : Long::sum);
+              name.endsWith(CountersFile.LONGEST_LOOP) ? Math::max : Long::sum);
         });
     return values;
   }
@@ -103,9 +106,9 @@ public final class CountersCommand implements Callable<Integer> {
           long[] w = workers.computeIfAbsent(worker, k -> new long[4]);
           long v = reader.getCounterValue(counterId);
           switch (rest) {
-            case "longest-loop-ns" -> w[0] = v;
-            case "longest-loop-at-epoch-ms" -> w[1] = v;
-            case "loops" -> w[2] = v;
+            case CountersFile.LONGEST_LOOP -> w[0] = v;
+            case CountersFile.LONGEST_LOOP_AT -> w[1] = v;
+            case CountersFile.LOOPS -> w[2] = v;
             default -> {
               if (slow.contains(rest)) {
                 w[3] += v;

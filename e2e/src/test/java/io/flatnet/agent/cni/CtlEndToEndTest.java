@@ -32,7 +32,6 @@ import org.junit.jupiter.api.io.TempDir;
 class CtlEndToEndTest {
 
   static final String[] PODS = {"fnk-pa", "fnk-pb"};
-  static final String PORT_MODE = ",\"attach\":\"port\"";
 
   Path dir;
   RouterChild router;
@@ -52,16 +51,8 @@ class CtlEndToEndTest {
     router = new RouterChild("fnk", dir);
     router.extraArgs.addAll(List.of("--metrics", "127.0.0.1:9464"));
     router.start();
-    for (int i = 0; i < PODS.length; i++) {
-      RouterChild.sh("ip", "netns", "del", PODS[i]);
-      RouterChild.must("ip", "netns", "add", PODS[i]);
-      // attach mode "port": each pod is a DPDK port of its own (the shared bridge is
-      // CniEndToEndTest's)
-      RouterChild.Cni r =
-          router.cni("ADD", "ctl" + i, PODS[i], "ctl/pod-" + i, router.conf(PORT_MODE));
-      assertEquals(0, r.exit(), r.toString());
-      results.add(JsonMapper.builder().build().readTree(r.stdout()));
-    }
+    // Each pod a DPDK port of its own (the shared bridge is CniEndToEndTest's).
+    results.addAll(router.addPortPods(PODS, "ctl", "ctl/pod-"));
   }
 
   @AfterAll

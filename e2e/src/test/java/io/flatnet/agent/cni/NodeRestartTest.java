@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.json.JsonMapper;
 import io.flatnet.agent.api.AgentClient;
 import io.flatnet.agent.api.AgentProtocol;
 import java.io.IOException;
@@ -47,7 +46,6 @@ import org.junit.jupiter.api.io.TempDir;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class NodeRestartTest {
   static final String[] PODS = {"fnr-pa", "fnr-pb"};
-  static final String PORT_MODE = ",\"attach\":\"port\"";
   static final int RATE = 5_000;
   static final int SECONDS = 8;
 
@@ -68,14 +66,7 @@ class NodeRestartTest {
     router = new RouterChild("fnr", dir);
     router.extraArgs.addAll(List.of("--metrics", "127.0.0.1:9465"));
     router.start();
-    for (int i = 0; i < PODS.length; i++) {
-      RouterChild.sh("ip", "netns", "del", PODS[i]);
-      RouterChild.must("ip", "netns", "add", PODS[i]);
-      RouterChild.Cni r =
-          router.cni("ADD", "rs" + i, PODS[i], "rs/pod-" + i, router.conf(PORT_MODE));
-      assertEquals(0, r.exit(), r.toString());
-      results.add(JsonMapper.builder().build().readTree(r.stdout()));
-    }
+    results.addAll(router.addPortPods(PODS, "rs", "rs/pod-"));
     assertTrue(awaitPing(PODS[0], ip(1), 20), "pod 0 reaches pod 1 before the restarts");
   }
 
@@ -301,7 +292,8 @@ class NodeRestartTest {
     RouterChild.sh("ip", "netns", "del", "fnr-pc");
     RouterChild.must("ip", "netns", "add", "fnr-pc");
     try {
-      RouterChild.Cni r = router.cni("ADD", "rs2", "fnr-pc", "rs/pod-2", router.conf(PORT_MODE));
+      RouterChild.Cni r =
+          router.cni("ADD", "rs2", "fnr-pc", "rs/pod-2", router.conf(RouterChild.PORT_MODE));
       assertEquals(0, r.exit(), r.toString());
       AgentProtocol.Response pods =
           new AgentClient(router.socket(), Duration.ofSeconds(10))
@@ -309,7 +301,10 @@ class NodeRestartTest {
       assertTrue(pods.ok(), String.valueOf(pods.error()));
       assertEquals(3, pods.data().size(), pods.data().toString());
       assertEquals(
-          0, router.cni("DEL", "rs2", "fnr-pc", "rs/pod-2", router.conf(PORT_MODE)).exit());
+          0,
+          router
+              .cni("DEL", "rs2", "fnr-pc", "rs/pod-2", router.conf(RouterChild.PORT_MODE))
+              .exit());
     } finally {
       RouterChild.sh("ip", "netns", "del", "fnr-pc");
     }

@@ -229,6 +229,30 @@ final class RouterChild implements AutoCloseable {
         p.exitValue(), out, err.get(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
   }
 
+  /** CNI config member: each pod gets a DPDK port of its own, not a port of the shared bridge. */
+  static final String PORT_MODE = ",\"attach\":\"port\"";
+
+  /**
+   * Adds a pod per namespace (made afresh) through the real CNI plugin, each a port of its own
+   * ({@link #PORT_MODE}), container ids {@code idPrefix0..}, names {@code podPrefix0..}; returns
+   * the plugin's results.
+   */
+  List<com.fasterxml.jackson.databind.JsonNode> addPortPods(
+      String[] namespaces, String idPrefix, String podPrefix) throws Exception {
+    List<com.fasterxml.jackson.databind.JsonNode> results = new ArrayList<>();
+    for (int i = 0; i < namespaces.length; i++) {
+      sh("ip", "netns", "del", namespaces[i]);
+      must("ip", "netns", "add", namespaces[i]);
+      Cni r = cni("ADD", idPrefix + i, namespaces[i], podPrefix + i, conf(PORT_MODE));
+      if (r.exit() != 0) {
+        throw new IllegalStateException("CNI ADD of " + podPrefix + i + " failed: " + r);
+      }
+      results.add(
+          com.fasterxml.jackson.databind.json.JsonMapper.builder().build().readTree(r.stdout()));
+    }
+    return results;
+  }
+
   /** The network config kubelet would pass, with this router's socket. */
   String conf() {
     return conf("");
