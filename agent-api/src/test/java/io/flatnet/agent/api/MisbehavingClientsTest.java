@@ -178,6 +178,9 @@ class MisbehavingClientsTest {
       awaitOpenConnections(server, 2);
       // Two connections that send nothing: the third one still gets its answer at once.
       wellBehaved(AgentProtocol.Request.nodeInfo());
+      // The server may not have seen that client's close yet; if the third silent client came
+      // first it would be the one refused, and the busy check below would find room.
+      awaitOpenConnections(server, 2);
       connect();
       awaitOpenConnections(server, 3);
       AgentProtocol.Response busy =
