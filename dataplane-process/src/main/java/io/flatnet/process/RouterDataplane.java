@@ -303,7 +303,10 @@ public final class RouterDataplane implements DataplaneApi {
     }
     routeVia(prefix, port, via);
     Object viaPrefix = hostPrefix(via);
-    if (!viaPrefix.equals(prefix) && neighborHostRoutes.merge(via, 1, Integer::sum) == 1) {
+    // A node address as the next hop (service CIDRs to the kernel) already has its own route.
+    if (!viaPrefix.equals(prefix)
+        && !ownedAddresses.containsKey(viaPrefix.toString())
+        && neighborHostRoutes.merge(via, 1, Integer::sum) == 1) {
       routeVia(viaPrefix, port, via);
     }
     routes.put(route.prefix(), route);
@@ -317,7 +320,9 @@ public final class RouterDataplane implements DataplaneApi {
     }
     removePrefix(parsePrefix(installed.prefix()));
     String via = installed.via();
-    if (via != null && neighborHostRoutes.merge(via, -1, Integer::sum) == 0) {
+    if (via != null
+        && neighborHostRoutes.containsKey(via)
+        && neighborHostRoutes.merge(via, -1, Integer::sum) == 0) {
       neighborHostRoutes.remove(via);
       removePrefix(hostPrefix(via));
     }

@@ -18,10 +18,12 @@ import java.util.List;
 public final class AgentDataplane implements DataplaneApi {
   private final DataplaneApi dataplane;
   private final PodSegment segment;
+  private final KernelSide kernel;
 
-  public AgentDataplane(DataplaneApi dataplane, PodSegment segment) {
+  AgentDataplane(DataplaneApi dataplane, PodSegment segment, KernelSide kernel) {
     this.dataplane = dataplane;
     this.segment = segment;
+    this.kernel = kernel;
   }
 
   @Override
@@ -32,6 +34,9 @@ public final class AgentDataplane implements DataplaneApi {
   @Override
   public void addPort(PortSpec port) {
     dataplane.addPort(port);
+    if ("host".equals(port.role())) {
+      kernel.portAdded(port.name());
+    }
   }
 
   @Override

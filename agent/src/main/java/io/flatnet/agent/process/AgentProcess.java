@@ -25,6 +25,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicReference;
 import org.agrona.concurrent.status.CountersReader;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -150,16 +151,26 @@ public final class AgentProcess implements Callable<Integer> {
               .withIpamDir(ipamDir)
               .withPeerSource(nodes == null ? PeerSource.NONE : nodes);
       createSocketDirectory(options.vhostSocketDir());
+      AtomicReference<Agent> running = new AtomicReference<>();
+      KernelSide kernel =
+          new KernelSide(
+              CommandRunner.system(20),
+              () -> running.get() == null ? node : running.get().lastGoodConfig().orElse(node));
       Agent agent =
           new Agent(
-              options, new AgentDataplane(dataplane, new PodSegment(CommandRunner.system(20))));
+              options,
+              new AgentDataplane(dataplane, new PodSegment(CommandRunner.system(20)), kernel));
+      running.set(agent);
       ApplyResult first = agent.start();
       System.out.println("flatnet agent: " + node.node().name() + ": " + first);
+      // Host ports the dataplane kept (a restarted agent) get their kernel end checked too.
+      kernel.applyAll();
       agent.watch();
       if (!HangUpSignal.onHangUp(
           () -> {
             try {
               System.out.println("flatnet agent: SIGHUP: " + agent.reload());
+              kernel.applyAll();
             } catch (RuntimeException e) {
               System.err.println("flatnet agent: SIGHUP: reload failed: " + e);
             }

@@ -16,6 +16,7 @@ import io.flatnet.control.State;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * Turns a <em>validated</em> config (see {@link io.flatnet.agent.config.ConfigValidator}) into the
@@ -28,7 +29,8 @@ import java.util.List;
  *   <li>Pods: one {@link PodSpec} per {@code pods[]} entry and per pod the CNI plugin added, with
  *       the node gateways of the pod's address families.
  *   <li>Routes: one {@link RouteSpec} per peer pod CIDR, via the peer's node IP of that family, out
- *       of the uplink port whose subnet holds that IP; and one per {@code routes[]} entry.
+ *       of the uplink port whose subnet holds that IP; one per {@code routes[]} entry; and one per
+ *       service CIDR to the host port ({@link #serviceRoutes}).
  * </ul>
  */
 public final class DesiredState {
@@ -77,7 +79,48 @@ public final class DesiredState {
               r.via() == null ? null : IpAddress.parse(r.via().trim()).toString(),
               r.port()));
     }
+    routes.addAll(serviceRoutes(config));
     return State.of(0, ports, pods, routes);
+  }
+
+  /**
+   * Service CIDRs go to the node's kernel, where kube-proxy's rules DNAT them: one route per
+   * service CIDR out of the host port, via the node's own uplink address of that family (the kernel
+   * holds it on the TAP and answers ARP/NDP for it). None without a host port or without a node
+   * address of the family. See docs/services.md.
+   */
+  static List<RouteSpec> serviceRoutes(NodeConfig config) {
+    List<RouteSpec> routes = new ArrayList<>();
+    String hostPort =
+        config.ports().stream()
+            .filter(p -> "host".equals(p.role()))
+            .map(PortConfig::name)
+            .findFirst()
+            .orElse(null);
+    if (hostPort == null) {
+      return routes;
+    }
+    for (String cidr : config.node().serviceCIDRs()) {
+      IpNet net = IpNet.parse(cidr.trim());
+      nodeAddress(config, net.family())
+          .ifPresent(a -> routes.add(new RouteSpec(net.toString(), a.toString(), hostPort)));
+    }
+    return routes;
+  }
+
+  /** The first address of {@code family} on an uplink port: the node IP the kernel keeps. */
+  private static Optional<IpAddress> nodeAddress(NodeConfig config, int family) {
+    for (PortConfig p : config.ports()) {
+      if ("uplink".equals(p.role())) {
+        for (String a : p.addresses()) {
+          IfAddress address = IfAddress.parse(a.trim());
+          if (address.address().family() == family) {
+            return Optional.of(address.address());
+          }
+        }
+      }
+    }
+    return Optional.empty();
   }
 
   static PodSpec pod(PodConfig p, List<IpAddress> gateways) {

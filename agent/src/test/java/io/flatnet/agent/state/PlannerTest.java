@@ -1,6 +1,7 @@
 package io.flatnet.agent.state;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -173,6 +174,7 @@ class PlannerTest {
         new RouteSpec("10.244.2.0/24", "192.0.2.11", "uplink0"), s1.routes().get("10.244.2.0/24"));
     assertEquals(new RouteSpec("0.0.0.0/0", "192.0.2.1", "uplink0"), s1.routes().get("0.0.0.0/0"));
     assertEquals(List.of("192.0.2.10/24"), s1.ports().get("uplink0").addresses());
+    assertNull(s1.routes().get("10.96.0.0/12"), "no host port: no kernel for service CIDRs");
   }
 
   @Test
@@ -181,10 +183,16 @@ class PlannerTest {
     State s = DesiredState.from(c, List.of());
     assertEquals(2, s.ports().size());
     assertEquals(2, s.pods().size());
-    assertEquals(4, s.routes().size());
+    assertEquals(6, s.routes().size());
     assertEquals(
         new RouteSpec("fd00:244:2::/64", "2001:db8:0:1::11", "uplink0"),
         s.routes().get("fd00:244:2::/64"));
+    // Service CIDRs go to the kernel (kube-proxy), via the node address it keeps on the TAP.
+    assertEquals(
+        new RouteSpec("10.96.0.0/12", "192.0.2.10", "host0"), s.routes().get("10.96.0.0/12"));
+    assertEquals(
+        new RouteSpec("fd00:96::/108", "2001:db8:0:1::10", "host0"),
+        s.routes().get("fd00:96::/108"));
     assertEquals(List.of("169.254.1.1"), s.pods().get("default/legacy").gateways());
   }
 }

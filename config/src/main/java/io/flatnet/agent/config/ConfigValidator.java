@@ -430,6 +430,7 @@ public final class ConfigValidator {
         if (port.role() == null || !ROLES.contains(port.role())) {
           error(p + ".role", port.role(), "must be uplink or host");
         }
+        kernel(p, port);
         int mtu = port.mtu();
         if (mtu < MIN_MTU || mtu > MAX_MTU) {
           error(p + ".mtu", Integer.toString(mtu), "out of range " + MIN_MTU + ".." + MAX_MTU);
@@ -464,6 +465,27 @@ public final class ConfigValidator {
         if (port.name() != null) {
           portAddresses.putIfAbsent(port.name(), addrs);
         }
+      }
+    }
+
+    void kernel(String p, PortConfig port) {
+      HostKernel kernel = port.kernel();
+      if (kernel == null) {
+        return;
+      }
+      if (!"host".equals(port.role())) {
+        error(p + ".kernel", null, "only a host port has a kernel end to configure");
+        return;
+      }
+      if (kernel.configure() && HostKernel.tapName(port.device()) == null) {
+        error(
+            p + ".kernel.configure",
+            "true",
+            "needs a TAP with its kernel name in the device (net_tapN,iface=NAME), got "
+                + port.device());
+      }
+      if (kernel.namespace() != null) {
+        safe(p + ".kernel.namespace", kernel.namespace(), false, " (a name under ip netns)");
       }
     }
 

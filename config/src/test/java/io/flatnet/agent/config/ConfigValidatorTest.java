@@ -471,4 +471,42 @@ class ConfigValidatorTest {
     assertHas(e, "agent.writers[1] \"\": empty (a user name or a uid)");
     assertHas(e, "agent.socketGroup \" \": empty (a group name or a gid)");
   }
+
+  @Test
+  void theKernelEndIsConfiguredOnlyOnANamedTapOfAHostPort() throws Exception {
+    String hostPort =
+        """
+          - name: host0
+            device: net_tap0,iface=flatnet-host
+            role: host
+            kernel: {configure: true, namespace: node-kernel}
+        """;
+    String ok = TestConfigs.BASE.replace("pods:\n", hostPort + "pods:\n");
+    assertEquals(List.of(), errors(ok));
+    NodeConfig c = ConfigLoader.parse(ok, "t.yaml");
+    assertEquals(new HostKernel(true, "node-kernel"), c.ports().get(1).kernel());
+    assertEquals("flatnet-host", HostKernel.tapName(c.ports().get(1).device()));
+
+    assertHas(
+        errors(ok.replace("net_tap0,iface=flatnet-host", "net_tap0")),
+        "ports[1].kernel.configure \"true\": needs a TAP with its kernel name in the device"
+            + " (net_tapN,iface=NAME), got net_tap0");
+    assertHas(
+        errors(ok.replace("namespace: node-kernel", "namespace: \"a b\"")),
+        "ports[1].kernel.namespace \"a b\": a space at position 2 is not allowed: names may only use"
+            + " A-Z a-z 0-9 . _ - (a name under ip netns)");
+    assertHas(
+        errors(
+            TestConfigs.BASE.replace(
+                "addresses: [192.0.2.10/24]",
+                "addresses: [192.0.2.10/24]\n    kernel: {configure: true}")),
+        "ports[0].kernel: only a host port has a kernel end to configure");
+    assertEquals(
+        false,
+        ConfigLoader.parse(ok.replace("configure: true, ", ""), "t")
+            .ports()
+            .get(1)
+            .kernel()
+            .configure());
+  }
 }

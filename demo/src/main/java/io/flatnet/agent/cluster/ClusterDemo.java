@@ -50,6 +50,8 @@ public final class ClusterDemo implements Callable<Integer> {
 
   private final List<Node> cluster = new ArrayList<>();
   private Process vmPod;
+  private NodeKernelChecks kernelChecks;
+  private int kernelFailuresCounted;
   private int failures;
 
   public static void main(String[] args) {
@@ -94,6 +96,7 @@ public final class ClusterDemo implements Callable<Integer> {
     Sh.must("ip", "netns", "add", "fn-fabric");
     Sh.mustIn("fn-fabric", "ip", "link", "add", "br0", "type", "bridge");
     Sh.mustIn("fn-fabric", "ip", "link", "set", "br0", "up");
+    NodeKernelChecks.plugOutsideHost();
     for (int n = 1; n <= nodes; n++) {
       Node node = new Node(n, dir);
       cluster.add(node);
@@ -121,6 +124,7 @@ public final class ClusterDemo implements Callable<Integer> {
       Sh.mustIn(node.routerNs, "ip", "link", "set", node.uplink, "up");
       Sh.mustIn("fn-fabric", "ip", "link", "set", "fb" + n, "master", "br0", "up");
       Sh.must("ip", "netns", "add", node.hostNs);
+      node.configureHost();
       for (Pod pod : node.pods) {
         pod.plug();
       }
@@ -134,7 +138,7 @@ public final class ClusterDemo implements Callable<Integer> {
     }
     for (Node node : cluster) {
       node.awaitReady();
-      node.configureHost();
+      node.awaitKernelEnd(1);
     }
     System.out.println("cluster: routers up; pods: " + podList());
   }
@@ -202,7 +206,8 @@ public final class ClusterDemo implements Callable<Integer> {
     }
     System.out.println();
     System.out.println("4. no NAT: what the receiving pod captures");
-    noNat(pods.get(0), pods.get(pods.size() - 1));
+    Pod sender = pods.get(0);
+    noNat(sender.namespace, sender.name, sender.ipv4, pods.get(pods.size() - 1));
     System.out.println();
     System.out.println(
         "5. each node's host reaches its own pods through the host path, and pods reach remote node IPs");
@@ -225,6 +230,29 @@ public final class ClusterDemo implements Callable<Integer> {
     System.out.println();
     System.out.println("6. TCP between pods on different nodes (iperf3)");
     tcp(cluster.get(0).pods.get(0), cluster.get(nodes - 1).pods.get(1));
+    kernelChecks = new NodeKernelChecks(cluster, dir, tcpSeconds);
+    kernelChecks.startServers();
+    System.out.println();
+    System.out.println(
+        "7. each node's kernel keeps its node IPs: its only link is flatnet's TAP; a TCP server in"
+            + " it answers the outside host and the other nodes' kernels");
+    kernelChecks.nodeKernelsKeepTheirAddresses();
+    System.out.println();
+    System.out.println(
+        "8. host-network processes reach pods on every node without NAT, and pods reach them");
+    kernelChecks.hostNetworkToPods();
+    noNat(
+        cluster.get(0).hostNs,
+        "host of " + cluster.get(0).name,
+        cluster.get(0).ipv4,
+        cluster.get(nodes - 1).pods.get(0));
+    System.out.println();
+    System.out.println(
+        "9. Services through kube-proxy's rules in each node's kernel (kube-proxy-rules.sh,"
+            + " --masquerade-all)");
+    kernelChecks.servicesThroughKubeProxy();
+    failures += kernelChecks.failures();
+    kernelFailuresCounted = kernelChecks.failures();
   }
 
   private List<Pod> allPods() {
@@ -317,13 +345,13 @@ public final class ClusterDemo implements Callable<Integer> {
     int restarted = node.logCount("flatnet agent: the dataplane restarted");
     java.nio.file.attribute.FileTime killedAt =
         java.nio.file.attribute.FileTime.from(java.time.Instant.now());
+    int kernelEnds = node.logCount(Node.KERNEL_END);
     long killed = System.nanoTime();
     node.kill("dataplane");
     boolean reapplied =
         node.awaitLogCount("flatnet agent: the dataplane restarted", restarted + 1, 60);
     double reappliedAfter = (System.nanoTime() - killed) / 1e9;
-    node.awaitHostPort();
-    node.configureHost();
+    node.awaitKernelEnd(kernelEnds + 1);
     String recovered = awaitPing(affected.namespace, peer.ipv4, 30);
     double pingAfter = (System.nanoTime() - killed) / 1e9;
     String vm = "";
@@ -352,6 +380,9 @@ public final class ClusterDemo implements Callable<Integer> {
     }
     if (!reapplied || !recovered.startsWith("ok")) {
       failures++;
+    }
+    if (kernelChecks != null) {
+      kernelChecks.kernelAnswersOutside(node);
     }
     String started =
         node.log()
@@ -417,7 +448,8 @@ public final class ClusterDemo implements Callable<Integer> {
     return "FAIL";
   }
 
-  private void noNat(Pod sender, Pod receiver) throws Exception {
+  private void noNat(String senderNs, String senderName, String senderIp, Pod receiver)
+      throws Exception {
     Path captured = dir.resolve("tcpdump.txt");
     Process capture =
         new ProcessBuilder(
@@ -435,21 +467,21 @@ public final class ClusterDemo implements Callable<Integer> {
             .redirectOutput(captured.toFile())
             .start();
     Thread.sleep(1500);
-    Sh.runIn(sender.namespace, "ping", "-c", "2", "-W", "2", receiver.ipv4);
+    Sh.runIn(senderNs, "ping", "-c", "2", "-W", "2", receiver.ipv4);
     boolean done = capture.waitFor(5, TimeUnit.SECONDS);
     capture.destroyForcibly();
     String seen = Files.readString(captured);
     String line =
         seen.lines().filter(l -> l.contains(" > ")).findFirst().orElse("(nothing captured)");
-    boolean ok = done && line.contains(sender.ipv4 + " > " + receiver.ipv4);
+    boolean ok = done && line.contains(senderIp + " > " + receiver.ipv4);
     if (!ok) {
       failures++;
     }
     System.out.printf(
         Locale.ROOT,
         "   %s (%s) pings %s; tcpdump in %s: %s -> %s%n",
-        sender.name,
-        sender.ipv4,
+        senderName,
+        senderIp,
         receiver.ipv4,
         receiver.name,
         line.trim(),
@@ -535,7 +567,7 @@ public final class ClusterDemo implements Callable<Integer> {
 
   private void churn() throws Exception {
     System.out.println();
-    System.out.println("7. churn while traffic runs");
+    System.out.println("10. churn while traffic runs");
     Node quiet = cluster.get(1);
     Node other = cluster.get(nodes - 1);
     Node restarted = cluster.get(0);
@@ -580,6 +612,9 @@ public final class ClusterDemo implements Callable<Integer> {
     Pod peer = quiet.pods.get(1);
     restartAgent(restarted, affected, peer);
     restartDataplane(restarted, affected, peer);
+    if (kernelChecks != null) {
+      failures += kernelChecks.failures() - kernelFailuresCounted;
+    }
 
     flow.waitFor(
         Math.max(1, 12 - (System.nanoTime() - started) / 1_000_000_000L), TimeUnit.SECONDS);
@@ -631,7 +666,10 @@ public final class ClusterDemo implements Callable<Integer> {
       vmPod.destroyForcibly();
       vmPod = null;
     }
-    List<String> namespaces = new ArrayList<>(List.of("fn-fabric"));
+    if (kernelChecks != null) {
+      kernelChecks.stopServers();
+    }
+    List<String> namespaces = new ArrayList<>(List.of("fn-fabric", NodeKernelChecks.OUTSIDE_NS));
     for (int n = 1; n <= 9; n++) {
       namespaces.add("fn-h" + n);
       namespaces.add("fn-n" + n);
@@ -762,7 +800,7 @@ public final class ClusterDemo implements Callable<Integer> {
           .append(".0/24, \"fd00:244:")
           .append(index)
           .append("::/64\"]\n");
-      yaml.append("  serviceCIDRs: [10.96.0.0/12]\n");
+      yaml.append("  serviceCIDRs: [10.96.0.0/12, \"fd00:96::/108\"]\n");
       yaml.append("  gateways: [169.254.1.1, \"fe80::1\"]\n");
       yaml.append("ports:\n");
       yaml.append("  - name: uplink\n    device: net_af_packet0,iface=")
@@ -775,6 +813,9 @@ public final class ClusterDemo implements Callable<Integer> {
           .append("/64\"]\n");
       yaml.append("  - name: host\n    device: net_tap0,iface=").append(tap).append('\n');
       yaml.append("    role: host\n    addresses: [169.254.200.1/30]\n");
+      // The agent moves the TAP into the node's "kernel" and gives it the node's addresses and
+      // default routes, again after each dataplane restart.
+      yaml.append("    kernel: {configure: true, namespace: ").append(hostNs).append("}\n");
       yaml.append("pods:\n");
       List<Pod> all = new ArrayList<>(pods);
       all.addAll(extraPods);
@@ -805,6 +846,12 @@ public final class ClusterDemo implements Callable<Integer> {
               .append("::/64\"]\n");
         }
       }
+      // Everything else goes to the fabric's gateway, the outside host.
+      yaml.append("routes:\n  - prefix: 0.0.0.0/0\n    via: ")
+          .append(NodeKernelChecks.OUTSIDE_V4)
+          .append("\n    port: uplink\n  - prefix: \"::/0\"\n    via: \"")
+          .append(NodeKernelChecks.OUTSIDE_V6)
+          .append("\"\n    port: uplink\n");
       int cpus = Runtime.getRuntime().availableProcessors();
       yaml.append("workers:\n  cpus: [").append(cpus - 1).append("]\n  idle: backoff\n");
       Path temporary = config.resolveSibling(config.getFileName() + ".tmp");
@@ -844,9 +891,7 @@ public final class ClusterDemo implements Callable<Integer> {
         if (!router.isAlive()) {
           throw new IllegalStateException(name + "'s router exited:\n" + Files.readString(log));
         }
-        if (Files.exists(log)
-            && Files.readString(log).contains("CNI socket")
-            && Sh.runIn(routerNs, "ip", "link", "show", tap).ok()) {
+        if (Files.exists(log) && Files.readString(log).contains("CNI socket")) {
           return;
         }
         Thread.sleep(100);
@@ -855,17 +900,24 @@ public final class ClusterDemo implements Callable<Integer> {
           name + "'s router did not start in 60 s:\n" + Files.readString(log));
     }
 
-    /** The node's kernel: the TAP goes into the host namespace with the node IP and pod routes. */
+    /**
+     * The node's kernel before its router starts; the agent does the rest ({@code kernel:} in the
+     * host port's config): it moves the TAP here with the node IPs and default routes.
+     */
     void configureHost() {
-      Sh.mustIn(routerNs, "ip", "link", "set", tap, "netns", hostNs);
       Sh.mustIn(hostNs, "ip", "link", "set", "lo", "up");
-      Sh.mustIn(hostNs, "ip", "link", "set", tap, "up");
-      Sh.mustIn(hostNs, "ip", "addr", "add", ipv4 + "/32", "dev", tap);
-      Sh.mustIn(hostNs, "ip", "-6", "addr", "add", ipv6 + "/128", "dev", tap, "nodad");
-      Sh.mustIn(hostNs, "ip", "route", "add", "10.244.0.0/16", "dev", tap);
-      Sh.mustIn(hostNs, "ip", "route", "add", "10.250.0.0/24", "dev", tap);
-      Sh.mustIn(hostNs, "ip", "-6", "route", "add", "fd00:244::/32", "dev", tap);
-      Sh.mustIn(hostNs, "ip", "-6", "route", "add", "fd00:250::/64", "dev", tap);
+      // Service traffic enters and leaves by the TAP; the router, not the kernel, picks next hops.
+      Sh.mustIn(hostNs, "sysctl", "-qw", "net.ipv4.conf.all.send_redirects=0");
+    }
+
+    static final String KERNEL_END = "flatnet agent: kernel end of host: ";
+
+    /** Waits until the agent has configured the TAP's kernel end {@code count} times. */
+    void awaitKernelEnd(int count) throws Exception {
+      if (!awaitLogCount(KERNEL_END, count, 60)) {
+        throw new IllegalStateException(
+            name + ": the agent did not configure the kernel end of the TAP:\n" + log());
+      }
     }
 
     String log() throws IOException {
@@ -900,13 +952,6 @@ public final class ClusterDemo implements Callable<Integer> {
     }
 
     /** A restarted dataplane makes its host port (TAP) again, in the router's namespace. */
-    void awaitHostPort() throws InterruptedException {
-      long deadline = System.nanoTime() + 30_000_000_000L;
-      while (!Sh.runIn(routerNs, "ip", "link", "show", tap).ok() && System.nanoTime() < deadline) {
-        Thread.sleep(20);
-      }
-    }
-
     void stop() {
       if (router != null) {
         try {
