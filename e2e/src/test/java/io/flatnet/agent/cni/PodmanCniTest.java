@@ -15,6 +15,7 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -164,7 +165,7 @@ class PodmanCniTest {
         for (Path p : List.of(CNI_CACHE.resolve("results"), CNI_CACHE)) {
           try {
             Files.deleteIfExists(p);
-          } catch (java.nio.file.DirectoryNotEmptyException e) {
+          } catch (DirectoryNotEmptyException e) {
             // someone else's entries: leave them
           }
         }
@@ -487,7 +488,10 @@ class PodmanCniTest {
     all.addAll(List.of("--dir", router.runDir.toString()));
     int exit = cl.execute(all.toArray(String[]::new));
     System.out.println(
-        "podman e2e: $ flatnet ctl " + String.join(" ", args) + "\n" + indent(out + "" + err));
+        "podman e2e: $ flatnet ctl "
+            + String.join(" ", args)
+            + "\n"
+            + indent(out.toString() + err));
     assertEquals(0, exit, "ctl " + all + ": " + out + err);
     return out.toString();
   }
