@@ -31,6 +31,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.regex.Pattern;
 
 /**
  * The flatnet CNI plugin (CNI spec 1.0.0; also answers 0.3.0, 0.3.1 and 0.4.0 configs): {@code
@@ -86,15 +87,43 @@ public final class CniMain {
       Map<String, String> args,
       String path) {
 
-    /** "namespace/name" from K8S_POD_NAMESPACE and K8S_POD_NAME, else "cni/CONTAINERID". */
+    /** The pod's name for the agent: {@link CniMain#podName(Map, String)}. */
     String podName() {
-      String ns = args.get("K8S_POD_NAMESPACE");
-      String pod = args.get("K8S_POD_NAME");
-      if (ns != null && !ns.isBlank() && pod != null && !pod.isBlank()) {
-        return ns + "/" + pod;
-      }
-      return "cni/" + containerId;
+      return CniMain.podName(args, containerId);
     }
+  }
+
+  /** What a pod name must look like for the agent (ConfigValidator's POD_NAME, one side). */
+  private static final Pattern NAME_PART =
+      Pattern.compile("[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?");
+
+  /** The longest container name taken as a pod name (a Kubernetes object name's limit). */
+  static final int MAX_NAME = 253;
+
+  /**
+   * The pod's name for the agent ("namespace/name"), from {@code CNI_ARGS}:
+   *
+   * <ol>
+   *   <li>{@code K8S_POD_NAMESPACE/K8S_POD_NAME} when both are set (kubelet and the CRI runtimes);
+   *   <li>{@code podman/K8S_POD_NAME} when only {@code K8S_POD_NAME} is set: podman's CNI backend
+   *       (containers/common, also buildah) passes {@code IgnoreUnknown=1;K8S_POD_NAME=<container
+   *       name>} and no namespace; used if the name is a valid pod name part (letters, digits,
+   *       {@code -_.}, starting and ending with a letter or digit, at most {@value #MAX_NAME});
+   *   <li>else {@code cni/CONTAINERID}.
+   * </ol>
+   */
+  static String podName(Map<String, String> args, String containerId) {
+    String ns = args.get("K8S_POD_NAMESPACE");
+    String pod = args.get("K8S_POD_NAME");
+    boolean hasNs = ns != null && !ns.isBlank();
+    boolean hasPod = pod != null && !pod.isBlank();
+    if (hasNs && hasPod) {
+      return ns + "/" + pod;
+    }
+    if (hasPod && !hasNs && pod.length() <= MAX_NAME && NAME_PART.matcher(pod).matches()) {
+      return "podman/" + pod;
+    }
+    return "cni/" + containerId;
   }
 
   /**

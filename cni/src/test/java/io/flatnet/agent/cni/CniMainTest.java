@@ -434,4 +434,58 @@ class CniMainTest {
     assertEquals(0, run(env, vhost("[\"10.244.1.0/24\"]")).exit());
     assertEquals("cni/c1", fx.requests.get(0).name());
   }
+
+  /** What podman 4.3's CNI backend passes (logged from a real podman run): the container name. */
+  @Test
+  void podmanContainerNameBecomesThePodName() throws Exception {
+    String conf = vhost("[\"10.244.1.0/24\"]");
+    Map<String, String> add = fx.env("ADD", "93dd51ae890f1f3a");
+    add.put("CNI_ARGS", "IgnoreUnknown=1;K8S_POD_NAME=web1");
+    assertEquals(0, run(add, conf).exit());
+    Map<String, String> del = fx.env("DEL", "93dd51ae890f1f3a");
+    del.put("CNI_ARGS", "IgnoreUnknown=1;K8S_POD_NAME=web1");
+    assertEquals(0, run(del, conf).exit());
+    assertEquals(AgentProtocol.POD_ADD, fx.requests.get(0).op());
+    assertEquals("podman/web1", fx.requests.get(0).name());
+    assertEquals(AgentProtocol.POD_DEL, fx.requests.get(1).op());
+    assertEquals("podman/web1", fx.requests.get(1).name());
+    assertEquals("93dd51ae890f1f3a", fx.requests.get(1).containerId());
+  }
+
+  @Test
+  void podNameRules() {
+    assertEquals(
+        "default/web-1",
+        CniMain.podName(Map.of("K8S_POD_NAMESPACE", "default", "K8S_POD_NAME", "web-1"), "c1"));
+    assertEquals(
+        "default/web-1",
+        CniMain.podName(
+            Map.of(
+                "IgnoreUnknown",
+                "1",
+                "K8S_POD_NAMESPACE",
+                "default",
+                "K8S_POD_NAME",
+                "web-1",
+                "K8S_POD_INFRA_CONTAINER_ID",
+                "c1"),
+            "c1"));
+    // podman: a name and no namespace
+    assertEquals("podman/web1", CniMain.podName(Map.of("K8S_POD_NAME", "web1"), "c1"));
+    assertEquals("podman/a_b.c-9", CniMain.podName(Map.of("K8S_POD_NAME", "a_b.c-9"), "c1"));
+    assertEquals(
+        "podman/web1",
+        CniMain.podName(Map.of("K8S_POD_NAMESPACE", " ", "K8S_POD_NAME", "web1"), "c1"));
+    // names the agent would refuse: the container id instead
+    for (String bad : List.of("web-", "_web", "we/b", "we b", "wéb", "x".repeat(254))) {
+      assertEquals("cni/c1", CniMain.podName(Map.of("K8S_POD_NAME", bad), "c1"), "name " + bad);
+    }
+    assertEquals(
+        "podman/" + "x".repeat(253),
+        CniMain.podName(Map.of("K8S_POD_NAME", "x".repeat(253)), "c1"));
+    // nothing usable
+    assertEquals("cni/c1", CniMain.podName(Map.of(), "c1"));
+    assertEquals("cni/c1", CniMain.podName(Map.of("K8S_POD_NAMESPACE", "default"), "c1"));
+    assertEquals("cni/c1", CniMain.podName(Map.of("K8S_POD_NAME", ""), "c1"));
+  }
 }
