@@ -21,8 +21,8 @@ import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
  *
  * <p>Header (one page): magic and version, the rings' capacities, the dataplane's pid, its
  * incarnation (the wall-clock nanoseconds it started: a restarted dataplane has a new one) and its
- * heartbeat (epoch milliseconds, written by its control thread). The dataplane writes the file
- * under a temporary name and renames it into place, so an agent never maps a half-made one; a
+ * heartbeat (epoch milliseconds, written by {@link Heartbeat}'s thread). The dataplane writes the
+ * file under a temporary name and renames it into place, so an agent never maps a half-made one; a
  * restarted dataplane's file is a new inode, which is how an agent that mapped the old one notices.
  */
 public final class CommandChannel implements AutoCloseable {

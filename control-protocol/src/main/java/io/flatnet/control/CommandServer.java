@@ -11,9 +11,9 @@ import org.agrona.concurrent.ringbuffer.RingBuffer;
 
 /**
  * The dataplane's end of the command channel: an Agrona agent on the dataplane's control thread
- * (never a worker) that beats the heartbeat, reads commands, applies them to the dataplane and
- * writes each response under the command's correlation id. A command that fails is answered with
- * its error; the server itself never stops for one.
+ * (never a worker) that reads commands, applies them to the dataplane and writes each response
+ * under the command's correlation id. A command that fails is answered with its error; the server
+ * itself never stops for one. The heartbeat is {@link Heartbeat}'s.
  */
 public final class CommandServer implements Agent {
   /** Answers {@code ctl} queries from the dataplane's live state, as JSON text. */
@@ -31,7 +31,6 @@ public final class CommandServer implements Agent {
   private final Records.Writer payload = new Records.Writer();
   private final Records.Writer response = new Records.Writer();
   private final MessageHandler handler = this::onCommand;
-  private long lastBeat;
   private long stuckSince;
   private long commands;
 
@@ -54,10 +53,6 @@ public final class CommandServer implements Agent {
   @Override
   public int doWork() {
     long now = System.currentTimeMillis();
-    if (now - lastBeat >= CommandChannel.HEARTBEAT_MILLIS) {
-      channel.heartbeat(now);
-      lastBeat = now;
-    }
     RingBuffer in = channel.toDataplane();
     int read = in.read(handler, COMMANDS_PER_WORK);
     if (read > 0 || in.producerPosition() == in.consumerPosition()) {

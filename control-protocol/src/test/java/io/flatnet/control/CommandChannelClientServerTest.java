@@ -439,6 +439,30 @@ class CommandChannelClientServerTest {
   }
 
   @Test
+  void aCommandLongerThanTheStaleTimeIsAnsweredNotTakenForADeadDataplane() throws Exception {
+    ServerHarness s = server().start();
+    DataplaneClient c = client(CONNECT, Duration.ofSeconds(30));
+    s.dataplane.set(RecordsTest.STATE);
+    CountDownLatch gate = new CountDownLatch(1);
+    s.dataplane.installedGate = gate;
+    ExecutorService pool = Executors.newSingleThreadExecutor();
+    try {
+      Future<State> busy = pool.submit(c::installed);
+      await(() -> s.dataplane.calls.contains("installed"), "the dataplane busy");
+      // Busy past the stale time: the command thread beats nothing meanwhile, the heartbeat
+      // thread does (the first bridge pod once took this long on a loaded CI machine).
+      Thread.sleep(CommandChannel.STALE_MILLIS + 500);
+      assertFalse(busy.isDone(), "still waiting, not failed");
+      gate.countDown();
+      assertEquals(RecordsTest.STATE.ports(), busy.get(10, TimeUnit.SECONDS).ports());
+      assertTrue(c.alive());
+    } finally {
+      gate.countDown();
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
   void aCallInFlightWhenTheDataplaneRestartsFailsAndTheNextReachesTheNewOne() throws Exception {
     ServerHarness first = server().start();
     DataplaneClient c = client();

@@ -14,6 +14,7 @@ final class ServerHarness implements AutoCloseable {
   final CommandServer server;
   final List<Throwable> errors = new CopyOnWriteArrayList<>();
   private AgentRunner runner;
+  private Heartbeat heartbeat;
 
   ServerHarness(Path dir) throws IOException {
     channel = CommandChannel.create(dir);
@@ -32,12 +33,14 @@ final class ServerHarness implements AutoCloseable {
   ServerHarness start() {
     runner = new AgentRunner(new SleepingIdleStrategy(100_000), errors::add, null, server);
     AgentRunner.startOnThread(runner);
+    heartbeat = Heartbeat.start(channel);
     return this;
   }
 
   /** Stops the server thread: no more heartbeats or answers. */
   void stop() {
     if (runner != null) {
+      heartbeat.close();
       runner.close();
       runner = null;
     }

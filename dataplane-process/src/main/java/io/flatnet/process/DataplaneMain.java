@@ -2,6 +2,7 @@ package io.flatnet.process;
 
 import io.flatnet.control.CommandChannel;
 import io.flatnet.control.CommandServer;
+import io.flatnet.control.Heartbeat;
 import io.flatnet.control.StopSignal;
 import io.flatnet.dataplane.ForwardingWorker;
 import io.flatnet.dataplane.Router;
@@ -122,7 +123,8 @@ public final class DataplaneMain implements Callable<Integer> {
                   new BackoffIdleStrategy(100, 10, 1_000, Router.CONTROL_MAX_PARK_NANOS),
                   e -> System.err.println("flatnet dataplane: command thread: " + e),
                   null,
-                  new CommandServer(channel, dataplane, queries))) {
+                  new CommandServer(channel, dataplane, queries));
+          Heartbeat heartbeat = Heartbeat.start(channel)) {
         AgentRunner.startOnThread(commands);
         times.mark("commands");
         // One write, so a line never interleaves with the agent's in a shared log.
