@@ -81,6 +81,7 @@ public final class DataplaneMain implements Callable<Integer> {
   }
 
   @Override
+  @SuppressWarnings("try") // the heartbeat is a resource only to be closed in order
   public Integer call() throws Exception {
     StartTimes times = new StartTimes();
     if (cpus.isEmpty()) {
@@ -124,6 +125,7 @@ public final class DataplaneMain implements Callable<Integer> {
                   e -> System.err.println("flatnet dataplane: command thread: " + e),
                   null,
                   new CommandServer(channel, dataplane, queries));
+          // Stops before the channel is unmapped; a dataplane that stops beating is gone.
           Heartbeat heartbeat = Heartbeat.start(channel)) {
         AgentRunner.startOnThread(commands);
         times.mark("commands");
