@@ -36,6 +36,7 @@ public final class DataplaneClient implements DataplaneApi, AutoCloseable {
   private final ExpandableArrayBuffer answer = new ExpandableArrayBuffer(4096);
   private final MessageHandler handler = this::onResponse;
   private CommandChannel channel;
+  private final Doorbell.Ringer bell;
   private long incarnation;
   private long nextCorrelation = System.nanoTime();
   private long awaited;
@@ -47,6 +48,7 @@ public final class DataplaneClient implements DataplaneApi, AutoCloseable {
     this.dir = dir;
     this.connectTimeout = connectTimeout;
     this.callTimeout = callTimeout;
+    this.bell = new Doorbell.Ringer(dir);
   }
 
   /**
@@ -83,6 +85,7 @@ public final class DataplaneClient implements DataplaneApi, AutoCloseable {
     if (channel != null) {
       channel.close();
       channel = null;
+      bell.close();
     }
     long deadline = System.nanoTime() + connectTimeout.toNanos();
     String why;
@@ -147,6 +150,7 @@ public final class DataplaneClient implements DataplaneApi, AutoCloseable {
       }
       LockSupport.parkNanos(100_000);
     }
+    bell.ring();
     while (!answered) {
       if (c.toAgent().read(handler, 16) > 0) {
         idle = 0;
@@ -249,6 +253,7 @@ public final class DataplaneClient implements DataplaneApi, AutoCloseable {
 
   @Override
   public synchronized void close() {
+    bell.close();
     if (channel != null) {
       channel.close();
       channel = null;

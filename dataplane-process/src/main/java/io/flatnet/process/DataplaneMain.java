@@ -2,6 +2,7 @@ package io.flatnet.process;
 
 import io.flatnet.control.CommandChannel;
 import io.flatnet.control.CommandServer;
+import io.flatnet.control.Doorbell;
 import io.flatnet.control.Heartbeat;
 import io.flatnet.control.StopSignal;
 import io.flatnet.dataplane.ForwardingWorker;
@@ -127,30 +128,32 @@ public final class DataplaneMain implements Callable<Integer> {
                   new CommandServer(channel, dataplane, queries));
           // Stops before the channel is unmapped; a dataplane that stops beating is gone.
           Heartbeat heartbeat = Heartbeat.start(channel)) {
-        AgentRunner.startOnThread(commands);
-        times.mark("commands");
-        // One write, so a line never interleaves with the agent's in a shared log.
-        System.out.println(
-            String.format(
-                "flatnet dataplane: ready: pid %d, workers on CPUs %s, commands %s, counters %s,"
-                    + " started in %s",
-                ProcessHandle.current().pid(),
-                cpus,
-                channel.file(),
-                router.counters().file(),
-                times));
-        ThroughputReport report =
-            new ThroughputReport(
-                workers.stream().map(ForwardingWorker::counters).toList(), List.of(), List.of());
-        for (int second = 1; seconds == 0 || second <= seconds; second++) {
-          if (stop.await(1, TimeUnit.SECONDS)) {
-            break;
+        Thread commandThread = AgentRunner.startOnThread(commands);
+        try (Doorbell bell = Doorbell.serve(dir, commandThread)) {
+          times.mark("commands");
+          // One write, so a line never interleaves with the agent's in a shared log.
+          System.out.println(
+              String.format(
+                  "flatnet dataplane: ready: pid %d, workers on CPUs %s, commands %s, counters %s,"
+                      + " started in %s",
+                  ProcessHandle.current().pid(),
+                  cpus,
+                  channel.file(),
+                  router.counters().file(),
+                  times));
+          ThroughputReport report =
+              new ThroughputReport(
+                  workers.stream().map(ForwardingWorker::counters).toList(), List.of(), List.of());
+          for (int second = 1; seconds == 0 || second <= seconds; second++) {
+            if (stop.await(1, TimeUnit.SECONDS)) {
+              break;
+            }
+            if (stats) {
+              System.out.println(report.intervalLine(second));
+            }
           }
-          if (stats) {
-            System.out.println(report.intervalLine(second));
-          }
+          System.out.println(report.summaryJson(""));
         }
-        System.out.println(report.summaryJson(""));
       } finally {
         vhostPorts.close();
       }
