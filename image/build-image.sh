@@ -8,12 +8,13 @@
 #            the dataplane process, ctl and the plugin, and a jlinked Java 25 runtime holding the
 #            modules jdeps finds in those jars; /usr/local/bin/flatnet links to the launcher.
 #
-# Reproducible: every time stamp is SOURCE_DATE_EPOCH (default: the last commit's time), tar
-# entries are sorted with fixed owners, jars are rewritten with sorted entries and fixed times
-# (ReproducibleJars.java), gzip writes no name or time. The same commit, JDK and Debian package
-# versions give the same digests; image/packages.lock (written beside the archive) records the
-# package versions. The root filesystem is cached under target/image/cache, keyed by everything
-# that goes into it, so a second build in the same checkout costs only layer 2.
+# Reproducible: every time stamp is SOURCE_DATE_EPOCH (default: the last commit's time; layer 1's:
+# the last commit of image/packages.txt), tar entries are sorted with fixed owners, jars are
+# rewritten with sorted entries and fixed times (ReproducibleJars.java), gzip writes no name or
+# time. The same commit, JDK and Debian package versions give the same digests; packages.lock
+# (written beside the archive) records the package versions. The root filesystem is cached under
+# target/image/cache, keyed by everything that goes into it, so a second build in the same
+# checkout costs only layer 2 (which is made while mmdebstrap runs).
 #
 # Usage: image/build-image.sh [--out DIR] [--no-cache]
 #   Needs: JAVA_HOME = a JDK 25 with jlink and jdeps; mmdebstrap; the jars of `./flatnet build`
@@ -68,6 +69,7 @@ done
 mkdir -p "$OUT"
 OUT=$(readlink -f -- "$OUT")
 CACHE=$ROOT/target/image/cache
+OPT_PID=""
 
 # --- prerequisites ---------------------------------------------------------------------------
 
@@ -138,6 +140,57 @@ done
 dups=$(printf '%s\n' "${!JAR_SOURCE[@]}" | sed 's/-[0-9][^-]*\(-SNAPSHOT\)\{0,1\}\.jar$//' | sort | uniq -d)
 [[ -z $dups ]] || die 1 "two versions of: $dups"
 
+# --- layer 2: /opt/flatnet (made in the background while mmdebstrap runs) ----------------------
+
+WORK=$OUT/work
+rm -rf -- "$WORK"
+mkdir -p "$WORK/opt/flatnet/bin" "$WORK/opt/flatnet/lib" "$WORK/usr/local/bin" "$CACHE"
+FH=$WORK/opt/flatnet
+
+make_opt() {
+  install -m 0755 "$ROOT/flatnet" "$FH/bin/flatnet"
+  install -m 0755 "$ROOT/bin/flatnet-cni" "$FH/bin/flatnet-cni"
+  ln -s ../../../opt/flatnet/bin/flatnet "$WORK/usr/local/bin/flatnet"
+  ln -s ../../../opt/flatnet/bin/flatnet-cni "$WORK/usr/local/bin/flatnet-cni"
+  local name i started=$SECONDS
+  for name in "${!JAR_SOURCE[@]}"; do
+    install -m 0644 "${JAR_SOURCE[$name]}" "$FH/lib/$name"
+  done
+  for ((i = 0; i < ${#CLASSPATH_OF[@]}; i += 2)); do
+    printf '%s\n' "${CLASSPATH_OF[i + 1]}" >"$FH/lib/${CLASSPATH_OF[i]}.classpath"
+  done
+  # Each process's JVM options (the launcher reads them beside the jars).
+  install -m 0644 "$ROOT/agent/target/classes/flatnet-agent.jvm" "$FH/lib/flatnet-agent.jvm"
+  install -m 0644 "$ROOT/dataplane-process/target/classes/flatnet-dataplane.jvm" "$FH/lib/flatnet-dataplane.jvm"
+  # Maven's jars carry the build's time in every entry: the same bytes for the same classes.
+  "$JAVA_HOME/bin/java" "$HERE/ReproducibleJars.java" "$SOURCE_DATE_EPOCH" "$FH"/lib/flatnet-*.jar
+
+  # The modules the jars use (jdeps, about 10 s: kept per set of jars and JDK).
+  local modules_key modules
+  modules_key=$( (cd "$FH/lib" && sha256sum -- *.jar; cat "$JAVA_HOME/release") | sha256sum | cut -c1-16)
+  if [[ -f $CACHE/modules-$modules_key ]]; then
+    modules=$(<"$CACHE/modules-$modules_key")
+  else
+    modules=$("$JAVA_HOME/bin/jdeps" --ignore-missing-deps --multi-release 25 --print-module-deps \
+      "$FH"/lib/*.jar 2>/dev/null | tail -n 1)
+    [[ $modules == java.base* ]] || die 1 "jdeps found no modules (got: $modules)"
+    printf '%s' "$modules" >"$CACHE/modules-$modules_key"
+  fi
+  # jlink links from the JDK's own run-time image when it has no jmods (JEP 493; Temurin 25
+  # ships none). The CDS archive of the linked modules halves the JVM's start (the CNI plugin's
+  # dynamic archive builds on it); the one for heaps over 32 GB goes.
+  "$JAVA_HOME/bin/jlink" --add-modules "$modules" --strip-debug --no-header-files \
+    --no-man-pages --generate-cds-archive --output "$FH/jre" >/dev/null \
+    || die 1 "jlink failed (modules: $modules)"
+  rm -f -- "$FH/jre/lib/server/classes_nocoops.jsa"
+  printf '%s' "$modules" >"$WORK/modules"
+  say "jars, jdeps, jlink $modules: $((SECONDS - started)) s"
+}
+make_opt >"$WORK/opt.log" 2>&1 &
+OPT_PID=$!
+# Never leave it running (a failure or ^C below).
+trap '[[ -z ${OPT_PID:-} ]] || { pkill -P "$OPT_PID"; kill "$OPT_PID"; } 2>/dev/null || true' EXIT
+
 # --- layer 1: the Debian root filesystem -------------------------------------------------------
 
 mapfile -t PACKAGES < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$HERE/packages.txt")
@@ -158,11 +211,14 @@ MM_ARGS=(
   --format=tar
 )
 SOURCES=("deb $MIRROR $SUITE main" "deb $MIRROR $SUITE-updates main" "deb $SECURITY_MIRROR $SUITE-security main")
+# The root filesystem's times: the last commit of the package list, so that its layer stays the
+# same from one commit to the next until the list (or a Debian package) changes.
+ROOTFS_EPOCH=${ROOTFS_SOURCE_DATE_EPOCH:-$(git -C "$ROOT" log -1 --format=%ct -- image/packages.txt 2>/dev/null || true)}
+ROOTFS_EPOCH=${ROOTFS_EPOCH:-$SOURCE_DATE_EPOCH}
 rootfs_key=$( {
-  printf '%s\n' "$SOURCE_DATE_EPOCH" "$(mmdebstrap --version)" "${MM_ARGS[@]}" "${SOURCES[@]}"
+  printf '%s\n' "$ROOTFS_EPOCH" "$(mmdebstrap --version)" "${MM_ARGS[@]}" "${SOURCES[@]}"
 } | sha256sum | cut -c1-16)
 ROOTFS=$CACHE/rootfs-$rootfs_key.tar
-mkdir -p "$CACHE"
 started=$SECONDS
 if [[ $USE_CACHE -eq 1 && -f $ROOTFS ]]; then
   say "root filesystem: cached $ROOTFS"
@@ -175,7 +231,8 @@ else
   fi
   say "root filesystem: mmdebstrap $SUITE minbase + ${#PACKAGES[@]} packages (log: $CACHE/mmdebstrap.log)..."
   tmp=$ROOTFS.$$.tmp
-  if ! mmdebstrap "${MM_ARGS[@]}" "$SUITE" "$tmp" "${SOURCES[@]}" </dev/null >"$CACHE/mmdebstrap.log" 2>&1; then
+  if ! SOURCE_DATE_EPOCH=$ROOTFS_EPOCH mmdebstrap "${MM_ARGS[@]}" "$SUITE" "$tmp" "${SOURCES[@]}" \
+    </dev/null >"$CACHE/mmdebstrap.log" 2>&1; then
     rm -f -- "$tmp"
     tail -n 20 "$CACHE/mmdebstrap.log" >&2
     die 1 "mmdebstrap failed (log: $CACHE/mmdebstrap.log)"
@@ -186,42 +243,18 @@ fi
 # The package versions it holds (what the digest depends on besides this tree).
 tar -xOf "$ROOTFS" ./var/lib/dpkg/status \
   | awk '/^Package:/ {p=$2} /^Version:/ {print p "=" $2}' | sort >"$OUT/packages.lock"
+if [[ ! -f $ROOTFS.gz || $ROOTFS.gz -ot $ROOTFS ]]; then
+  gzip -n -c "$ROOTFS" >"$ROOTFS.gz.tmp"
+  mv -f -- "$ROOTFS.gz.tmp" "$ROOTFS.gz"
+fi
 
-# --- layer 2: /opt/flatnet ---------------------------------------------------------------------
-
-WORK=$OUT/work
-rm -rf -- "$WORK"
-mkdir -p "$WORK/opt/flatnet/bin" "$WORK/opt/flatnet/lib" "$WORK/usr/local/bin"
-FH=$WORK/opt/flatnet
-
-install -m 0755 "$ROOT/flatnet" "$FH/bin/flatnet"
-install -m 0755 "$ROOT/bin/flatnet-cni" "$FH/bin/flatnet-cni"
-ln -s ../../../opt/flatnet/bin/flatnet "$WORK/usr/local/bin/flatnet"
-ln -s ../../../opt/flatnet/bin/flatnet-cni "$WORK/usr/local/bin/flatnet-cni"
-for name in "${!JAR_SOURCE[@]}"; do
-  install -m 0644 "${JAR_SOURCE[$name]}" "$FH/lib/$name"
-done
-for ((i = 0; i < ${#CLASSPATH_OF[@]}; i += 2)); do
-  printf '%s\n' "${CLASSPATH_OF[i + 1]}" >"$FH/lib/${CLASSPATH_OF[i]}.classpath"
-done
-# Each process's JVM options (the launcher reads them beside the jars).
-install -m 0644 "$ROOT/agent/target/classes/flatnet-agent.jvm" "$FH/lib/flatnet-agent.jvm"
-install -m 0644 "$ROOT/dataplane-process/target/classes/flatnet-dataplane.jvm" "$FH/lib/flatnet-dataplane.jvm"
-# Maven's jars carry the build's time in every entry: the same bytes for the same classes.
-"$JAVA_HOME/bin/java" "$HERE/ReproducibleJars.java" "$SOURCE_DATE_EPOCH" "$FH"/lib/flatnet-*.jar
-
-started=$SECONDS
-MODULES_NEEDED=$("$JAVA_HOME/bin/jdeps" --ignore-missing-deps --multi-release 25 --print-module-deps \
-  "$FH"/lib/*.jar 2>/dev/null | tail -n 1)
-[[ $MODULES_NEEDED == java.base* ]] || die 1 "jdeps found no modules (got: $MODULES_NEEDED)"
-# jlink links from the JDK's own run-time image when it has no jmods (JEP 493; Temurin 25 ships
-# none). The CDS archive of the linked modules halves the JVM's start (the CNI plugin's dynamic
-# archive builds on it); the one for heaps over 32 GB goes.
-"$JAVA_HOME/bin/jlink" --add-modules "$MODULES_NEEDED" --strip-debug --no-header-files \
-  --no-man-pages --generate-cds-archive --output "$FH/jre" >/dev/null \
-  || die 1 "jlink failed (modules: $MODULES_NEEDED)"
-rm -f -- "$FH/jre/lib/server/classes_nocoops.jsa"
-say "jre: jlink $MODULES_NEEDED ($((SECONDS - started)) s)"
+opt_rc=0
+wait "$OPT_PID" || opt_rc=$?
+OPT_PID=""
+cat "$WORK/opt.log" >&2
+[[ $opt_rc -eq 0 ]] || die "$opt_rc" "making /opt/flatnet failed (above)"
+MODULES_NEEDED=$(<"$WORK/modules")
+rm -f -- "$WORK/modules" "$WORK/opt.log"
 
 # --- the OCI layout ----------------------------------------------------------------------------
 
@@ -244,12 +277,8 @@ repro_tar() { # dir out paths...
     --mtime="@$SOURCE_DATE_EPOCH" --owner=0 --group=0 --numeric-owner "$@"
 }
 
-# Layer 1: mmdebstrap's tarball is reproducible itself (SOURCE_DATE_EPOCH). Its gzip is cached.
+# Layer 1: mmdebstrap's tarball is reproducible itself (SOURCE_DATE_EPOCH); its gzip is cached.
 base_diff="sha256:$(sha256sum "$ROOTFS" | cut -d' ' -f1)"
-if [[ ! -f $ROOTFS.gz || $ROOTFS.gz -ot $ROOTFS ]]; then
-  gzip -n -c "$ROOTFS" >"$ROOTFS.gz.tmp"
-  mv -f -- "$ROOTFS.gz.tmp" "$ROOTFS.gz"
-fi
 cp -- "$ROOTFS.gz" "$WORK/base.tar.gz"
 read -r base_digest base_size <<<"$(blob "$WORK/base.tar.gz")"
 
