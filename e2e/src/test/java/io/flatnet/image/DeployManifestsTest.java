@@ -325,7 +325,7 @@ class DeployManifestsTest {
             + meminfo);
     String dataplaneName = "flatnet-image-test-dataplane";
     String agentName = "flatnet-image-test-agent";
-    NodeImage.podman(List.of("rm", "-f", "-t", "0", agentName, dataplaneName), null, 60);
+    remove(agentName, dataplaneName);
     try {
       JsonNode dataplane = container("dataplane");
       JsonNode agent = container("agent");
@@ -363,7 +363,7 @@ class DeployManifestsTest {
           "the dataplane's exit code " + exit.output() + "; its log:\n" + dataplaneLog);
       assertTrue(dataplaneLog.contains("\"forwarded\":"), "its totals at exit:\n" + dataplaneLog);
     } finally {
-      NodeImage.podman(List.of("rm", "-f", "-t", "0", agentName, dataplaneName), null, 60);
+      remove(agentName, dataplaneName);
     }
   }
 
@@ -401,6 +401,13 @@ class DeployManifestsTest {
             name + ": readiness probe " + probe + " still failing after 60 s; log:\n" + logs(name));
       }
       Thread.sleep(500);
+    }
+  }
+
+  /** One by one: podman 4.3's {@code rm -f A B} with A missing leaves B. */
+  static void remove(String... names) throws IOException, InterruptedException {
+    for (String name : names) {
+      NodeImage.podman(List.of("rm", "--force", "--ignore", "--time", "0", name), null, 60);
     }
   }
 
