@@ -223,12 +223,16 @@ started=$SECONDS
 if [[ $USE_CACHE -eq 1 && -f $ROOTFS ]]; then
   say "root filesystem: cached $ROOTFS"
 else
-  # A clear message instead of apt's retries when the mirror cannot be reached.
-  host=${MIRROR#*://}
-  host=${host%%/*}
-  if ! timeout 10 bash -c "exec 3<>/dev/tcp/$host/80" 2>/dev/null; then
-    die 6 "cannot reach $host:80 (Debian's mirror, for mmdebstrap): no network? Set FLATNET_DEBIAN_MIRROR to a reachable mirror"
+  # A clear message instead of apt's errors when the mirror cannot be reached: fetch its Release
+  # file the way apt does (proxies included).
+  probe=$(mktemp -d)
+  if ! timeout 30 /usr/lib/apt/apt-helper download-file "$MIRROR/dists/$SUITE/InRelease" \
+    "$probe/InRelease" >"$probe/log" 2>&1; then
+    sed -n '/^E:/p' "$probe/log" >&2
+    rm -rf -- "$probe"
+    die 6 "cannot fetch $MIRROR/dists/$SUITE/InRelease (Debian's mirror, for mmdebstrap): no network? Set FLATNET_DEBIAN_MIRROR to a mirror you can reach"
   fi
+  rm -rf -- "$probe"
   say "root filesystem: mmdebstrap $SUITE minbase + ${#PACKAGES[@]} packages (log: $CACHE/mmdebstrap.log)..."
   tmp=$ROOTFS.$$.tmp
   if ! SOURCE_DATE_EPOCH=$ROOTFS_EPOCH mmdebstrap "${MM_ARGS[@]}" "$SUITE" "$tmp" "${SOURCES[@]}" \
