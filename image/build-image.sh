@@ -194,6 +194,7 @@ trap '[[ -z ${OPT_PID:-} ]] || { pkill -P "$OPT_PID"; kill "$OPT_PID"; } 2>/dev/
 # --- layer 1: the Debian root filesystem -------------------------------------------------------
 
 mapfile -t PACKAGES < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$HERE/packages.txt")
+# shellcheck disable=SC2016 # the hook's "$1" is for mmdebstrap's shell
 MM_ARGS=(
   --variant=minbase
   --include="$(IFS=,; printf '%s' "${PACKAGES[*]}")"
