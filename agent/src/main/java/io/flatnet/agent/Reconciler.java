@@ -7,10 +7,11 @@ import io.flatnet.control.DataplaneApi;
 import io.flatnet.control.State;
 
 /**
- * Brings the dataplane to a desired {@link State}: diffs it against {@link
- * DataplaneApi#installed()} (so a restart with the same state applies nothing, and a change repairs
- * drift), applies the plan as the next generation, and restores the last good state if applying
- * fails part-way.
+ * Brings the dataplane to a desired {@link State}: diffs it against what the dataplane holds
+ * ({@link DataplaneApi#installed()}, or the state this agent last committed while the dataplane's
+ * published generation says it still holds it), so a restart with the same state applies nothing
+ * and a change repairs drift; applies the plan as the next generation, and restores the last good
+ * state if applying fails part-way.
  *
  * <p>Callers decide when a desired state becomes the last good one ({@link #accept}), since some
  * must persist it first. Not thread-safe: the {@link Agent} serialises.
@@ -23,6 +24,7 @@ final class Reconciler {
   private long generation;
   private State lastGood;
   private ApplyResult lastResult;
+  private State committed; // what this agent last committed, while the dataplane still holds it
 
   Reconciler(DataplaneApi dataplane) {
     this.dataplane = dataplane;
@@ -30,7 +32,7 @@ final class Reconciler {
 
   /** Diffs {@code desired} against the dataplane and applies the plan; rolls back on failure. */
   ApplyResult apply(State desired) {
-    State installed = dataplane.installed();
+    State installed = installed();
     generation = Math.max(generation, installed.generation());
     Plan plan = Planner.plan(installed, desired, generation + 1);
     if (plan.isEmpty()) {
@@ -42,12 +44,28 @@ final class Reconciler {
     try {
       plan.applyTo(dataplane);
       generation = plan.generation();
+      committed = desired.withGeneration(generation);
       return new ApplyResult.Applied(plan);
     } catch (PlanApplyException e) {
+      committed = null;
       LOG.log(System.Logger.Level.ERROR, e.getMessage(), e);
       generation = Math.max(plan.generation(), dataplane.installed().generation());
       return new ApplyResult.Failed(e.getMessage(), plan, restoreLastGood());
     }
+  }
+
+  /**
+   * What the dataplane holds: the state this agent last committed while the dataplane says that
+   * generation is still its last commit (read from shared memory, no call), else its answer to
+   * {@link DataplaneApi#installed()}. A restarted dataplane, another writer or a failed apply makes
+   * it ask. This spares each change a call that carries the whole state.
+   */
+  private State installed() {
+    if (committed != null && dataplane.committedGeneration() == committed.generation()) {
+      return committed;
+    }
+    committed = null;
+    return dataplane.installed();
   }
 
   /** Whether the last good state (if any) is back in the dataplane. */

@@ -36,6 +36,31 @@ class ReconcilerTest {
   }
 
   @Test
+  void plansAgainstWhatItCommittedWhileTheDataplaneSaysSoAndAsksOtherwise() throws Exception {
+    dp.publishesCommits = true;
+    State base = state(TestConfigs.BASE);
+    State withNodeC = state(WITH_NODE_C);
+    assertInstanceOf(ApplyResult.Applied.class, reconciler.apply(base));
+    int asked = dp.installedCalls;
+    assertInstanceOf(ApplyResult.Applied.class, reconciler.apply(withNodeC));
+    assertEquals(asked, dp.installedCalls, "the dataplane's last commit is ours: no call");
+    assertTrue(dp.installed().sameSpecs(withNodeC));
+
+    dp.restart(); // a new dataplane: its last commit is not ours, so it is asked
+    asked = dp.installedCalls;
+    assertInstanceOf(ApplyResult.Applied.class, reconciler.apply(withNodeC));
+    assertEquals(asked + 1, dp.installedCalls);
+    assertTrue(dp.installed().sameSpecs(withNodeC), "the whole state is back");
+
+    dp.failOn = c -> c.startsWith("removeRoute");
+    assertInstanceOf(ApplyResult.Failed.class, reconciler.apply(base));
+    dp.failOn = c -> false;
+    asked = dp.installedCalls;
+    reconciler.apply(withNodeC);
+    assertEquals(asked + 1, dp.installedCalls, "after a failure it asks");
+  }
+
+  @Test
   void aGenerationFoundInstalledIsContinued() throws Exception {
     new Reconciler(dp).apply(state(TestConfigs.BASE));
     assertInstanceOf(ApplyResult.Applied.class, reconciler.apply(state(WITH_NODE_C)));

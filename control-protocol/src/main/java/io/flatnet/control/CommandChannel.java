@@ -48,6 +48,7 @@ public final class CommandChannel implements AutoCloseable {
   private static final int PID_OFFSET = 64;
   private static final int INCARNATION_OFFSET = 72;
   private static final int HEARTBEAT_OFFSET = 128; // its own cache line
+  private static final int COMMITTED_OFFSET = 192; // the generation last committed
   private static final int RING_LENGTH = RING_CAPACITY + RingBufferDescriptor.TRAILER_LENGTH;
   private static final int LENGTH = HEADER + 2 * RING_LENGTH;
 
@@ -84,6 +85,7 @@ public final class CommandChannel implements AutoCloseable {
     Instant started = Instant.now(); // one reading: two could straddle a second
     h.putLong(INCARNATION_OFFSET, started.getEpochSecond() * 1_000_000_000L + started.getNano());
     h.putLongVolatile(HEARTBEAT_OFFSET, System.currentTimeMillis());
+    h.putLongVolatile(COMMITTED_OFFSET, -1);
     h.putIntVolatile(MAGIC_OFFSET, MAGIC);
     mapped.force();
     Files.move(
@@ -162,6 +164,19 @@ public final class CommandChannel implements AutoCloseable {
   /** The dataplane's side: proves it is alive. */
   public void heartbeat(long epochMillis) {
     header.putLongOrdered(HEARTBEAT_OFFSET, epochMillis);
+  }
+
+  /**
+   * The dataplane's side: the generation it has just committed, so that the agent can tell, without
+   * a call, that the state it last applied is still what the dataplane holds.
+   */
+  public void committed(long generation) {
+    header.putLongOrdered(COMMITTED_OFFSET, generation);
+  }
+
+  /** The generation the dataplane last committed; -1 before its first commit. */
+  public long committedGeneration() {
+    return header.getLongVolatile(COMMITTED_OFFSET);
   }
 
   public long lastHeartbeat() {

@@ -112,7 +112,11 @@ public final class CommandServer implements Agent {
       case Records.ADD_ROUTE -> dataplane.addRoute(in.getRoute());
       case Records.REMOVE_ROUTE -> dataplane.removeRoute(in.getRoute());
       case Records.REPLACE_ROUTE -> dataplane.replaceRoute(in.getRoute(), in.getRoute());
-      case Records.COMMIT -> dataplane.commit(in.getLong());
+      case Records.COMMIT -> {
+        long generation = in.getLong();
+        dataplane.commit(generation);
+        channel.committed(generation);
+      }
       case Records.POD_PROBLEMS -> {
         List<String> problems = dataplane.podProblems(in.getString());
         payload.putStrings(problems);

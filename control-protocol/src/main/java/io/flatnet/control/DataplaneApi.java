@@ -19,6 +19,16 @@ public interface DataplaneApi {
   /** What the dataplane has now, with the generation of the last {@link #commit}. */
   State installed();
 
+  /**
+   * The generation the dataplane last committed, read without a call, or -1 if it cannot be told
+   * (no live dataplane, a restarted one, or an implementation that does not say). A client that
+   * committed generation G with state S may plan against S while this says G, instead of asking
+   * {@link #installed()} each time: the dataplane still holds S.
+   */
+  default long committedGeneration() {
+    return -1;
+  }
+
   /** Adds a port (a DPDK device). Its name is not in use. */
   void addPort(PortSpec port);
 

@@ -73,6 +73,14 @@ public final class DataplaneClient implements DataplaneApi, AutoCloseable {
     return channel == null ? -1 : channel.dataplanePid();
   }
 
+  /** The live dataplane's last committed generation; -1 if it restarted or is gone (no call). */
+  @Override
+  public synchronized long committedGeneration() {
+    return channel != null && channel.dataplaneAlive(System.currentTimeMillis())
+        ? channel.committedGeneration()
+        : -1;
+  }
+
   /** True if the dataplane this client talks to is alive (cheap: a heartbeat read and a stat). */
   public synchronized boolean alive() {
     return channel != null && channel.dataplaneAlive(System.currentTimeMillis());

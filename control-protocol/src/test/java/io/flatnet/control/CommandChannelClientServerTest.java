@@ -439,6 +439,21 @@ class CommandChannelClientServerTest {
   }
 
   @Test
+  void theLastCommitIsReadWithoutACallAndForgottenWhenTheDataplaneRestarts() throws Exception {
+    ServerHarness first = server().start();
+    DataplaneClient c = client();
+    assertEquals(-1, c.committedGeneration(), "nothing committed yet");
+    c.commit(7);
+    assertEquals(7, c.committedGeneration());
+    int calls = first.dataplane.calls.size();
+    assertEquals(7, c.committedGeneration());
+    assertEquals(calls, first.dataplane.calls.size(), "read from cnc.dat, not asked");
+
+    server().start(); // a restarted dataplane: a new cnc.dat
+    assertEquals(-1, c.committedGeneration(), "the old file's generation is not the new one's");
+  }
+
+  @Test
   void aCommandLongerThanTheStaleTimeIsAnsweredNotTakenForADeadDataplane() throws Exception {
     ServerHarness s = server().start();
     DataplaneClient c = client(CONNECT, Duration.ofSeconds(30));

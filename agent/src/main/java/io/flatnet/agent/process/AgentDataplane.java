@@ -32,6 +32,11 @@ public final class AgentDataplane implements DataplaneApi {
   }
 
   @Override
+  public long committedGeneration() {
+    return dataplane.committedGeneration();
+  }
+
+  @Override
   public void addPort(PortSpec port) {
     dataplane.addPort(port);
     if ("host".equals(port.role())) {

@@ -38,9 +38,29 @@ public final class InMemoryDataplane implements DataplaneApi {
     calls.add(c);
   }
 
+  /** If set, it says its last commit without a call, as the real dataplane does in cnc.dat. */
+  public boolean publishesCommits;
+
+  /** How often {@link #installed()} was asked. */
+  public int installedCalls;
+
   @Override
   public synchronized State installed() {
+    installedCalls++;
     return new State(generation, new TreeMap<>(ports), new TreeMap<>(pods), new TreeMap<>(routes));
+  }
+
+  @Override
+  public synchronized long committedGeneration() {
+    return publishesCommits && generation > 0 ? generation : -1;
+  }
+
+  /** What a restarted dataplane holds: nothing, and no commit yet. */
+  public synchronized void restart() {
+    ports.clear();
+    pods.clear();
+    routes.clear();
+    generation = 0;
   }
 
   @Override
