@@ -14,6 +14,7 @@ import io.flatnet.dpdk.EalArguments;
 import io.flatnet.vhost.VhostPortChecks;
 import io.flatnet.vhost.VhostPortStatus;
 import io.flatnet.vhost.VhostPorts;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -129,7 +130,7 @@ public final class DataplaneMain implements Callable<Integer> {
           // Stops before the channel is unmapped; a dataplane that stops beating is gone.
           Heartbeat heartbeat = Heartbeat.start(channel)) {
         Thread commandThread = AgentRunner.startOnThread(commands);
-        try (Doorbell bell = Doorbell.serve(dir, commandThread)) {
+        try (Doorbell bell = doorbell(commandThread)) {
           times.mark("commands");
           // One write, so a line never interleaves with the agent's in a shared log.
           System.out.println(
@@ -161,6 +162,19 @@ public final class DataplaneMain implements Callable<Integer> {
       stop.done();
     }
     return 0;
+  }
+
+  /** The agent's doorbell, or none (a warning) if it cannot be served: it is only a hint. */
+  private Doorbell doorbell(Thread commandThread) {
+    try {
+      return Doorbell.serve(dir, commandThread);
+    } catch (IOException | RuntimeException e) {
+      System.err.println(
+          "flatnet dataplane: no doorbell ("
+              + e
+              + "): commands wait for the command thread's idle park instead");
+      return null;
+    }
   }
 
   private static Map<String, String> vhostStates(VhostPorts ports) {
