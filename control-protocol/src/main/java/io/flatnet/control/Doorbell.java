@@ -117,8 +117,9 @@ public final class Doorbell implements AutoCloseable {
         try {
           bell = SocketChannel.open(UnixDomainSocketAddress.of(socket));
           bell.configureBlocking(false);
-        } catch (IOException e) {
-          retryAfterNanos = System.nanoTime() + 1_000_000_000L; // an older dataplane has none
+        } catch (IOException | RuntimeException e) { // none served, or a path too long for one
+          close();
+          retryAfterNanos = System.nanoTime() + 1_000_000_000L;
           return;
         }
       }
