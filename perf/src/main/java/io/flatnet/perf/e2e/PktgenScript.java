@@ -163,6 +163,13 @@ public final class PktgenScript {
             end
             pktgen.start("all")
             for s = 1, WARMUP do pktgen.sleep(1); rates("warmup", s) end
+            -- the warm-up's latency (the DUT's first packets: JIT, first calls), before the clear
+            local w = pktgen.pktStats("all")
+            for p = 0, 1 do
+              local l = w[p].latency
+              say(string.format("warmup_latency %%d lat_pkts %%d lat_avg_us %%.3f lat_max_us %%.3f",
+                p, l.num_pkts, l.avg_us, l.max_us))
+            end
             pktgen.clr()
             pktgen.sleep(1); rates("partial", 1)
             for s = 1, MEASURE do pktgen.sleep(1); rates("measure", s) end

@@ -31,6 +31,9 @@ public final class PktgenStats {
   private static final Pattern ESCAPES = Pattern.compile("\u001b\\[[0-9;?]*[A-Za-z]");
   private static final Pattern SECOND =
       Pattern.compile("^sec (\\w+) (\\d+) rx0 (\\d+) rx1 (\\d+) tx0 (\\d+) tx1 (\\d+)$");
+  private static final Pattern WARMUP_LATENCY =
+      Pattern.compile(
+          "^warmup_latency (\\d+) lat_pkts (\\d+) lat_avg_us ([\\d.]+) lat_max_us ([\\d.]+)$");
   private static final Pattern PORT =
       Pattern.compile(
           "^port (\\d+) tx (\\d+) rx (\\d+) missed (\\d+) ierrors (\\d+) oerrors (\\d+) nombuf"
@@ -59,8 +62,20 @@ public final class PktgenStats {
       double latencyAvgMicros,
       double latencyMaxMicros) {}
 
-  /** A trial's figures from pktgen. */
-  public record Result(List<Second> seconds, List<Port> ports) {
+  /** The latency of the probes one port received during the warm-up (before the clear). */
+  public record WarmupLatency(int port, long packets, double avgMicros, double maxMicros) {}
+
+  /** A trial's figures from pktgen; {@code warmup} may be empty (no warm-up). */
+  public record Result(List<Second> seconds, List<Port> ports, List<WarmupLatency> warmup) {
+
+    /** The largest probe latency of the warm-up (NaN if no probe came back then). */
+    public double warmupLatencyMaxMicros() {
+      return warmup.stream()
+          .filter(w -> w.packets() > 0)
+          .mapToDouble(WarmupLatency::maxMicros)
+          .max()
+          .orElse(Double.NaN);
+    }
 
     /** Mean of the measured seconds' RX rates, both ports (NaN if none). */
     public double measuredRxMpps() {
@@ -142,6 +157,7 @@ public final class PktgenStats {
 
   private final List<Second> seconds = new ArrayList<>();
   private final Port[] ports = new Port[2];
+  private final List<WarmupLatency> warmup = new ArrayList<>();
   private boolean ready;
   private boolean done;
 
@@ -178,6 +194,16 @@ public final class PktgenStats {
               Integer.parseInt(m.group(2)),
               new long[] {Long.parseLong(m.group(3)), Long.parseLong(m.group(4))},
               new long[] {Long.parseLong(m.group(5)), Long.parseLong(m.group(6))}));
+      return true;
+    }
+    m = WARMUP_LATENCY.matcher(s);
+    if (m.matches()) {
+      warmup.add(
+          new WarmupLatency(
+              Integer.parseInt(m.group(1)),
+              Long.parseLong(m.group(2)),
+              Double.parseDouble(m.group(3)),
+              Double.parseDouble(m.group(4))));
       return true;
     }
     m = PORT.matcher(s);
@@ -223,7 +249,7 @@ public final class PktgenStats {
     if (ports[0] == null || ports[1] == null) {
       return Optional.empty();
     }
-    Result r = new Result(List.copyOf(seconds), List.of(ports[0], ports[1]));
+    Result r = new Result(List.copyOf(seconds), List.of(ports[0], ports[1]), List.copyOf(warmup));
     return r.measuredSeconds() > 0 ? Optional.of(r) : Optional.empty();
   }
 }

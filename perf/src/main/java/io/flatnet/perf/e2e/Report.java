@@ -247,6 +247,7 @@ public final class Report {
       double[] latencyAvgMicros,
       double[] latencyMaxMicros,
       double[] lossFraction,
+      double[] warmupLatencyMaxMicros,
       long probes,
       long probesSkipped,
       long missed,
@@ -263,6 +264,7 @@ public final class Report {
       double[] avg = nanArray(setup.rounds());
       double[] max = nanArray(setup.rounds());
       double[] loss = nanArray(setup.rounds());
+      double[] warm = nanArray(setup.rounds());
       long probes = 0;
       long skipped = 0;
       long missed = 0;
@@ -273,13 +275,14 @@ public final class Report {
           avg[t.round() - 1] = p.latencyAvgMicros();
           max[t.round() - 1] = p.latencyMaxMicros();
           loss[t.round() - 1] = t.window().lossFraction();
+          warm[t.round() - 1] = p.warmupLatencyMaxMicros();
           probes += p.latencyPackets();
           skipped += p.latencySkipped();
           missed += p.missed();
           errors += p.errors();
         }
       }
-      out.add(new PktgenRow(s, avg, max, loss, probes, skipped, missed, errors));
+      out.add(new PktgenRow(s, avg, max, loss, warm, probes, skipped, missed, errors));
     }
     return out;
   }
@@ -525,13 +528,14 @@ public final class Report {
             TrialRunner.PKTGEN_LATENCY_MICROS));
     sb.append(
         f(
-            "%-6s %-11s %9s %9s %10s  %-30s %9s %8s %7s%n",
+            "%-6s %-11s %9s %9s %10s  %-30s %11s %9s %8s %7s%n",
             "frame",
             "system",
             "loss",
             "lat avg",
             "lat max",
             "max per round (us)",
+            "warm-up max",
             "probes",
             "skipped",
             "missed"));
@@ -547,13 +551,14 @@ public final class Report {
         }
         sb.append(
             f(
-                "%-6s %-11s %9s %9s %10s  %-30s %9d %8d %7d%n",
+                "%-6s %-11s %9s %9s %10s  %-30s %11s %9d %8d %7d%n",
                 size + " B",
                 r.system().label(),
                 num(Stats.summarize(r.lossFraction()).median() * 100, "%.3f%%"),
                 num(Stats.summarize(r.latencyAvgMicros()).median(), "%.1f"),
                 num(Stats.summarize(r.latencyMaxMicros()).max(), "%.1f"),
                 pr,
+                num(Stats.summarize(r.warmupLatencyMaxMicros()).max(), "%.1f"),
                 r.probes(),
                 r.probesSkipped(),
                 r.missed()));
@@ -727,7 +732,8 @@ public final class Report {
                   + " script(1)): both ports at full speed, each to every address of the route out"
                   + " of the other port (range mode), UDP 1000->1001, latency probes every "
                   + TrialRunner.PKTGEN_LATENCY_MICROS
-                  + " us a port; after the warm-up pktgen.clr(), one partial second, the measured"
+                  + " us a port; after the warm-up its latency figures (warmup_latency_max_us), then"
+                  + " pktgen.clr(), one partial second, the measured"
                   + " seconds, stop, 1.5 s drain; figures from pktgen.portStats and"
                   + " pktgen.pktStats as the script prints them")
           .put(
@@ -840,6 +846,7 @@ public final class Report {
               o.set("per_round_loss_fraction", BenchJson.array(p.lossFraction()));
               o.set("per_round_latency_avg_us", BenchJson.array(p.latencyAvgMicros()));
               o.set("per_round_latency_max_us", BenchJson.array(p.latencyMaxMicros()));
+              o.set("per_round_warmup_latency_max_us", BenchJson.array(p.warmupLatencyMaxMicros()));
               o.put("latency_probes", p.probes())
                   .put("latency_probes_skipped", p.probesSkipped())
                   .put("missed", p.missed())
@@ -1100,7 +1107,8 @@ public final class Report {
           out.putObject("pktgen")
               .put("latency_avg_us", p.latencyAvgMicros())
               .put("latency_max_us", p.latencyMaxMicros())
-              .put("latency_min_us", p.latencyMinMicros());
+              .put("latency_min_us", p.latencyMinMicros())
+              .put("warmup_latency_max_us", p.warmupLatencyMaxMicros());
       ArrayNode ports = o.putArray("ports");
       for (PktgenStats.Port q : p.ports()) {
         ports
