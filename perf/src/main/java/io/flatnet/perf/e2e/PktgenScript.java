@@ -165,10 +165,12 @@ public final class PktgenScript {
             for s = 1, WARMUP do pktgen.sleep(1); rates("warmup", s) end
             -- the warm-up's latency (the DUT's first packets: JIT, first calls), before the clear
             local w = pktgen.pktStats("all")
+            local wt = pktgen.portStats("all", "port")
             for p = 0, 1 do
               local l = w[p].latency
-              say(string.format("warmup_latency %%d lat_pkts %%d lat_avg_us %%.3f lat_max_us %%.3f",
-                p, l.num_pkts, l.avg_us, l.max_us))
+              say(string.format("warmup_latency %%d lat_pkts %%d lat_avg_us %%.3f lat_max_us %%.3f"
+                .. " tx %%d rx %%d", p, l.num_pkts, l.avg_us, l.max_us, wt[p].opackets,
+                wt[p].ipackets))
             end
             pktgen.clr()
             pktgen.sleep(1); rates("partial", 1)

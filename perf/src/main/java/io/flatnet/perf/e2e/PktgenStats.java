@@ -33,7 +33,8 @@ public final class PktgenStats {
       Pattern.compile("^sec (\\w+) (\\d+) rx0 (\\d+) rx1 (\\d+) tx0 (\\d+) tx1 (\\d+)$");
   private static final Pattern WARMUP_LATENCY =
       Pattern.compile(
-          "^warmup_latency (\\d+) lat_pkts (\\d+) lat_avg_us ([\\d.]+) lat_max_us ([\\d.]+)$");
+          "^warmup_latency (\\d+) lat_pkts (\\d+) lat_avg_us ([\\d.]+) lat_max_us ([\\d.]+)"
+              + " tx (\\d+) rx (\\d+)$");
   private static final Pattern PORT =
       Pattern.compile(
           "^port (\\d+) tx (\\d+) rx (\\d+) missed (\\d+) ierrors (\\d+) oerrors (\\d+) nombuf"
@@ -62,8 +63,12 @@ public final class PktgenStats {
       double latencyAvgMicros,
       double latencyMaxMicros) {}
 
-  /** The latency of the probes one port received during the warm-up (before the clear). */
-  public record WarmupLatency(int port, long packets, double avgMicros, double maxMicros) {}
+  /**
+   * The latency of the probes one port received during the warm-up (before the clear), and the
+   * port's totals then (pktgen's last 1 s sample: up to a second old).
+   */
+  public record WarmupLatency(
+      int port, long packets, double avgMicros, double maxMicros, long tx, long rx) {}
 
   /** A trial's figures from pktgen; {@code warmup} may be empty (no warm-up). */
   public record Result(List<Second> seconds, List<Port> ports, List<WarmupLatency> warmup) {
@@ -75,6 +80,13 @@ public final class PktgenStats {
           .mapToDouble(WarmupLatency::maxMicros)
           .max()
           .orElse(Double.NaN);
+    }
+
+    /** The warm-up's loss: TX minus RX over TX at its last sample (NaN without a warm-up). */
+    public double warmupLossFraction() {
+      long tx = warmup.stream().mapToLong(WarmupLatency::tx).sum();
+      long rx = warmup.stream().mapToLong(WarmupLatency::rx).sum();
+      return tx <= 0 ? Double.NaN : Math.max(0, tx - rx) / (double) tx;
     }
 
     /** Mean of the measured seconds' RX rates, both ports (NaN if none). */
@@ -203,7 +215,9 @@ public final class PktgenStats {
               Integer.parseInt(m.group(1)),
               Long.parseLong(m.group(2)),
               Double.parseDouble(m.group(3)),
-              Double.parseDouble(m.group(4))));
+              Double.parseDouble(m.group(4)),
+              Long.parseLong(m.group(5)),
+              Long.parseLong(m.group(6))));
       return true;
     }
     m = PORT.matcher(s);

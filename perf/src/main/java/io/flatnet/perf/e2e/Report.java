@@ -248,6 +248,7 @@ public final class Report {
       double[] latencyMaxMicros,
       double[] lossFraction,
       double[] warmupLatencyMaxMicros,
+      double[] warmupLossFraction,
       long probes,
       long probesSkipped,
       long missed,
@@ -265,6 +266,7 @@ public final class Report {
       double[] max = nanArray(setup.rounds());
       double[] loss = nanArray(setup.rounds());
       double[] warm = nanArray(setup.rounds());
+      double[] warmLoss = nanArray(setup.rounds());
       long probes = 0;
       long skipped = 0;
       long missed = 0;
@@ -276,13 +278,14 @@ public final class Report {
           max[t.round() - 1] = p.latencyMaxMicros();
           loss[t.round() - 1] = t.window().lossFraction();
           warm[t.round() - 1] = p.warmupLatencyMaxMicros();
+          warmLoss[t.round() - 1] = p.warmupLossFraction();
           probes += p.latencyPackets();
           skipped += p.latencySkipped();
           missed += p.missed();
           errors += p.errors();
         }
       }
-      out.add(new PktgenRow(s, avg, max, loss, warm, probes, skipped, missed, errors));
+      out.add(new PktgenRow(s, avg, max, loss, warm, warmLoss, probes, skipped, missed, errors));
     }
     return out;
   }
@@ -528,7 +531,7 @@ public final class Report {
             TrialRunner.PKTGEN_LATENCY_MICROS));
     sb.append(
         f(
-            "%-6s %-11s %9s %9s %10s  %-30s %11s %9s %8s %7s%n",
+            "%-6s %-11s %9s %9s %10s  %-30s %11s %11s %9s %8s %7s%n",
             "frame",
             "system",
             "loss",
@@ -536,6 +539,7 @@ public final class Report {
             "lat max",
             "max per round (us)",
             "warm-up max",
+            "warm-up loss",
             "probes",
             "skipped",
             "missed"));
@@ -551,7 +555,7 @@ public final class Report {
         }
         sb.append(
             f(
-                "%-6s %-11s %9s %9s %10s  %-30s %11s %9d %8d %7d%n",
+                "%-6s %-11s %9s %9s %10s  %-30s %11s %11s %9d %8d %7d%n",
                 size + " B",
                 r.system().label(),
                 num(Stats.summarize(r.lossFraction()).median() * 100, "%.3f%%"),
@@ -559,6 +563,7 @@ public final class Report {
                 num(Stats.summarize(r.latencyMaxMicros()).max(), "%.1f"),
                 pr,
                 num(Stats.summarize(r.warmupLatencyMaxMicros()).max(), "%.1f"),
+                num(Stats.summarize(r.warmupLossFraction()).median() * 100, "%.3f%%"),
                 r.probes(),
                 r.probesSkipped(),
                 r.missed()));
@@ -1108,7 +1113,8 @@ public final class Report {
               .put("latency_avg_us", p.latencyAvgMicros())
               .put("latency_max_us", p.latencyMaxMicros())
               .put("latency_min_us", p.latencyMinMicros())
-              .put("warmup_latency_max_us", p.warmupLatencyMaxMicros());
+              .put("warmup_latency_max_us", p.warmupLatencyMaxMicros())
+              .put("warmup_loss_fraction", p.warmupLossFraction());
       ArrayNode ports = o.putArray("ports");
       for (PktgenStats.Port q : p.ports()) {
         ports

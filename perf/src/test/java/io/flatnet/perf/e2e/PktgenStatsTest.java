@@ -16,8 +16,10 @@ class PktgenStatsTest {
           "Executing '/tmp/pg/g.lua'\r",
           "\u001b[2J\u001b[1;r\u001b[100;1Hflatnet-pktgen ready frame 64 ports 2\r",
           "flatnet-pktgen sec warmup 1 rx0 1186887 rx1 1189478 tx0 1193700 tx1 1193664\r",
-          "flatnet-pktgen warmup_latency 0 lat_pkts 900 lat_avg_us 80.500 lat_max_us 61000.250\r",
-          "flatnet-pktgen warmup_latency 1 lat_pkts 0 lat_avg_us 0.000 lat_max_us 0.000\r",
+          "flatnet-pktgen warmup_latency 0 lat_pkts 900 lat_avg_us 80.500 lat_max_us 61000.250"
+              + " tx 1000 rx 900\r",
+          "flatnet-pktgen warmup_latency 1 lat_pkts 0 lat_avg_us 0.000 lat_max_us 0.000 tx 1000"
+              + " rx 1000\r",
           "flatnet-pktgen sec partial 1 rx0 843981 rx1 845972 tx0 849558 tx1 849581\r",
           "flatnet-pktgen sec measure 1 rx0 2000000 rx1 2000000 tx0 2010000 tx1 2010000\r",
           "flatnet-pktgen sec measure 2 rx0 3000000 rx1 3000000 tx0 3010000 tx1 3010000\r",
@@ -52,6 +54,7 @@ class PktgenStatsTest {
     assertEquals(40045.71, r.latencyMaxMicros(), 1e-9);
     assertEquals(40.5, r.latencyMinMicros(), 1e-9);
     assertEquals(61000.25, r.warmupLatencyMaxMicros(), 1e-9);
+    assertEquals(0.05, r.warmupLossFraction(), 1e-12);
     TestpmdStats.Window w = r.window();
     assertEquals(4679974 + 4680114, w.tx());
     assertEquals(4648575 + 4661239, w.rx());
