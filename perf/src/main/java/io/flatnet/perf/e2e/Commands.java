@@ -21,8 +21,7 @@ import java.util.List;
  *     (after the warm-up, when the JIT has compiled the loop); 0 from the start
  * @param generatorCommand an external generator's command line with placeholders (see {@link
  *     #externalGenerator}), or null for testpmd flowgen
- * @param pktgen the Pktgen-DPDK binary for the offered-load trials ({@code --generator pktgen}), or
- *     null
+ * @param pktgen Pktgen-DPDK for the offered-load trials ({@code --generator pktgen}), or null
  */
 public record Commands(
     String testpmd,
@@ -34,7 +33,23 @@ public record Commands(
     int genCpu,
     int flatnetSteadyAfterSeconds,
     String generatorCommand,
-    String pktgen) {
+    Pktgen pktgen) {
+
+  /**
+   * Pktgen-DPDK as the offered-load generator.
+   *
+   * @param binary the pktgen binary
+   * @param ratePercent what each port sends, in % of its link speed (pktgen's {@code set all rate};
+   *     virtio_user reports 10 Gb/s, so 100 is 14.88 Mpps a port at 64 B): 100 sends as fast as
+   *     pktgen can
+   */
+  public record Pktgen(String binary, double ratePercent) {
+    public Pktgen {
+      if (!(ratePercent > 0 && ratePercent <= 100)) {
+        throw new IllegalArgumentException("pktgen rate " + ratePercent + " % is outside (0, 100]");
+      }
+    }
+  }
 
   /** The JVM flags of flatnet's generator: a small heap, touched up front, no GC in trials. */
   public static final List<String> GEN_JVM_FLAGS =
@@ -170,7 +185,7 @@ public record Commands(
    */
   public List<String> pktgenGenerator(Path sock0, Path sock1, Path lua) {
     List<String> c = new ArrayList<>();
-    c.add(pktgen);
+    c.add(pktgen.binary());
     c.addAll(
         List.of(
             "--in-memory",

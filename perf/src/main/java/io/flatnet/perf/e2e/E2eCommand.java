@@ -164,6 +164,16 @@ public final class E2eCommand implements Callable<Integer> {
   private Path pktgenPath;
 
   @Option(
+      names = "--pktgen-rate",
+      defaultValue = "100",
+      paramLabel = "PERCENT",
+      description =
+          "With --generator pktgen: each port's rate in %% of its link speed (virtio_user: 10"
+              + " Gb/s, so 100 is 14.88 Mpps a port at 64 B); 100 sends as fast as pktgen can."
+              + " Default: ${DEFAULT-VALUE}.")
+  private double pktgenRate;
+
+  @Option(
       names = "--generator-command",
       description =
           "An external generator (pktgen, TRex, ...) for the offered-load trials instead of"
@@ -275,8 +285,11 @@ public final class E2eCommand implements Callable<Integer> {
         throw new IllegalArgumentException(
             "--generator pktgen and --generator-command are alternatives: give one");
       }
-      if (pktgenPath != null && !generator.equals("pktgen")) {
-        throw new IllegalArgumentException("--pktgen needs --generator pktgen");
+      if ((pktgenPath != null || pktgenRate != 100) && !generator.equals("pktgen")) {
+        throw new IllegalArgumentException("--pktgen and --pktgen-rate need --generator pktgen");
+      }
+      if (!(pktgenRate > 0 && pktgenRate <= 100)) {
+        throw new IllegalArgumentException("--pktgen-rate must be in (0, 100]");
       }
       if (generatorCommand != null
           && !(generatorCommand.contains("{sock0}") && generatorCommand.contains("{sock1}"))) {
@@ -327,10 +340,10 @@ public final class E2eCommand implements Callable<Integer> {
       problems.forEach(p -> err.println("  - " + p));
       return 4;
     }
-    String pktgen = null;
+    Commands.Pktgen pktgen = null;
     if (generator.equals("pktgen")) {
       try {
-        pktgen = findPktgen(pktgenPath).toString();
+        pktgen = new Commands.Pktgen(findPktgen(pktgenPath).toString(), pktgenRate);
       } catch (IllegalStateException e) {
         err.println("flatnet bench e2e: cannot run: " + e.getMessage());
         return 4;
@@ -445,7 +458,8 @@ public final class E2eCommand implements Callable<Integer> {
             latencyTrialSeconds,
             probesPerSecond,
             generatorCommand,
-            pktgen,
+            pktgen == null ? null : pktgen.binary(),
+            pktgen == null ? Double.NaN : pktgen.ratePercent(),
             host(dpdkVersion),
             commandLines(commands, dutSystems, routes),
             started);

@@ -76,9 +76,15 @@ public final class PktgenScript {
    * @param warmupSeconds seconds of traffic before the counters are cleared
    * @param measureSeconds measured seconds after the clear (and one partial second)
    * @param latencyMicros microseconds between latency probes on each port
+   * @param ratePercent each port's rate in % of its link speed; 100: as fast as pktgen can
    */
   public static String lua(
-      int frameBytes, RouteSet routes, int warmupSeconds, int measureSeconds, int latencyMicros) {
+      int frameBytes,
+      RouteSet routes,
+      int warmupSeconds,
+      int measureSeconds,
+      int latencyMicros,
+      double ratePercent) {
     if (frameBytes < 64 || frameBytes > 1518) {
       throw new IllegalArgumentException("frame size " + frameBytes + " outside 64..1518");
     }
@@ -152,6 +158,7 @@ public final class PktgenScript {
               pktgen.range.pkt_size(p, "min", FRAME)
               pktgen.range.pkt_size(p, "max", FRAME)
             end
+            pktgen.set("all", "rate", RATE)
             pktgen.set_range("all", "on")
             pktgen.latency("all", "rate", LAT_US)
             pktgen.latency("all", "enable")

@@ -53,6 +53,7 @@ public final class Report {
       long probesPerSecond,
       String generatorCommand,
       String pktgen,
+      double pktgenRatePercent,
       Map<String, String> host,
       Map<String, String> commands,
       String started) {}
@@ -401,14 +402,16 @@ public final class Report {
             setup.trialSeconds(),
             setup.warmupSeconds(),
             pktgen()
-                ? "Pktgen-DPDK"
+                ? (setup.pktgenRatePercent() < 100
+                    ? f("Pktgen-DPDK at %s%% of 10 Gb/s a port", setup.pktgenRatePercent())
+                    : "Pktgen-DPDK")
                 : setup.generatorCommand() == null ? "testpmd flowgen" : "--generator-command",
             setup.genCpu(),
             setup.dutCpu()));
     sb.append(
         (pktgen()
                 ? "offered load: Mpps = packets pktgen received (both ports), mean of its 1 s RX"
-                    + " rates at full speed; loss = its TX minus RX since the clear after the"
+                    + " rates; loss = its TX minus RX since the clear after the"
                     + " warm-up, over TX; routes "
                 : setup.generatorCommand() == null
                     ? "offered load: Mpps = packets returned to the generator (both ports), mean of"
@@ -727,7 +730,8 @@ public final class Report {
         .put(
             "generator",
             pktgen() ? "pktgen" : setup.generatorCommand() == null ? "testpmd-flowgen" : "command")
-        .put("pktgen", setup.pktgen());
+        .put("pktgen", setup.pktgen())
+        .put("pktgen_rate_percent", setup.pktgenRatePercent());
     ObjectNode method = root.putObject("method");
     if (pktgen()) {
       method

@@ -462,7 +462,14 @@ public final class TrialRunner {
     AtomicReference<FlatnetSummary> flatnet = new AtomicReference<>();
     try {
       Files.createDirectories(dir);
-      String script = PktgenScript.lua(frameBytes, routes, warmup, measure, PKTGEN_LATENCY_MICROS);
+      String script =
+          PktgenScript.lua(
+              frameBytes,
+              routes,
+              warmup,
+              measure,
+              PKTGEN_LATENCY_MICROS,
+              commands.pktgen().ratePercent());
       Path lua = dir.resolve("pktgen.lua");
       Files.writeString(lua, script, StandardCharsets.UTF_8);
       Files.createDirectories(logDir);

@@ -61,7 +61,7 @@ class PktgenRealTest {
             0,
             4,
             null,
-            pktgen.toString());
+            new Commands.Pktgen(pktgen.toString(), 100));
     try (Processes processes = new Processes(scratch)) {
       TrialRunner runner =
           new TrialRunner(processes, commands, scratch, scratch.resolve("logs"), System.out);

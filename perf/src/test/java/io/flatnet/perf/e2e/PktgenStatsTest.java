@@ -78,8 +78,9 @@ class PktgenStatsTest {
     assertEquals("10.253.0.0", RouteSet.dotted(flows.get(1).firstDestination()));
     assertEquals(512, flows.get(1).flows());
     assertEquals(RouteSet.standard().lookup(flows.get(0).lastDestination()), 1);
-    String lua = PktgenScript.lua(64, RouteSet.standard(), 4, 10, 100);
-    assertTrue(lua.contains("local WARMUP, MEASURE, FRAME, LAT_US = 4, 10, 64, 100"), lua);
+    String lua = PktgenScript.lua(64, RouteSet.standard(), 4, 10, 100, 100);
+    assertTrue(
+        lua.contains("local WARMUP, MEASURE, FRAME, LAT_US, RATE = 4, 10, 64, 100, 100"), lua);
     assertTrue(lua.contains("first = \"10.253.2.0\", last = \"10.253.3.255\""), lua);
     assertTrue(lua.contains("pktgen.latency(\"all\", \"enable\")"));
     assertTrue(lua.contains("pktgen.clr()"));
@@ -91,7 +92,17 @@ class PktgenStatsTest {
   @Test
   void pktgenRunsInAPseudoTerminalWithItsLcoresOnTheirCpus() {
     Commands c =
-        new Commands("dpdk-testpmd", null, "java", "", "", 1, 0, 0, null, "/opt/pktgen/pktgen");
+        new Commands(
+            "dpdk-testpmd",
+            null,
+            "java",
+            "",
+            "",
+            1,
+            0,
+            0,
+            null,
+            new Commands.Pktgen("/opt/pktgen/pktgen", 100));
     List<String> cmd =
         c.pktgenGenerator(Path.of("/t/p0.sock"), Path.of("/t/p1.sock"), Path.of("/t/pktgen.lua"));
     assertEquals(List.of("script", "-qfec"), cmd.subList(0, 2));
