@@ -95,8 +95,14 @@ public final class PktgenScript {
         "-- Generated; see docs/benchmarking.md. Run: pktgen ... -- -P -m '1.[0-1]' -f this\n");
     sb.append(
         f(
-            "local WARMUP, MEASURE, FRAME, LAT_US = %d, %d, %d, %d%n",
-            warmupSeconds, measureSeconds, frameBytes, latencyMicros));
+            "local WARMUP, MEASURE, FRAME, LAT_US, RATE = %d, %d, %d, %d, %s%n",
+            warmupSeconds,
+            measureSeconds,
+            frameBytes,
+            latencyMicros,
+            ratePercent == Math.rint(ratePercent)
+                ? Long.toString((long) ratePercent)
+                : Double.toString(ratePercent)));
     sb.append(
         """
         local function say(s) io.write("%s " .. s .. "\\n"); io.flush() end
