@@ -21,6 +21,7 @@ import java.util.List;
  *     (after the warm-up, when the JIT has compiled the loop); 0 from the start
  * @param generatorCommand an external generator's command line with placeholders (see {@link
  *     #externalGenerator}), or null for testpmd flowgen
+ * @param pktgen Pktgen-DPDK for the offered-load trials ({@code --generator pktgen}), or null
  */
 public record Commands(
     String testpmd,
@@ -31,7 +32,24 @@ public record Commands(
     int dutCpu,
     int genCpu,
     int flatnetSteadyAfterSeconds,
-    String generatorCommand) {
+    String generatorCommand,
+    Pktgen pktgen) {
+
+  /**
+   * Pktgen-DPDK as the offered-load generator.
+   *
+   * @param binary the pktgen binary
+   * @param ratePercent what each port sends, in % of its link speed (pktgen's {@code set all rate};
+   *     virtio_user reports 10 Gb/s, so 100 is 14.88 Mpps a port at 64 B): 100 sends as fast as
+   *     pktgen can
+   */
+  public record Pktgen(String binary, double ratePercent) {
+    public Pktgen {
+      if (!(ratePercent > 0 && ratePercent <= 100)) {
+        throw new IllegalArgumentException("pktgen rate " + ratePercent + " % is outside (0, 100]");
+      }
+    }
+  }
 
   /** The JVM flags of flatnet's generator: a small heap, touched up front, no GC in trials. */
   public static final List<String> GEN_JVM_FLAGS =
@@ -154,6 +172,55 @@ public record Commands(
       Path sock0, Path sock1, Path runDir, int frameBytes, int seconds) {
     return List.of(
         "/bin/sh", "-c", expand(generatorCommand, sock0, sock1, runDir, frameBytes, seconds));
+  }
+
+  /**
+   * Pktgen-DPDK on two virtio_user ports (clients of the DUT's vhost-user sockets), running {@code
+   * lua}, inside {@code script(1)}: pktgen exits at once ("scrn_constructor: tcgetattr failed")
+   * without a terminal on stdin, and script gives it a pseudo-terminal. Its forwarding lcore 1,
+   * which sends and receives on both ports, is on {@code genCpu}; its main lcore 0 (the Lua script,
+   * the CLI and, on the same CPU, its statistics timer thread) on {@code dutCpu}, as testpmd
+   * flowgen's is. That timer thread spins unless pktgen was built with perf/pktgen/build-pktgen.sh
+   * (fix 3), and then takes half of the DUT's CPU.
+   */
+  public List<String> pktgenGenerator(Path sock0, Path sock1, Path lua) {
+    List<String> c = new ArrayList<>();
+    c.add(pktgen.binary());
+    c.addAll(
+        List.of(
+            "--in-memory",
+            "--no-pci",
+            "--single-file-segments",
+            "--lcores=0@" + dutCpu + ",1@" + genCpu,
+            "--vdev",
+            "virtio_user0,path=" + sock0 + ",queues=1",
+            "--vdev",
+            "virtio_user1,path=" + sock1 + ",queues=1",
+            "--",
+            "-P",
+            "-m",
+            "1.[0-1]",
+            "-f",
+            lua.toString()));
+    // -q no "Script started" lines, -f flush each write, -e pktgen's exit code, -c the command;
+    // the typescript goes nowhere (the bench keeps script's output as the trial's log).
+    return List.of("script", "-qfec", shellJoin(c), "/dev/null");
+  }
+
+  /** The words quoted for /bin/sh: each in single quotes unless it is plainly safe. */
+  static String shellJoin(List<String> words) {
+    StringBuilder sb = new StringBuilder();
+    for (String w : words) {
+      if (!sb.isEmpty()) {
+        sb.append(' ');
+      }
+      if (!w.isEmpty() && w.matches("[A-Za-z0-9_@%+=:,./-]+")) {
+        sb.append(w);
+      } else {
+        sb.append('\'').append(w.replace("'", "'\\''")).append('\'');
+      }
+    }
+    return sb.toString();
   }
 
   /** {@code template} with the placeholders replaced (see {@link #externalGenerator}). */

@@ -33,8 +33,8 @@ import picocli.CommandLine.Spec;
       "End-to-end forwarding rate of flatnet against DPDK l3fwd (LPM) and testpmd io-forwarding"
           + " (the ceiling), on two vhost-user ports. Each round runs every system once"
           + " (ABCABC...) with fresh processes, in two parts:",
-      "  1. offered load: testpmd flowgen over virtio_user at full speed (or --generator-command);"
-          + " the rate returned to the generator;",
+      "  1. offered load: testpmd flowgen over virtio_user at full speed (or Pktgen-DPDK with"
+          + " --generator pktgen, or --generator-command); the rate returned to the generator;",
       "  2. search: flatnet's own paced generator (io.flatnet.perf.gen.GenMain, on --gen-cpu)"
           + " against a fresh DUT: the RFC 2544 zero-loss rate by binary search"
           + " (--search-steps trials of --search-trial-seconds, loss <= --loss-tolerance, bounds"
@@ -147,6 +147,33 @@ public final class E2eCommand implements Callable<Integer> {
   private long probesPerSecond;
 
   @Option(
+      names = "--generator",
+      defaultValue = "testpmd",
+      description =
+          "The offered-load trials' generator: testpmd (flowgen) or pktgen (Pktgen-DPDK, see"
+              + " --pktgen: rate, loss and latency from pktgen's own counters, read from the Lua"
+              + " script the bench writes; build it with perf/pktgen/build-pktgen.sh). The"
+              + " routing check and the search use their own generators either way. Default:"
+              + " ${DEFAULT-VALUE}.")
+  private String generator;
+
+  @Option(
+      names = "--pktgen",
+      paramLabel = "PATH",
+      description = "The pktgen binary for --generator pktgen. Default: pktgen on PATH.")
+  private Path pktgenPath;
+
+  @Option(
+      names = "--pktgen-rate",
+      defaultValue = "100",
+      paramLabel = "PERCENT",
+      description =
+          "With --generator pktgen: each port's rate in %% of its link speed (virtio_user: 10"
+              + " Gb/s, so 100 is 14.88 Mpps a port at 64 B); 100 sends as fast as pktgen can."
+              + " Default: ${DEFAULT-VALUE}.")
+  private double pktgenRate;
+
+  @Option(
       names = "--generator-command",
       description =
           "An external generator (pktgen, TRex, ...) for the offered-load trials instead of"
@@ -250,6 +277,20 @@ public final class E2eCommand implements Callable<Integer> {
       if (!(searchLowFraction > 0 && searchLowFraction < 1)) {
         throw new IllegalArgumentException("--search-low-fraction must be in (0, 1)");
       }
+      if (!generator.equals("testpmd") && !generator.equals("pktgen")) {
+        throw new IllegalArgumentException(
+            "--generator must be testpmd or pktgen, not '" + generator + "'");
+      }
+      if (generator.equals("pktgen") && generatorCommand != null) {
+        throw new IllegalArgumentException(
+            "--generator pktgen and --generator-command are alternatives: give one");
+      }
+      if ((pktgenPath != null || pktgenRate != 100) && !generator.equals("pktgen")) {
+        throw new IllegalArgumentException("--pktgen and --pktgen-rate need --generator pktgen");
+      }
+      if (!(pktgenRate > 0 && pktgenRate <= 100)) {
+        throw new IllegalArgumentException("--pktgen-rate must be in (0, 100]");
+      }
       if (generatorCommand != null
           && !(generatorCommand.contains("{sock0}") && generatorCommand.contains("{sock1}"))) {
         throw new IllegalArgumentException(
@@ -299,6 +340,15 @@ public final class E2eCommand implements Callable<Integer> {
       problems.forEach(p -> err.println("  - " + p));
       return 4;
     }
+    Commands.Pktgen pktgen = null;
+    if (generator.equals("pktgen")) {
+      try {
+        pktgen = new Commands.Pktgen(findPktgen(pktgenPath).toString(), pktgenRate);
+      } catch (IllegalStateException e) {
+        err.println("flatnet bench e2e: cannot run: " + e.getMessage());
+        return 4;
+      }
+    }
     Path l3fwd = null;
     if (l3fwdWanted) {
       try {
@@ -340,7 +390,8 @@ public final class E2eCommand implements Callable<Integer> {
             dutCpu,
             genCpu,
             warmupSeconds + 2, // the generator starts a second or two after the links are up
-            generatorCommand);
+            generatorCommand,
+            pktgen);
     TrialRunner.SearchConfig searchConfig =
         new TrialRunner.SearchConfig(
             searchTrialSeconds * 1000L,
@@ -407,6 +458,8 @@ public final class E2eCommand implements Callable<Integer> {
             latencyTrialSeconds,
             probesPerSecond,
             generatorCommand,
+            pktgen == null ? null : pktgen.binary(),
+            pktgen == null ? Double.NaN : pktgen.ratePercent(),
             host(dpdkVersion),
             commandLines(commands, dutSystems, routes),
             started);
@@ -532,11 +585,19 @@ public final class E2eCommand implements Callable<Integer> {
     Map<String, String> m = new LinkedHashMap<>();
     Path s0 = Path.of("/tmp/flatnet-e2e-X/tN/p0.sock");
     Path s1 = Path.of("/tmp/flatnet-e2e-X/tN/p1.sock");
-    m.put(
-        "generator",
-        c.generatorCommand() != null
-            ? String.join(" ", c.externalGenerator(s0, s1, Path.of("/tmp/flatnet-e2e-X/tN"), 64, 0))
-            : String.join(" ", c.generator(s0, s1, 64)));
+    if (c.pktgen() != null) {
+      m.put(
+          "generator",
+          String.join(" ", c.pktgenGenerator(s0, s1, Path.of("/tmp/flatnet-e2e-X/tN/pktgen.lua"))));
+      m.put("routing_check_generator", String.join(" ", c.generator(s0, s1, 64)));
+    } else {
+      m.put(
+          "generator",
+          c.generatorCommand() != null
+              ? String.join(
+                  " ", c.externalGenerator(s0, s1, Path.of("/tmp/flatnet-e2e-X/tN"), 64, 0))
+              : String.join(" ", c.generator(s0, s1, 64)));
+    }
     if (!c.genClasspath().isEmpty()) {
       m.put("search_generator", String.join(" ", c.javaGenerator(s0, s1, 64, routes)));
     }
@@ -555,6 +616,29 @@ public final class E2eCommand implements Callable<Integer> {
                   Path.of("/tmp/flatnet-e2e-X/tN/run"))));
     }
     return m;
+  }
+
+  /**
+   * The pktgen binary: {@code given}, or pktgen on PATH; and script(1), which gives it a terminal.
+   *
+   * @throws IllegalStateException naming what is missing and how to get it
+   */
+  static Path findPktgen(Path given) {
+    Path p = given != null ? given : Prerequisites.onPath("pktgen");
+    String how =
+        "build Pktgen-DPDK 23.06.1 with perf/pktgen/build-pktgen.sh (docs/benchmarking.md) and"
+            + " give --pktgen PATH or put pktgen on PATH";
+    if (p == null) {
+      throw new IllegalStateException("no pktgen on PATH; " + how);
+    }
+    if (!Files.isExecutable(p)) {
+      throw new IllegalStateException(p + " is not an executable file; " + how);
+    }
+    if (Prerequisites.onPath("script") == null) {
+      throw new IllegalStateException(
+          "script(1) not on PATH (pktgen needs a terminal): apt-get install util-linux");
+    }
+    return p.toAbsolutePath();
   }
 
   private static Map<String, String> host(String dpdkVersion) {

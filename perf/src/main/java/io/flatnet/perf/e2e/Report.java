@@ -52,6 +52,8 @@ public final class Report {
       int latencyTrialSeconds,
       long probesPerSecond,
       String generatorCommand,
+      String pktgen,
+      double pktgenRatePercent,
       Map<String, String> host,
       Map<String, String> commands,
       String started) {}
@@ -240,6 +242,82 @@ public final class Report {
     return rows;
   }
 
+  /** Pktgen-DPDK's own figures of one system at one frame size, per round (NaN where missing). */
+  public record PktgenRow(
+      DutSystem system,
+      double[] latencyAvgMicros,
+      double[] latencyMaxMicros,
+      double[] lossFraction,
+      double[] warmupLatencyMaxMicros,
+      double[] warmupLossFraction,
+      long probes,
+      long probesSkipped,
+      long missed,
+      long errors) {}
+
+  /** Whether Pktgen-DPDK was the offered-load generator. */
+  boolean pktgen() {
+    return setup.pktgen() != null;
+  }
+
+  List<PktgenRow> pktgenRows(int size) {
+    List<PktgenRow> out = new ArrayList<>();
+    for (DutSystem s : setup.systems()) {
+      double[] avg = nanArray(setup.rounds());
+      double[] max = nanArray(setup.rounds());
+      double[] loss = nanArray(setup.rounds());
+      double[] warm = nanArray(setup.rounds());
+      double[] warmLoss = nanArray(setup.rounds());
+      long probes = 0;
+      long skipped = 0;
+      long missed = 0;
+      long errors = 0;
+      for (TrialResult t : trials) {
+        if (t.system() == s && t.frameBytes() == size && t.round() >= 1 && t.pktgen() != null) {
+          PktgenStats.Result p = t.pktgen();
+          avg[t.round() - 1] = p.latencyAvgMicros();
+          max[t.round() - 1] = p.latencyMaxMicros();
+          loss[t.round() - 1] = t.window().lossFraction();
+          warm[t.round() - 1] = p.warmupLatencyMaxMicros();
+          warmLoss[t.round() - 1] = p.warmupLossFraction();
+          probes += p.latencyPackets();
+          skipped += p.latencySkipped();
+          missed += p.missed();
+          errors += p.errors();
+        }
+      }
+      out.add(new PktgenRow(s, avg, max, loss, warm, warmLoss, probes, skipped, missed, errors));
+    }
+    return out;
+  }
+
+  /** Per-round ratios of pktgen's loss and latency figures, flatnet over the others. */
+  List<Ratio> pktgenRatios(int size) {
+    List<Ratio> out = new ArrayList<>();
+    List<PktgenRow> rows = pktgenRows(size);
+    for (DutSystem[] p : PAIRS) {
+      PktgenRow a = rows.stream().filter(r -> r.system() == p[0]).findFirst().orElse(null);
+      PktgenRow b = rows.stream().filter(r -> r.system() == p[1]).findFirst().orElse(null);
+      if (a == null || b == null) {
+        continue;
+      }
+      String pair = p[0].label() + "/" + p[1].label();
+      double[] loss = Stats.ratios(a.lossFraction(), b.lossFraction());
+      double[] avg = Stats.ratios(a.latencyAvgMicros(), b.latencyAvgMicros());
+      double[] max = Stats.ratios(a.latencyMaxMicros(), b.latencyMaxMicros());
+      out.add(new Ratio("loss " + pair, loss, Stats.summarize(loss)));
+      out.add(new Ratio("latency avg " + pair, avg, Stats.summarize(avg)));
+      out.add(new Ratio("latency max " + pair, max, Stats.summarize(max)));
+    }
+    return out;
+  }
+
+  private static double[] nanArray(int n) {
+    double[] v = new double[n];
+    java.util.Arrays.fill(v, Double.NaN);
+    return v;
+  }
+
   List<Ratio> ratios(int size) {
     List<Ratio> out = new ArrayList<>();
     DutSystem[][] pairs = {
@@ -323,14 +401,23 @@ public final class Report {
             setup.rounds(),
             setup.trialSeconds(),
             setup.warmupSeconds(),
-            setup.generatorCommand() == null ? "testpmd flowgen" : "--generator-command",
+            pktgen()
+                ? (setup.pktgenRatePercent() < 100
+                    ? f("Pktgen-DPDK at %s%% of 10 Gb/s a port", setup.pktgenRatePercent())
+                    : "Pktgen-DPDK")
+                : setup.generatorCommand() == null ? "testpmd flowgen" : "--generator-command",
             setup.genCpu(),
             setup.dutCpu()));
     sb.append(
-        (setup.generatorCommand() == null
-                ? "offered load: Mpps = packets returned to the generator (both ports), mean of"
-                    + " testpmd's 1 s RX rates at full speed; routes "
-                : "offered load: Mpps = the DUT's own TX rate (its counters; loss unknown); routes ")
+        (pktgen()
+                ? "offered load: Mpps = packets pktgen received (both ports), mean of its 1 s RX"
+                    + " rates; loss = its TX minus RX since the clear after the"
+                    + " warm-up, over TX; routes "
+                : setup.generatorCommand() == null
+                    ? "offered load: Mpps = packets returned to the generator (both ports), mean of"
+                        + " testpmd's 1 s RX rates at full speed; routes "
+                    : "offered load: Mpps = the DUT's own TX rate (its counters; loss unknown);"
+                        + " routes ")
             + setup.routes()
             + "\n\n");
     sb.append(
@@ -378,6 +465,9 @@ public final class Report {
                 num(r.summary().max(), "%.3f")));
       }
       sb.append(line).append('\n');
+    }
+    if (pktgen()) {
+      pktgenTable(sb);
     }
     List<Check> checks = checks();
     if (!checks.isEmpty()) {
@@ -433,6 +523,62 @@ public final class Report {
       sb.append(f("FAILED trials: %d (see errors in the JSON and the logs)%n", failed));
     }
     return sb.toString();
+  }
+
+  private void pktgenTable(StringBuilder sb) {
+    sb.append(
+        f(
+            "%npktgen's own figures (probes every %d us a port; latency = probe TSC stamp to its"
+                + " receipt, both rings and the DUT; avg: median of rounds, max: largest of any"
+                + " round):%n",
+            TrialRunner.PKTGEN_LATENCY_MICROS));
+    sb.append(
+        f(
+            "%-6s %-11s %9s %9s %10s  %-30s %11s %11s %9s %8s %7s%n",
+            "frame",
+            "system",
+            "loss",
+            "lat avg",
+            "lat max",
+            "max per round (us)",
+            "warm-up max",
+            "warm-up loss",
+            "probes",
+            "skipped",
+            "missed"));
+    for (int size : setup.sizes()) {
+      for (PktgenRow r : pktgenRows(size)) {
+        StringBuilder rounds = new StringBuilder();
+        for (double v : r.latencyMaxMicros()) {
+          rounds.append(rounds.isEmpty() ? "" : " ").append(num(v, "%.0f"));
+        }
+        String pr = rounds.toString();
+        if (pr.length() > 30) {
+          pr = pr.substring(0, 27) + "...";
+        }
+        sb.append(
+            f(
+                "%-6s %-11s %9s %9s %10s  %-30s %11s %11s %9d %8d %7d%n",
+                size + " B",
+                r.system().label(),
+                num(Stats.summarize(r.lossFraction()).median() * 100, "%.3f%%"),
+                num(Stats.summarize(r.latencyAvgMicros()).median(), "%.1f"),
+                num(Stats.summarize(r.latencyMaxMicros()).max(), "%.1f"),
+                pr,
+                num(Stats.summarize(r.warmupLatencyMaxMicros()).max(), "%.1f"),
+                num(Stats.summarize(r.warmupLossFraction()).median() * 100, "%.3f%%"),
+                r.probes(),
+                r.probesSkipped(),
+                r.missed()));
+      }
+      StringBuilder line = new StringBuilder(f("%-6s", size + " B"));
+      for (Ratio r : pktgenRatios(size)) {
+        if (r.name().contains("flatnet/")) {
+          line.append(f("  %s %s", r.name(), num(r.summary().median(), "%.2f")));
+        }
+      }
+      sb.append(line).append('\n');
+    }
   }
 
   private void searchTable(StringBuilder sb) {
@@ -580,18 +726,51 @@ public final class Report {
     config
         .put("latency_trial_seconds", setup.latencyTrialSeconds())
         .put("probes_per_second", setup.probesPerSecond())
-        .put("generator_command", setup.generatorCommand());
-    root.putObject("method")
+        .put("generator_command", setup.generatorCommand())
+        .put(
+            "generator",
+            pktgen() ? "pktgen" : setup.generatorCommand() == null ? "testpmd-flowgen" : "command")
+        .put("pktgen", setup.pktgen())
+        .put("pktgen_rate_percent", setup.pktgenRatePercent());
+    ObjectNode method = root.putObject("method");
+    if (pktgen()) {
+      method
+          .put(
+              "pktgen",
+              "offered-load trials driven by Pktgen-DPDK (pktgen -f run_dir/pktgen.lua under"
+                  + " script(1)): both ports at full speed, each to every address of the route out"
+                  + " of the other port (range mode), UDP 1000->1001, latency probes every "
+                  + TrialRunner.PKTGEN_LATENCY_MICROS
+                  + " us a port; after the warm-up its latency figures (warmup_latency_max_us), then"
+                  + " pktgen.clr(), one partial second, the measured"
+                  + " seconds, stop, 1.5 s drain; figures from pktgen.portStats and"
+                  + " pktgen.pktStats as the script prints them")
+          .put(
+              "pktgen_latency",
+              "pktgen's own: TSC stamp in the probe at send, read where it is received; avg and"
+                  + " max over the probes of the clear-to-stop time, per port (the probes the"
+                  + " other port sent); skipped = probes lost or out of order");
+    }
+    method
         .put(
             "rate",
-            "packets the generator received back on both ports, mean of testpmd --stats-period 1"
-                + " RX rates over the measured seconds; the same for every system")
+            pktgen()
+                ? "packets pktgen received on both ports, mean of its 1 s rates (portStats"
+                    + " 'rate') over the measured seconds; the same for every system"
+                : "packets the generator received back on both ports, mean of testpmd"
+                    + " --stats-period 1 RX rates over the measured seconds; the same for every"
+                    + " system")
         .put(
             "warmup",
             "every trial starts fresh DUT and generator processes; the first stats block and the"
                 + " warm-up seconds that follow (flatnet's JIT compiles its loop then) are not"
                 + " measured; per_second_mpps shows them")
-        .put("loss", "generator TX minus RX in the window, over TX; window edges are +-~1k pkts")
+        .put(
+            "loss",
+            pktgen()
+                ? "pktgen TX minus RX from the clear after the warm-up to 1.5 s after the stop,"
+                    + " over TX (packets in flight at the clear: a ring's worth)"
+                : "generator TX minus RX in the window, over TX; window edges are +-~1k pkts")
         .put(
             "cpu_busy_before",
             "per trial, each CPU's busy fraction over 0.5 s just before it started (other"
@@ -663,6 +842,28 @@ public final class Report {
                 .put("max_loss_fraction", l.loss().max());
           }
         }
+      }
+      if (pktgen()) {
+        for (PktgenRow p : pktgenRows(size)) {
+          for (var node : systems) {
+            if (node.get("system").asText().equals(p.system().label())) {
+              ObjectNode o = ((ObjectNode) node).putObject("pktgen");
+              o.put("median_loss_fraction", Stats.summarize(p.lossFraction()).median())
+                  .put("median_latency_avg_us", Stats.summarize(p.latencyAvgMicros()).median())
+                  .put("max_latency_max_us", Stats.summarize(p.latencyMaxMicros()).max())
+                  .put("median_latency_max_us", Stats.summarize(p.latencyMaxMicros()).median());
+              o.set("per_round_loss_fraction", BenchJson.array(p.lossFraction()));
+              o.set("per_round_latency_avg_us", BenchJson.array(p.latencyAvgMicros()));
+              o.set("per_round_latency_max_us", BenchJson.array(p.latencyMaxMicros()));
+              o.set("per_round_warmup_latency_max_us", BenchJson.array(p.warmupLatencyMaxMicros()));
+              o.put("latency_probes", p.probes())
+                  .put("latency_probes_skipped", p.probesSkipped())
+                  .put("missed", p.missed())
+                  .put("errors", p.errors());
+            }
+          }
+        }
+        result.set("pktgen_ratios", ratiosJson(pktgenRatios(size)));
       }
       result.set("zero_loss_ratios", ratiosJson(zeroLossRatios(size)));
       result.set("latency_p99_ratios", ratiosJson(p99Ratios(size)));
@@ -737,6 +938,25 @@ public final class Report {
       out.put(
           "flatnet_worker_allocated_bytes",
           flatnet.stream().mapToLong(f -> Math.max(0, f.workerAllocatedBytes())).sum());
+    }
+    if (pktgen()) {
+      ObjectNode pg = out.putObject("pktgen");
+      for (SystemRow r : rows(size)) {
+        pg.putObject(r.system().label())
+            .put("median_mpps", r.mpps().median())
+            .put("median_loss_fraction", r.loss().median());
+      }
+      for (PktgenRow p : pktgenRows(size)) {
+        ((ObjectNode) pg.get(p.system().label()))
+            .put("median_latency_avg_us", Stats.summarize(p.latencyAvgMicros()).median())
+            .put("max_latency_max_us", Stats.summarize(p.latencyMaxMicros()).max());
+      }
+      for (Ratio r : ratios(size)) {
+        pg.put("ratio " + r.name(), r.summary().median());
+      }
+      for (Ratio r : pktgenRatios(size)) {
+        pg.put(r.name(), r.summary().median());
+      }
     }
     ObjectNode zeroLoss = out.putObject("zero_loss_mpps");
     for (DutSystem s : setup.systems()) {
@@ -890,6 +1110,41 @@ public final class Report {
     out.put("rate_from_dut_counters", t.dutCounted());
     out.set("cpu_busy_before", BenchJson.array(t.busyBefore()));
     out.set("dut_tx_by_port", BenchJson.array(t.dutTxByPort()));
+    if (t.pktgen() != null) {
+      PktgenStats.Result p = t.pktgen();
+      ObjectNode o =
+          out.putObject("pktgen")
+              .put("latency_avg_us", p.latencyAvgMicros())
+              .put("latency_max_us", p.latencyMaxMicros())
+              .put("latency_min_us", p.latencyMinMicros())
+              .put("warmup_latency_max_us", p.warmupLatencyMaxMicros())
+              .put("warmup_loss_fraction", p.warmupLossFraction());
+      ArrayNode ports = o.putArray("ports");
+      for (PktgenStats.Port q : p.ports()) {
+        ports
+            .addObject()
+            .put("port", q.port())
+            .put("tx", q.tx())
+            .put("rx", q.rx())
+            .put("missed", q.missed())
+            .put("ierrors", q.ierrors())
+            .put("oerrors", q.oerrors())
+            .put("rx_nombuf", q.rxNombuf())
+            .put("latency_packets", q.latencyPackets())
+            .put("latency_skipped", q.latencySkipped())
+            .put("latency_min_us", q.latencyMinMicros())
+            .put("latency_avg_us", q.latencyAvgMicros())
+            .put("latency_max_us", q.latencyMaxMicros());
+      }
+      ArrayNode secs = o.putArray("seconds");
+      for (PktgenStats.Second q : p.seconds()) {
+        secs.addObject()
+            .put("phase", q.phase())
+            .put("n", q.n())
+            .put("rx_mpps", q.rxMpps())
+            .set("tx", BenchJson.array(q.tx()));
+      }
+    }
     if (t.flatnet() != null) {
       out.put("flatnet_forwarded_mpps_whole_run", t.flatnet().forwardedMpps());
       out.put("flatnet_summary", t.flatnet().line());

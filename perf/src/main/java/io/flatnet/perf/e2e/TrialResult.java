@@ -17,6 +17,8 @@ import java.util.Map;
  *     other processes: the DUT's and generator's CPUs should be near 0
  * @param dutCounted the rate is the DUT's own transmit rate (an external generator drove it): loss
  *     and port shares are unknown
+ * @param pktgen Pktgen-DPDK's own figures when it was the generator ({@code --generator pktgen}):
+ *     then {@code window} comes from them too; null otherwise
  */
 public record TrialResult(
     int round,
@@ -28,7 +30,8 @@ public record TrialResult(
     FlatnetSummary flatnet,
     String error,
     double[] busyBefore,
-    boolean dutCounted) {
+    boolean dutCounted,
+    PktgenStats.Result pktgen) {
 
   /** A trial that produced no figures, and why. */
   static TrialResult failed(
@@ -43,7 +46,8 @@ public record TrialResult(
         null,
         error,
         new double[0],
-        dutCounted);
+        dutCounted,
+        null);
   }
 
   /** A copy with the CPU load measured before the trial. */
@@ -58,7 +62,8 @@ public record TrialResult(
         flatnet,
         error,
         busy,
-        dutCounted);
+        dutCounted,
+        pktgen);
   }
 
   public boolean ok() {

@@ -55,6 +55,9 @@ public final class TrialRunner {
   private TrialResult runTrial(
       int round, DutSystem system, int frameBytes, RouteSet routes, int warmup, int measure)
       throws InterruptedException {
+    if (commands.pktgen() != null && round > 0) {
+      return runPktgen(round, system, frameBytes, routes, warmup, measure);
+    }
     if (commands.generatorCommand() != null && round > 0) {
       return runExternal(round, system, frameBytes, routes, warmup, measure);
     }
@@ -154,7 +157,8 @@ public final class TrialRunner {
           flatnet.get(),
           error,
           new double[0],
-          false);
+          false,
+          null);
     } catch (IOException | IllegalStateException e) {
       return TrialResult.failed(round, system, frameBytes, e.getMessage(), false);
     } finally {
@@ -433,6 +437,129 @@ public final class TrialRunner {
     return dut;
   }
 
+  /** Microseconds between pktgen's latency probes on each port: 10,000 probes a second each. */
+  static final int PKTGEN_LATENCY_MICROS = 100;
+
+  /** How long pktgen may take to start (EAL, mbuf pools, ports) before its script's seconds. */
+  private static final long PKTGEN_START_SECONDS = 60;
+
+  /**
+   * An offered-load trial driven by Pktgen-DPDK ({@code --generator pktgen}): the DUT, then pktgen
+   * in a pseudo-terminal running the Lua script {@link PktgenScript} writes into the trial's
+   * directory (a copy goes to the logs). Rate, loss and latency are pktgen's own counters, read
+   * from what the script prints ({@link PktgenStats}); pktgen quits when its script is done.
+   */
+  private TrialResult runPktgen(
+      int round, DutSystem system, int frameBytes, RouteSet routes, int warmup, int measure)
+      throws InterruptedException {
+    int n = ++trialNumber;
+    String label = String.format("%02d-r%d-%dB-%s-pktgen", n, round, frameBytes, system.label());
+    Path dir = scratch.resolve("t" + n);
+    Processes.Child dut = null;
+    Processes.Child gen = null;
+    PktgenStats stats = new PktgenStats();
+    TestpmdStats dutStats = new TestpmdStats(2);
+    AtomicReference<FlatnetSummary> flatnet = new AtomicReference<>();
+    try {
+      Files.createDirectories(dir);
+      String script =
+          PktgenScript.lua(
+              frameBytes,
+              routes,
+              warmup,
+              measure,
+              PKTGEN_LATENCY_MICROS,
+              commands.pktgen().ratePercent());
+      Path lua = dir.resolve("pktgen.lua");
+      Files.writeString(lua, script, StandardCharsets.UTF_8);
+      Files.createDirectories(logDir);
+      Files.writeString(logDir.resolve(label + ".lua"), script, StandardCharsets.UTF_8);
+      dut =
+          startDut(
+              system,
+              label,
+              dir,
+              routes,
+              null,
+              line -> {
+                if (system == DutSystem.FLATNET) {
+                  FlatnetSummary.parse(line).ifPresent(flatnet::set);
+                } else if (system == DutSystem.TESTPMD_IO) {
+                  dutStats.accept(line);
+                }
+              });
+      gen =
+          processes.start(
+              "pktgen",
+              commands.pktgenGenerator(dir.resolve("p0.sock"), dir.resolve("p1.sock"), lua),
+              logDir.resolve(label + "-gen.log"),
+              stats::accept);
+      long deadline =
+          System.nanoTime()
+              + TimeUnit.SECONDS.toNanos(PKTGEN_START_SECONDS + warmup + measure + 10L);
+      while (!stats.done()) {
+        if (!gen.isAlive()) {
+          gen.awaitOutput(2000);
+          if (stats.done()) {
+            break;
+          }
+          throw new TrialFailure(gen, "exited before its script was done");
+        }
+        if (!dut.isAlive()) {
+          throw new TrialFailure(dut, "exited during the trial");
+        }
+        if (System.nanoTime() > deadline) {
+          throw new TrialFailure(
+              gen, "script not done in time (" + stats.secondsSeen() + " seconds printed)");
+        }
+        Thread.sleep(100);
+      }
+      processes.stop(gen, 10_000);
+      gen = null;
+      boolean dutClean = processes.stop(dut, 20_000);
+      Processes.Child stoppedDut = dut;
+      dut = null;
+      PktgenStats.Result result = stats.result().orElse(null);
+      if (result == null) {
+        return TrialResult.failed(
+            round,
+            system,
+            frameBytes,
+            "pktgen printed no totals (log " + label + "-gen.log)",
+            false);
+      }
+      String error = null;
+      if (system == DutSystem.FLATNET && flatnet.get() == null) {
+        error = "flatnet printed no JSON summary" + (dutClean ? "" : " (killed)");
+        progress.print(stoppedDut.tail(10));
+      }
+      return new TrialResult(
+          round,
+          system,
+          frameBytes,
+          result.window(),
+          Map.of(),
+          dutTxByPort(system, dutStats.forwardTotals(), flatnet.get()),
+          flatnet.get(),
+          error,
+          new double[0],
+          false,
+          result);
+    } catch (TrialFailure f) {
+      return failed(round, system, frameBytes, f.culprit, f.getMessage());
+    } catch (IOException | IllegalStateException | IllegalArgumentException e) {
+      return TrialResult.failed(round, system, frameBytes, e.getMessage(), false);
+    } finally {
+      if (gen != null) {
+        processes.stop(gen, 5_000);
+      }
+      if (dut != null) {
+        processes.stop(dut, 10_000);
+      }
+      Processes.deleteTree(dir);
+    }
+  }
+
   private static final Pattern FLATNET_SECOND =
       Pattern.compile("^\\s*\\d+s\\s+rx\\s+[\\d.]+ Mpps\\s+tx\\s+([\\d.]+) Mpps");
 
@@ -533,7 +660,8 @@ public final class TrialRunner {
           null,
           null,
           new double[0],
-          true);
+          true,
+          null);
     } catch (TrialFailure f) {
       return failed(round, system, frameBytes, f.culprit, f.getMessage());
     } catch (IOException | IllegalStateException e) {

@@ -91,7 +91,16 @@ class RouteSetTest {
   void commandLinesFollowTheAnchors() {
     Commands c =
         new Commands(
-            "dpdk-testpmd", java.nio.file.Path.of("/x/l3fwd"), "java", "cp", "gcp", 1, 0, 0, null);
+            "dpdk-testpmd",
+            java.nio.file.Path.of("/x/l3fwd"),
+            "java",
+            "cp",
+            "gcp",
+            1,
+            0,
+            0,
+            null,
+            null);
     var s0 = java.nio.file.Path.of("/t/p0.sock");
     var s1 = java.nio.file.Path.of("/t/p1.sock");
     List<String> gen = c.generator(s0, s1, 64);

@@ -65,6 +65,7 @@ class GeneratorRealTest {
             1,
             0,
             0,
+            null,
             null);
     PrintStream progress = System.out;
     try (Processes processes = new Processes(scratch)) {
