@@ -176,7 +176,8 @@ public final class E2eCommand implements Callable<Integer> {
   @Option(
       names = "--generator-command",
       description =
-          "An external generator (pktgen, TRex, ...) for the offered-load trials instead of"
+          "An external generator (TRex, ...; for Pktgen-DPDK use --generator pktgen) for the"
+              + " offered-load trials instead of"
               + " testpmd flowgen, run with /bin/sh -c. Placeholders: {sock0} {sock1} (the DUT's"
               + " vhost-user sockets; connect virtio_user to them), {run_dir}, {frame_size},"
               + " {pkt_len}, {gen_cpu}, {dut_cpu}, {seconds}. The rate is then read from the"

@@ -856,6 +856,7 @@ public final class Report {
               o.set("per_round_latency_avg_us", BenchJson.array(p.latencyAvgMicros()));
               o.set("per_round_latency_max_us", BenchJson.array(p.latencyMaxMicros()));
               o.set("per_round_warmup_latency_max_us", BenchJson.array(p.warmupLatencyMaxMicros()));
+              o.set("per_round_warmup_loss_fraction", BenchJson.array(p.warmupLossFraction()));
               o.put("latency_probes", p.probes())
                   .put("latency_probes_skipped", p.probesSkipped())
                   .put("missed", p.missed())
