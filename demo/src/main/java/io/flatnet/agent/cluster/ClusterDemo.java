@@ -488,7 +488,8 @@ public final class ClusterDemo implements Callable<Integer> {
         ok ? "source unchanged" : "FAIL");
   }
 
-  private static final Pattern RECEIVED_BPS =
+  /** iperf3 -J: the bits a second the server received. */
+  static final Pattern RECEIVED_BPS =
       Pattern.compile(
           "\"sum_received\"\\s*:\\s*\\{[^}]*?\"bits_per_second\"\\s*:\\s*([0-9.eE+]+)",
           Pattern.DOTALL);

@@ -13,7 +13,6 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * The cluster demo's checks of what a real node needs besides pod-to-pod: the node's kernel keeps
@@ -38,10 +37,6 @@ final class NodeKernelChecks {
   private static final int UDP_PORT = 5353;
   private static final int IPERF_PORT = 5201;
   private static final int NODE_PORT = 30080;
-  private static final Pattern RECEIVED_BPS =
-      Pattern.compile(
-          "\"sum_received\"\\s*:\\s*\\{[^}]*?\"bits_per_second\"\\s*:\\s*([0-9.eE+]+)",
-          Pattern.DOTALL);
 
   private final List<Node> cluster;
   private final Path dir;
@@ -461,7 +456,7 @@ final class NodeKernelChecks {
                 "" + tcpSeconds,
                 "-J"),
             tcpSeconds + 30);
-    Matcher bps = RECEIVED_BPS.matcher(result.output());
+    Matcher bps = ClusterDemo.RECEIVED_BPS.matcher(result.output());
     return result.ok() && bps.find() ? Double.parseDouble(bps.group(1)) : 0;
   }
 }

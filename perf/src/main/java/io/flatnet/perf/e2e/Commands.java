@@ -105,6 +105,19 @@ public record Commands(
         "net_vhost1,iface=" + sock1 + ",queues=1");
   }
 
+  /** A generator's EAL arguments: its two lcores, virtio_user on the DUT's two sockets. */
+  private List<String> generatorEal(Path sock0, Path sock1) {
+    return List.of(
+        "--in-memory",
+        "--no-pci",
+        "--single-file-segments",
+        "--lcores=0@" + dutCpu + ",1@" + genCpu,
+        "--vdev",
+        "virtio_user0,path=" + sock0 + ",queues=1",
+        "--vdev",
+        "virtio_user1,path=" + sock1 + ",queues=1");
+  }
+
   /**
    * testpmd flowgen on two virtio_user ports (clients of the DUT's vhost-user sockets): its
    * forwarding lcore on {@code genCpu}, its main lcore (which only prints the statistics each
@@ -113,16 +126,9 @@ public record Commands(
   public List<String> generator(Path sock0, Path sock1, int frameBytes) {
     List<String> c = new ArrayList<>();
     c.add(testpmd);
+    c.addAll(generatorEal(sock0, sock1));
     c.addAll(
         List.of(
-            "--in-memory",
-            "--no-pci",
-            "--single-file-segments",
-            "--lcores=0@" + dutCpu + ",1@" + genCpu,
-            "--vdev",
-            "virtio_user0,path=" + sock0 + ",queues=1",
-            "--vdev",
-            "virtio_user1,path=" + sock1 + ",queues=1",
             "--",
             "--forward-mode=flowgen",
             "--nb-cores=1",
@@ -186,22 +192,8 @@ public record Commands(
   public List<String> pktgenGenerator(Path sock0, Path sock1, Path lua) {
     List<String> c = new ArrayList<>();
     c.add(pktgen.binary());
-    c.addAll(
-        List.of(
-            "--in-memory",
-            "--no-pci",
-            "--single-file-segments",
-            "--lcores=0@" + dutCpu + ",1@" + genCpu,
-            "--vdev",
-            "virtio_user0,path=" + sock0 + ",queues=1",
-            "--vdev",
-            "virtio_user1,path=" + sock1 + ",queues=1",
-            "--",
-            "-P",
-            "-m",
-            "1.[0-1]",
-            "-f",
-            lua.toString()));
+    c.addAll(generatorEal(sock0, sock1));
+    c.addAll(List.of("--", "-P", "-m", "1.[0-1]", "-f", lua.toString()));
     // -q no "Script started" lines, -f flush each write, -e pktgen's exit code, -c the command;
     // the typescript goes nowhere (the bench keeps script's output as the trial's log).
     return List.of("script", "-qfec", shellJoin(c), "/dev/null");
