@@ -11,6 +11,7 @@ import io.flatnet.agent.config.PodConfig;
 import io.flatnet.agent.state.DesiredState;
 import io.flatnet.control.DataplaneApi;
 import io.flatnet.control.PodSpec;
+import io.flatnet.control.PolicySpec;
 import io.flatnet.control.State;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -156,7 +157,9 @@ final class CniPods {
       State installed = dataplane.installed();
       SortedMap<String, PodSpec> left = new TreeMap<>(installed.pods());
       left.remove(r.name());
-      desired = new State(0, installed.ports(), left, installed.routes());
+      SortedMap<String, PolicySpec> policies = new TreeMap<>(installed.policies());
+      policies.remove(r.name());
+      desired = new State(0, installed.ports(), left, installed.routes(), policies);
     }
     ApplyResult result = reconciler.record(reconciler.apply(desired));
     if (result instanceof ApplyResult.Failed f) {

@@ -112,6 +112,8 @@ public final class CommandServer implements Agent {
       case Records.ADD_ROUTE -> dataplane.addRoute(in.getRoute());
       case Records.REMOVE_ROUTE -> dataplane.removeRoute(in.getRoute());
       case Records.REPLACE_ROUTE -> dataplane.replaceRoute(in.getRoute(), in.getRoute());
+      case Records.SET_POLICY -> dataplane.setPolicy(in.getPolicy());
+      case Records.REMOVE_POLICY -> dataplane.removePolicy(in.getString());
       case Records.COMMIT -> {
         long generation = in.getLong();
         dataplane.commit(generation);

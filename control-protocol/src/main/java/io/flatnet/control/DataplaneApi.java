@@ -61,6 +61,20 @@ public interface DataplaneApi {
   }
 
   /**
+   * Sets a pod's compiled network policy, replacing the one it had. The change may be staged until
+   * {@link #commit}, but never later than the next {@link #addPod}, so a new pod never forwards
+   * before the policy planned for it. The default refuses: a dataplane without policy support.
+   */
+  default void setPolicy(PolicySpec policy) {
+    throw new IllegalArgumentException("this dataplane does not enforce network policy");
+  }
+
+  /** Removes a pod's policy (the pod is open again, or gone). */
+  default void removePolicy(String pod) {
+    throw new IllegalArgumentException("this dataplane does not enforce network policy");
+  }
+
+  /**
    * What is wrong with an installed pod in the live dataplane, beyond its spec (its port gone or
    * down, an address not routed to it), one sentence each; empty if nothing is. For CNI CHECK. The
    * default finds nothing.

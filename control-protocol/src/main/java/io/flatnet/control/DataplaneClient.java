@@ -245,6 +245,16 @@ public final class DataplaneClient implements DataplaneApi, AutoCloseable {
   }
 
   @Override
+  public synchronized void setPolicy(PolicySpec policy) {
+    call(Records.SET_POLICY, w -> w.put(policy));
+  }
+
+  @Override
+  public synchronized void removePolicy(String pod) {
+    call(Records.REMOVE_POLICY, w -> w.putString(pod));
+  }
+
+  @Override
   public synchronized List<String> podProblems(String name) {
     return call(Records.POD_PROBLEMS, w -> w.putString(name)).getStrings();
   }

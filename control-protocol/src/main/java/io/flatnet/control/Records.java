@@ -31,6 +31,8 @@ public final class Records {
   public static final int COMMIT = 10;
   public static final int POD_PROBLEMS = 11;
   public static final int QUERY = 12;
+  public static final int SET_POLICY = 13;
+  public static final int REMOVE_POLICY = 14;
 
   /** The one response type (dataplane -> agent). */
   public static final int RESPONSE = 100;
@@ -122,6 +124,30 @@ public final class Records {
       return putString(r.prefix()).putString(r.via()).putString(r.port());
     }
 
+    public Writer put(PolicySpec p) {
+      putString(p.pod()).putStrings(p.addresses());
+      putInt((p.ingressIsolated() ? 1 : 0) | (p.egressIsolated() ? 2 : 0));
+      putRules(p.ingress());
+      return putRules(p.egress());
+    }
+
+    private Writer putRules(List<PolicySpec.Rule> rules) {
+      putInt(rules.size());
+      for (PolicySpec.Rule r : rules) {
+        putString(r.policy()).putInt(r.rule());
+        putInt((r.anyPeer() ? 1 : 0) | (r.anyPort() ? 2 : 0));
+        putInt(r.peers().size());
+        for (PolicySpec.Peer peer : r.peers()) {
+          putString(peer.cidr()).putStrings(peer.except());
+        }
+        putInt(r.ports().size());
+        for (PolicySpec.PortRange range : r.ports()) {
+          putString(range.protocol()).putInt(range.first()).putInt(range.last());
+        }
+      }
+      return this;
+    }
+
     public Writer put(State s) {
       putLong(s.generation());
       putInt(s.ports().size());
@@ -130,6 +156,8 @@ public final class Records {
       s.pods().values().forEach(this::put);
       putInt(s.routes().size());
       s.routes().values().forEach(this::put);
+      putInt(s.policies().size());
+      s.policies().values().forEach(this::put);
       return this;
     }
 
@@ -234,6 +262,35 @@ public final class Records {
       return new RouteSpec(getString(), getString(), getString());
     }
 
+    public PolicySpec getPolicy() {
+      String pod = getString();
+      List<String> addresses = getStrings();
+      int flags = getInt();
+      List<PolicySpec.Rule> ingress = getRules();
+      List<PolicySpec.Rule> egress = getRules();
+      return new PolicySpec(pod, addresses, (flags & 1) != 0, (flags & 2) != 0, ingress, egress);
+    }
+
+    private List<PolicySpec.Rule> getRules() {
+      List<PolicySpec.Rule> rules = new ArrayList<>();
+      for (int i = count(); i > 0; i--) {
+        String policy = getString();
+        int rule = getInt();
+        int flags = getInt();
+        List<PolicySpec.Peer> peers = new ArrayList<>();
+        for (int j = count(); j > 0; j--) {
+          peers.add(new PolicySpec.Peer(getString(), getStrings()));
+        }
+        List<PolicySpec.PortRange> ports = new ArrayList<>();
+        for (int j = count(); j > 0; j--) {
+          ports.add(new PolicySpec.PortRange(getString(), getInt(), getInt()));
+        }
+        rules.add(
+            new PolicySpec.Rule(policy, rule, (flags & 1) != 0, peers, (flags & 2) != 0, ports));
+      }
+      return rules;
+    }
+
     public State getState() {
       long generation = getLong();
       List<PortSpec> ports = new ArrayList<>();
@@ -248,7 +305,11 @@ public final class Records {
       for (int i = count(); i > 0; i--) {
         routes.add(getRoute());
       }
-      return State.of(generation, ports, pods, routes);
+      List<PolicySpec> policies = new ArrayList<>();
+      for (int i = count(); i > 0; i--) {
+        policies.add(getPolicy());
+      }
+      return State.of(generation, ports, pods, routes, policies);
     }
 
     public Map<String, String> getMap() {

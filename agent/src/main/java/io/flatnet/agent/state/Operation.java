@@ -2,6 +2,7 @@ package io.flatnet.agent.state;
 
 import io.flatnet.control.DataplaneApi;
 import io.flatnet.control.PodSpec;
+import io.flatnet.control.PolicySpec;
 import io.flatnet.control.PortSpec;
 import io.flatnet.control.RouteSpec;
 import io.flatnet.control.Spec;
@@ -40,6 +41,12 @@ public record Operation(Action action, Spec spec, Spec previous, String reason) 
           case ADD -> dp.addPod(p);
           case REMOVE -> dp.removePod(p.name());
           case UPDATE -> throw new IllegalStateException("pods are replaced, not updated");
+        }
+      }
+      case PolicySpec p -> {
+        switch (action) {
+          case ADD, UPDATE -> dp.setPolicy(p);
+          case REMOVE -> dp.removePolicy(p.pod());
         }
       }
       case RouteSpec r -> {

@@ -1,6 +1,7 @@
 package io.flatnet.agent.state;
 
 import io.flatnet.control.DataplaneApi;
+import io.flatnet.control.PolicySpec;
 import io.flatnet.control.RouteSpec;
 import io.flatnet.control.Spec;
 import io.flatnet.control.State;
@@ -18,13 +19,15 @@ import java.util.SortedMap;
  * differs. Order:
  *
  * <ol>
+ *   <li>set policies (new or changed), so a pod added below never forwards without its policy;
  *   <li>remove routes (gone, or riding on a port that is removed or replaced);
  *   <li>remove pods (gone, or changed: a changed pod is removed and added again);
  *   <li>remove ports (gone or changed);
  *   <li>add ports (new or changed);
  *   <li>add pods (new or changed);
  *   <li>add routes (new, or re-added after their port was replaced);
- *   <li>update routes whose next hop or port changed ({@link DataplaneApi#replaceRoute}).
+ *   <li>update routes whose next hop or port changed ({@link DataplaneApi#replaceRoute});
+ *   <li>remove policies (of pods gone or no longer selected by any policy).
  * </ol>
  *
  * Pods and ports have no in-place update: their dataplane objects (vhost-user sockets, DPDK
@@ -44,6 +47,8 @@ public final class Planner {
     List<Operation> addPods = new ArrayList<>();
     List<Operation> addRoutes = new ArrayList<>();
     List<Operation> updateRoutes = new ArrayList<>();
+    List<Operation> setPolicies = new ArrayList<>();
+    List<Operation> removePolicies = new ArrayList<>();
 
     Set<String> replacedPorts = new HashSet<>();
     diff(installed.ports(), desired.ports(), removePorts, addPorts, replacedPorts);
@@ -77,7 +82,26 @@ public final class Planner {
         addRoutes.add(new Operation(Operation.Action.ADD, e.getValue(), null, "added"));
       }
     }
+    for (Map.Entry<String, PolicySpec> e : desired.policies().entrySet()) {
+      PolicySpec old = installed.policies().get(e.getKey());
+      if (old == null) {
+        setPolicies.add(new Operation(Operation.Action.ADD, e.getValue(), null, "added"));
+      } else if (!old.equals(e.getValue())) {
+        setPolicies.add(
+            new Operation(
+                Operation.Action.UPDATE,
+                e.getValue(),
+                old,
+                "changed: " + changedFields(old, e.getValue())));
+      }
+    }
+    for (Map.Entry<String, PolicySpec> e : installed.policies().entrySet()) {
+      if (!desired.policies().containsKey(e.getKey())) {
+        removePolicies.add(new Operation(Operation.Action.REMOVE, e.getValue(), null, "removed"));
+      }
+    }
     List<Operation> ops = new ArrayList<>();
+    ops.addAll(setPolicies);
     ops.addAll(removeRoutes);
     ops.addAll(removePods);
     ops.addAll(removePorts);
@@ -85,6 +109,7 @@ public final class Planner {
     ops.addAll(addPods);
     ops.addAll(addRoutes);
     ops.addAll(updateRoutes);
+    ops.addAll(removePolicies);
     return new Plan(generation, ops);
   }
 

@@ -2,6 +2,7 @@ package io.flatnet.agent.state;
 
 import io.flatnet.control.DataplaneApi;
 import io.flatnet.control.PodSpec;
+import io.flatnet.control.PolicySpec;
 import io.flatnet.control.PortSpec;
 import io.flatnet.control.RouteSpec;
 import io.flatnet.control.State;
@@ -23,6 +24,7 @@ public final class InMemoryDataplane implements DataplaneApi {
   private final Map<String, PortSpec> ports = new TreeMap<>();
   private final Map<String, PodSpec> pods = new TreeMap<>();
   private final Map<String, RouteSpec> routes = new TreeMap<>();
+  private final Map<String, PolicySpec> policies = new TreeMap<>();
   private long generation;
 
   /** Every mutating call, e.g. "addPod default/a", "commit 3". */
@@ -47,7 +49,12 @@ public final class InMemoryDataplane implements DataplaneApi {
   @Override
   public synchronized State installed() {
     installedCalls++;
-    return new State(generation, new TreeMap<>(ports), new TreeMap<>(pods), new TreeMap<>(routes));
+    return new State(
+        generation,
+        new TreeMap<>(ports),
+        new TreeMap<>(pods),
+        new TreeMap<>(routes),
+        new TreeMap<>(policies));
   }
 
   @Override
@@ -60,6 +67,7 @@ public final class InMemoryDataplane implements DataplaneApi {
     ports.clear();
     pods.clear();
     routes.clear();
+    policies.clear();
     generation = 0;
   }
 
@@ -129,6 +137,20 @@ public final class InMemoryDataplane implements DataplaneApi {
       throw new IllegalStateException("replace of " + before + " with " + after);
     }
     routes.put(after.prefix(), after);
+  }
+
+  @Override
+  public synchronized void setPolicy(PolicySpec policy) {
+    call("setPolicy " + policy.pod());
+    policies.put(policy.pod(), policy);
+  }
+
+  @Override
+  public synchronized void removePolicy(String pod) {
+    call("removePolicy " + pod);
+    if (policies.remove(pod) == null) {
+      throw new IllegalStateException("no policy for " + pod);
+    }
   }
 
   @Override
