@@ -12,6 +12,12 @@ public final class QueryNames {
   public static final String SHOW_ROUTES = "show-routes";
   public static final String SHOW_NEIGHBORS = "show-neighbors";
 
-  /** One forwarding decision; arguments {@code src}, {@code dst} and optionally {@code inPort}. */
+  /** Each policed pod's compiled rules, and the policy counters. */
+  public static final String SHOW_POLICIES = "show-policies";
+
+  /**
+   * One forwarding decision; arguments {@code src}, {@code dst} and optionally {@code inPort}, and
+   * the flow's {@code proto}, {@code sport} and {@code dport} for the policy verdict.
+   */
   public static final String TRACE = "trace";
 }

@@ -31,8 +31,36 @@ class RecordsTest {
   static final RouteSpec ROUTE = new RouteSpec("10.244.2.0/24", "10.0.0.2", "p0");
   static final RouteSpec ON_LINK = new RouteSpec("fd00:2::/64", null, "p0");
 
+  static final PolicySpec POLICY =
+      new PolicySpec(
+          "default/vm-1",
+          List.of("10.244.1.5", "fd00:244:1::5"),
+          true,
+          false,
+          List.of(
+              new PolicySpec.Rule(
+                  "default/allow-web",
+                  0,
+                  false,
+                  List.of(
+                      new PolicySpec.Peer("10.0.0.0/8", List.of("10.1.0.0/16", "10.2.0.0/16")),
+                      new PolicySpec.Peer("fd00:244:2::7/128", List.of())),
+                  false,
+                  List.of(
+                      new PolicySpec.PortRange("TCP", 80, 80),
+                      new PolicySpec.PortRange("UDP", 1000, 2000))),
+              new PolicySpec.Rule("default/allow-all", 1, true, List.of(), true, List.of())),
+          List.of());
+  static final PolicySpec DENY_ALL =
+      new PolicySpec("ns/é-✓-😀", List.of(), true, true, List.of(), List.of());
+
   static final State STATE =
-      State.of(42, List.of(PORT, BARE_PORT), List.of(POD, BARE_POD), List.of(ROUTE, ON_LINK));
+      State.of(
+          42,
+          List.of(PORT, BARE_PORT),
+          List.of(POD, BARE_POD),
+          List.of(ROUTE, ON_LINK),
+          List.of(POLICY, DENY_ALL));
 
   private static <T> T roundTrip(Records.Writer w, Function<Records.Reader, T> read) {
     Records.Reader r = new Records.Reader(w.buffer(), 0, w.length());
@@ -50,6 +78,9 @@ class RecordsTest {
     assertEquals(BARE_POD, roundTrip(new Records.Writer().put(BARE_POD), Records.Reader::getPod));
     assertEquals(ROUTE, roundTrip(new Records.Writer().put(ROUTE), Records.Reader::getRoute));
     assertEquals(ON_LINK, roundTrip(new Records.Writer().put(ON_LINK), Records.Reader::getRoute));
+    assertEquals(POLICY, roundTrip(new Records.Writer().put(POLICY), Records.Reader::getPolicy));
+    assertEquals(
+        DENY_ALL, roundTrip(new Records.Writer().put(DENY_ALL), Records.Reader::getPolicy));
   }
 
   @Test
@@ -201,7 +232,7 @@ class RecordsTest {
   @Test
   void aStateWithDuplicateKeysIsRefused() {
     Records.Writer w = new Records.Writer().putLong(1).putInt(2).put(PORT).put(PORT);
-    w.putInt(0).putInt(0);
+    w.putInt(0).putInt(0).putInt(0);
     IllegalArgumentException e =
         assertThrows(
             IllegalArgumentException.class,

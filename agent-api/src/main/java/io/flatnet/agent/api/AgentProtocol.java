@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import io.flatnet.control.QueryNames;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The agent's control socket protocol: JSON lines over a unix stream socket (default {@value
@@ -71,6 +72,9 @@ public final class AgentProtocol {
   /** ctl: the next hops that are neighbours (resolved by ARP/NDP), with their state and MAC. */
   public static final String SHOW_NEIGHBORS = QueryNames.SHOW_NEIGHBORS;
 
+  /** ctl: the compiled network policy of each pod it selects, with its counters. */
+  public static final String SHOW_POLICIES = QueryNames.SHOW_POLICIES;
+
   /** ctl: how the live tables would forward {@code src -> dst} (optionally arriving on inPort). */
   public static final String TRACE = QueryNames.TRACE;
 
@@ -102,6 +106,8 @@ public final class AgentProtocol {
    * @param src trace: the source address
    * @param dst trace: the destination address
    * @param inPort trace: the port the packet arrives on (null: any)
+   * @param flow trace: the packet's protocol and ports, keys {@code proto} (tcp, udp, sctp, icmp or
+   *     a number), {@code sport} and {@code dport}; null or empty: none given
    */
   public record Request(
       String op,
@@ -118,7 +124,8 @@ public final class AgentProtocol {
       String port,
       String src,
       String dst,
-      String inPort) {
+      String inPort,
+      Map<String, String> flow) {
 
     /** A pod request (no route or trace fields). */
     public Request(
@@ -146,6 +153,7 @@ public final class AgentProtocol {
           null,
           null,
           null,
+          null,
           null);
     }
 
@@ -157,19 +165,24 @@ public final class AgentProtocol {
     public static Request routeAdd(String prefix, String via, String port) {
       return new Request(
           ROUTE_ADD, null, null, null, null, null, null, null, null, prefix, via, port, null, null,
-          null);
+          null, null);
     }
 
     public static Request routeDel(String prefix) {
       return new Request(
           ROUTE_DEL, null, null, null, null, null, null, null, null, prefix, null, null, null, null,
-          null);
+          null, null);
     }
 
     public static Request trace(String src, String dst, String inPort) {
+      return trace(src, dst, inPort, null);
+    }
+
+    /** A trace of one flow: {@code flow} holds proto, sport, dport (any may be absent). */
+    public static Request trace(String src, String dst, String inPort, Map<String, String> flow) {
       return new Request(
-          TRACE, null, null, null, null, null, null, null, null, null, null, null, src, dst,
-          inPort);
+          TRACE, null, null, null, null, null, null, null, null, null, null, null, src, dst, inPort,
+          flow);
     }
 
     public static Request podDel(String name, String containerId) {

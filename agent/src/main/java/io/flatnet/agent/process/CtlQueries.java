@@ -29,6 +29,7 @@ public final class CtlQueries implements AgentProtocol.Handler {
           QueryNames.SHOW_PODS,
           QueryNames.SHOW_ROUTES,
           QueryNames.SHOW_NEIGHBORS,
+          QueryNames.SHOW_POLICIES,
           QueryNames.TRACE -> {
         Map<String, String> args = new HashMap<>();
         if (request.src() != null) {
@@ -39,6 +40,9 @@ public final class CtlQueries implements AgentProtocol.Handler {
         }
         if (request.inPort() != null) {
           args.put("inPort", request.inPort());
+        }
+        if (request.flow() != null) {
+          args.putAll(request.flow());
         }
         try {
           String json = dataplane.query(op, args);

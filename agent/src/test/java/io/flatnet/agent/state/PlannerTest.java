@@ -10,6 +10,7 @@ import io.flatnet.agent.config.ConfigLoader;
 import io.flatnet.agent.config.NodeConfig;
 import io.flatnet.control.DataplaneApi;
 import io.flatnet.control.PodSpec;
+import io.flatnet.control.PolicySpec;
 import io.flatnet.control.PortSpec;
 import io.flatnet.control.RouteSpec;
 import io.flatnet.control.State;
@@ -194,5 +195,43 @@ class PlannerTest {
         new RouteSpec("fd00:96::/108", "2001:db8:0:1::10", "host0"),
         s.routes().get("fd00:96::/108"));
     assertEquals(List.of("169.254.1.1"), s.pods().get("default/legacy").gateways());
+  }
+
+  static PolicySpec denyIngress(String pod, String ip) {
+    return new PolicySpec(pod, List.of(ip), true, false, List.of(), List.of());
+  }
+
+  @Test
+  void aNewPodsPolicyIsSetBeforeThePodAndAGonePodsIsRemovedLast() {
+    State have = State.of(1, List.of(port("u", 1500)), List.of(pod("x/a", "10.0.0.2")), List.of());
+    State want =
+        State.of(
+            0,
+            List.of(port("u", 1500)),
+            List.of(pod("x/b", "10.0.0.3")),
+            List.of(),
+            List.of(denyIngress("x/b", "10.0.0.3")));
+    Plan p = Planner.plan(have, want, 2);
+    assertEquals(List.of("ADD POLICY x/b", "REMOVE POD x/a", "ADD POD x/b"), ops(p));
+    InMemoryDataplane dp = new InMemoryDataplane();
+    Planner.plan(State.EMPTY, have, 1).applyTo(dp);
+    p.applyTo(dp);
+    assertTrue(dp.installed().sameSpecs(want));
+
+    State gone = State.of(0, List.of(port("u", 1500)), List.of(), List.of());
+    assertEquals(List.of("REMOVE POD x/b", "REMOVE POLICY x/b"), ops(Planner.plan(want, gone, 3)));
+  }
+
+  @Test
+  void aChangedPolicyIsUpdatedInPlaceAndAnUnchangedOneIsLeftAlone() {
+    PolicySpec before = denyIngress("x/a", "10.0.0.2");
+    PolicySpec after = new PolicySpec("x/a", List.of("10.0.0.2"), true, true, List.of(), List.of());
+    State have =
+        State.of(1, List.of(), List.of(pod("x/a", "10.0.0.2")), List.of(), List.of(before));
+    assertTrue(Planner.plan(have, have.withGeneration(0), 2).isEmpty());
+    State want = State.of(0, List.of(), List.of(pod("x/a", "10.0.0.2")), List.of(), List.of(after));
+    Plan p = Planner.plan(have, want, 2);
+    assertEquals(List.of("UPDATE POLICY x/a"), ops(p));
+    assertTrue(p.operations().get(0).reason().contains("egressIsolated"), p.toString());
   }
 }

@@ -163,6 +163,35 @@ public final class CtlMain implements Callable<Integer> {
     }
   }
 
+  /**
+   * Prints nested objects and lists as indented "key: value" lines: one line per scalar, a header
+   * line per object or list of objects.
+   */
+  static void tree(JsonNode n, PrintWriter out, String indent) {
+    if (n.isArray()) {
+      for (JsonNode e : n) {
+        if (e.isContainerNode()) {
+          out.println(indent + "-");
+          tree(e, out, indent + "  ");
+        } else {
+          out.println(indent + "- " + text(e));
+        }
+      }
+      return;
+    }
+    for (Iterator<Map.Entry<String, JsonNode>> it = n.properties().iterator(); it.hasNext(); ) {
+      Map.Entry<String, JsonNode> e = it.next();
+      JsonNode v = e.getValue();
+      boolean nested = v.isObject() || (v.isArray() && v.size() > 0 && v.get(0).isContainerNode());
+      if (nested) {
+        out.println(indent + e.getKey() + ":");
+        tree(v, out, indent + "  ");
+      } else {
+        out.printf("%s%-9s %s%n", indent, e.getKey() + ":", text(v));
+      }
+    }
+  }
+
   static String text(JsonNode n) {
     if (n.isMissingNode() || n.isNull()) {
       return "-";
@@ -178,13 +207,13 @@ public final class CtlMain implements Callable<Integer> {
   @Command(
       name = "show",
       mixinStandardHelpOptions = true,
-      description = "Shows the router's ports, pods, routes or neighbors.")
+      description = "Shows the router's ports, pods, routes, neighbors or policies.")
   static final class Show implements Callable<Integer> {
     @Mixin Common common;
 
     @Parameters(
         paramLabel = "WHAT",
-        description = "ports, pods, routes or neighbors",
+        description = "ports, pods, routes, neighbors or policies",
         completionCandidates = Whats.class)
     String what;
 
@@ -192,7 +221,7 @@ public final class CtlMain implements Callable<Integer> {
       private static final long serialVersionUID = 1L;
 
       Whats() {
-        super(List.of("ports", "pods", "routes", "neighbors"));
+        super(List.of("ports", "pods", "routes", "neighbors", "policies"));
       }
     }
 
@@ -224,13 +253,21 @@ public final class CtlMain implements Callable<Integer> {
                 AgentProtocol.Request.of(AgentProtocol.SHOW_NEIGHBORS),
                 () -> out.println("no neighbors"),
                 (d, o) -> table(d, o, "via", "port", "state", "mac", "nextHop", "routes"));
+        case "policies" ->
+            run(
+                common,
+                AgentProtocol.Request.of(AgentProtocol.SHOW_POLICIES),
+                () -> out.println("no pod is selected by a network policy: every pod is open"),
+                (d, o) -> tree(d, o, ""));
         default -> {
           common
               .mixee
               .commandLine()
               .getErr()
               .println(
-                  "flatnet ctl show: unknown \"" + what + "\"; ports, pods, routes or neighbors");
+                  "flatnet ctl show: unknown \""
+                      + what
+                      + "\"; ports, pods, routes, neighbors or policies");
           yield USAGE;
         }
       };
@@ -311,7 +348,8 @@ public final class CtlMain implements Callable<Integer> {
       mixinStandardHelpOptions = true,
       description =
           "Explains how the router forwards SRC -> DST now: the matched prefix, the next hop,"
-              + " the neighbour's state and MAC, the out port, or why it drops.")
+              + " the neighbour's state and MAC, the out port, or why it drops; with --proto and"
+              + " --dport, which network policy and rule allow or deny it.")
   static final class Trace implements Callable<Integer> {
     @Mixin Common common;
 
@@ -324,19 +362,32 @@ public final class CtlMain implements Callable<Integer> {
     @Option(names = "--in", paramLabel = "PORT", description = "The port the packet arrives on.")
     String in;
 
+    @Option(
+        names = "--proto",
+        paramLabel = "PROTO",
+        description = "tcp, udp, sctp, icmp or a protocol number, for the policy verdict.")
+    String proto;
+
+    @Option(names = "--sport", paramLabel = "PORT", description = "The source port.")
+    Integer sport;
+
+    @Option(names = "--dport", paramLabel = "PORT", description = "The destination port.")
+    Integer dport;
+
     @Override
     public Integer call() {
+      Map<String, String> flow = new java.util.LinkedHashMap<>();
+      if (proto != null) {
+        flow.put("proto", proto);
+      }
+      if (sport != null) {
+        flow.put("sport", sport.toString());
+      }
+      if (dport != null) {
+        flow.put("dport", dport.toString());
+      }
       return run(
-          common,
-          AgentProtocol.Request.trace(src, dst, in),
-          null,
-          (d, o) -> {
-            for (Iterator<Map.Entry<String, JsonNode>> it = d.properties().iterator();
-                it.hasNext(); ) {
-              Map.Entry<String, JsonNode> e = it.next();
-              o.printf("%-9s %s%n", e.getKey() + ":", text(e.getValue()));
-            }
-          });
+          common, AgentProtocol.Request.trace(src, dst, in, flow), null, (d, o) -> tree(d, o, ""));
     }
   }
 }
