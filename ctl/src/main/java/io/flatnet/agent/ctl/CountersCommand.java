@@ -42,6 +42,17 @@ public final class CountersCommand implements Callable<Integer> {
   @Option(names = "--watch", description = "Print again every N seconds, with rates.")
   int watchSeconds;
 
+  @Option(
+      names = "--rate",
+      description =
+          "Print only per-second rates of the counters that moved (ports, drop reasons, events),"
+              + " one block per interval (--watch N seconds, default 1), until interrupted or"
+              + " --samples blocks are printed.")
+  boolean rate;
+
+  @Option(names = "--samples", description = "With --rate: stop after N blocks.")
+  int samples;
+
   @Override
   public Integer call() throws InterruptedException {
     File file = new File(dir, CountersFile.FILE);
@@ -55,6 +66,10 @@ public final class CountersCommand implements Callable<Integer> {
       return 1;
     }
     CountersReader reader = CountersFile.openReader(file);
+    if (rate) {
+      printRates(reader);
+      return 0;
+    }
     Map<String, Long> previous = null;
     do {
       Map<String, Long> now = read(reader);
@@ -67,6 +82,45 @@ public final class CountersCommand implements Callable<Integer> {
       }
     } while (watchSeconds > 0);
     return 0;
+  }
+
+  /**
+   * Rates as a time series: each block is stamped with its end time and lists, per counter that
+   * moved in the interval, its change per second. Sums and longest loops are read as {@link #read}
+   * does; a longest loop is a maximum, not a count, so it has no rate and is left out.
+   */
+  private void printRates(CountersReader reader) throws InterruptedException {
+    long intervalNanos = Math.max(1, watchSeconds) * 1_000_000_000L;
+    Map<String, Long> previous = read(reader);
+    long previousAt = System.nanoTime();
+    for (int block = 0; samples <= 0 || block < samples; block++) {
+      Thread.sleep(intervalNanos / 1_000_000);
+      Map<String, Long> now = read(reader);
+      long nowAt = System.nanoTime();
+      double seconds = (nowAt - previousAt) / 1e9;
+      System.out.println(
+          Instant.now() + " rates over " + String.format(Locale.ROOT, "%.2f s", seconds));
+      int width = now.keySet().stream().mapToInt(String::length).max().orElse(10);
+      boolean any = false;
+      for (Map.Entry<String, Long> entry : now.entrySet()) {
+        if (entry.getKey().endsWith(CountersFile.LONGEST_LOOP)) {
+          continue;
+        }
+        long delta = entry.getValue() - previous.getOrDefault(entry.getKey(), 0L);
+        if (delta == 0 && !all) {
+          continue;
+        }
+        any = true;
+        System.out.printf(
+            Locale.ROOT, "  %-" + width + "s %,16.1f/s%n", entry.getKey(), delta / seconds);
+      }
+      if (!any) {
+        System.out.println("  (no counter moved)");
+      }
+      System.out.flush();
+      previous = now;
+      previousAt = nowAt;
+    }
   }
 
   private Map<String, Long> read(CountersReader reader) {

@@ -249,6 +249,51 @@ class CtlEndToEndTest {
   }
 
   @Test
+  void counterRatesAsATimeSeries() throws Exception {
+    // Pings every 50 ms for 4 s while ctl prints two 1-second blocks of rates.
+    Process pinger =
+        new ProcessBuilder(
+                "ip", "netns", "exec", PODS[0], "ping", "-c", "80", "-i", "0.05", "-W", "1",
+                ip(1, 0))
+            .redirectErrorStream(true)
+            .start();
+    try {
+      String java = ProcessHandle.current().info().command().orElse("java");
+      Process p =
+          new ProcessBuilder(
+                  java,
+                  "--add-exports",
+                  "java.base/jdk.internal.misc=ALL-UNNAMED",
+                  "-cp",
+                  System.getProperty("java.class.path"),
+                  "io.flatnet.agent.ctl.CtlMain",
+                  "counters",
+                  "--rate",
+                  "--samples",
+                  "2",
+                  "--dir",
+                  router.runDir.toString())
+              .redirectErrorStream(true)
+              .start();
+      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+      assertEquals(0, p.exitValue(), out);
+      assertEquals(2, out.lines().filter(l -> l.matches("\\S+ rates over [0-9.]+ s")).count(), out);
+      // The pods' ports move at about 20 packets a second each way.
+      assertTrue(
+          out.lines()
+              .anyMatch(
+                  l ->
+                      l.matches("\\s+port \\S+ rx-packets\\s+[0-9,]+\\.\\d/s")
+                          && !l.endsWith(" 0.0/s")),
+          out);
+    } finally {
+      pinger.destroy();
+      pinger.waitFor(5, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
   void prometheusMetricsOfTheLiveRouter() throws Exception {
     assertTrue(ping(PODS[1], ip(0, 0)));
     RouterChild.Result scrape =
