@@ -253,6 +253,19 @@ public final class ClusterDemo implements Callable<Integer> {
     kernelChecks.servicesThroughKubeProxy();
     failures += kernelChecks.failures();
     kernelFailuresCounted = kernelChecks.failures();
+    System.out.println();
+    System.out.println(
+        "10. network policy: each node enforces egress for its pods as sources and ingress for"
+            + " its pods as destinations (the same policy section on every node)");
+    PolicyChecks policy = new PolicyChecks(cluster);
+    policy.run(
+        extra -> {
+          for (Node node : cluster) {
+            node.extraYaml = extra;
+            node.writeConfig(cluster, !noVm && node.index == 1);
+          }
+        });
+    failures += policy.failures();
   }
 
   private List<Pod> allPods() {
@@ -568,7 +581,7 @@ public final class ClusterDemo implements Callable<Integer> {
 
   private void churn() throws Exception {
     System.out.println();
-    System.out.println("10. churn while traffic runs");
+    System.out.println("11. churn while traffic runs");
     Node quiet = cluster.get(1);
     Node other = cluster.get(nodes - 1);
     Node restarted = cluster.get(0);
@@ -778,6 +791,9 @@ public final class ClusterDemo implements Callable<Integer> {
     Path vmSocket;
     Process router;
 
+    /** More config appended as is (the policy check's section), or "". */
+    String extraYaml = "";
+
     Node(int index, Path dir) {
       this.index = index;
       this.name = "node" + index;
@@ -855,6 +871,7 @@ public final class ClusterDemo implements Callable<Integer> {
           .append("\"\n    port: uplink\n");
       int cpus = Runtime.getRuntime().availableProcessors();
       yaml.append("workers:\n  cpus: [").append(cpus - 1).append("]\n  idle: backoff\n");
+      yaml.append(extraYaml);
       Path temporary = config.resolveSibling(config.getFileName() + ".tmp");
       Files.writeString(temporary, yaml.toString());
       Files.move(

@@ -33,7 +33,7 @@ final class NodeKernelChecks {
 
   static final String BEYOND_V6 = "fd00:198::1";
 
-  private static final int TCP_PORT = 8080;
+  static final int TCP_PORT = 8080;
   private static final int UDP_PORT = 5353;
   private static final int IPERF_PORT = 5201;
   private static final int NODE_PORT = 30080;
@@ -410,7 +410,7 @@ final class NodeKernelChecks {
   }
 
   /** The echo server's answer over TCP ("NAME saw SOURCE"), or "no answer: ...". */
-  private static String tcp(String namespace, String address) {
+  static String tcp(String namespace, String address) {
     boolean v6 = address.contains(":") && !address.startsWith("[");
     return tcp(namespace, v6 ? "[" + address + "]" : address, TCP_PORT);
   }
@@ -434,6 +434,11 @@ final class NodeKernelChecks {
             + "  except socket.timeout: pass\n"
             + "else: print('no answer')\n";
     return Sh.runIn(namespace, "python3", "-c", client, address, "" + port).output().strip();
+  }
+
+  /** Two pings answered. */
+  static boolean pingOk(String namespace, String address) {
+    return ping(namespace, address).equals("ok");
   }
 
   private static String ping(String namespace, String address) {

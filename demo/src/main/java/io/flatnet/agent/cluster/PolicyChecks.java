@@ -1,0 +1,180 @@
+package io.flatnet.agent.cluster;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.flatnet.agent.api.AgentClient;
+import io.flatnet.agent.api.AgentProtocol;
+import io.flatnet.agent.cluster.ClusterDemo.Node;
+import io.flatnet.agent.cluster.ClusterDemo.Pod;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The cluster demo's network policy check: every node gets the same {@code policy:} section (the
+ * pods' labels and two NetworkPolicies), so each node enforces egress for its own pods as sources
+ * and ingress for its own pods as destinations.
+ *
+ * <ul>
+ *   <li>{@code default/db-ingress}: pods {@code role: db} (each node's pod "a") take TCP on the
+ *       named port {@code echo} only from pods {@code role: web} (each node's pod "b").
+ *   <li>{@code default/web-egress}: web pods may open TCP connections to db pods only.
+ * </ul>
+ *
+ * Then the policies are removed again and everything is open, as before.
+ */
+final class PolicyChecks {
+  private final List<Node> cluster;
+  private int failures;
+
+  PolicyChecks(List<Node> cluster) {
+    this.cluster = cluster;
+  }
+
+  int failures() {
+    return failures;
+  }
+
+  /** The section every node's config carries while the check runs. */
+  static String section(List<Node> cluster) {
+    StringBuilder y =
+        new StringBuilder("policy:\n  namespaces:\n    - metadata: {name: default}\n");
+    y.append("  pods:\n");
+    for (Node node : cluster) {
+      for (Pod pod : node.pods) {
+        y.append("    - metadata: {namespace: default, name: ")
+            .append(pod.name)
+            .append(", labels: {role: ")
+            .append(role(pod))
+            .append("}}\n")
+            .append("      spec: {containers: [{name: echo, ports: [{name: echo, containerPort: ")
+            .append(NodeKernelChecks.TCP_PORT)
+            .append(", protocol: TCP}]}]}\n")
+            .append("      status: {podIPs: [{ip: ")
+            .append(pod.ipv4)
+            .append("}, {ip: \"")
+            .append(pod.ipv6)
+            .append("\"}]}\n");
+      }
+    }
+    y.append(
+        """
+          networkPolicies:
+            - apiVersion: networking.k8s.io/v1
+              kind: NetworkPolicy
+              metadata: {namespace: default, name: db-ingress}
+              spec:
+                podSelector: {matchLabels: {role: db}}
+                policyTypes: [Ingress]
+                ingress:
+                  - from: [{podSelector: {matchLabels: {role: web}}}]
+                    ports: [{port: echo}]
+            - apiVersion: networking.k8s.io/v1
+              kind: NetworkPolicy
+              metadata: {namespace: default, name: web-egress}
+              spec:
+                podSelector: {matchLabels: {role: web}}
+                policyTypes: [Egress]
+                egress:
+                  - to: [{podSelector: {matchLabels: {role: db}}}]
+                    ports: [{port: %d, protocol: TCP}]
+        """
+            .formatted(NodeKernelChecks.TCP_PORT));
+    return y.toString();
+  }
+
+  private static String role(Pod pod) {
+    return pod.name.endsWith("a") ? "db" : "web";
+  }
+
+  /** Applies the policies to every node, checks what they allow and deny, removes them again. */
+  void run(ClusterConfigs configs) throws Exception {
+    Node n1 = cluster.get(0);
+    Node n2 = cluster.get(1);
+    Node last = cluster.get(cluster.size() - 1);
+    Pod db1 = n1.pods.get(0);
+    Pod web1 = n1.pods.get(1);
+    Pod db2 = n2.pods.get(0);
+    Pod web2 = n2.pods.get(1);
+    Pod webLast = last.pods.get(1);
+    configs.write(section(cluster));
+    // The agents apply a changed config within about a second; wait for the first deny.
+    long deadline = System.nanoTime() + 20_000_000_000L;
+    while (NodeKernelChecks.tcp(db2.namespace, db1.ipv4).startsWith(db1.name)
+        && System.nanoTime() < deadline) {
+      Thread.sleep(200);
+    }
+    expectAnswer(web2, db1, false, true, "web -> db, across nodes (both policies allow)");
+    expectAnswer(web2, db1, true, true, "the same over IPv6");
+    expectAnswer(db2, db1, false, false, "db -> db (db-ingress at node 1 denies)");
+    expectAnswer(db2, db1, true, false, "the same over IPv6");
+    expectAnswer(web1, webLast, false, false, "web -> web (web-egress at node 1 denies)");
+    expect(
+        !NodeKernelChecks.pingOk(web2.namespace, db1.ipv4),
+        "ping %s -> %s: denied (web-egress allows TCP only)",
+        web2.name,
+        db1.name);
+    String host = NodeKernelChecks.tcp(n1.hostNs, db1.ipv4);
+    expect(
+        host.startsWith(db1.name),
+        "node1's kernel -> %s: %s (the pod's own node is always allowed)",
+        db1.name,
+        host);
+    trace(n1, web2, db1);
+    trace(n1, db2, db1);
+    configs.write("");
+    deadline = System.nanoTime() + 20_000_000_000L;
+    while (!NodeKernelChecks.tcp(db2.namespace, db1.ipv4).startsWith(db1.name)
+        && System.nanoTime() < deadline) {
+      Thread.sleep(200);
+    }
+    expectAnswer(db2, db1, false, true, "policies removed: db -> db is open again");
+  }
+
+  private void expectAnswer(Pod from, Pod to, boolean v6, boolean allowed, String what) {
+    String answer = NodeKernelChecks.tcp(from.namespace, v6 ? to.ipv6 : to.ipv4);
+    boolean answered = answer.startsWith(to.name);
+    expect(
+        answered == allowed,
+        "%-5s %s -> %s: %s  [%s]",
+        v6 ? "IPv6" : "IPv4",
+        from.name,
+        to.name,
+        answer,
+        what);
+  }
+
+  /** What {@code ctl trace} on {@code node} says about TCP from one pod to the other. */
+  private void trace(Node node, Pod from, Pod to) throws IOException {
+    AgentClient agent = new AgentClient(node.runDir.resolve("agent.sock"), Duration.ofSeconds(5));
+    AgentProtocol.Response r =
+        agent.call(
+            AgentProtocol.Request.trace(
+                from.ipv4,
+                to.ipv4,
+                null,
+                Map.of("proto", "tcp", "dport", "" + NodeKernelChecks.TCP_PORT)));
+    JsonNode policy = r.ok() && r.data() != null ? r.data().path("policy") : null;
+    expect(
+        policy != null && !policy.isMissingNode(),
+        "ctl trace on %s, %s -> %s tcp/%d: %s",
+        node.name,
+        from.name,
+        to.name,
+        NodeKernelChecks.TCP_PORT,
+        policy == null ? r.error() : policy.toString());
+  }
+
+  private void expect(boolean ok, String format, Object... args) {
+    if (!ok) {
+      failures++;
+    }
+    System.out.printf(Locale.ROOT, "   %s %s%n", ok ? "ok  " : "FAIL", String.format(format, args));
+  }
+
+  /** Rewrites every node's config with {@code extra} appended (the agents reload it). */
+  interface ClusterConfigs {
+    void write(String extra) throws IOException;
+  }
+}
