@@ -253,6 +253,9 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
     if (!errors.isEmpty()) {
       return rejected(errors);
     }
+    for (ConfigError w : ConfigValidator.warnings(effective, runtimePods.configs())) {
+      LOG.log(System.Logger.Level.WARNING, options.configFile() + ": " + w);
+    }
     List<PeerConfig> use = peers.select(effective, runtimePods.configs(), config.sourcePeers());
     State desired =
         DesiredState.from(EffectiveConfig.withPeers(effective, use), runtimePods.configs());

@@ -70,9 +70,17 @@ public final class AgentMain implements Callable<Integer> {
         return 1;
       }
       State s = DesiredState.from(c, List.of());
+      for (ConfigError w : ConfigValidator.warnings(c, List.of())) {
+        System.err.println("warning: " + w);
+      }
       System.out.printf(
-          "%s: ok (node %s: %d ports, %d pods, %d routes)%n",
-          config, c.node().name(), s.ports().size(), s.pods().size(), s.routes().size());
+          "%s: ok (node %s: %d ports, %d pods, %d routes, %d pod policies)%n",
+          config,
+          c.node().name(),
+          s.ports().size(),
+          s.pods().size(),
+          s.routes().size(),
+          s.policies().size());
       return 0;
     }
   }

@@ -9,7 +9,9 @@ import io.flatnet.agent.config.PeerConfig;
 import io.flatnet.agent.config.PodConfig;
 import io.flatnet.agent.config.PortConfig;
 import io.flatnet.agent.config.RouteConfig;
+import io.flatnet.agent.policy.PolicyCompiler;
 import io.flatnet.control.PodSpec;
+import io.flatnet.control.PolicySpec;
 import io.flatnet.control.PortSpec;
 import io.flatnet.control.RouteSpec;
 import io.flatnet.control.State;
@@ -31,6 +33,8 @@ import java.util.Optional;
  *   <li>Routes: one {@link RouteSpec} per peer pod CIDR, via the peer's node IP of that family, out
  *       of the uplink port whose subnet holds that IP; one per {@code routes[]} entry; and one per
  *       service CIDR to the host port ({@link #serviceRoutes}).
+ *   <li>Policies: one {@link PolicySpec} per attached pod (config or CNI) that a NetworkPolicy of
+ *       the {@code policy} section selects ({@link PolicyCompiler}).
  * </ul>
  */
 public final class DesiredState {
@@ -80,7 +84,14 @@ public final class DesiredState {
               r.port()));
     }
     routes.addAll(serviceRoutes(config));
-    return State.of(0, ports, pods, routes);
+    return State.of(0, ports, pods, routes, policies(config, allPods));
+  }
+
+  /** The compiled policies of the attached pods {@code allPods}. */
+  static List<PolicySpec> policies(NodeConfig config, List<PodConfig> allPods) {
+    List<PolicyCompiler.AttachedPod> attached =
+        allPods.stream().map(p -> new PolicyCompiler.AttachedPod(p.name(), p.ips())).toList();
+    return PolicyCompiler.compile(config.policy(), attached);
   }
 
   /**

@@ -1,5 +1,6 @@
 package io.flatnet.agent.config;
 
+import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.core.JsonLocation;
@@ -11,6 +12,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.exc.InvalidFormatException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import java.io.IOException;
@@ -106,7 +108,7 @@ public final class ConfigLoader {
   }
 
   private static void checkKeys(JsonNode node, Type type, String path, List<ConfigError> out) {
-    if (type instanceof Class<?> c && c.isRecord()) {
+    if (type instanceof Class<?> c && c.isRecord() && !isScalarRecord(c)) {
       if (!node.isObject()) {
         return; // a type error, reported by binding
       }
@@ -128,6 +130,17 @@ public final class ConfigLoader {
         checkKeys(node.get(i), element, path + "[" + i + "]", out);
       }
     }
+  }
+
+  /** A record bound from a scalar (a delegating creator, such as IntOrString): it has no keys. */
+  private static boolean isScalarRecord(Class<?> c) {
+    for (java.lang.reflect.Method m : c.getDeclaredMethods()) {
+      JsonCreator jc = m.getAnnotation(JsonCreator.class);
+      if (jc != null && jc.mode() == JsonCreator.Mode.DELEGATING) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** "unknown key (did you mean socket?)" or "unknown key (known keys: a, b, c)". */
@@ -198,6 +211,10 @@ public final class ConfigLoader {
         upe.getKnownPropertyIds().forEach(o -> known.add(String.valueOf(o)));
       }
       return new ConfigError(path, null, unknownKeyMessage(upe.getPropertyName(), known));
+    }
+    if (e instanceof ValueInstantiationException vie && vie.getCause() != null) {
+      // a creator's own message (IntOrString: "expected a port number or a port name, ...")
+      return new ConfigError(path, null, vie.getCause().getMessage());
     }
     if (e instanceof InvalidFormatException ife) {
       return new ConfigError(

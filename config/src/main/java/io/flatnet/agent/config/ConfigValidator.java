@@ -1,5 +1,6 @@
 package io.flatnet.agent.config;
 
+import io.flatnet.agent.config.policy.PolicyValidator;
 import io.flatnet.control.Limits;
 import io.flatnet.control.PodKinds;
 import java.io.IOException;
@@ -169,7 +170,19 @@ public final class ConfigValidator {
     r.workers(config.workers());
     r.kubernetes(config.kubernetes());
     r.agent(config.agent());
+    r.errors.addAll(PolicyValidator.validate(config.policy()));
     return List.copyOf(r.errors);
+  }
+
+  /**
+   * What in {@code config} may not work as meant but is no error (see {@link
+   * PolicyValidator#warnings}); print or log these, but apply the config.
+   */
+  public static List<ConfigError> warnings(NodeConfig config, Collection<PodConfig> runtimePods) {
+    List<String> attached = new ArrayList<>();
+    config.pods().stream().filter(p -> p != null).forEach(p -> attached.add(p.name()));
+    runtimePods.forEach(p -> attached.add(p.name()));
+    return PolicyValidator.warnings(config.policy(), attached);
   }
 
   /**

@@ -1,12 +1,13 @@
 package io.flatnet.agent.config;
 
+import io.flatnet.agent.config.policy.PolicySection;
 import java.util.List;
 
 /**
  * The node config file (YAML), as parsed: {@code node}, {@code ports}, {@code pods}, {@code peers},
- * {@code routes}, {@code workers}, {@code kubernetes}, {@code agent}. Nothing here is checked
- * beyond its shape; {@link ConfigValidator} checks the values. Missing lists are empty, missing
- * sections get their defaults. See docs/config.md.
+ * {@code routes}, {@code workers}, {@code kubernetes}, {@code agent}, {@code policy}. Nothing here
+ * is checked beyond its shape; {@link ConfigValidator} checks the values. Missing lists are empty,
+ * missing sections get their defaults. See docs/config.md.
  */
 public record NodeConfig(
     NodeSection node,
@@ -16,7 +17,8 @@ public record NodeConfig(
     List<RouteConfig> routes,
     WorkersConfig workers,
     KubernetesConfig kubernetes,
-    AgentSection agent) {
+    AgentSection agent,
+    PolicySection policy) {
 
   public NodeConfig {
     ports = Lists.of(ports);
@@ -26,20 +28,26 @@ public record NodeConfig(
     workers = workers == null ? WorkersConfig.DEFAULT : workers;
     kubernetes = kubernetes == null ? KubernetesConfig.DEFAULT : kubernetes;
     agent = agent == null ? AgentSection.DEFAULT : agent;
+    policy = policy == null ? PolicySection.EMPTY : policy;
   }
 
   /** This config with {@code pods} replaced. */
   public NodeConfig withPods(List<PodConfig> newPods) {
-    return new NodeConfig(node, ports, newPods, peers, routes, workers, kubernetes, agent);
+    return new NodeConfig(node, ports, newPods, peers, routes, workers, kubernetes, agent, policy);
   }
 
   /** This config with {@code peers} replaced. */
   public NodeConfig withPeers(List<PeerConfig> newPeers) {
-    return new NodeConfig(node, ports, pods, newPeers, routes, workers, kubernetes, agent);
+    return new NodeConfig(node, ports, pods, newPeers, routes, workers, kubernetes, agent, policy);
   }
 
   /** This config with {@code routes} replaced. */
   public NodeConfig withRoutes(List<RouteConfig> newRoutes) {
-    return new NodeConfig(node, ports, pods, peers, newRoutes, workers, kubernetes, agent);
+    return new NodeConfig(node, ports, pods, peers, newRoutes, workers, kubernetes, agent, policy);
+  }
+
+  /** This config with {@code policy} replaced. */
+  public NodeConfig withPolicy(PolicySection newPolicy) {
+    return new NodeConfig(node, ports, pods, peers, routes, workers, kubernetes, agent, newPolicy);
   }
 }
