@@ -8,6 +8,8 @@ import io.flatnet.agent.config.IpAddress;
 import io.flatnet.agent.config.NodeConfig;
 import io.flatnet.agent.config.PeerConfig;
 import io.flatnet.agent.config.RouteConfig;
+import io.flatnet.agent.config.policy.PolicySection;
+import io.flatnet.agent.config.policy.PolicyValidator;
 import io.flatnet.agent.state.DesiredState;
 import io.flatnet.control.DataplaneApi;
 import io.flatnet.control.State;
@@ -226,6 +228,45 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
     if (r.ok()) {
       config.useSourcePeers(use);
       reconciler.accept(desired);
+    }
+    return reconciler.record(r);
+  }
+
+  /**
+   * Takes a policy section from the Kubernetes watch in place of the config file's and applies it
+   * with the last good config (before the first good config, that config's reload takes it in). A
+   * section that does not validate is logged and refused; the policies in use stay.
+   */
+  public synchronized ApplyResult usePolicySource(PolicySection section) {
+    List<ConfigError> errors = PolicyValidator.validate(section);
+    if (!errors.isEmpty()) {
+      LOG.log(
+          System.Logger.Level.ERROR,
+          "kubernetes network policy inputs not applied, "
+              + errors.size()
+              + " errors (keeping the policies in use)");
+      errors.forEach(e -> LOG.log(System.Logger.Level.ERROR, "  " + e));
+      return reconciler.record(new ApplyResult.Rejected(errors));
+    }
+    PolicySection before = config.sourcePolicy();
+    config.useSourcePolicy(section);
+    if (!config.hasFile() || closed) {
+      return reconciler.lastResult();
+    }
+    NodeConfig effective = config.withRuntimeRoutes(config.file());
+    errors = options.validator().validate(effective, runtimePods.configs());
+    if (!errors.isEmpty()) {
+      config.useSourcePolicy(before);
+      return rejected(errors);
+    }
+    State desired =
+        DesiredState.from(
+            EffectiveConfig.withPeers(effective, config.sourcePeers()), runtimePods.configs());
+    ApplyResult r = reconciler.apply(desired);
+    if (r.ok()) {
+      reconciler.accept(desired);
+    } else {
+      config.useSourcePolicy(before);
     }
     return reconciler.record(r);
   }

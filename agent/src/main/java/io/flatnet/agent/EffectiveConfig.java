@@ -4,19 +4,22 @@ import io.flatnet.agent.config.ConfigError;
 import io.flatnet.agent.config.NodeConfig;
 import io.flatnet.agent.config.PeerConfig;
 import io.flatnet.agent.config.RouteConfig;
+import io.flatnet.agent.config.policy.PolicySection;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
  * The node config in effect: the last good config file, followed by the routes added at run time
- * (ctl route add) and the {@link PeerSource} peers in use. CNI pods are not part of it: they are
- * validated and planned beside it. Not thread-safe: the {@link Agent} serialises.
+ * (ctl route add) and the {@link PeerSource} peers in use, with the Kubernetes watch's policy
+ * section in place of the file's when there is one. CNI pods are not part of it: they are validated
+ * and planned beside it. Not thread-safe: the {@link Agent} serialises.
  */
 final class EffectiveConfig {
 
   private NodeConfig file;
   private List<RouteConfig> runtimeRoutes;
   private List<PeerConfig> sourcePeers = List.of();
+  private PolicySection sourcePolicy; // null: the file's own policy section is in effect
 
   EffectiveConfig(List<RouteConfig> runtimeRoutes) {
     this.runtimeRoutes = List.copyOf(runtimeRoutes);
@@ -51,9 +54,21 @@ final class EffectiveConfig {
     sourcePeers = peers;
   }
 
-  /** {@code config} plus the runtime routes, which follow its own. */
+  PolicySection sourcePolicy() {
+    return sourcePolicy;
+  }
+
+  /** The Kubernetes watch's policy section, in place of the file's; null: the file's. */
+  void useSourcePolicy(PolicySection section) {
+    sourcePolicy = section;
+  }
+
+  /**
+   * {@code config} plus the runtime routes, which follow its own, and with the watched policy
+   * section in place of its own if there is one.
+   */
   NodeConfig withRuntimeRoutes(NodeConfig config) {
-    return withRoutes(config, runtimeRoutes);
+    return withPolicy(withRoutes(config, runtimeRoutes), sourcePolicy);
   }
 
   /** The whole config in effect. */
@@ -63,7 +78,7 @@ final class EffectiveConfig {
 
   /** The config in effect with {@code routes} as the runtime routes. */
   NodeConfig withRoutes(List<RouteConfig> routes) {
-    return withPeers(withRoutes(file, routes), sourcePeers);
+    return withPeers(withPolicy(withRoutes(file, routes), sourcePolicy), sourcePeers);
   }
 
   /** Whether the config file defines a pod called {@code name}. */
@@ -83,6 +98,10 @@ final class EffectiveConfig {
     List<RouteConfig> routes = new ArrayList<>(config.routes());
     routes.addAll(extra);
     return config.withRoutes(routes);
+  }
+
+  static NodeConfig withPolicy(NodeConfig config, PolicySection section) {
+    return section == null ? config : config.withPolicy(section);
   }
 
   static NodeConfig withPeers(NodeConfig config, List<PeerConfig> extra) {

@@ -1,14 +1,11 @@
 package io.flatnet.agent.kube;
 
 import io.fabric8.kubernetes.api.model.Node;
-import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.flatnet.agent.PeerSource;
 import io.flatnet.agent.config.PeerConfig;
-import java.io.File;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -54,11 +51,7 @@ public final class NodeWatcher implements PeerSource, AutoCloseable {
    * search (in-cluster service account, {@code $KUBECONFIG}, {@code ~/.kube/config}).
    */
   public static NodeWatcher connect(String kubeconfig) {
-    Config config =
-        kubeconfig == null
-            ? Config.autoConfigure(null)
-            : Config.fromKubeconfig(new File(kubeconfig));
-    return new NodeWatcher(new KubernetesClientBuilder().withConfig(config).build(), true);
+    return new NodeWatcher(KubeClients.connect(kubeconfig), true);
   }
 
   /**

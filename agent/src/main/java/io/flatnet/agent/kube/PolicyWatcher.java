@@ -40,6 +40,7 @@ public final class PolicyWatcher implements AutoCloseable {
   private static final KubernetesSerialization SERIALIZATION = new KubernetesSerialization();
 
   private final KubernetesClient client;
+  private final boolean ownsClient;
   private final List<Consumer<JsonNode>> listeners = new CopyOnWriteArrayList<>();
   private SharedIndexInformer<NetworkPolicy> policies;
   private SharedIndexInformer<Pod> pods;
@@ -47,8 +48,18 @@ public final class PolicyWatcher implements AutoCloseable {
   private boolean started;
   private JsonNode current;
 
-  public PolicyWatcher(KubernetesClient client) {
+  /**
+   * @param client the API client
+   * @param ownsClient whether {@link #close()} closes it too
+   */
+  public PolicyWatcher(KubernetesClient client, boolean ownsClient) {
     this.client = client;
+    this.ownsClient = ownsClient;
+  }
+
+  /** A watcher with its own client, found as {@link NodeWatcher#connect} finds one. */
+  public static PolicyWatcher connect(String kubeconfig) {
+    return new PolicyWatcher(KubeClients.connect(kubeconfig), true);
   }
 
   /** Starts the informers; the stage completes when all three lists are in and published. */
@@ -216,6 +227,9 @@ public final class PolicyWatcher implements AutoCloseable {
       if (inf != null) {
         inf.close();
       }
+    }
+    if (ownsClient) {
+      client.close();
     }
   }
 }

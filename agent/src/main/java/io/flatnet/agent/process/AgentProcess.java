@@ -13,6 +13,8 @@ import io.flatnet.agent.config.ConfigLoader;
 import io.flatnet.agent.config.KubernetesConfig;
 import io.flatnet.agent.config.NodeConfig;
 import io.flatnet.agent.kube.NodeWatcher;
+import io.flatnet.agent.kube.PolicyFeed;
+import io.flatnet.agent.kube.PolicyWatcher;
 import io.flatnet.control.CountersFile;
 import io.flatnet.control.DataplaneClient;
 import io.flatnet.control.StopSignal;
@@ -110,6 +112,29 @@ public final class AgentProcess implements Callable<Integer> {
     return nodes;
   }
 
+  /**
+   * With {@code kubernetes.watchPolicies}: a started policy watcher (its first lists awaited at
+   * most 10 s, as the Node watcher's), else null.
+   */
+  static PolicyWatcher startPolicyWatcher(KubernetesConfig k) {
+    if (!k.watchPolicies()) {
+      return null;
+    }
+    PolicyWatcher policies = PolicyWatcher.connect(k.kubeconfig());
+    try {
+      policies.start().toCompletableFuture().get(10, TimeUnit.SECONDS);
+      System.out.println("flatnet agent: watching Kubernetes NetworkPolicies, Pods and Namespaces");
+    } catch (TimeoutException | ExecutionException e) {
+      System.err.println(
+          "flatnet agent: Kubernetes policy inputs not listed yet ("
+              + e
+              + "); still trying in the background");
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    return policies;
+  }
+
   public static void main(String[] args) {
     System.exit(new CommandLine(new AgentProcess()).execute(args));
   }
@@ -161,6 +186,11 @@ public final class AgentProcess implements Callable<Integer> {
               options,
               new AgentDataplane(dataplane, new PodSegment(CommandRunner.system(20)), kernel));
       running.set(agent);
+      PolicyWatcher policies = startPolicyWatcher(node.kubernetes());
+      PolicyFeed policyFeed =
+          policies == null
+              ? null
+              : PolicyFeed.follow(policies, Duration.ofMillis(200), agent::usePolicySource);
       ApplyResult first = agent.start();
       System.out.println("flatnet agent: " + node.node().name() + ": " + first);
       // Host ports the dataplane kept (a restarted agent) get their kernel end checked too.
@@ -195,6 +225,10 @@ public final class AgentProcess implements Callable<Integer> {
         if (nodes != null) {
           nodes.close();
         }
+        if (policies != null) {
+          policyFeed.close();
+          policies.close();
+        }
         agent.close();
         return 3;
       }
@@ -222,6 +256,10 @@ public final class AgentProcess implements Callable<Integer> {
       } finally {
         if (nodes != null) {
           nodes.close();
+        }
+        if (policies != null) {
+          policyFeed.close();
+          policies.close();
         }
         agent.close();
       }

@@ -96,6 +96,24 @@ public final class ConfigLoader {
     }
   }
 
+  /**
+   * Binds a {@code policy:} section given as a tree (the Kubernetes watch builds one), with the
+   * same strict key and type checks as a config file's; paths start with {@code policy}.
+   */
+  public static io.flatnet.agent.config.policy.PolicySection parsePolicySection(
+      JsonNode tree, String source) throws ConfigException {
+    List<ConfigError> unknown = new ArrayList<>();
+    checkKeys(tree, io.flatnet.agent.config.policy.PolicySection.class, "policy", unknown);
+    if (!unknown.isEmpty()) {
+      throw new ConfigException(source, unknown);
+    }
+    try {
+      return MAPPER.treeToValue(tree, io.flatnet.agent.config.policy.PolicySection.class);
+    } catch (JacksonException e) {
+      throw new ConfigException(source, List.of(bindError(e)));
+    }
+  }
+
   /** The JSON key names of a record's components, in declaration order. */
   static Map<String, Type> keysOf(Class<?> record) {
     Map<String, Type> keys = new LinkedHashMap<>();

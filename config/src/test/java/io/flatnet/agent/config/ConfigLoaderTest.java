@@ -61,7 +61,7 @@ class ConfigLoaderTest {
         ConfigLoader.parse(
             TestConfigs.BASE + "kubernetes: {watchNodes: true, kubeconfig: /etc/k.conf}\n",
             "t.yaml");
-    assertEquals(new KubernetesConfig(true, "/etc/k.conf"), on.kubernetes());
+    assertEquals(new KubernetesConfig(true, false, "/etc/k.conf"), on.kubernetes());
     assertEquals(List.of(), TestConfigs.VALIDATOR.validate(on));
     assertEquals(
         List.of("kubernetes.watchNode: unknown key (did you mean watchNodes?)"),
