@@ -57,6 +57,13 @@ final class FlowTable {
   /** The initiator's first packet came in on the host port (exempt from ingress isolation). */
   static final int HOST_INIT = 1 << 10;
 
+  /**
+   * An allowed flow a policy change no longer allows: both directions are denied (the reply
+   * direction too, so the flow cannot be re-opened from its other end) until it expires, or a TCP
+   * SYN starts a new connection on the same ports.
+   */
+  static final int CUT = 1 << 11;
+
   private static final long KEY_MASK = ~0xFF_FFFFL;
   private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
 

@@ -17,7 +17,8 @@ import org.agrona.concurrent.status.AtomicCounter;
  *   <li>A denied first packet is recorded as a deny of that direction only: the same direction is
  *       dropped from the table, the other is classified as a new flow of its own.
  *   <li>An entry of an older policy generation is re-classified in its original direction on its
- *       next packet: kept if still allowed, turned into a deny of that direction otherwise.
+ *       next packet: kept if still allowed; otherwise cut: both directions denied (a reply cannot
+ *       re-open it as a new flow of the other end) until it expires or a TCP SYN starts anew.
  *   <li>ICMP/ICMPv6 errors whose embedded header belongs to an allowed flow pass; other ICMP is
  *       classified as ICMP (no ports: only rules without ports match).
  *   <li>Non-first IPv4 fragments and IPv6 packets whose first next header is not TCP, UDP, SCTP or
@@ -299,6 +300,9 @@ final class PolicyCheck {
       }
       return PASS;
     }
+    if ((flags & FlowTable.CUT) != 0 && (tcpFlags & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
+      return classifyNew(slot, 0, 0, fromHost, tcpFlags); // a new connection after a cut
+    }
     if (key.srcIsB ? (flags & FlowTable.DENY_BA) != 0 : (flags & FlowTable.DENY_AB) != 0) {
       boolean ingress =
           key.srcIsB
@@ -353,14 +357,14 @@ final class PolicyCheck {
     }
     boolean ingress = verdict.egress != PolicyTable.DENIED;
     int pod = ingress ? verdict.ingressPod : verdict.egressPod;
-    int next = FlowTable.VALID;
-    if (initB) {
-      next |= FlowTable.DENY_BA | (ingress ? FlowTable.DENY_BA_INGRESS : 0);
-      gen |= (long) (pod + 1) << 48;
-    } else {
-      next |= FlowTable.DENY_AB | (ingress ? FlowTable.DENY_AB_INGRESS : 0);
-      gen |= (long) (pod + 1) << 32;
-    }
+    // Cut: both directions denied, under the initiator's reason and pod.
+    int next =
+        FlowTable.VALID
+            | FlowTable.CUT
+            | FlowTable.DENY_AB
+            | FlowTable.DENY_BA
+            | (ingress ? FlowTable.DENY_AB_INGRESS | FlowTable.DENY_BA_INGRESS : 0);
+    gen |= (long) (pod + 1) << 48 | (long) (pod + 1) << 32;
     flows.update(slot, next, gen, now + timeout(key.protocol, next));
     return next;
   }
