@@ -154,7 +154,8 @@ class PolicyTableTest {
   @Test
   void badSpecsAreRefusedWithTheirField() {
     assertBad("host bits set", "10.244.0.5", rule("ns/p", 0, List.of("10.0.0.1/8"), List.of()));
-    assertBad("Invalid IPv4 address", "10.244.0.5", rule("ns/p", 0, List.of("10.0.0/8"), List.of()));
+    assertBad(
+        "Invalid IPv4 address", "10.244.0.5", rule("ns/p", 0, List.of("10.0.0/8"), List.of()));
     assertBad("not canonical", "fd00:0::5", rule("ns/p", 0, List.of(), List.of()));
     assertBad("not canonical", "010.244.0.5", rule("ns/p", 0, List.of(), List.of()));
     assertBad(
