@@ -157,7 +157,7 @@ class PolicyTableTest {
     assertBad(
         "Invalid IPv4 address", "10.244.0.5", rule("ns/p", 0, List.of("10.0.0/8"), List.of()));
     assertBad("not canonical", "fd00:0::5", rule("ns/p", 0, List.of(), List.of()));
-    assertBad("not canonical", "010.244.0.5", rule("ns/p", 0, List.of(), List.of()));
+    assertBad("leading zeros", "010.244.0.5", rule("ns/p", 0, List.of(), List.of()));
     assertBad(
         "fd00:1::/64: not canonical",
         "10.244.0.5",
