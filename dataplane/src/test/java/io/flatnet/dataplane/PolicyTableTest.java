@@ -159,7 +159,7 @@ class PolicyTableTest {
     assertBad("not canonical", "fd00:0::5", rule("ns/p", 0, List.of(), List.of()));
     assertBad("leading zeros", "010.244.0.5", rule("ns/p", 0, List.of(), List.of()));
     assertBad(
-        "fd00:1::/64: not canonical",
+        "fd00:1:0::/64: not canonical (fd00:1::/64)",
         "10.244.0.5",
         rule("ns/p", 0, List.of("fd00:1:0::/64"), List.of()));
     assertBad(
