@@ -12,6 +12,13 @@ public final class QueryNames {
   public static final String SHOW_ROUTES = "show-routes";
   public static final String SHOW_NEIGHBORS = "show-neighbors";
 
-  /** One forwarding decision; arguments {@code src}, {@code dst} and optionally {@code inPort}. */
+  /**
+   * One forwarding decision; arguments {@code src}, {@code dst} and optionally {@code inPort},
+   * {@code proto} (tcp, udp, sctp, icmp or a number), {@code sport} and {@code dport}. The answer's
+   * {@code policy} object gives the network-policy verdict of each side.
+   */
   public static final String TRACE = "trace";
+
+  /** The compiled network policy per pod (addresses, isolation, rules) and the policy counters. */
+  public static final String POLICIES = "policies";
 }
