@@ -87,10 +87,23 @@ public final class RouterDataplane implements DataplaneApi {
    */
   @Override
   public synchronized void setPolicy(PolicySpec policy) {
-    PolicyTable.validate(policy);
-    Map<String, PolicySpec> next = new LinkedHashMap<>(policies);
-    next.put(policy.pod(), policy);
-    PolicyTable.compile(0, next.values(), null); // addresses claimed twice
+    PolicyTable.validate(policy); // addresses are canonical from here: text compares
+    for (PolicySpec other : policies.values()) {
+      if (!other.pod().equals(policy.pod())) {
+        for (String address : policy.addresses()) {
+          if (other.addresses().contains(address)) {
+            throw new IllegalArgumentException(
+                "policy of pod "
+                    + policy.pod()
+                    + ": address "
+                    + address
+                    + " is also pod "
+                    + other.pod()
+                    + "'s");
+          }
+        }
+      }
+    }
     if (!policy.equals(policies.put(policy.pod(), policy))) {
       policiesStaged = true;
     }
