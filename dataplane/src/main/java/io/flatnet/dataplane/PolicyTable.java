@@ -29,6 +29,11 @@ import org.agrona.concurrent.status.AtomicCounter;
  * setup, builds in microseconds with no native memory to free under the readers, and is the same
  * Java function {@code ctl trace} calls. If a node ever carries thousands of rules per pod, an ACL
  * (or a per-pod trie) can replace {@link #matches} behind the same signature.
+ *
+ * <p>Measured here (a throwaway timing loop, JDK 25, warm): 200 pods each with 10 ingress and 10
+ * egress rules of 4 peers (each with an except) and 2 port ranges: a worst-case classify (the match
+ * is the last rule's last peer) takes 60 to 95 ns; compiling the table takes 7 to 15 ms (350 ms
+ * cold, before the JIT).
  */
 public final class PolicyTable {
   /** The most policed pods (and address entries) one table holds. */
