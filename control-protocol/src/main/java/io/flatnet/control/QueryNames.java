@@ -12,12 +12,13 @@ public final class QueryNames {
   public static final String SHOW_ROUTES = "show-routes";
   public static final String SHOW_NEIGHBORS = "show-neighbors";
 
-  /** Each policed pod's compiled rules, and the policy counters. */
+  /** The compiled network policy per pod (addresses, isolation, rules) and the policy counters. */
   public static final String SHOW_POLICIES = "show-policies";
 
   /**
-   * One forwarding decision; arguments {@code src}, {@code dst} and optionally {@code inPort}, and
-   * the flow's {@code proto}, {@code sport} and {@code dport} for the policy verdict.
+   * One forwarding decision; arguments {@code src}, {@code dst} and optionally {@code inPort},
+   * {@code proto} (tcp, udp, sctp, icmp or a number), {@code sport} and {@code dport}. The answer's
+   * {@code policy} object gives the network-policy verdict of each side.
    */
   public static final String TRACE = "trace";
 }

@@ -3,9 +3,11 @@ package io.flatnet.process;
 import io.flatnet.control.DataplaneApi;
 import io.flatnet.control.PodKinds;
 import io.flatnet.control.PodSpec;
+import io.flatnet.control.PolicySpec;
 import io.flatnet.control.PortSpec;
 import io.flatnet.control.RouteSpec;
 import io.flatnet.control.State;
+import io.flatnet.dataplane.PolicyTable;
 import io.flatnet.dataplane.PortTable;
 import io.flatnet.dataplane.Router;
 import io.flatnet.dpdk.EthDev;
@@ -51,6 +53,8 @@ public final class RouterDataplane implements DataplaneApi {
   private final Map<String, RouteSpec> routes = new LinkedHashMap<>();
   private final Map<String, Integer> ownedAddresses = new HashMap<>();
   private final Map<String, Integer> neighborHostRoutes = new HashMap<>();
+  private final Map<String, PolicySpec> policies = new LinkedHashMap<>();
+  private boolean policiesStaged;
   private final VhostPorts vhostPorts;
   private Integer segmentPort;
   private int devices;
@@ -73,7 +77,51 @@ public final class RouterDataplane implements DataplaneApi {
 
   @Override
   public synchronized State installed() {
-    return State.of(generation, ports.values(), pods.values(), routes.values());
+    return State.of(generation, ports.values(), pods.values(), routes.values(), policies.values());
+  }
+
+  /**
+   * Stages a pod's compiled policy; it is published (one new table, all pods at once) at the next
+   * {@link #commit} or before the next {@link #addPod}, whichever comes first. A bad spec (or one
+   * whose addresses another pod's spec claims) is refused and nothing changes.
+   */
+  @Override
+  public synchronized void setPolicy(PolicySpec policy) {
+    PolicyTable.validate(policy); // addresses are canonical from here: text compares
+    for (PolicySpec other : policies.values()) {
+      if (!other.pod().equals(policy.pod())) {
+        for (String address : policy.addresses()) {
+          if (other.addresses().contains(address)) {
+            throw new IllegalArgumentException(
+                "policy of pod "
+                    + policy.pod()
+                    + ": address "
+                    + address
+                    + " is also pod "
+                    + other.pod()
+                    + "'s");
+          }
+        }
+      }
+    }
+    if (!policy.equals(policies.put(policy.pod(), policy))) {
+      policiesStaged = true;
+    }
+  }
+
+  @Override
+  public synchronized void removePolicy(String pod) {
+    if (policies.remove(pod) != null) {
+      policiesStaged = true;
+    }
+  }
+
+  /** Publishes the staged policies, if any changed, as one new table. */
+  private void publishPolicies() {
+    if (policiesStaged) {
+      router.setPolicies(policies.values());
+      policiesStaged = false;
+    }
   }
 
   @Override
@@ -129,6 +177,7 @@ public final class RouterDataplane implements DataplaneApi {
 
   @Override
   public synchronized void addPod(PodSpec pod) {
+    publishPolicies(); // a new pod never forwards before the policy planned for it
     if (PodKinds.BRIDGE.equals(pod.kind())) {
       int port = segmentPort(pod.gateways());
       pods.put(pod.name(), pod);
@@ -334,6 +383,7 @@ public final class RouterDataplane implements DataplaneApi {
       throw new IllegalArgumentException(
           "generation " + nextGeneration + " is older than installed " + generation);
     }
+    publishPolicies();
     generation = nextGeneration;
   }
 

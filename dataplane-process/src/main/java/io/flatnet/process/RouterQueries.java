@@ -4,9 +4,11 @@ import io.flatnet.control.CommandServer;
 import io.flatnet.control.JsonText;
 import io.flatnet.control.PodKinds;
 import io.flatnet.control.PodSpec;
+import io.flatnet.control.PolicySpec;
 import io.flatnet.control.QueryNames;
 import io.flatnet.dataplane.AddressChecks;
 import io.flatnet.dataplane.NeighborView;
+import io.flatnet.dataplane.PolicyTable;
 import io.flatnet.dataplane.PortTable;
 import io.flatnet.dataplane.Router;
 import io.flatnet.dpdk.EthDev;
@@ -71,7 +73,15 @@ public final class RouterQueries implements CommandServer.Queries {
       case QueryNames.SHOW_ROUTES -> routes().toString();
       case QueryNames.SHOW_NEIGHBORS -> neighbors().toString();
       case QueryNames.TRACE ->
-          trace(args.get("src"), args.get("dst"), args.get("inPort")).toString();
+          trace(
+                  args.get("src"),
+                  args.get("dst"),
+                  args.get("inPort"),
+                  args.get("proto"),
+                  args.get("sport"),
+                  args.get("dport"))
+              .toString();
+      case QueryNames.SHOW_POLICIES -> policies().toString();
       default -> throw new IllegalArgumentException("unknown query " + op);
     };
   }
@@ -311,8 +321,18 @@ public final class RouterQueries implements CommandServer.Queries {
     return null;
   }
 
-  /** The forwarding decision for src -> dst on the live FIB, as the workers would take it. */
+  /** As {@link #trace(String, String, String, String, String, String)}, TCP to no port. */
   JsonText.Obj trace(String source, String destination, String inPort) {
+    return trace(source, destination, inPort, null, null, null);
+  }
+
+  /**
+   * The forwarding decision for src -> dst on the live FIB, as the workers would take it, and for a
+   * packet the router forwards, the network-policy verdict of the first packet of a flow of {@code
+   * proto} (default tcp) to {@code dport} (default none: only rules without ports match).
+   */
+  JsonText.Obj trace(
+      String source, String destination, String inPort, String proto, String sport, String dport) {
     if (source == null || destination == null) {
       throw new IllegalArgumentException("src and dst are required");
     }
@@ -380,6 +400,10 @@ public final class RouterQueries implements CommandServer.Queries {
     describeNextHop(t, nh, names);
     NextHopTable hops = router.nextHops();
     int kind = hops.kind(nh);
+    if ((kind == NextHops.KIND_FORWARD || kind == NextHops.KIND_RESOLVE)
+        && policy(t, v6, src, dst, inPort, proto, sport, dport)) {
+      return t;
+    }
     switch (kind) {
       case NextHops.KIND_FORWARD -> {
         int out = hops.port(nh);
@@ -416,5 +440,186 @@ public final class RouterQueries implements CommandServer.Queries {
       }
     }
     return t;
+  }
+
+  /** An IP protocol by name (tcp, udp, sctp, icmp; icmp is ICMPv6 for IPv6) or number. */
+  static int protocolNumber(String proto, boolean v6) {
+    if (proto == null) {
+      return 6;
+    }
+    return switch (proto.trim().toLowerCase(Locale.ROOT)) {
+      case "tcp" -> 6;
+      case "udp" -> 17;
+      case "sctp" -> 132;
+      case "icmp", "icmp6", "icmpv6" -> v6 ? 58 : 1;
+      default -> {
+        try {
+          int n = Integer.parseInt(proto.trim());
+          if (n < 0 || n > 255) {
+            throw new NumberFormatException();
+          }
+          yield n;
+        } catch (NumberFormatException e) {
+          throw new IllegalArgumentException(
+              "proto " + proto + ": expected tcp, udp, sctp, icmp or a number 0..255");
+        }
+      }
+    };
+  }
+
+  private static int port(String name, String value) {
+    if (value == null) {
+      return 0;
+    }
+    try {
+      int p = Integer.parseInt(value.trim());
+      if (p >= 0 && p <= 65535) {
+        return p;
+      }
+    } catch (NumberFormatException e) {
+      // below
+    }
+    throw new IllegalArgumentException(name + " " + value + ": expected a port 0..65535");
+  }
+
+  /**
+   * The policy object of a trace, from {@link PolicyTable#classify} (the workers' own function);
+   * marks the trace dropped and returns true if policy denies the flow.
+   */
+  private boolean policy(
+      JsonText.Obj t,
+      boolean v6,
+      String src,
+      String dst,
+      String inPort,
+      String proto,
+      String sport,
+      String dport) {
+    int protocol = protocolNumber(proto, v6);
+    int destinationPort = port("dport", dport);
+    port("sport", sport);
+    long[] s6;
+    long[] d6;
+    if (v6) {
+      s6 = Ipv6Prefix.parseAddress(src);
+      d6 = Ipv6Prefix.parseAddress(dst);
+    } else {
+      s6 = new long[] {0, PolicyTable.v4Lo(Ipv4Prefix.parseAddress(src))};
+      d6 = new long[] {0, PolicyTable.v4Lo(Ipv4Prefix.parseAddress(dst))};
+    }
+    boolean fromHost =
+        inPort != null && router.portTable().role(portId(inPort)) == PortTable.ROLE_HOST;
+    PolicyTable table = router.policyTable();
+    PolicyTable.Verdict verdict = new PolicyTable.Verdict();
+    table.classify(verdict, s6[0], s6[1], d6[0], d6[1], protocol, destinationPort, fromHost);
+    JsonText.Obj p = t.putObject("policy");
+    p.put("generation", table.generation());
+    p.put("proto", protocol);
+    if (sport != null) {
+      p.put("sport", port("sport", sport));
+    }
+    p.put("dport", destinationPort);
+    side(p.putObject("egress"), table, verdict.egressPod, verdict.egress, false);
+    side(p.putObject("ingress"), table, verdict.ingressPod, verdict.ingress, true);
+    if (verdict.allowed()) {
+      p.put("verdict", "allowed");
+      return false;
+    }
+    boolean egress = verdict.egress == PolicyTable.DENIED; // the workers count egress first
+    String drop = egress ? "policy-denied-egress" : "policy-denied-ingress";
+    p.put("verdict", drop);
+    t.put("decision", "drop");
+    t.put("drop", drop);
+    t.put(
+        "reason",
+        "network policy: "
+            + (egress
+                ? "egress of " + table.podName(verdict.egressPod)
+                : "ingress of " + table.podName(verdict.ingressPod))
+            + " is isolated and no rule allows it");
+    return true;
+  }
+
+  private static void side(JsonText.Obj o, PolicyTable table, int pod, int result, boolean in) {
+    if (pod >= 0) {
+      o.put("pod", table.podName(pod));
+      o.put("isolated", in ? table.ingressIsolated(pod) : table.egressIsolated(pod));
+    } else {
+      o.put("isolated", false);
+    }
+    if (result >= 0) {
+      o.put(
+          "verdict",
+          "allowed by " + table.rulePolicy(result) + " rule " + table.ruleNumber(result));
+      o.put("policy", table.rulePolicy(result));
+      o.put("rule", table.ruleNumber(result));
+      return;
+    }
+    o.put(
+        "verdict",
+        switch (result) {
+          case PolicyTable.NOT_POLICED ->
+              "not isolated (no policy selects a pod of this node here)";
+          case PolicyTable.OPEN -> "not isolated";
+          case PolicyTable.EXEMPT -> "exempt: from the node's host port";
+          default -> "denied: no rule of policies " + table.policiesOf(pod, in) + " allows it";
+        });
+  }
+
+  /** What the workers enforce: per pod, its compiled spec and counters; per policy, its flows. */
+  JsonText.Obj policies() {
+    PolicyTable table = router.policyTable();
+    JsonText.Obj out = object();
+    out.put("generation", table.generation());
+    JsonText.Arr flows = out.putArray("liveFlowsPerWorker");
+    router.liveFlows().forEach(n -> flows.add(String.valueOf(n)));
+    JsonText.Arr pods = out.putArray("pods");
+    List<PolicySpec> specs = table.specs();
+    for (int i = 0; i < specs.size(); i++) {
+      PolicySpec spec = specs.get(i);
+      JsonText.Obj p = pods.addObject();
+      p.put("pod", spec.pod());
+      JsonText.Arr addresses = p.putArray("addresses");
+      spec.addresses().forEach(addresses::add);
+      p.put("ingressIsolated", spec.ingressIsolated());
+      p.put("egressIsolated", spec.egressIsolated());
+      rules(p.putArray("ingress"), spec.ingress());
+      rules(p.putArray("egress"), spec.egress());
+      p.put("deniedIngress", table.deniedIngress(i));
+      p.put("deniedEgress", table.deniedEgress(i));
+    }
+    JsonText.Arr policies = out.putArray("policies");
+    for (int i = 0; i < table.policyCount(); i++) {
+      JsonText.Obj p = policies.addObject();
+      p.put("name", table.policyName(i));
+      p.put("flowsAllowed", table.flowsAllowed(i));
+    }
+    return out;
+  }
+
+  private static void rules(JsonText.Arr out, List<PolicySpec.Rule> rules) {
+    for (PolicySpec.Rule rule : rules) {
+      JsonText.Obj r = out.addObject();
+      r.put("policy", rule.policy());
+      r.put("rule", rule.rule());
+      r.put("anyPeer", rule.anyPeer());
+      JsonText.Arr peers = r.putArray("peers");
+      for (PolicySpec.Peer peer : rule.peers()) {
+        peers.add(
+            peer.except().isEmpty()
+                ? peer.cidr()
+                : peer.cidr() + " except " + String.join(", ", peer.except()));
+      }
+      r.put("anyPort", rule.anyPort());
+      JsonText.Arr ports = r.putArray("ports");
+      for (PolicySpec.PortRange range : rule.ports()) {
+        ports.add(
+            range.protocol()
+                + " "
+                + (range.first() == range.last()
+                    ? String.valueOf(range.first())
+                    : range.first() + "-" + range.last()));
+      }
+    }
   }
 }

@@ -54,8 +54,16 @@ public enum DropReason {
   LOCAL_UNHANDLED("local-unhandled"),
   /** Larger than the out port's MTU (fragmentation is not done; DF packets get an ICMP error). */
   MTU_EXCEEDED("mtu-exceeded"),
-  /** Reserved for network policy. */
-  POLICY("policy"),
+  /**
+   * Network policy: the destination pod is isolated for ingress and none of its rules allows the
+   * packet's flow (or a flow cached as denied in this direction). Counted per pod too.
+   */
+  POLICY_DENIED_INGRESS("policy-denied-ingress"),
+  /**
+   * Network policy: the source pod is isolated for egress and none of its rules allows the flow.
+   * When both sides deny, the packet counts here (egress is checked first).
+   */
+  POLICY_DENIED_EGRESS("policy-denied-egress"),
   /** An explicit drop/unreachable route. */
   BLACKHOLE("blackhole"),
   /** The route's out port is not attached to this worker. */

@@ -38,6 +38,8 @@ public final class ForwardingWorker implements Agent {
   private int heldLoops;
   private int classified; // how much of the received burst classify has taken
   private volatile ForwardingState state;
+  private volatile PolicyTable policy = PolicyTable.EMPTY;
+  private final PolicyCheck policyCheck;
   private volatile int threadId; // the kernel's id of the thread running this worker, once started
 
   /**
@@ -55,6 +57,34 @@ public final class ForwardingWorker implements Agent {
       WorkerCounters counters,
       ControlChannel control,
       int nextHopCapacity) {
+    this(
+        id,
+        cpu,
+        rxQueues,
+        txQueues,
+        state,
+        quiescence,
+        counters,
+        control,
+        nextHopCapacity,
+        FlowTable.DEFAULT_CAPACITY);
+  }
+
+  /**
+   * As the other constructor, with the flow table's capacity (a power of two, at least {@link
+   * FlowTable#WINDOW}).
+   */
+  public ForwardingWorker(
+      int id,
+      int cpu,
+      List<BurstQueue> rxQueues,
+      List<BurstQueue> txQueues,
+      ForwardingState state,
+      QsbrReader quiescence,
+      WorkerCounters counters,
+      ControlChannel control,
+      int nextHopCapacity,
+      int flowCapacity) {
     Arena arena = Arena.ofAuto();
     this.id = id;
     this.cpu = cpu;
@@ -65,9 +95,10 @@ public final class ForwardingWorker implements Agent {
     ControlChannel.Writer toControl = control.newWriter();
     IcmpRateLimiter icmpLimit = new IcmpRateLimiter(ICMP_ERRORS_PER_SECOND, 100);
     this.neighbors = new NeighborWait(nextHopCapacity, io, toControl);
-    this.ipv4 = new Ipv4Node(BURST, io, neighbors, icmpLimit);
+    this.policyCheck = new PolicyCheck(flowCapacity, counters);
+    this.ipv4 = new Ipv4Node(BURST, io, neighbors, icmpLimit, policyCheck);
     NeighborLearning learning = new NeighborLearning(toControl, counters);
-    this.ipv6 = new Ipv6Node(BURST, io, neighbors, icmpLimit, learning);
+    this.ipv6 = new Ipv6Node(BURST, io, neighbors, icmpLimit, learning, policyCheck);
     this.arp = new ArpNode(io, learning);
     this.quiescence = quiescence;
     this.counters = counters;
@@ -87,6 +118,27 @@ public final class ForwardingWorker implements Agent {
   /** Publishes new forwarding state; the worker picks it up at its next loop. */
   public void setState(ForwardingState state) {
     this.state = state;
+  }
+
+  /**
+   * Publishes a new policy table; the worker picks it up at its next loop (and re-checks older
+   * flows on their next packet).
+   */
+  public void setPolicy(PolicyTable table) {
+    this.policy = table;
+  }
+
+  /** This worker's flow table (the control path hands it to the other workers as a peer). */
+  FlowTable flowTable() {
+    return policyCheck.flows();
+  }
+
+  /**
+   * Control path, before the worker starts: every worker's flow table (index {@code self} is this
+   * one's), read on a miss for replies that arrive on this worker's queues.
+   */
+  void setFlowPeers(FlowTable[] all, int self) {
+    policyCheck.peers(all, self);
   }
 
   @Override
@@ -110,7 +162,9 @@ public final class ForwardingWorker implements Agent {
 
   @Override
   public int doWork() {
-    counters.loopStarted(System.nanoTime());
+    long now = System.nanoTime();
+    counters.loopStarted(now);
+    policyCheck.begin(policy, now);
     ForwardingState current = state;
     WorkerPorts queues = ports;
     if (queues.generation != portsGenerationInUse) {
@@ -153,6 +207,7 @@ public final class ForwardingWorker implements Agent {
       }
     }
     counters.publish(work > 0);
+    policyCheck.publish(work > 0);
     // No lookup result is held past this point: route memory retired before now may be reused.
     quiescence.quiescent();
     return work;
@@ -227,6 +282,7 @@ public final class ForwardingWorker implements Agent {
     neighbors.clear();
     io.flush();
     counters.publishAll();
+    policyCheck.publishCounters();
     quiescence.close();
     Lcore.unregisterCurrentThread();
   }

@@ -24,12 +24,20 @@ final class Ipv4Node {
   private final int[] sourceHops;
   private int count;
   private int next; // the first packet of the vector that run has not taken yet
+  private int kept = -1; // while the policy filter runs: packets kept so far, else -1
+  private int filtering; // the packet the policy filter is at
 
   private final PacketIo io;
   private final NeighborWait neighbors;
   private final IcmpRateLimiter icmpLimit;
+  private final PolicyCheck policy;
 
-  Ipv4Node(int burst, PacketIo io, NeighborWait neighbors, IcmpRateLimiter icmpLimit) {
+  Ipv4Node(
+      int burst,
+      PacketIo io,
+      NeighborWait neighbors,
+      IcmpRateLimiter icmpLimit,
+      PolicyCheck policy) {
     this.packets = new long[burst];
     this.frames = new long[burst];
     this.destinations = new int[burst];
@@ -39,6 +47,7 @@ final class Ipv4Node {
     this.io = io;
     this.neighbors = neighbors;
     this.icmpLimit = icmpLimit;
+    this.policy = policy;
   }
 
   /**
@@ -82,6 +91,9 @@ final class Ipv4Node {
       state.ipv4().lookupBulk(sources, sourceHops, count);
     }
     NextHops hops = state.nextHops();
+    if (policy.active) { // one branch per vector when no pod has a policy
+      filter(hops, inPort, checkSources, ports.role(inPort) == PortTable.ROLE_HOST);
+    }
     for (int i = 0; i < count; i++) {
       next = i + 1;
       long mbuf = packets[i];
@@ -108,9 +120,50 @@ final class Ipv4Node {
     next = 0;
   }
 
+  /**
+   * Network policy over the vector, before forwarding: packets to be forwarded (FORWARD/RESOLVE;
+   * not those to the router, not those the source check will drop) that policy denies are dropped
+   * and the vector compacted, in order.
+   */
+  private void filter(NextHops hops, int inPort, boolean checkSources, boolean fromHost) {
+    kept = 0;
+    for (filtering = 0; filtering < count; filtering++) {
+      int i = filtering;
+      long mbuf = packets[i];
+      int kind = NextHopTable.kindOf(hops.entry(nextHops[i]));
+      if ((kind == NextHops.KIND_FORWARD || kind == NextHops.KIND_RESOLVE)
+          && !(checkSources
+              && !AddressChecks.sourceBelongs(
+                  hops.entry(sourceHops[i]), inPort, Ethernet.source(frames[i])))) {
+        int verdict = policy.check4(frames[i] + IP, Mbuf.dataLength(mbuf) - IP, fromHost);
+        if (verdict != PolicyCheck.PASS) {
+          io.drop(
+              mbuf,
+              verdict == PolicyCheck.DENY_INGRESS
+                  ? DropReason.POLICY_DENIED_INGRESS
+                  : DropReason.POLICY_DENIED_EGRESS);
+          continue;
+        }
+      }
+      packets[kept] = mbuf;
+      frames[kept] = frames[i];
+      nextHops[kept] = nextHops[i];
+      sourceHops[kept] = sourceHops[i];
+      kept++;
+    }
+    count = kept;
+    kept = -1;
+  }
+
   /** After a throw: frees what run had not taken yet and empties the vector. */
   void abandon() {
-    io.drop(packets, next, count, DropReason.WORKER_EXCEPTION);
+    if (kept >= 0) { // the filter threw: [0, kept) kept, the one at filtering unknown
+      io.drop(packets, 0, kept, DropReason.WORKER_EXCEPTION);
+      io.drop(packets, filtering + 1, count, DropReason.WORKER_EXCEPTION);
+      kept = -1;
+    } else {
+      io.drop(packets, next, count, DropReason.WORKER_EXCEPTION);
+    }
     count = next = 0;
   }
 

@@ -23,18 +23,22 @@ final class Ipv6Node {
   private final int[] sourceHops;
   private int count;
   private int next; // the first packet of the vector that run has not taken yet
+  private int kept = -1; // while the policy filter runs: packets kept so far, else -1
+  private int filtering; // the packet the policy filter is at
 
   private final PacketIo io;
   private final NeighborWait neighbors;
   private final IcmpRateLimiter icmpLimit;
   private final NeighborLearning learning;
+  private final PolicyCheck policy;
 
   Ipv6Node(
       int burst,
       PacketIo io,
       NeighborWait neighbors,
       IcmpRateLimiter icmpLimit,
-      NeighborLearning learning) {
+      NeighborLearning learning,
+      PolicyCheck policy) {
     this.packets = new long[burst];
     this.destinationHi = new long[burst];
     this.destinationLo = new long[burst];
@@ -46,6 +50,7 @@ final class Ipv6Node {
     this.neighbors = neighbors;
     this.icmpLimit = icmpLimit;
     this.learning = learning;
+    this.policy = policy;
   }
 
   void enqueue(long mbuf, ForwardingState state) {
@@ -94,6 +99,9 @@ final class Ipv6Node {
       state.ipv6().lookupBulk(sourceHi, sourceLo, sourceHops, count);
     }
     NextHops hops = state.nextHops();
+    if (policy.active) { // one branch per vector when no pod has a policy
+      filter(hops, inPort, checkSources, ports.role(inPort) == PortTable.ROLE_HOST);
+    }
     for (int i = 0; i < count; i++) {
       next = i + 1;
       long mbuf = packets[i];
@@ -120,9 +128,50 @@ final class Ipv6Node {
     next = 0;
   }
 
+  /** As the IPv4 node's: policy over the vector, denied packets dropped, the rest compacted. */
+  private void filter(NextHops hops, int inPort, boolean checkSources, boolean fromHost) {
+    kept = 0;
+    for (filtering = 0; filtering < count; filtering++) {
+      int i = filtering;
+      long mbuf = packets[i];
+      long frame = Mbuf.dataAddress(mbuf);
+      int kind = NextHopTable.kindOf(hops.entry(nextHops[i]));
+      if ((kind == NextHops.KIND_FORWARD || kind == NextHops.KIND_RESOLVE)
+          && !(checkSources
+              && !AddressChecks.sourceBelongs(
+                  hops.entry(sourceHops[i]), inPort, Ethernet.source(frame)))) {
+        int verdict = policy.check6(frame + IP, Mbuf.dataLength(mbuf) - IP, fromHost);
+        if (verdict != PolicyCheck.PASS) {
+          io.drop(
+              mbuf,
+              verdict == PolicyCheck.DENY_INGRESS
+                  ? DropReason.POLICY_DENIED_INGRESS
+                  : DropReason.POLICY_DENIED_EGRESS);
+          continue;
+        }
+      }
+      packets[kept] = mbuf;
+      destinationHi[kept] = destinationHi[i];
+      destinationLo[kept] = destinationLo[i];
+      sourceHi[kept] = sourceHi[i];
+      sourceLo[kept] = sourceLo[i];
+      nextHops[kept] = nextHops[i];
+      sourceHops[kept] = sourceHops[i];
+      kept++;
+    }
+    count = kept;
+    kept = -1;
+  }
+
   /** After a throw: frees what run had not taken yet and empties the vector. */
   void abandon() {
-    io.drop(packets, next, count, DropReason.WORKER_EXCEPTION);
+    if (kept >= 0) { // the filter threw: [0, kept) kept, the one at filtering unknown
+      io.drop(packets, 0, kept, DropReason.WORKER_EXCEPTION);
+      io.drop(packets, filtering + 1, count, DropReason.WORKER_EXCEPTION);
+      kept = -1;
+    } else {
+      io.drop(packets, next, count, DropReason.WORKER_EXCEPTION);
+    }
     count = next = 0;
   }
 

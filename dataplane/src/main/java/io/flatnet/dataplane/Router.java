@@ -1,6 +1,7 @@
 package io.flatnet.dataplane;
 
 import io.flatnet.control.Limits;
+import io.flatnet.control.PolicySpec;
 import io.flatnet.dpdk.BurstQueue;
 import io.flatnet.dpdk.Devices;
 import io.flatnet.dpdk.EthDev;
@@ -15,6 +16,7 @@ import java.io.File;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.BitSet;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -106,11 +108,16 @@ public final class Router implements AutoCloseable {
   private volatile PortTable portTable = PortTable.empty();
   private final List<ForwardingWorker> workers = new ArrayList<>();
   private final List<AgentRunner> runners = new ArrayList<>();
+  private final PolicyCounters policyCounters;
+  private volatile PolicyTable policyTable = PolicyTable.EMPTY;
+  private long policyGeneration;
+  private int flowCapacity = FlowTable.DEFAULT_CAPACITY;
 
   private Router(Sizes sizes, File runDir, NeighborEntry.Timers neighborTimers) {
     this.sizes = sizes;
     // First: a second router on this run directory is refused before it takes any memory.
     this.counters = DataplaneCounters.create(new File(runDir, "counters.dat"));
+    this.policyCounters = new PolicyCounters(counters);
     this.pool =
         PktMbufPool.create(
             "flatnet-mbufs-" + INSTANCES.incrementAndGet(),
@@ -322,6 +329,44 @@ public final class Router implements AutoCloseable {
     return counters;
   }
 
+  /**
+   * Compiles the pods' policies into a new table (the next generation) and publishes it to every
+   * worker at once; a worker takes it at its next loop, and re-checks older flows on their next
+   * packet. Nothing changes if a spec is bad.
+   *
+   * @throws IllegalArgumentException naming the pod and field of a bad spec
+   */
+  public synchronized void setPolicies(Collection<PolicySpec> specs) {
+    PolicyTable.compile(0, specs, null); // validate before any counter is made
+    PolicyTable next = PolicyTable.compile(++policyGeneration, specs, policyCounters);
+    for (ForwardingWorker worker : workers) {
+      worker.setPolicy(next);
+    }
+    policyTable = next;
+    policyCounters.retainOnly(List.of(next));
+  }
+
+  /** The published policy table (for {@code ctl trace} and the {@code policies} query). */
+  public PolicyTable policyTable() {
+    return policyTable;
+  }
+
+  /** Flow table slots per worker (a power of two); call before {@link #startWorkers}. */
+  public synchronized void flowCapacity(int capacity) {
+    new FlowTable(capacity); // validates
+    this.flowCapacity = capacity;
+  }
+
+  /** Live flows in each worker's table (a scan, racing the workers: an estimate). */
+  public List<Integer> liveFlows() {
+    long now = System.nanoTime();
+    List<Integer> live = new ArrayList<>();
+    for (ForwardingWorker worker : List.copyOf(workers)) {
+      live.add(worker.flowTable().live(now));
+    }
+    return live;
+  }
+
   /** The router answers echo for this address itself. */
   public synchronized void addLocalAddress(Ipv4Prefix hostPrefix) {
     install(hostPrefix, nextHops.addLocal(0));
@@ -454,7 +499,16 @@ public final class Router implements AutoCloseable {
               routeReaders.register(),
               workerCounters,
               channel,
-              sizes.nextHops()));
+              sizes.nextHops(),
+              flowCapacity));
+    }
+    FlowTable[] flowTables = new FlowTable[workers.size()];
+    for (int w = 0; w < flowTables.length; w++) {
+      flowTables[w] = workers.get(w).flowTable();
+    }
+    for (int w = 0; w < flowTables.length; w++) {
+      workers.get(w).setFlowPeers(flowTables, w);
+      workers.get(w).setPolicy(policyTable);
     }
     publishPorts();
     for (ForwardingWorker worker : workers) {

@@ -19,7 +19,11 @@ public enum WorkerEvent {
   /** A node threw mid-burst; the held packets were freed as {@code worker-exception}. */
   WORKER_EXCEPTION("worker-exception"),
   /** Neighbour claims beyond the worker's learning rate, not passed to the control path. */
-  NEIGHBOR_LEARN_LIMITED("neighbor-learn-limited");
+  NEIGHBOR_LEARN_LIMITED("neighbor-learn-limited"),
+  /** A live flow evicted from the flow table (its probe window was full) for a new one. */
+  FLOW_EVICTED("flow-evicted"),
+  /** A flow found in another worker's table (its reply came to this worker) and copied here. */
+  FLOW_COPIED("flow-copied");
 
   private final String label;
 

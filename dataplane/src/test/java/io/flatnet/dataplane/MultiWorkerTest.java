@@ -86,6 +86,91 @@ class MultiWorkerTest {
     }
   }
 
+  /**
+   * Network policy with two workers: A's RX queue 0 is worker 0's, B's queue 1 is worker 1's. A
+   * opens a UDP flow to B on worker 0; B (which may start nothing: egress isolated, no rule)
+   * replies on worker 1, which finds the flow in worker 0's table, copies it, and forwards the
+   * reply.
+   */
+  @Test
+  void aReplyOnTheOtherWorkerFindsTheFlow() throws Exception {
+    DataplaneTestSupport.eal();
+    String socketA = new File(dir, "pa.sock").getAbsolutePath();
+    String socketB = new File(dir, "pb.sock").getAbsolutePath();
+    PktMbufPool podPool =
+        PktMbufPool.create(DataplaneTestSupport.unique("mwp-pods"), 4095, 0, 2176, -1);
+    try (Arena arena = Arena.ofConfined();
+        Router router = Router.open(Router.Sizes.defaults().withWorkers(2), dir)) {
+      int vhostA =
+          router.addPort(
+              DataplaneTestSupport.unique("net_vhost") + ",iface=" + socketA + ",queues=2");
+      int vhostB =
+          router.addPort(
+              DataplaneTestSupport.unique("net_vhost") + ",iface=" + socketB + ",queues=2");
+      int podA = startPod(socketA, podPool);
+      int podB = startPod(socketB, podPool);
+      router.routeDirect(Ipv4Prefix.parse("10.1.0.0/16"), vhostB, EthDev.macAddress(podB));
+      router.routeDirect(Ipv4Prefix.parse("10.9.0.0/16"), vhostA, EthDev.macAddress(podA));
+      router.setPolicies(
+          List.of(
+              PolicyPackets.both(
+                  "ns/b",
+                  "10.1.0.2",
+                  List.of(
+                      PolicyPackets.rule(
+                          "ns/udp",
+                          0,
+                          List.of("10.9.0.0/16"),
+                          List.of(new io.flatnet.control.PolicySpec.PortRange("UDP", 1001, 1001)))),
+                  List.of())));
+      List<ForwardingWorker> workers =
+          router.startWorkers(new int[] {-1, -1}, new BackoffIdleStrategy(10, 10, 1000, 100_000));
+      long deadline = System.nanoTime() + 10_000_000_000L;
+      while (!(EthDev.link(vhostA).up() && EthDev.link(vhostB).up())) {
+        assertTrue(System.nanoTime() < deadline, "vhost-user links did not come up");
+        Thread.sleep(10);
+      }
+      Thread.sleep(200);
+      MbufArray scratch = new MbufArray(arena, 32);
+      byte[] request = PolicyPackets.udp(ip(10, 9, 0, 1), ip(10, 1, 0, 2), 1000, 1001);
+      byte[] reply = PolicyPackets.udp(ip(10, 1, 0, 2), ip(10, 9, 0, 1), 1001, 1000);
+      byte[] fresh = PolicyPackets.udp(ip(10, 1, 0, 2), ip(10, 9, 0, 1), 1001, 1234);
+      assertEquals(1, sendAndCount(podPool, scratch, podA, 0, request, podB), "A -> B");
+      assertEquals(1, sendAndCount(podPool, scratch, podB, 1, reply, podA), "B's reply -> A");
+      assertEquals(0, sendAndCount(podPool, scratch, podB, 1, fresh, podA), "B starts nothing");
+      Thread.sleep(100); // an idle loop publishes the counters
+      assertEquals(1, workers.get(1).counters().events(WorkerEvent.FLOW_COPIED));
+      assertEquals(1, workers.get(1).counters().drops(DropReason.POLICY_DENIED_EGRESS));
+      assertEquals(0, workers.get(0).counters().drops(DropReason.POLICY_DENIED_EGRESS));
+      DataplaneTestSupport.removePort(podA);
+      DataplaneTestSupport.removePort(podB);
+    } finally {
+      podPool.free();
+    }
+  }
+
+  /** Sends one frame on {@code queue} of {@code from}; how many arrive at {@code to} within 2 s. */
+  private static int sendAndCount(
+      PktMbufPool pool, MbufArray scratch, int from, int queue, byte[] frame, int to)
+      throws InterruptedException {
+    assertTrue(pool.allocBulk(scratch, 1));
+    NativeMemory.copy(frame, Mbuf.dataAddress(scratch.get(0)));
+    Mbuf.setLength(scratch.get(0), frame.length);
+    assertEquals(1, BurstQueue.tx(from, queue).burst(scratch, 1));
+    int received = 0;
+    long until = System.nanoTime() + 2_000_000_000L;
+    while (System.nanoTime() < until) {
+      received += drain(to, scratch);
+      if (received > 0) {
+        Thread.sleep(50);
+        received += drain(to, scratch);
+        break;
+      }
+      Thread.sleep(1);
+    }
+    return received;
+  }
+
   private static int startPod(String socket, PktMbufPool pool) {
     int port =
         io.flatnet.dpdk.Devices.probe(

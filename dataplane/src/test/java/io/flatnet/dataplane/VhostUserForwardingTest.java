@@ -82,6 +82,10 @@ class VhostUserForwardingTest {
   }
 
   private ForwardingWorker newWorker(int cpu) {
+    return newWorker(cpu, FlowTable.DEFAULT_CAPACITY);
+  }
+
+  private ForwardingWorker newWorker(int cpu, int flowCapacity) {
     routes = new TestRoutes(vhostA, EthDev.macAddress(vhostA), vhostB, 31);
     return new ForwardingWorker(
         0,
@@ -92,7 +96,8 @@ class VhostUserForwardingTest {
         routes.domain.register(),
         new WorkerCounters(counters, 0, new int[] {vhostA, vhostB}, new String[] {"a", "b"}),
         new ControlChannel(),
-        64);
+        64,
+        flowCapacity);
   }
 
   private void sendFromPodA(byte[] frame, int count, MbufArray scratch) {
@@ -162,6 +167,84 @@ class VhostUserForwardingTest {
     } finally {
       runner.close();
     }
+  }
+
+  /**
+   * The same with network policy on: pod B (10.1.0.2) takes UDP 1001 only, from 10.9.0.0/16; the
+   * traffic cycles over 512 flows (new flows classified and recorded all the time in a 64-slot
+   * table, so older ones are evicted), a quarter of them to port 1002 (denied, and cached).
+   */
+  @Test
+  void workerAllocatesNothingWithPoliciesAndFlowChurn() throws InterruptedException {
+    ForwardingWorker worker = newWorker(-1, 64);
+    worker.setPolicy(
+        PolicyTable.compile(
+            1,
+            List.of(
+                PolicyPackets.ingressOnly(
+                    "ns/b",
+                    "10.1.0.2",
+                    PolicyPackets.rule(
+                        "ns/udp",
+                        0,
+                        List.of("10.9.0.0/16"),
+                        List.of(new io.flatnet.control.PolicySpec.PortRange("UDP", 1001, 1001))))),
+            new PolicyCounters(counters)));
+    byte[][] frames = new byte[512][];
+    for (int i = 0; i < frames.length; i++) {
+      frames[i] =
+          PolicyPackets.udp(ip(10, 9, 0, 1), ip(10, 1, 0, 2), 2000 + i, i % 4 == 3 ? 1002 : 1001);
+    }
+    AgentRunner runner =
+        new AgentRunner(new BusySpinIdleStrategy(), Throwable::printStackTrace, null, worker);
+    Thread workerThreadHandle = AgentRunner.startOnThread(runner);
+    try {
+      ThreadMXBean threads = (ThreadMXBean) ManagementFactory.getThreadMXBean();
+      long workerThread = workerThreadHandle.threadId();
+      MbufArray scratch = new MbufArray(arena, 32);
+      BurstQueue podBRx = BurstQueue.rx(podB, 0);
+
+      pump(frames, scratch, podBRx, 300_000);
+      long allocatedBefore = threads.getThreadAllocatedBytes(workerThread);
+      long forwardedBefore = worker.counters().txPackets();
+      pump(frames, scratch, podBRx, 1_000_000);
+      long allocatedAfter = threads.getThreadAllocatedBytes(workerThread);
+      long forwarded = worker.counters().txPackets() - forwardedBefore;
+
+      assertTrue(forwarded >= 1_000_000, "forwarded only " + forwarded + " packets");
+      assertEquals(
+          0,
+          allocatedAfter - allocatedBefore,
+          "worker allocated bytes while forwarding " + forwarded + " packets with policy");
+    } finally {
+      runner.close();
+    }
+    assertTrue(worker.counters().drops(DropReason.POLICY_DENIED_INGRESS) > 100_000, "denied");
+    assertTrue(worker.counters().events(WorkerEvent.FLOW_EVICTED) > 1_000, "flows evicted");
+    assertTrue(counters.sum("policy ns/udp flows-allowed") > 1_000, "flows allowed counted");
+  }
+
+  private void pump(byte[][] frames, MbufArray scratch, BurstQueue podBRx, long packets) {
+    long received = 0;
+    int next = 0;
+    long deadline = System.nanoTime() + 60_000_000_000L;
+    while (received < packets && System.nanoTime() < deadline) {
+      assertTrue(pool.allocBulk(scratch, 32), "pool has mbufs");
+      for (int i = 0; i < 32; i++) {
+        byte[] frame = frames[next];
+        next = (next + 1) % frames.length;
+        NativeMemory.copy(frame, Mbuf.dataAddress(scratch.get(i)));
+        Mbuf.setLength(scratch.get(i), frame.length);
+      }
+      int sent = BurstQueue.tx(podA, 0).burst(scratch, 32);
+      PktMbufPool.freeBulk(scratch.addressOf(sent), 32 - sent);
+      int n;
+      while ((n = podBRx.burst(scratch, 32)) > 0) {
+        received += n;
+        PktMbufPool.freeBulk(scratch.address(), n);
+      }
+    }
+    assertTrue(received >= packets, "pod B received only " + received + " of " + packets);
   }
 
   /** Sends bursts from pod A and drains pod B until {@code packets} have arrived or 60 s pass. */
