@@ -304,6 +304,16 @@ class AgentTest {
           }
 
           @Override
+          public void setPolicy(io.flatnet.control.PolicySpec policy) {
+            dp.setPolicy(policy);
+          }
+
+          @Override
+          public void removePolicy(String pod) {
+            dp.removePolicy(pod);
+          }
+
+          @Override
           public void commit(long generation) {
             dp.commit(generation);
           }

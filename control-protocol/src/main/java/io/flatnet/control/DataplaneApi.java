@@ -63,16 +63,12 @@ public interface DataplaneApi {
   /**
    * Sets a pod's compiled network policy, replacing the one it had. The change may be staged until
    * {@link #commit}, but never later than the next {@link #addPod}, so a new pod never forwards
-   * before the policy planned for it. The default refuses: a dataplane without policy support.
+   * before the policy planned for it.
    */
-  default void setPolicy(PolicySpec policy) {
-    throw new IllegalArgumentException("this dataplane does not enforce network policy");
-  }
+  void setPolicy(PolicySpec policy);
 
   /** Removes a pod's policy (the pod is open again, or gone). */
-  default void removePolicy(String pod) {
-    throw new IllegalArgumentException("this dataplane does not enforce network policy");
-  }
+  void removePolicy(String pod);
 
   /**
    * What is wrong with an installed pod in the live dataplane, beyond its spec (its port gone or

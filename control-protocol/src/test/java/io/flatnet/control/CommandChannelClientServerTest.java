@@ -140,6 +140,8 @@ class CommandChannelClientServerTest {
     c.addPod(RecordsTest.BARE_POD);
     c.addRoute(RecordsTest.ROUTE);
     c.addRoute(RecordsTest.ON_LINK);
+    c.setPolicy(RecordsTest.POLICY);
+    c.setPolicy(RecordsTest.DENY_ALL);
     c.commit(42);
     assertEquals(RecordsTest.STATE, c.installed());
 
@@ -157,6 +159,8 @@ class CommandChannelClientServerTest {
     c.removePod(RecordsTest.BARE_POD.name());
     c.removePort("p0");
     c.removePort("p1");
+    c.removePolicy(RecordsTest.POLICY.pod());
+    c.removePolicy(RecordsTest.DENY_ALL.pod());
     c.commit(43);
     assertEquals(State.EMPTY.withGeneration(43), c.installed());
 
@@ -177,6 +181,8 @@ class CommandChannelClientServerTest {
             "addPod " + RecordsTest.BARE_POD.name(),
             "addRoute 10.244.2.0/24",
             "addRoute fd00:2::/64",
+            "setPolicy default/vm-1",
+            "setPolicy " + RecordsTest.DENY_ALL.pod(),
             "commit 42",
             "installed",
             "replaceRoute 10.244.2.0/24 -> 10.0.0.9",
@@ -189,6 +195,8 @@ class CommandChannelClientServerTest {
             "removePod " + RecordsTest.BARE_POD.name(),
             "removePort p0",
             "removePort p1",
+            "removePolicy default/vm-1",
+            "removePolicy " + RecordsTest.DENY_ALL.pod(),
             "commit 43",
             "installed"),
         d.calls,

@@ -14,6 +14,7 @@ final class FakeDataplane implements DataplaneApi {
   private final Map<String, PortSpec> ports = new TreeMap<>();
   private final Map<String, PodSpec> pods = new TreeMap<>();
   private final Map<String, RouteSpec> routes = new TreeMap<>();
+  private final Map<String, PolicySpec> policies = new TreeMap<>();
   private long generation;
 
   /** Thrown by the next call, then cleared. */
@@ -38,6 +39,8 @@ final class FakeDataplane implements DataplaneApi {
     pods.putAll(s.pods());
     routes.clear();
     routes.putAll(s.routes());
+    policies.clear();
+    policies.putAll(s.policies());
     generation = s.generation();
   }
 
@@ -57,7 +60,8 @@ final class FakeDataplane implements DataplaneApi {
           generation,
           new ArrayList<>(ports.values()),
           new ArrayList<>(pods.values()),
-          new ArrayList<>(routes.values()));
+          new ArrayList<>(routes.values()),
+          new ArrayList<>(policies.values()));
     }
   }
 
@@ -117,6 +121,20 @@ final class FakeDataplane implements DataplaneApi {
     }
     routes.remove(before.prefix());
     routes.put(after.prefix(), after);
+  }
+
+  @Override
+  public synchronized void setPolicy(PolicySpec policy) {
+    call("setPolicy " + policy.pod());
+    policies.put(policy.pod(), policy);
+  }
+
+  @Override
+  public synchronized void removePolicy(String pod) {
+    call("removePolicy " + pod);
+    if (policies.remove(pod) == null) {
+      throw new IllegalArgumentException("no policy for " + pod);
+    }
   }
 
   @Override

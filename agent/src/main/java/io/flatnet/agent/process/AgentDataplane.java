@@ -5,6 +5,7 @@ import io.flatnet.agent.cni.PodSegment;
 import io.flatnet.control.DataplaneApi;
 import io.flatnet.control.PodKinds;
 import io.flatnet.control.PodSpec;
+import io.flatnet.control.PolicySpec;
 import io.flatnet.control.PortSpec;
 import io.flatnet.control.RouteSpec;
 import io.flatnet.control.State;
@@ -80,6 +81,16 @@ public final class AgentDataplane implements DataplaneApi {
   @Override
   public void replaceRoute(RouteSpec before, RouteSpec after) {
     dataplane.replaceRoute(before, after);
+  }
+
+  @Override
+  public void setPolicy(PolicySpec policy) {
+    dataplane.setPolicy(policy);
+  }
+
+  @Override
+  public void removePolicy(String pod) {
+    dataplane.removePolicy(pod);
   }
 
   @Override

@@ -163,6 +163,49 @@ public final class CtlMain implements Callable<Integer> {
     }
   }
 
+  /** {@code show policies}: one block per policed pod, then each policy's flows allowed. */
+  static void policies(JsonNode d, PrintWriter o) {
+    o.printf(
+        "generation %s, live flows per worker: %s%n",
+        text(d.path("generation")), text(d.path("liveFlowsPerWorker")));
+    if (d.path("pods").isEmpty()) {
+      o.println("no pod is selected by a network policy: every pod is open");
+      return;
+    }
+    for (JsonNode pod : d.path("pods")) {
+      o.printf(
+          "%npod %s (%s)%n  ingress %s, egress %s; denied packets in %s, out %s%n",
+          text(pod.path("pod")),
+          text(pod.path("addresses")),
+          pod.path("ingressIsolated").asBoolean() ? "isolated" : "open",
+          pod.path("egressIsolated").asBoolean() ? "isolated" : "open",
+          text(pod.path("deniedIngress")),
+          text(pod.path("deniedEgress")));
+      for (String direction : List.of("ingress", "egress")) {
+        for (JsonNode rule : pod.path(direction)) {
+          o.printf(
+              "  %-7s %s rule %s: %s %s, ports %s%n",
+              direction,
+              text(rule.path("policy")),
+              text(rule.path("rule")),
+              direction.equals("ingress") ? "from" : "to",
+              rule.path("anyPeer").asBoolean()
+                  ? "any peer"
+                  : rule.path("peers").isEmpty() ? "no peer (yet)" : text(rule.path("peers")),
+              rule.path("anyPort").asBoolean()
+                  ? "any"
+                  : rule.path("ports").isEmpty() ? "none" : text(rule.path("ports")));
+        }
+      }
+    }
+    o.println();
+    for (JsonNode policy : d.path("policies")) {
+      o.printf(
+          "policy %s: %s flows allowed%n",
+          text(policy.path("name")), text(policy.path("flowsAllowed")));
+    }
+  }
+
   /**
    * Prints nested objects and lists as indented "key: value" lines: one line per scalar, a header
    * line per object or list of objects.
@@ -257,8 +300,8 @@ public final class CtlMain implements Callable<Integer> {
             run(
                 common,
                 AgentProtocol.Request.of(AgentProtocol.SHOW_POLICIES),
-                () -> out.println("no pod is selected by a network policy: every pod is open"),
-                (d, o) -> tree(d, o, ""));
+                null,
+                CtlMain::policies);
         default -> {
           common
               .mixee

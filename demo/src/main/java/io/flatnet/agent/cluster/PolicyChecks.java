@@ -121,8 +121,8 @@ final class PolicyChecks {
         "node1's kernel -> %s: %s (the pod's own node is always allowed)",
         db1.name,
         host);
-    trace(n1, web2, db1);
-    trace(n1, db2, db1);
+    trace(n1, web2, db1, true);
+    trace(n1, db2, db1, false);
     configs.write("");
     deadline = System.nanoTime() + 20_000_000_000L;
     while (!NodeKernelChecks.tcp(db2.namespace, db1.ipv4).startsWith(db1.name)
@@ -146,7 +146,7 @@ final class PolicyChecks {
   }
 
   /** What {@code ctl trace} on {@code node} says about TCP from one pod to the other. */
-  private void trace(Node node, Pod from, Pod to) throws IOException {
+  private void trace(Node node, Pod from, Pod to, boolean allowed) throws IOException {
     AgentClient agent = new AgentClient(node.runDir.resolve("agent.sock"), Duration.ofSeconds(5));
     AgentProtocol.Response r =
         agent.call(
@@ -156,14 +156,17 @@ final class PolicyChecks {
                 null,
                 Map.of("proto", "tcp", "dport", "" + NodeKernelChecks.TCP_PORT)));
     JsonNode policy = r.ok() && r.data() != null ? r.data().path("policy") : null;
+    String ingress = policy == null ? "" : policy.path("ingress").path("verdict").asText();
     expect(
-        policy != null && !policy.isMissingNode(),
-        "ctl trace on %s, %s -> %s tcp/%d: %s",
+        policy != null
+            && policy.path("verdict").asText().equals(allowed ? "allowed" : "policy-denied-ingress")
+            && ingress.contains("default/db-ingress"),
+        "ctl trace on %s, %s -> %s tcp/%d: ingress %s",
         node.name,
         from.name,
         to.name,
         NodeKernelChecks.TCP_PORT,
-        policy == null ? r.error() : policy.toString());
+        policy == null ? r.error() : ingress);
   }
 
   private void expect(boolean ok, String format, Object... args) {
