@@ -16,8 +16,8 @@ public final class CountersFile {
 
   public static final String FILE = "counters.dat";
 
-  /** Metadata is 512 bytes a counter and values 128: room for 1024 counters. */
-  public static final int MAX_COUNTERS = 1024;
+  /** Metadata is 512 bytes a counter and values 128: room for 8192 counters (5 MiB). */
+  public static final int MAX_COUNTERS = 8192;
 
   public static final int VALUES_LENGTH = MAX_COUNTERS * CountersReader.COUNTER_LENGTH;
   public static final int METADATA_LENGTH = MAX_COUNTERS * CountersReader.METADATA_LENGTH;

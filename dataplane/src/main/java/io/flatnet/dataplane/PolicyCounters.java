@@ -21,8 +21,8 @@ import org.agrona.concurrent.status.AtomicCounter;
  * add lands in a dead slot).
  */
 final class PolicyCounters implements PolicyTable.Counters {
-  /** Policy counter slots in counters.dat. */
-  static final int MAX_COUNTERS = 256;
+  /** Policy counter slots in counters.dat: two per policed pod and one per policy, for 1,000s. */
+  static final int MAX_COUNTERS = 4096;
 
   private final DataplaneCounters file;
   private final Map<String, AtomicCounter> counters = new HashMap<>();
