@@ -98,6 +98,13 @@ final class PolicyChecks {
     Pod db2 = n2.pods.get(0);
     Pod web2 = n2.pods.get(1);
     Pod webLast = last.pods.get(1);
+    Pod dbLast = last.pods.get(0);
+    // A flow the policies allow all along (db pods' egress and web pods' ingress stay open), kept
+    // running across both policy changes: an update must not drop allowed traffic.
+    Process allowed =
+        new ProcessBuilder(Sh.in(dbLast.namespace, "ping", "-i", "0.05", "-W", "1", web2.ipv4))
+            .redirectErrorStream(true)
+            .start();
     configs.write(section(cluster));
     // The agents apply a changed config within about a second; wait for the first deny.
     long deadline = System.nanoTime() + 20_000_000_000L;
@@ -130,6 +137,19 @@ final class PolicyChecks {
       Thread.sleep(200);
     }
     expectAnswer(db2, db1, false, true, "policies removed: db -> db is open again");
+    Sh.run("kill", "-INT", "" + allowed.pid()); // ping prints its summary on SIGINT
+    String summary =
+        new String(allowed.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8)
+            .lines()
+            .filter(l -> l.contains("packet loss"))
+            .findFirst()
+            .orElse("no summary");
+    expect(
+        summary.contains(" 0% packet loss"),
+        "ping %s -> %s every 50 ms across both policy changes (always allowed): %s",
+        dbLast.name,
+        web2.name,
+        summary.strip());
   }
 
   private void expectAnswer(Pod from, Pod to, boolean v6, boolean allowed, String what) {
