@@ -258,6 +258,9 @@ final class NetpolCluster implements AutoCloseable {
     return n;
   }
 
+  private static final java.util.concurrent.Executor PROBERS =
+      java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor();
+
   /** One probe result: reachable, and what the prober said ("x/a", "timeout", "refused"). */
   record Seen(boolean reachable, String detail) {}
 
@@ -297,7 +300,8 @@ final class NetpolCluster implements AutoCloseable {
                   "probe",
                   Double.toString(timeout)));
       cmd.addAll(e.getValue());
-      runs.put(e.getKey(), CompletableFuture.supplyAsync(() -> RouterChild.sh(cmd, 60)));
+      // A thread each: the common pool has one thread on two CPUs, which would serialise them.
+      runs.put(e.getKey(), CompletableFuture.supplyAsync(() -> RouterChild.sh(cmd, 60), PROBERS));
     }
     Map<String, Seen> seen = new LinkedHashMap<>();
     for (Map.Entry<String, CompletableFuture<RouterChild.Result>> e : runs.entrySet()) {

@@ -15,6 +15,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
@@ -117,7 +118,16 @@ class NetworkPolicyConformanceTest {
         .map(c -> DynamicTest.dynamicTest(c.name(), () -> run(c)));
   }
 
+  interface Action {
+    void run() throws Exception;
+  }
+
   void run(NetpolCase c) throws Exception {
+    run(c, null);
+  }
+
+  /** Runs a case; {@code afterApply} (if any) runs after each step's config is applied. */
+  void run(NetpolCase c, Action afterApply) throws Exception {
     long t0 = System.nanoTime();
     boolean needsPolicy =
         c.steps().stream()
@@ -164,6 +174,9 @@ class NetworkPolicyConformanceTest {
         }
       }
       Thread.sleep(Long.getLong("netpol.settleMillis", 200));
+      if (afterApply != null) {
+        afterApply.run();
+      }
       List<String> labels = step.probes().stream().map(NetpolCase.Probe::label).toList();
       long tProbe = System.nanoTime();
       Map<String, NetpolCluster.Seen> seen = cluster.probe(labels, null, cluster.timeoutSeconds);
@@ -262,6 +275,64 @@ class NetworkPolicyConformanceTest {
     System.out.print(report);
     if (!wrong.isEmpty()) {
       fail(wrong.size() + " wrong cells in \"" + c.name() + "\"\n" + report);
+    }
+  }
+
+  /**
+   * The harness itself, with no policy at all: drops the kernel makes inside the pods' own network
+   * namespaces (iptables: x/a drops TCP 80 and UDP 81 coming in, y/b drops TCP 80 going out) must
+   * show up as exactly those unreachable cells, both protocols, and nothing else.
+   */
+  @Test
+  void harnessSeesDropsInsidePods() throws Exception {
+    String xa = cluster.pods.get("x/a").netns();
+    String yb = cluster.pods.get("y/b").netns();
+    List<List<String>> rules =
+        List.of(
+            List.of(xa, "INPUT", "-p", "tcp", "--dport", "80"),
+            List.of(xa, "INPUT", "-p", "udp", "--dport", "81"),
+            List.of(yb, "OUTPUT", "-p", "tcp", "--dport", "80"));
+    NetpolCase.Truth tcp80 = new NetpolCase.Truth(true);
+    tcp80.apply("deny * -> x/a");
+    tcp80.apply("deny y/b -> *");
+    NetpolCase.Truth udp81 = new NetpolCase.Truth(true);
+    udp81.apply("deny * -> x/a");
+    NetpolCase selfCheck =
+        new NetpolCase(
+            "harness self-check: iptables drops inside the pods",
+            "",
+            "no NetworkPolicy; x/a drops TCP 80 and UDP 81 in, y/b drops TCP 80 out",
+            List.of(
+                new NetpolCase.Step(
+                    "",
+                    NetpolCase.emptyPolicies(),
+                    Map.of(),
+                    Map.of(),
+                    List.of(
+                        new NetpolCase.Probe(80, "TCP", tcp80),
+                        new NetpolCase.Probe(81, "UDP", udp81),
+                        new NetpolCase.Probe(81, "TCP", new NetpolCase.Truth(true)),
+                        new NetpolCase.Probe(80, "UDP", new NetpolCase.Truth(true))))));
+    try {
+      run(
+          selfCheck,
+          () -> {
+            for (List<String> r : rules) {
+              List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", r.get(0)));
+              cmd.addAll(List.of("iptables", "-I", r.get(1)));
+              cmd.addAll(r.subList(2, r.size()));
+              cmd.addAll(List.of("-j", "DROP"));
+              RouterChild.must(cmd.toArray(String[]::new));
+            }
+          });
+    } finally {
+      for (List<String> r : rules) {
+        List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", r.get(0)));
+        cmd.addAll(List.of("iptables", "-D", r.get(1)));
+        cmd.addAll(r.subList(2, r.size()));
+        cmd.addAll(List.of("-j", "DROP"));
+        RouterChild.sh(cmd.toArray(String[]::new));
+      }
     }
   }
 
