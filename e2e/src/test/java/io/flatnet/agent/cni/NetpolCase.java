@@ -24,7 +24,7 @@ import java.util.Map;
  * serve-80-tcp}, {@code serve-81-udp}, ...). Loopback (a pod to itself) is not probed, as upstream
  * ignores it.
  */
-record NetpolCase(String name, String upstream, String note, List<Step> steps) {
+record NetpolCase(String name, String upstream, String note, boolean twoNodes, List<Step> steps) {
 
   static final List<String> NAMESPACES = List.of("x", "y", "z");
   static final List<String> POD_NAMES = List.of("a", "b", "c");
@@ -80,7 +80,12 @@ record NetpolCase(String name, String upstream, String note, List<Step> steps) {
           throw new IllegalArgumentException("no steps");
         }
         cases.add(
-            new NetpolCase(name, c.path("upstream").asText(""), c.path("note").asText(""), steps));
+            new NetpolCase(
+                name,
+                c.path("upstream").asText(""),
+                c.path("note").asText(""),
+                c.path("twoNodes").asBoolean(false),
+                steps));
       } catch (RuntimeException e) {
         throw new IllegalArgumentException(
             resource + ": case \"" + name + "\": " + e.getMessage(), e);

@@ -49,8 +49,8 @@ final class NetpolCluster implements AutoCloseable {
           "netpol.python",
           Files.isExecutable(Path.of("/usr/bin/python3")) ? "/usr/bin/python3" : "python3");
 
-  /** One pod of the model: its name "x/a", network namespace, node, IPv4 address. */
-  record Pod(String name, String netns, int node, String ip) {}
+  /** One pod of the model: its name "x/a", network namespace, node, IPv4 and IPv6 addresses. */
+  record Pod(String name, String netns, int node, String ip, String ip6) {}
 
   final List<RouterChild> nodes;
   final Map<String, Pod> pods = new LinkedHashMap<>();
@@ -131,13 +131,21 @@ final class NetpolCluster implements AutoCloseable {
       throw new IllegalStateException("CNI ADD of " + name + " failed: " + cni);
     }
     JsonNode result = JsonMapperHolder.JSON.readTree(cni.stdout());
+    String ip4 = null;
+    String ip6 = null;
     for (JsonNode a : result.path("ips")) {
       String cidr = a.path("address").asText();
+      String ip = cidr.substring(0, cidr.indexOf('/'));
       if (cidr.indexOf(':') < 0) {
-        return new Pod(name, netns, node, cidr.substring(0, cidr.indexOf('/')));
+        ip4 = ip;
+      } else {
+        ip6 = ip;
       }
     }
-    throw new IllegalStateException("no IPv4 address for " + name + ": " + cni.stdout());
+    if (ip4 == null) {
+      throw new IllegalStateException("no IPv4 address for " + name + ": " + cni.stdout());
+    }
+    return new Pod(name, netns, node, ip4, ip6);
   }
 
   Map<String, String> ipv4() {
@@ -147,14 +155,16 @@ final class NetpolCluster implements AutoCloseable {
   }
 
   /**
-   * The {@code policy:} section for a state: the model's namespaces and pods (with {@code
-   * namespaceLabels} and {@code podLabels} added) and {@code policies}, each given apiVersion and
-   * kind.
+   * Node {@code node}'s {@code policy:} section for a state: the model's namespaces and pods (with
+   * {@code namespaceLabels} and {@code podLabels} added; pods of other nodes with their {@code
+   * status.podIPs}, those of this node take the CNI pod's) and {@code policies}, each given
+   * apiVersion and kind.
    */
   ObjectNode policySection(
       JsonNode policies,
       Map<String, Map<String, String>> namespaceLabels,
-      Map<String, Map<String, String>> podLabels) {
+      Map<String, Map<String, String>> podLabels,
+      int node) {
     JsonNodeFactory f = JsonNodeFactory.instance;
     ObjectNode section = f.objectNode();
     ArrayNode namespaces = section.putArray("namespaces");
@@ -186,6 +196,14 @@ final class NetpolCluster implements AutoCloseable {
           p.put("protocol", proto);
         }
       }
+      Pod attached = pods.get(name);
+      if (attached.node() != node) {
+        ArrayNode ips = pod.putObject("status").putArray("podIPs");
+        ips.addObject().put("ip", attached.ip());
+        if (attached.ip6() != null) {
+          ips.addObject().put("ip", attached.ip6());
+        }
+      }
     }
     ArrayNode nps = section.putArray("networkPolicies");
     for (JsonNode p : NetpolCase.resolve(policies, ipv4())) {
@@ -205,19 +223,23 @@ final class NetpolCluster implements AutoCloseable {
   }
 
   /**
-   * Writes every node's config with {@code section} as its {@code policy:} (none if null), SIGHUPs
-   * each agent and waits for its answer ("flatnet agent: SIGHUP: Applied[...]"); returns the
-   * answers, one per node.
+   * Writes every node's config with its {@link #policySection} for this state (with {@code
+   * policies} null: no {@code policy:} section at all), SIGHUPs each agent and waits for its answer
+   * ("flatnet agent: SIGHUP: Applied[...]"); returns the answers, one per node.
    */
-  List<Reload> apply(ObjectNode section) throws Exception {
-    String policyYaml = "";
-    if (section != null) {
-      ObjectNode top = JsonNodeFactory.instance.objectNode();
-      top.set("policy", section);
-      policyYaml = YAML.writeValueAsString(top);
-    }
+  List<Reload> apply(
+      JsonNode policies,
+      Map<String, Map<String, String>> namespaceLabels,
+      Map<String, Map<String, String>> podLabels)
+      throws Exception {
     List<Reload> reloads = new ArrayList<>();
     for (int i = 0; i < nodes.size(); i++) {
+      String policyYaml = "";
+      if (policies != null) {
+        ObjectNode top = JsonNodeFactory.instance.objectNode();
+        top.set("policy", policySection(policies, namespaceLabels, podLabels, i));
+        policyYaml = YAML.writeValueAsString(top);
+      }
       RouterChild node = nodes.get(i);
       Path config = node.dir.resolve("node.yaml");
       Path tmp = node.dir.resolve("node.yaml.tmp");
