@@ -103,7 +103,7 @@ record NetpolCase(String name, String upstream, String note, boolean twoNodes, L
     }
     List<Probe> probes = new ArrayList<>();
     for (JsonNode p : s.path("probes")) {
-      String on = text(p, "on", "a probe");
+      String on = text(p, "port", "a probe");
       String[] portProto = on.split("/");
       int port = Integer.parseInt(portProto[0]);
       String proto = portProto[1].toUpperCase(Locale.ROOT);

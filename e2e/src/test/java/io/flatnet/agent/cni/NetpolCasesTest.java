@@ -55,6 +55,17 @@ class NetpolCasesTest {
     assertTrue(t.get("x/a", "y/a"));
     assertFalse(t.get("z/a", "y/b"));
     assertTrue(t.get("z/b", "y/b"));
+    NetpolCase.Truth seen = new NetpolCase.Truth(true);
+    seen.apply("deny * -> x/*");
+    seen.apply("allow x/b -> x/a");
+    seen.apply("deny */a -> y/b");
+    seen.set("x/c", "x/a", true); // expected X
+    seen.set("z/a", "y/b", true); // expected X
+    String matrix = seen.render(t);
+    System.out.println(matrix);
+    assertTrue(matrix.startsWith("from\\to  x/a  x/b"), matrix);
+    assertTrue(matrix.contains("\nx/c       !.    X    -    .    .    .    .    .    .\n"), matrix);
+    assertTrue(matrix.contains("\nz/a        X    X    X    .   !.    .    -    .    .\n"), matrix);
     assertEquals("0.0.0.0/4", NetpolCase.cidr4("10.244.5.3"));
     assertEquals("192.0.0.0/4", NetpolCase.cidr4("192.168.1.1"));
   }
