@@ -32,6 +32,27 @@ final class RouterChild implements AutoCloseable {
   /** More {@code flatnet run --config} arguments (set before {@link #start}). */
   final List<String> extraArgs = new ArrayList<>();
 
+  /** This node's pod ranges (set before {@link #start}; the CNI config follows them). */
+  String podCidr4 = "10.244.5.0/24";
+
+  String podCidr6 = "fd00:244:5::/64";
+
+  /** The uplink's addresses (set before {@link #start}). */
+  String uplinkV4 = UPLINK_V4;
+
+  /** An IPv6 address (no length: /64) on the uplink too, or null. */
+  String uplinkV6;
+
+  /**
+   * If set (before {@link #start}), the uplink's other end goes into this namespace, onto its
+   * bridge {@code br0} (made if missing), instead of a peer namespace of its own: nodes on one
+   * switch, each other's peers.
+   */
+  String switchNs;
+
+  /** Appended to the config as written (top-level keys, e.g. {@code peers:}). */
+  String extraConfig = "";
+
   /** Namespaces {@code prefix-r} (router) and {@code prefix-x} (the uplink's peer). */
   RouterChild(String prefix, Path dir) {
     this.ns = prefix + "-r";
@@ -104,23 +125,45 @@ final class RouterChild implements AutoCloseable {
     mustIn(ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1");
     mustIn(ns, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1");
     mustIn(ns, "ip", "link", "set", "lo", "up");
-    must("ip", "netns", "add", peerNs);
-    must(
-        "ip", "link", "add", UPLINK, "netns", ns, "type", "veth", "peer", "name", "eth0", "netns",
-        peerNs);
-    mustIn(ns, "ip", "link", "set", UPLINK, "up");
-    mustIn(peerNs, "ip", "link", "set", "lo", "up");
-    mustIn(peerNs, "ip", "link", "set", "eth0", "up");
-    mustIn(peerNs, "ethtool", "-K", "eth0", "tx", "off");
-    mustIn(peerNs, "ip", "addr", "add", PEER_V4 + "/24", "dev", "eth0");
-    mustIn(peerNs, "ip", "route", "add", "10.244.0.0/16", "via", UPLINK_V4);
+    if (switchNs == null) {
+      must("ip", "netns", "add", peerNs);
+      must(
+          "ip", "link", "add", UPLINK, "netns", ns, "type", "veth", "peer", "name", "eth0", "netns",
+          peerNs);
+      mustIn(ns, "ip", "link", "set", UPLINK, "up");
+      mustIn(peerNs, "ip", "link", "set", "lo", "up");
+      mustIn(peerNs, "ip", "link", "set", "eth0", "up");
+      mustIn(peerNs, "ethtool", "-K", "eth0", "tx", "off");
+      mustIn(peerNs, "ip", "addr", "add", PEER_V4 + "/24", "dev", "eth0");
+      mustIn(peerNs, "ip", "route", "add", "10.244.0.0/16", "via", uplinkV4);
+    } else {
+      if (!sh("ip", "netns", "exec", switchNs, "true").ok()) {
+        must("ip", "netns", "add", switchNs);
+        mustIn(switchNs, "ip", "link", "set", "lo", "up");
+      }
+      if (!shIn(switchNs, "ip", "link", "show", "br0").ok()) {
+        mustIn(switchNs, "ip", "link", "add", "br0", "type", "bridge");
+        mustIn(switchNs, "ip", "link", "set", "br0", "up");
+      }
+      String end = ns.length() > 12 ? ns.substring(0, 12) : ns;
+      must(
+          "ip", "link", "add", UPLINK, "netns", ns, "type", "veth", "peer", "name", end, "netns",
+          switchNs);
+      mustIn(ns, "ip", "link", "set", UPLINK, "up");
+      mustIn(switchNs, "ip", "link", "set", end, "master", "br0");
+      mustIn(switchNs, "ip", "link", "set", end, "up");
+    }
     int cpus = Runtime.getRuntime().availableProcessors();
     Path config = dir.resolve("node.yaml");
     Files.writeString(
         config,
         "node:\n"
             + "  name: e2e\n"
-            + "  podCIDRs: [10.244.5.0/24, \"fd00:244:5::/64\"]\n"
+            + "  podCIDRs: ["
+            + podCidr4
+            + ", \""
+            + podCidr6
+            + "\"]\n"
             + "  serviceCIDRs: [10.96.0.0/12]\n"
             + "  gateways: [169.254.1.1, \"fe80::1\"]\n"
             + "ports:\n"
@@ -130,13 +173,16 @@ final class RouterChild implements AutoCloseable {
             + "\n"
             + "    role: uplink\n"
             + "    addresses: ["
-            + UPLINK_V4
-            + "/24]\n"
+            + uplinkV4
+            + "/24"
+            + (uplinkV6 == null ? "" : ", \"" + uplinkV6 + "/64\"")
+            + "]\n"
             + "workers:\n"
             + "  cpus: ["
             + (cpus - 1)
             + "]\n"
-            + "  idle: backoff\n");
+            + "  idle: backoff\n"
+            + extraConfig);
     Files.createDirectories(runDir);
     List<String> argv =
         new ArrayList<>(
@@ -265,7 +311,11 @@ final class RouterChild implements AutoCloseable {
         + socket()
         + "\",\"agentTimeoutMs\":20000,\"ipamDir\":\""
         + dir.resolve("ipam")
-        + "\",\"podCIDRs\":[\"10.244.5.0/24\",\"fd00:244:5::/64\"],"
+        + "\",\"podCIDRs\":[\""
+        + podCidr4
+        + "\",\""
+        + podCidr6
+        + "\"],"
         + "\"gateways\":[\"169.254.1.1\",\"fe80::1\"],\"mtu\":1500"
         + extra
         + "}";
