@@ -17,12 +17,15 @@ import java.util.Map;
  * and ingress for its own pods as destinations.
  *
  * <ul>
- *   <li>{@code default/db-ingress}: pods {@code role: db} (each node's pod "a") take TCP on the
- *       named port {@code echo} only from pods {@code role: web} (each node's pod "b").
+ *   <li>{@code default/default-deny-ingress}: every pod is isolated for ingress.
+ *   <li>{@code default/web-from-db}: pods {@code role: web} (each node's pod "b") take anything
+ *       from pods {@code role: db} (each node's pod "a").
+ *   <li>{@code default/db-ingress}: db pods take TCP on the named port {@code echo} from web pods.
  *   <li>{@code default/web-egress}: web pods may open TCP connections to db pods only.
  * </ul>
  *
- * Then the policies are removed again and everything is open, as before.
+ * It prints the TCP matrix before and after, checks single flows, the host exemption and {@code ctl
+ * trace}, then removes the policies again; an allowed ping flow runs across both changes.
  */
 final class PolicyChecks {
   private final List<Node> cluster;
@@ -61,6 +64,19 @@ final class PolicyChecks {
     y.append(
         """
           networkPolicies:
+            - apiVersion: networking.k8s.io/v1
+              kind: NetworkPolicy
+              metadata: {namespace: default, name: default-deny-ingress}
+              spec:
+                podSelector: {}
+                policyTypes: [Ingress]
+            - apiVersion: networking.k8s.io/v1
+              kind: NetworkPolicy
+              metadata: {namespace: default, name: web-from-db}
+              spec:
+                podSelector: {matchLabels: {role: web}}
+                ingress:
+                  - from: [{podSelector: {matchLabels: {role: db}}}]
             - apiVersion: networking.k8s.io/v1
               kind: NetworkPolicy
               metadata: {namespace: default, name: db-ingress}
@@ -105,6 +121,8 @@ final class PolicyChecks {
         new ProcessBuilder(Sh.in(dbLast.namespace, "ping", "-i", "0.05", "-W", "1", web2.ipv4))
             .redirectErrorStream(true)
             .start();
+    System.out.println("   TCP to each pod's echo port before (a = role db, b = role web):");
+    matrix(Map.of());
     configs.write(section(cluster));
     // The agents apply a changed config within about a second; wait for the first deny.
     long deadline = System.nanoTime() + 20_000_000_000L;
@@ -112,9 +130,13 @@ final class PolicyChecks {
         && System.nanoTime() < deadline) {
       Thread.sleep(200);
     }
+    System.out.println(
+        "   after default-deny-ingress, web-from-db (any port), db-ingress (web on the named port"
+            + " echo) and web-egress (TCP to db only):");
+    matrix(expectedAfter());
     expectAnswer(web2, db1, false, true, "web -> db, across nodes (both policies allow)");
     expectAnswer(web2, db1, true, true, "the same over IPv6");
-    expectAnswer(db2, db1, false, false, "db -> db (db-ingress at node 1 denies)");
+    expectAnswer(db2, db1, false, false, "db -> db (node 1 denies it at ingress)");
     expectAnswer(db2, db1, true, false, "the same over IPv6");
     expectAnswer(web1, webLast, false, false, "web -> web (web-egress at node 1 denies)");
     expect(
@@ -150,6 +172,78 @@ final class PolicyChecks {
         dbLast.name,
         web2.name,
         summary.strip());
+  }
+
+  /** What the policies allow: web to db on the echo port, db to web on any port. */
+  private Map<String, Boolean> expectedAfter() {
+    Map<String, Boolean> expected = new java.util.HashMap<>();
+    for (Pod from : pods()) {
+      for (Pod to : pods()) {
+        expected.put(from.name + ">" + to.name, !role(from).equals(role(to)));
+      }
+    }
+    return expected;
+  }
+
+  private List<Pod> pods() {
+    List<Pod> all = new java.util.ArrayList<>();
+    cluster.forEach(node -> all.addAll(node.pods));
+    return all;
+  }
+
+  /**
+   * Probes TCP from every pod to every other pod's echo server at once and prints the matrix: "ok"
+   * answered, "--" no answer within 2 s; a cell other than {@code expected} (allowed, or every cell
+   * when empty) is marked "!" and counted as a failure.
+   */
+  private void matrix(Map<String, Boolean> expected) throws Exception {
+    List<Pod> pods = pods();
+    Map<String, java.util.concurrent.Future<Boolean>> cells = new java.util.HashMap<>();
+    java.util.concurrent.ExecutorService pool =
+        java.util.concurrent.Executors.newFixedThreadPool(10);
+    try {
+      for (Pod from : pods) {
+        for (Pod to : pods) {
+          if (from != to) {
+            cells.put(
+                from.name + ">" + to.name,
+                pool.submit(
+                    () ->
+                        Sh.runIn(
+                                from.namespace,
+                                "curl",
+                                "-s",
+                                "-m",
+                                "2",
+                                "http://" + to.ipv4 + ":" + NodeKernelChecks.TCP_PORT + "/")
+                            .output()
+                            .startsWith(to.name)));
+          }
+        }
+      }
+      StringBuilder header = new StringBuilder(String.format(Locale.ROOT, "   %-8s", "from\\to"));
+      pods.forEach(p -> header.append(String.format(Locale.ROOT, "%-7s", p.name)));
+      System.out.println(header.toString().stripTrailing());
+      for (Pod from : pods) {
+        StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "   %-8s", from.name));
+        for (Pod to : pods) {
+          String cell = "-";
+          if (from != to) {
+            String key = from.name + ">" + to.name;
+            boolean answered = cells.get(key).get();
+            boolean want = expected.getOrDefault(key, true);
+            cell = (answered ? "ok" : "--") + (answered == want ? "" : "!");
+            if (answered != want) {
+              failures++;
+            }
+          }
+          line.append(String.format(Locale.ROOT, "%-7s", cell));
+        }
+        System.out.println(line.toString().stripTrailing());
+      }
+    } finally {
+      pool.shutdownNow();
+    }
   }
 
   private void expectAnswer(Pod from, Pod to, boolean v6, boolean allowed, String what) {
