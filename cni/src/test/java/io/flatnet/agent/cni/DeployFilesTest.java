@@ -70,8 +70,12 @@ class DeployFilesTest {
     assertEquals(CniFixture.parse(Files.readString(DEPLOY.resolve("10-flatnet.conflist"))), inline);
     pluginConfig(inline);
     JsonNode role = docs.get(2);
+    // Read-only: peers from Nodes, network policy from NetworkPolicies, Pods and Namespaces.
     assertEquals(
-        "[{\"apiGroups\":[\"\"],\"resources\":[\"nodes\"],\"verbs\":[\"get\",\"list\",\"watch\"]}]",
+        "[{\"apiGroups\":[\"\"],\"resources\":[\"nodes\",\"pods\",\"namespaces\"],"
+            + "\"verbs\":[\"get\",\"list\",\"watch\"]},"
+            + "{\"apiGroups\":[\"networking.k8s.io\"],\"resources\":[\"networkpolicies\"],"
+            + "\"verbs\":[\"get\",\"list\",\"watch\"]}]",
         role.path("rules").toString());
     JsonNode pod = docs.get(6).path("spec").path("template").path("spec");
     assertEquals("flatnet", pod.path("serviceAccountName").asText());
