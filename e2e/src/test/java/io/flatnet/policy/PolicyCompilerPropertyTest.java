@@ -669,9 +669,22 @@ class PolicyCompilerPropertyTest {
     private final List<String> all = new ArrayList<>();
     private final List<Integer> ports = new ArrayList<>();
 
+    private final Map<String, List<PodObject.ContainerPort>> containerPorts = new HashMap<>();
+
     PacketGenerator(Random r, Case c) {
       this.r = r;
       this.c = c;
+      Map<String, List<String>> attachedAddresses = new HashMap<>();
+      c.attached().forEach(a -> attachedAddresses.put(a.name(), a.addresses()));
+      for (PodObject p : c.section().pods()) {
+        List<String> texts = p.podIPs();
+        if (texts.isEmpty()) {
+          texts = attachedAddresses.getOrDefault(p.metadata().key(), List.of());
+        }
+        List<PodObject.ContainerPort> cps = new ArrayList<>();
+        p.containers().forEach(k -> cps.addAll(k.ports()));
+        texts.forEach(t -> containerPorts.put(key(t), cps));
+      }
       for (AttachedPod a : c.attached()) {
         a.addresses().forEach(t -> local.add(t.trim()));
       }
@@ -702,8 +715,11 @@ class PolicyCompilerPropertyTest {
       while (true) {
         // Mostly a pod of this node on one side, so that a side is policed.
         String src = r.nextInt(3) != 0 ? pickFrom(local) : pickFrom(all);
-        String dst = r.nextInt(3) != 0 ? pickFrom(all) : pickFrom(local);
-        if (r.nextBoolean()) {
+        String dst =
+            r.nextBoolean()
+                ? pickFrom(c.addresses())
+                : r.nextBoolean() ? pickFrom(all) : pickFrom(local);
+        if (r.nextInt(3) == 0) {
           String t = src;
           src = dst;
           dst = t;
@@ -723,8 +739,27 @@ class PolicyCompilerPropertyTest {
             protocol == ICMP || protocol == ICMPV6
                 ? 0
                 : r.nextInt(8) == 0 ? 1 + r.nextInt(65535) : pickFrom(ports);
+        List<PodObject.ContainerPort> named = containerPorts.get(key(dst));
+        if (named != null && !named.isEmpty() && r.nextBoolean()) {
+          // A container port of the destination: what named ports resolve to.
+          PodObject.ContainerPort cp = pickFrom(named);
+          protocol = protocolNumberOf(cp.protocol() == null ? "TCP" : cp.protocol());
+          port = cp.containerPort();
+        }
         return new Packet(src, dst, protocol, port);
       }
+    }
+
+    private static String key(String address) {
+      return Arrays.toString(bytes(address));
+    }
+
+    private static int protocolNumberOf(String protocol) {
+      return switch (protocol) {
+        case "UDP" -> UDP;
+        case "SCTP" -> SCTP;
+        default -> TCP;
+      };
     }
 
     private <T> T pickFrom(List<T> list) {
