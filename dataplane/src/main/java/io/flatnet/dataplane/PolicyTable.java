@@ -62,6 +62,9 @@ public final class PolicyTable {
   private static final int ANY_PORT = 2;
   private static final long V4_MAPPED = 0x0000_FFFF_0000_0000L;
 
+  /** ::ffff:0:0/96, where IPv4 addresses live: {hi, lo, maskHi, maskLo}. */
+  private static final long[] V4_MAPPED_BLOCK = {0, V4_MAPPED, -1L, 0xFFFF_FFFF_0000_0000L};
+
   /** The table with no policed pod: the workers skip policy altogether. */
   public static final PolicyTable EMPTY = compile(0, List.of(), null);
 
@@ -327,6 +330,11 @@ public final class PolicyTable {
             int blockIndex = blocks.size();
             blocks.add(block);
             int exceptFirst = blocks.size();
+            if (peer.cidr().contains(":") && overlapsV4Mapped(block)) {
+              // IPv4 addresses are held as ::ffff:a.b.c.d: an IPv6 block ("::/0") that covers that
+              // range must not match them, so the range is an implicit except.
+              blocks.add(V4_MAPPED_BLOCK.clone());
+            }
             for (String except : peer.except()) {
               long[] e = parseBlock(at + "except ", except);
               if ((e[0] & block[2]) != block[0]
@@ -372,6 +380,14 @@ public final class PolicyTable {
             ports.size());
       }
     }
+  }
+
+  /** Whether the block {hi, lo, maskHi, maskLo} shares an address with ::ffff:0:0/96. */
+  private static boolean overlapsV4Mapped(long[] block) {
+    long maskHi = block[2] & V4_MAPPED_BLOCK[2];
+    long maskLo = block[3] & V4_MAPPED_BLOCK[3];
+    return (block[0] & maskHi) == (V4_MAPPED_BLOCK[0] & maskHi)
+        && (block[1] & maskLo) == (V4_MAPPED_BLOCK[1] & maskLo);
   }
 
   private static int protocolNumber(String at, String protocol) {

@@ -109,6 +109,39 @@ class PolicyTableTest {
   }
 
   @Test
+  void anIpv6BlockThatCoversTheIpv4MappedRangeMatchesNoIpv4Address() {
+    // IPv4 addresses are held as ::ffff:a.b.c.d; "::/0" (or "::/64", "::ffff:0:0/96") must not
+    // take them in. Found by e2e's PolicyCompilerPropertyTest: ipBlock {cidr: "::/0"} allowed IPv4.
+    for (String cidr : List.of("::/0", "::/64", "::ffff:0:0/96", "::ffff:a00:0/104")) {
+      PolicyTable t =
+          PolicyTable.compile(
+              1,
+              List.of(
+                  PolicyPackets.both(
+                      "ns/a",
+                      "10.244.0.5",
+                      List.of(rule("ns/p", 0, List.of(cidr), List.of())),
+                      List.of(rule("ns/p", 0, List.of(cidr), List.of())))),
+              null);
+      classify4(t, "10.0.0.1", "10.244.0.5", 6, 80);
+      assertEquals(PolicyTable.DENIED, v.ingress, cidr + ": IPv4 source");
+      classify4(t, "10.244.0.5", "10.0.0.1", 6, 80);
+      assertEquals(PolicyTable.DENIED, v.egress, cidr + ": IPv4 destination");
+    }
+    PolicyTable all6 =
+        PolicyTable.compile(
+            1,
+            List.of(
+                PolicyPackets.ingressOnly(
+                    "ns/b", "fd00:9::5", rule("ns/p", 0, List.of("::/0"), List.of()))),
+            null);
+    classify6(all6, "fd00:1:1::7", "fd00:9::5", 6, 80);
+    assertEquals(0, v.ingress, "::/0 still matches every IPv6 address");
+    classify6(all6, "::1", "fd00:9::5", 6, 80);
+    assertEquals(0, v.ingress, "::1 too");
+  }
+
+  @Test
   void isolationFlagsAndUnionOfPolicies() {
     PolicySpec a =
         PolicyPackets.both(
