@@ -29,7 +29,11 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class MisbehavingClientsTest {
 
-  static final Duration PROMPTLY = Duration.ofSeconds(2);
+  /**
+   * A well-behaved client's deadline: far below every idle timeout a stuck handler would wait for
+   * (8 s and more), far above what a loaded 2-CPU CI machine takes to answer (2.4 s seen once).
+   */
+  static final Duration PROMPTLY = Duration.ofSeconds(5);
 
   @TempDir Path dir;
 
@@ -171,7 +175,7 @@ class MisbehavingClientsTest {
     AgentSocketServer.Settings settings =
         // Long enough that the first two silent clients are still open when the third connects,
         // however slow the machine (1.5 s was not, once, on a loaded CI machine).
-        oneThread().withMaxConnections(3).withIdleTimeout(Duration.ofSeconds(5));
+        oneThread().withMaxConnections(3).withIdleTimeout(Duration.ofSeconds(8));
     try (AgentSocketServer server = start(settings)) {
       connect();
       connect();
