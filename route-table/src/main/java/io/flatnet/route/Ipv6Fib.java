@@ -49,6 +49,10 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
   private static final long ROOT_BYTES = 4L << 16;
   private static final int NODE_BYTES = 256 * 4;
   private static final int INITIAL_NODES = 64;
+
+  /** Root entries a batch may write before the next one copies the whole root instead. */
+  private static final int ROOT_DIRTY_LIMIT = 4096;
+
   private static final int ROOT = -1;
 
   private static final byte FREE = 0;
@@ -71,20 +75,22 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
   private volatile long generation;
 
   // Writer state.
-  private final Arena rootArena = Arena.ofShared();
+  private final Arena arena = Arena.ofShared();
   private MemorySegment spareRoot;
   private long spareGraceEpoch;
-  private Arena poolArena;
-  private MemorySegment pool;
-  private int poolCapacity;
-  private Arena publishedPoolArena;
-  private int publishedPoolCapacity;
+  private final MemorySegment pool;
   private byte[] state;
   private int[] freeStack;
   private int freeTop;
   private int highWater;
   private final IntArrayList fresh = new IntArrayList();
   private final IntArrayList copied = new IntArrayList(); // live nodes replaced by this batch
+  // Root entries written by this batch and by the previous one: the spare root is the one before
+  // the previous batch, so replaying the previous batch's entries brings it up to date.
+  private IntArrayList rootDirty = new IntArrayList();
+  private IntArrayList lastRootDirty = new IntArrayList();
+  private boolean rootAll;
+  private boolean lastRootAll;
   private final RetireList retireList = new RetireList();
   private final int[] pathNode = new int[16];
   private final int[] pathIndex = new int[16];
@@ -107,15 +113,15 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
     this.domain = domain;
     this.nextHops = nextHops;
     this.maxNodes = maxNodes;
-    MemorySegment rootA = rootArena.allocate(ROOT_BYTES, 64);
-    spareRoot = rootArena.allocate(ROOT_BYTES, 64);
-    poolCapacity = Math.min(maxNodes, INITIAL_NODES);
-    poolArena = Arena.ofShared();
-    pool = poolArena.allocate(Math.max(1, (long) poolCapacity * NODE_BYTES), 64);
-    publishedPoolArena = poolArena;
-    publishedPoolCapacity = poolCapacity;
-    state = new byte[poolCapacity];
-    freeStack = new int[poolCapacity];
+    // One reservation: both roots, then the node pool; pages are committed as nodes are first used.
+    MemorySegment mem =
+        ReservedMemory.reserve(arena, 2 * ROOT_BYTES + (long) maxNodes * NODE_BYTES);
+    MemorySegment rootA = mem.asSlice(0, ROOT_BYTES);
+    spareRoot = mem.asSlice(ROOT_BYTES, ROOT_BYTES);
+    pool = mem.asSlice(2 * ROOT_BYTES);
+    int initial = Math.min(maxNodes, INITIAL_NODES);
+    state = new byte[initial];
+    freeStack = new int[initial];
     current = new Snapshot(rootA, pool, 0);
   }
 
@@ -212,13 +218,12 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
     return highWater - freeTop;
   }
 
-  /** Off-heap bytes allocated by this table: two roots and the node pool(s). */
+  /**
+   * Off-heap bytes this table has committed: two roots and the nodes up to the highest ever used
+   * (the reservation beyond it is address space only, untouched).
+   */
   public synchronized long memoryBytes() {
-    long bytes = 2 * ROOT_BYTES + (long) poolCapacity * NODE_BYTES;
-    if (publishedPoolArena != poolArena) {
-      bytes += (long) publishedPoolCapacity * NODE_BYTES;
-    }
-    return bytes;
+    return 2 * ROOT_BYTES + (long) highWater * NODE_BYTES;
   }
 
   /**
@@ -229,12 +234,8 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
   public synchronized void close() {
     if (!closed) {
       closed = true;
-      retireList.runAll(); // readers are gone (see above): close retired pools now
-      rootArena.close();
-      poolArena.close();
-      if (publishedPoolArena != poolArena) {
-        publishedPoolArena.close();
-      }
+      retireList.runAll(); // readers are gone (see above)
+      arena.close();
     }
   }
 
@@ -264,7 +265,7 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
     // The spare root: wait until no reader can be in it, then start from the published one.
     domain.awaitGracePeriod(spareGraceEpoch);
     Snapshot cur = current;
-    MemorySegment.copy(cur.root, 0, spareRoot, 0, ROOT_BYTES);
+    syncSpareRoot(cur.root);
     updateRules(changes, true);
     int newDefault = defaultNh;
     try {
@@ -299,6 +300,12 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
     long epoch = domain.advance();
     spareRoot = cur.root;
     spareGraceEpoch = epoch;
+    IntArrayList dirty = lastRootDirty;
+    lastRootDirty = rootDirty;
+    lastRootAll = rootAll;
+    rootDirty = dirty;
+    rootDirty.clear();
+    rootAll = false;
     if (!copied.isEmpty()) {
       int[] ids = copied.toIntArray();
       for (int n : ids) {
@@ -307,18 +314,29 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
       copied.clear();
       retireList.add(epoch, () -> freeNodes(ids));
     }
-    if (publishedPoolArena != poolArena) {
-      Arena old = publishedPoolArena;
-      retireList.add(epoch, old::close);
-      publishedPoolArena = poolArena;
-      publishedPoolCapacity = poolCapacity;
-    }
     for (Change c : changes) {
       if (c.oldNh != 0) {
         nextHops.release(c.oldNh);
       }
     }
     return gen;
+  }
+
+  /**
+   * Brings the spare root (the published one before the last batch) up to {@code published}: only
+   * the entries the last batch wrote differ.
+   */
+  private void syncSpareRoot(MemorySegment published) {
+    if (lastRootAll) {
+      MemorySegment.copy(published, 0, spareRoot, 0, ROOT_BYTES);
+    } else {
+      for (int i = 0, n = lastRootDirty.size(); i < n; i++) {
+        long off = (long) lastRootDirty.getInt(i) << 2;
+        spareRoot.set(INT, off, published.get(INT, off));
+      }
+    }
+    lastRootDirty.clear();
+    lastRootAll = false;
   }
 
   private void releaseNew(List<Change> changes, int upTo) {
@@ -370,6 +388,11 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
     }
     fresh.clear();
     copied.clear(); // still live: the published snapshot uses them
+    // The spare root has this batch's writes: the next batch copies it whole from the published
+    // one.
+    rootDirty.clear();
+    rootAll = false;
+    lastRootAll = true;
     updateRules(changes, false);
   }
 
@@ -494,15 +517,18 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
   }
 
   private int allocNode() {
-    if (freeTop == 0 && highWater == poolCapacity) {
-      if (poolCapacity < maxNodes) {
-        growPool();
-      } else if (!retireList.isEmpty()) {
+    if (freeTop == 0 && highWater == maxNodes) {
+      if (!retireList.isEmpty()) {
         retireList.drain(domain); // full only because of nodes in their grace period
       }
-      if (freeTop == 0 && highWater == poolCapacity) {
+      if (freeTop == 0 && highWater == maxNodes) {
         throw new RouteTableFullException("IPv6 trie nodes", maxNodes, "table unchanged");
       }
+    }
+    if (freeTop == 0 && highWater == state.length) {
+      int cap = (int) Math.min(maxNodes, Math.max(INITIAL_NODES, 2L * state.length));
+      state = Arrays.copyOf(state, cap);
+      freeStack = Arrays.copyOf(freeStack, cap);
     }
     int n = freeTop > 0 ? freeStack[--freeTop] : highWater++;
     state[n] = FRESH;
@@ -521,22 +547,6 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
     }
   }
 
-  /** Copies into a bigger pool; the published snapshot keeps the old one until the next publish. */
-  private void growPool() {
-    int cap = (int) Math.min(maxNodes, Math.max(INITIAL_NODES, 2L * poolCapacity));
-    Arena arena = Arena.ofShared();
-    MemorySegment seg = arena.allocate((long) cap * NODE_BYTES, 64);
-    MemorySegment.copy(pool, 0, seg, 0, (long) highWater * NODE_BYTES);
-    if (poolArena != publishedPoolArena) {
-      poolArena.close(); // never published
-    }
-    poolArena = arena;
-    pool = seg;
-    poolCapacity = cap;
-    state = Arrays.copyOf(state, cap);
-    freeStack = Arrays.copyOf(freeStack, cap);
-  }
-
   private int get(int node, int idx) {
     return node == ROOT
         ? spareRoot.get(INT, (long) idx << 2)
@@ -546,6 +556,13 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
   private void set(int node, int idx, int value) {
     if (node == ROOT) {
       spareRoot.set(INT, (long) idx << 2, value);
+      if (!rootAll) {
+        if (rootDirty.size() < ROOT_DIRTY_LIMIT) {
+          rootDirty.addInt(idx);
+        } else {
+          rootAll = true;
+        }
+      }
     } else {
       pool.set(INT, ((long) node << 10) | ((long) idx << 2), value);
     }
