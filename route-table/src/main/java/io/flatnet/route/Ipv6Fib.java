@@ -5,7 +5,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import org.agrona.collections.IntArrayList;
@@ -95,7 +94,7 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
   private final int[] pathNode = new int[16];
   private final int[] pathIndex = new int[16];
 
-  private final HashMap<Ipv6Prefix, Integer> rules = new HashMap<>();
+  private final Ipv6RuleMap rules = new Ipv6RuleMap();
   private final int[] depthCount = new int[129];
   private int defaultNh;
   private boolean closed;
@@ -202,7 +201,7 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
 
   /** The next hop of exactly this prefix in the control-plane view, or NO_ROUTE. */
   public synchronized int get(Ipv6Prefix prefix) {
-    return rules.getOrDefault(prefix, NextHops.NO_ROUTE);
+    return rules.get(prefix.hi(), prefix.lo(), prefix.length());
   }
 
   public synchronized int routeCount() {
@@ -352,7 +351,7 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
     List<Change> adds = new ArrayList<>();
     ops.forEach(
         (prefix, nh) -> {
-          int old = rules.getOrDefault(prefix, 0);
+          int old = rules.get(prefix.hi(), prefix.lo(), prefix.length());
           if (nh != old) {
             (nh == 0 ? deletes : adds).add(new Change(prefix, nh, old));
           }
@@ -367,10 +366,10 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
       int from = forward ? c.oldNh : c.nh;
       int depth = c.prefix.length();
       if (to == 0) {
-        rules.remove(c.prefix);
+        rules.remove(c.prefix.hi(), c.prefix.lo(), depth);
         depthCount[depth]--;
       } else {
-        rules.put(c.prefix, to);
+        rules.put(c.prefix.hi(), c.prefix.lo(), depth, to);
         if (from == 0) {
           depthCount[depth]++;
         }
@@ -472,10 +471,8 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
   private int parentLeaf(Ipv6Prefix p) {
     for (int d = p.length() - 1; d >= 1; d--) {
       if (depthCount[d] != 0) {
-        Integer nh =
-            rules.get(
-                new Ipv6Prefix(p.hi() & Ipv6Prefix.maskHi(d), p.lo() & Ipv6Prefix.maskLo(d), d));
-        if (nh != null) {
+        int nh = rules.get(p.hi() & Ipv6Prefix.maskHi(d), p.lo() & Ipv6Prefix.maskLo(d), d);
+        if (nh != 0) {
           return leaf(nh, d);
         }
       }
