@@ -97,6 +97,7 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
   private final Ipv6RuleMap rules = new Ipv6RuleMap();
   private final int[] depthCount = new int[129];
   private int defaultNh;
+  private long sink; // keeps parentLeaf's probes alive
   private boolean closed;
 
   /**
@@ -469,6 +470,14 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
 
   /** The leaf of the longest route in {@link #rules} shorter than {@code p} covering it. */
   private int parentLeaf(Ipv6Prefix p) {
+    // The candidates' probes are independent: issue them all first so their misses overlap.
+    long touched = 0;
+    for (int d = p.length() - 1; d >= 1; d--) {
+      if (depthCount[d] != 0) {
+        touched += rules.touch(p.hi() & Ipv6Prefix.maskHi(d), p.lo() & Ipv6Prefix.maskLo(d), d);
+      }
+    }
+    sink = touched;
     for (int d = p.length() - 1; d >= 1; d--) {
       if (depthCount[d] != 0) {
         int nh = rules.get(p.hi() & Ipv6Prefix.maskHi(d), p.lo() & Ipv6Prefix.maskLo(d), d);

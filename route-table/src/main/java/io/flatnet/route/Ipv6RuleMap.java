@@ -41,6 +41,14 @@ final class Ipv6RuleMap {
     }
   }
 
+  /**
+   * Reads the home slot of a prefix and returns it, so that several independent probes issued back
+   * to back overlap their cache misses; {@link #get} then finds the lines loaded.
+   */
+  long touch(long hi, long lo, int length) {
+    return slots[(hash(hi, lo, length) & mask) * STRIDE + 2];
+  }
+
   /** Sets the next hop ({@code > 0}) of a prefix; returns the previous one, or 0. */
   int put(long hi, long lo, int length, int nextHop) {
     if ((size + 1) * 2L > mask + 1L) {
