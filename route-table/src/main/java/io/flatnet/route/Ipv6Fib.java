@@ -92,6 +92,7 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
   private boolean lastRootAll;
   private final RetireList retireList = new RetireList();
   private final int[] pathNode = new int[16];
+  private final int[][] scratch = new int[17][256]; // one node per recursion depth, + 1 spare
   private final int[] pathIndex = new int[16];
 
   private final Ipv6RuleMap rules = new Ipv6RuleMap();
@@ -441,30 +442,56 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
    * their first write and folded if they end up uniform.
    */
   private int update(int e, int dpRef, boolean add, int leaf) {
+    return update(e, dpRef, add, leaf, 0);
+  }
+
+  /**
+   * {@link #update(int, int, boolean, int)} at recursion depth {@code d}: a child node is read into
+   * {@code scratch[d]} with one bulk copy, changed there, and written back with one bulk copy into
+   * a writable node only if it changed and is not uniform (then it folds into its parent).
+   */
+  private int update(int e, int dpRef, boolean add, int leaf, int d) {
     if (e >= 0) {
       int dp = e >>> DP_SHIFT;
       return (add ? dp <= dpRef : dp == dpRef) ? leaf : e;
     }
     int child = e & ~EXT;
-    int w = -1;
+    int[] a = scratch[d];
+    long base = (long) child << 10;
+    MemorySegment.copy(pool, INT, base, a, 0, 256);
+    boolean changed = false;
     for (int k = 0; k < 256; k++) {
-      int e2 = get(child, k);
-      int n2 = update(e2, dpRef, add, leaf);
+      int e2 = a[k];
+      int n2;
+      if (e2 >= 0) {
+        int dp = e2 >>> DP_SHIFT;
+        n2 = (add ? dp <= dpRef : dp == dpRef) ? leaf : e2;
+      } else {
+        n2 = update(e2, dpRef, add, leaf, d + 1);
+      }
       if (n2 != e2) {
-        if (w < 0) {
-          w = writable(child);
-        }
-        set(w, k, n2);
+        a[k] = n2;
+        changed = true;
       }
     }
-    if (w < 0) {
+    if (!changed) {
       return e;
     }
-    if (isUniform(w)) {
-      int v = get(w, 0);
-      freeNode(w);
+    int v = a[0];
+    boolean uniform = v >= 0;
+    for (int k = 1; uniform && k < 256; k++) {
+      uniform = a[k] == v;
+    }
+    if (uniform) {
+      if (state[child] == FRESH) {
+        freeNode(child);
+      } else {
+        copied.add(child); // unlinked by this batch: retired at publish
+      }
       return v;
     }
+    int w = writableNoCopy(child);
+    MemorySegment.copy(a, 0, pool, INT, (long) w << 10, 256);
     return EXT | w;
   }
 
@@ -494,12 +521,24 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
     if (v < 0) {
       return false;
     }
+    int[] a = scratch[scratch.length - 1];
+    MemorySegment.copy(pool, INT, (long) node * NODE_BYTES, a, 0, 256);
     for (int k = 1; k < 256; k++) {
-      if (get(node, k) != v) {
+      if (a[k] != v) {
         return false;
       }
     }
     return true;
+  }
+
+  /** The node itself if this batch allocated it, else a fresh node the caller fills. */
+  private int writableNoCopy(int node) {
+    if (state[node] == FRESH) {
+      return node;
+    }
+    int n = allocNode();
+    copied.add(node);
+    return n;
   }
 
   /** The node itself if this batch allocated it, else a fresh copy (the original is retired). */
@@ -515,10 +554,9 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
 
   private int filledNode(int leaf) {
     int n = allocNode();
-    long base = (long) n * NODE_BYTES;
-    for (int k = 0; k < 256; k++) {
-      pool.set(INT, base + (k << 2), leaf);
-    }
+    int[] a = scratch[scratch.length - 1];
+    Arrays.fill(a, leaf);
+    MemorySegment.copy(a, 0, pool, INT, (long) n * NODE_BYTES, 256);
     return n;
   }
 
