@@ -25,13 +25,25 @@ import org.agrona.collections.IntArrayList;
  *
  * <h2>Atomic batches: copy-on-write</h2>
  *
- * Nodes reachable from the published root are never written. A batch writes a private copy of the
- * root and copies each node it modifies (once per batch) into a free slot; the new snapshot (root,
- * node pool, default) is published with one volatile store. The replaced nodes and root go back to
- * the free lists after a QSBR grace period. Cost per batch: a 256 KiB root copy plus 1 KiB per node
- * on the changed paths; memory: two roots plus the node pool. A prefix much shorter than the ones
- * below it (say a /8 over many /48s) copies the whole subtree it is pushed into. The node pool
- * grows by doubling up to the limit; a grown pool replaces the old one at the next publish.
+ * Nodes reachable from the published root are never written. A batch writes the spare root and
+ * copies each node it modifies (once per batch, not once per route) into a free slot; the new
+ * snapshot (root, node pool, default) is published with one volatile store. The replaced nodes and
+ * root go back to the free lists after a QSBR grace period. The spare root is the one published
+ * before the last batch, so a batch first replays onto it only the root entries the last batch
+ * wrote (a whole 256 KiB copy only after a batch that wrote more than {@value #ROOT_DIRTY_LIMIT}
+ * root entries, or failed). Cost per batch: those root entries plus 1 KiB per node on the changed
+ * paths; a prefix much shorter than the ones below it (say a /8 over many /48s) rewrites the whole
+ * subtree it is pushed into, each node read into a scratch array and written back with one bulk
+ * copy each way.
+ *
+ * <h2>Memory</h2>
+ *
+ * Both roots and the node pool sit in one reservation of address space for {@code maxNodes} nodes,
+ * on 2 MiB pages where the kernel allows ({@code madvise(MADV_HUGEPAGE)}, see {@link
+ * ReservedMemory}). Pages are committed as nodes are first used, so the pool never grows by copying
+ * and its address never changes; {@link #memoryBytes()} counts the two roots and the nodes up to
+ * the high-water mark. The control-plane view (prefix to next hop) is an open-addressing map,
+ * {@link Ipv6RuleMap}.
  *
  * <p>Running out of nodes mid-batch rolls the batch back (the writer's copies are simply dropped),
  * so a failed commit leaves the table unchanged.
