@@ -5,7 +5,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import org.agrona.collections.IntArrayList;
@@ -26,13 +25,25 @@ import org.agrona.collections.IntArrayList;
  *
  * <h2>Atomic batches: copy-on-write</h2>
  *
- * Nodes reachable from the published root are never written. A batch writes a private copy of the
- * root and copies each node it modifies (once per batch) into a free slot; the new snapshot (root,
- * node pool, default) is published with one volatile store. The replaced nodes and root go back to
- * the free lists after a QSBR grace period. Cost per batch: a 256 KiB root copy plus 1 KiB per node
- * on the changed paths; memory: two roots plus the node pool. A prefix much shorter than the ones
- * below it (say a /8 over many /48s) copies the whole subtree it is pushed into. The node pool
- * grows by doubling up to the limit; a grown pool replaces the old one at the next publish.
+ * Nodes reachable from the published root are never written. A batch writes the spare root and
+ * copies each node it modifies (once per batch, not once per route) into a free slot; the new
+ * snapshot (root, node pool, default) is published with one volatile store. The replaced nodes and
+ * root go back to the free lists after a QSBR grace period. The spare root is the one published
+ * before the last batch, so a batch first replays onto it only the root entries the last batch
+ * wrote (a whole 256 KiB copy only after a batch that wrote more than {@value #ROOT_DIRTY_LIMIT}
+ * root entries, or failed). Cost per batch: those root entries plus 1 KiB per node on the changed
+ * paths; a prefix much shorter than the ones below it (say a /8 over many /48s) rewrites the whole
+ * subtree it is pushed into, each node read into a scratch array and written back with one bulk
+ * copy each way.
+ *
+ * <h2>Memory</h2>
+ *
+ * Both roots and the node pool sit in one reservation of address space for {@code maxNodes} nodes,
+ * on 2 MiB pages where the kernel allows ({@code madvise(MADV_HUGEPAGE)}, see {@link
+ * ReservedMemory}). Pages are committed as nodes are first used, so the pool never grows by copying
+ * and its address never changes; {@link #memoryBytes()} counts the two roots and the nodes up to
+ * the high-water mark. The control-plane view (prefix to next hop) is an open-addressing map,
+ * {@link Ipv6RuleMap}.
  *
  * <p>Running out of nodes mid-batch rolls the batch back (the writer's copies are simply dropped),
  * so a failed commit leaves the table unchanged.
@@ -49,6 +60,10 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
   private static final long ROOT_BYTES = 4L << 16;
   private static final int NODE_BYTES = 256 * 4;
   private static final int INITIAL_NODES = 64;
+
+  /** Root entries a batch may write before the next one copies the whole root instead. */
+  private static final int ROOT_DIRTY_LIMIT = 4096;
+
   private static final int ROOT = -1;
 
   private static final byte FREE = 0;
@@ -71,27 +86,31 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
   private volatile long generation;
 
   // Writer state.
-  private final Arena rootArena = Arena.ofShared();
+  private final Arena arena = Arena.ofShared();
   private MemorySegment spareRoot;
   private long spareGraceEpoch;
-  private Arena poolArena;
-  private MemorySegment pool;
-  private int poolCapacity;
-  private Arena publishedPoolArena;
-  private int publishedPoolCapacity;
+  private final MemorySegment pool;
   private byte[] state;
   private int[] freeStack;
   private int freeTop;
   private int highWater;
   private final IntArrayList fresh = new IntArrayList();
   private final IntArrayList copied = new IntArrayList(); // live nodes replaced by this batch
+  // Root entries written by this batch and by the previous one: the spare root is the one before
+  // the previous batch, so replaying the previous batch's entries brings it up to date.
+  private IntArrayList rootDirty = new IntArrayList();
+  private IntArrayList lastRootDirty = new IntArrayList();
+  private boolean rootAll;
+  private boolean lastRootAll;
   private final RetireList retireList = new RetireList();
   private final int[] pathNode = new int[16];
+  private final int[][] scratch = new int[17][256]; // one node per recursion depth, + 1 spare
   private final int[] pathIndex = new int[16];
 
-  private final HashMap<Ipv6Prefix, Integer> rules = new HashMap<>();
+  private final Ipv6RuleMap rules = new Ipv6RuleMap();
   private final int[] depthCount = new int[129];
   private int defaultNh;
+  private long sink; // keeps parentLeaf's probes alive
   private boolean closed;
 
   /**
@@ -107,15 +126,15 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
     this.domain = domain;
     this.nextHops = nextHops;
     this.maxNodes = maxNodes;
-    MemorySegment rootA = rootArena.allocate(ROOT_BYTES, 64);
-    spareRoot = rootArena.allocate(ROOT_BYTES, 64);
-    poolCapacity = Math.min(maxNodes, INITIAL_NODES);
-    poolArena = Arena.ofShared();
-    pool = poolArena.allocate(Math.max(1, (long) poolCapacity * NODE_BYTES), 64);
-    publishedPoolArena = poolArena;
-    publishedPoolCapacity = poolCapacity;
-    state = new byte[poolCapacity];
-    freeStack = new int[poolCapacity];
+    // One reservation: both roots, then the node pool; pages are committed as nodes are first used.
+    MemorySegment mem =
+        ReservedMemory.reserve(arena, 2 * ROOT_BYTES + (long) maxNodes * NODE_BYTES);
+    MemorySegment rootA = mem.asSlice(0, ROOT_BYTES);
+    spareRoot = mem.asSlice(ROOT_BYTES, ROOT_BYTES);
+    pool = mem.asSlice(2 * ROOT_BYTES);
+    int initial = Math.min(maxNodes, INITIAL_NODES);
+    state = new byte[initial];
+    freeStack = new int[initial];
     current = new Snapshot(rootA, pool, 0);
   }
 
@@ -196,7 +215,7 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
 
   /** The next hop of exactly this prefix in the control-plane view, or NO_ROUTE. */
   public synchronized int get(Ipv6Prefix prefix) {
-    return rules.getOrDefault(prefix, NextHops.NO_ROUTE);
+    return rules.get(prefix.hi(), prefix.lo(), prefix.length());
   }
 
   public synchronized int routeCount() {
@@ -212,13 +231,12 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
     return highWater - freeTop;
   }
 
-  /** Off-heap bytes allocated by this table: two roots and the node pool(s). */
+  /**
+   * Off-heap bytes this table has committed: two roots and the nodes up to the highest ever used
+   * (the reservation beyond it is address space only, untouched).
+   */
   public synchronized long memoryBytes() {
-    long bytes = 2 * ROOT_BYTES + (long) poolCapacity * NODE_BYTES;
-    if (publishedPoolArena != poolArena) {
-      bytes += (long) publishedPoolCapacity * NODE_BYTES;
-    }
-    return bytes;
+    return 2 * ROOT_BYTES + (long) highWater * NODE_BYTES;
   }
 
   /**
@@ -229,12 +247,8 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
   public synchronized void close() {
     if (!closed) {
       closed = true;
-      retireList.runAll(); // readers are gone (see above): close retired pools now
-      rootArena.close();
-      poolArena.close();
-      if (publishedPoolArena != poolArena) {
-        publishedPoolArena.close();
-      }
+      retireList.runAll(); // readers are gone (see above)
+      arena.close();
     }
   }
 
@@ -264,7 +278,7 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
     // The spare root: wait until no reader can be in it, then start from the published one.
     domain.awaitGracePeriod(spareGraceEpoch);
     Snapshot cur = current;
-    MemorySegment.copy(cur.root, 0, spareRoot, 0, ROOT_BYTES);
+    syncSpareRoot(cur.root);
     updateRules(changes, true);
     int newDefault = defaultNh;
     try {
@@ -299,6 +313,12 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
     long epoch = domain.advance();
     spareRoot = cur.root;
     spareGraceEpoch = epoch;
+    IntArrayList dirty = lastRootDirty;
+    lastRootDirty = rootDirty;
+    lastRootAll = rootAll;
+    rootDirty = dirty;
+    rootDirty.clear();
+    rootAll = false;
     if (!copied.isEmpty()) {
       int[] ids = copied.toIntArray();
       for (int n : ids) {
@@ -307,18 +327,29 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
       copied.clear();
       retireList.add(epoch, () -> freeNodes(ids));
     }
-    if (publishedPoolArena != poolArena) {
-      Arena old = publishedPoolArena;
-      retireList.add(epoch, old::close);
-      publishedPoolArena = poolArena;
-      publishedPoolCapacity = poolCapacity;
-    }
     for (Change c : changes) {
       if (c.oldNh != 0) {
         nextHops.release(c.oldNh);
       }
     }
     return gen;
+  }
+
+  /**
+   * Brings the spare root (the published one before the last batch) up to {@code published}: only
+   * the entries the last batch wrote differ.
+   */
+  private void syncSpareRoot(MemorySegment published) {
+    if (lastRootAll) {
+      MemorySegment.copy(published, 0, spareRoot, 0, ROOT_BYTES);
+    } else {
+      for (int i = 0, n = lastRootDirty.size(); i < n; i++) {
+        long off = (long) lastRootDirty.getInt(i) << 2;
+        spareRoot.set(INT, off, published.get(INT, off));
+      }
+    }
+    lastRootDirty.clear();
+    lastRootAll = false;
   }
 
   private void releaseNew(List<Change> changes, int upTo) {
@@ -334,7 +365,7 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
     List<Change> adds = new ArrayList<>();
     ops.forEach(
         (prefix, nh) -> {
-          int old = rules.getOrDefault(prefix, 0);
+          int old = rules.get(prefix.hi(), prefix.lo(), prefix.length());
           if (nh != old) {
             (nh == 0 ? deletes : adds).add(new Change(prefix, nh, old));
           }
@@ -349,10 +380,10 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
       int from = forward ? c.oldNh : c.nh;
       int depth = c.prefix.length();
       if (to == 0) {
-        rules.remove(c.prefix);
+        rules.remove(c.prefix.hi(), c.prefix.lo(), depth);
         depthCount[depth]--;
       } else {
-        rules.put(c.prefix, to);
+        rules.put(c.prefix.hi(), c.prefix.lo(), depth, to);
         if (from == 0) {
           depthCount[depth]++;
         }
@@ -370,6 +401,11 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
     }
     fresh.clear();
     copied.clear(); // still live: the published snapshot uses them
+    // The spare root has this batch's writes: the next batch copies it whole from the published
+    // one.
+    rootDirty.clear();
+    rootAll = false;
+    lastRootAll = true;
     updateRules(changes, false);
   }
 
@@ -418,41 +454,73 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
    * their first write and folded if they end up uniform.
    */
   private int update(int e, int dpRef, boolean add, int leaf) {
+    return update(e, dpRef, add, leaf, 0);
+  }
+
+  /**
+   * {@link #update(int, int, boolean, int)} at recursion depth {@code d}: a child node is read into
+   * {@code scratch[d]} with one bulk copy, changed there, and written back with one bulk copy into
+   * a writable node only if it changed and is not uniform (then it folds into its parent).
+   */
+  private int update(int e, int dpRef, boolean add, int leaf, int d) {
     if (e >= 0) {
       int dp = e >>> DP_SHIFT;
       return (add ? dp <= dpRef : dp == dpRef) ? leaf : e;
     }
     int child = e & ~EXT;
-    int w = -1;
+    int[] a = scratch[d];
+    long base = (long) child << 10;
+    MemorySegment.copy(pool, INT, base, a, 0, 256);
+    boolean changed = false;
     for (int k = 0; k < 256; k++) {
-      int e2 = get(child, k);
-      int n2 = update(e2, dpRef, add, leaf);
+      int e2 = a[k];
+      int n2;
+      if (e2 >= 0) {
+        int dp = e2 >>> DP_SHIFT;
+        n2 = (add ? dp <= dpRef : dp == dpRef) ? leaf : e2;
+      } else {
+        n2 = update(e2, dpRef, add, leaf, d + 1);
+      }
       if (n2 != e2) {
-        if (w < 0) {
-          w = writable(child);
-        }
-        set(w, k, n2);
+        a[k] = n2;
+        changed = true;
       }
     }
-    if (w < 0) {
+    if (!changed) {
       return e;
     }
-    if (isUniform(w)) {
-      int v = get(w, 0);
-      freeNode(w);
+    int v = a[0];
+    boolean uniform = v >= 0;
+    for (int k = 1; uniform && k < 256; k++) {
+      uniform = a[k] == v;
+    }
+    if (uniform) {
+      if (state[child] == FRESH) {
+        freeNode(child);
+      } else {
+        copied.add(child); // unlinked by this batch: retired at publish
+      }
       return v;
     }
+    int w = writableNoCopy(child);
+    MemorySegment.copy(a, 0, pool, INT, (long) w << 10, 256);
     return EXT | w;
   }
 
   /** The leaf of the longest route in {@link #rules} shorter than {@code p} covering it. */
   private int parentLeaf(Ipv6Prefix p) {
+    // The candidates' probes are independent: issue them all first so their misses overlap.
+    long touched = 0;
     for (int d = p.length() - 1; d >= 1; d--) {
       if (depthCount[d] != 0) {
-        Integer nh =
-            rules.get(
-                new Ipv6Prefix(p.hi() & Ipv6Prefix.maskHi(d), p.lo() & Ipv6Prefix.maskLo(d), d));
-        if (nh != null) {
+        touched += rules.touch(p.hi() & Ipv6Prefix.maskHi(d), p.lo() & Ipv6Prefix.maskLo(d), d);
+      }
+    }
+    sink = touched;
+    for (int d = p.length() - 1; d >= 1; d--) {
+      if (depthCount[d] != 0) {
+        int nh = rules.get(p.hi() & Ipv6Prefix.maskHi(d), p.lo() & Ipv6Prefix.maskLo(d), d);
+        if (nh != 0) {
           return leaf(nh, d);
         }
       }
@@ -465,12 +533,24 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
     if (v < 0) {
       return false;
     }
+    int[] a = scratch[scratch.length - 1];
+    MemorySegment.copy(pool, INT, (long) node * NODE_BYTES, a, 0, 256);
     for (int k = 1; k < 256; k++) {
-      if (get(node, k) != v) {
+      if (a[k] != v) {
         return false;
       }
     }
     return true;
+  }
+
+  /** The node itself if this batch allocated it, else a fresh node the caller fills. */
+  private int writableNoCopy(int node) {
+    if (state[node] == FRESH) {
+      return node;
+    }
+    int n = allocNode();
+    copied.add(node);
+    return n;
   }
 
   /** The node itself if this batch allocated it, else a fresh copy (the original is retired). */
@@ -486,23 +566,25 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
 
   private int filledNode(int leaf) {
     int n = allocNode();
-    long base = (long) n * NODE_BYTES;
-    for (int k = 0; k < 256; k++) {
-      pool.set(INT, base + (k << 2), leaf);
-    }
+    int[] a = scratch[scratch.length - 1];
+    Arrays.fill(a, leaf);
+    MemorySegment.copy(a, 0, pool, INT, (long) n * NODE_BYTES, 256);
     return n;
   }
 
   private int allocNode() {
-    if (freeTop == 0 && highWater == poolCapacity) {
-      if (poolCapacity < maxNodes) {
-        growPool();
-      } else if (!retireList.isEmpty()) {
+    if (freeTop == 0 && highWater == maxNodes) {
+      if (!retireList.isEmpty()) {
         retireList.drain(domain); // full only because of nodes in their grace period
       }
-      if (freeTop == 0 && highWater == poolCapacity) {
+      if (freeTop == 0 && highWater == maxNodes) {
         throw new RouteTableFullException("IPv6 trie nodes", maxNodes, "table unchanged");
       }
+    }
+    if (freeTop == 0 && highWater == state.length) {
+      int cap = (int) Math.min(maxNodes, Math.max(INITIAL_NODES, 2L * state.length));
+      state = Arrays.copyOf(state, cap);
+      freeStack = Arrays.copyOf(freeStack, cap);
     }
     int n = freeTop > 0 ? freeStack[--freeTop] : highWater++;
     state[n] = FRESH;
@@ -521,22 +603,6 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
     }
   }
 
-  /** Copies into a bigger pool; the published snapshot keeps the old one until the next publish. */
-  private void growPool() {
-    int cap = (int) Math.min(maxNodes, Math.max(INITIAL_NODES, 2L * poolCapacity));
-    Arena arena = Arena.ofShared();
-    MemorySegment seg = arena.allocate((long) cap * NODE_BYTES, 64);
-    MemorySegment.copy(pool, 0, seg, 0, (long) highWater * NODE_BYTES);
-    if (poolArena != publishedPoolArena) {
-      poolArena.close(); // never published
-    }
-    poolArena = arena;
-    pool = seg;
-    poolCapacity = cap;
-    state = Arrays.copyOf(state, cap);
-    freeStack = Arrays.copyOf(freeStack, cap);
-  }
-
   private int get(int node, int idx) {
     return node == ROOT
         ? spareRoot.get(INT, (long) idx << 2)
@@ -546,6 +612,13 @@ public final class Ipv6Fib implements Ipv6Lookup, AutoCloseable {
   private void set(int node, int idx, int value) {
     if (node == ROOT) {
       spareRoot.set(INT, (long) idx << 2, value);
+      if (!rootAll) {
+        if (rootDirty.size() < ROOT_DIRTY_LIMIT) {
+          rootDirty.addInt(idx);
+        } else {
+          rootAll = true;
+        }
+      }
     } else {
       pool.set(INT, ((long) node << 10) | ((long) idx << 2), value);
     }

@@ -1,6 +1,7 @@
 package io.flatnet.route;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.util.ArrayList;
@@ -105,6 +106,64 @@ class Ipv6FibPropertyTest {
         assertEquals(1, nht.refCount(nh), "only the test's own reference is left");
       }
     }
+  }
+
+  /**
+   * One route per commit, as a control plane adding routes one by one does, under a node limit
+   * small enough that some commits fail: each commit starts from the root of the one before it
+   * (only the root entries the last batch wrote are replayed), and a failed commit must leave the
+   * next one a clean start.
+   */
+  @Test
+  void singleRouteCommitsAndFailuresMatchReference() {
+    String fixed = System.getProperty("flatnet.seed");
+    long seed = fixed != null ? Long.parseLong(fixed) : System.nanoTime();
+    Random rnd = new Random(seed);
+    QsbrDomain domain = new QsbrDomain();
+    NextHopTable nht = new NextHopTable(64, domain);
+    int[] nhs = new int[4];
+    for (int i = 0; i < nhs.length; i++) {
+      nhs[i] = nht.addForward(i, 0x0200_0000_0000L + i, 0x0200_0000_1000L + i);
+    }
+    int failures = 0;
+    try (Ipv6Fib fib = new Ipv6Fib(domain, nht, 400)) {
+      RefLpm6 ref = new RefLpm6();
+      List<Ipv6Prefix> known = new ArrayList<>();
+      for (int step = 0; step < 3000; step++) {
+        Ipv6Fib.Batch batch = fib.batch();
+        if (rnd.nextInt(3) == 0 && !known.isEmpty()) {
+          int k = rnd.nextInt(known.size());
+          Ipv6Prefix p = known.get(k);
+          batch.delete(p);
+          try {
+            batch.commit(); // copy-on-write: even a delete may need nodes
+            ref.remove(p);
+            known.remove(k);
+          } catch (RouteTableFullException e) {
+            failures++;
+          }
+        } else {
+          Ipv6Prefix p = randomPrefix(rnd);
+          int nh = nhs[rnd.nextInt(nhs.length)];
+          batch.add(p, nh);
+          try {
+            batch.commit();
+            ref.put(p, nh);
+            known.add(p);
+          } catch (RouteTableFullException e) {
+            failures++;
+          }
+        }
+        if (step % 50 == 0 || step > 2950) {
+          try {
+            check(fib, ref, rnd, step);
+          } catch (AssertionError e) {
+            throw new AssertionError("seed " + seed + " (-Dflatnet.seed=" + seed + "): " + e, e);
+          }
+        }
+      }
+    }
+    assertTrue(failures > 0, "the node limit was reached at least once (seed " + seed + ")");
   }
 
   static Ipv6Prefix randomPrefix(Random rnd) {

@@ -109,8 +109,8 @@ final class LpmReport {
         native arrays.
         delete: a random sample of routes, one delete (flatnet: one commit) each, on the full \
         table.
-        memory, lookup tables: flatnet memoryBytes() (off-heap; Ipv4Fib counts both copies); DPDK \
-        tbl24 + num_tbl8
+        memory, lookup tables: flatnet memoryBytes() (off-heap; Ipv4Fib counts both copies, \
+        Ipv6Fib its two roots and its nodes up to the high-water mark); DPDK tbl24 + num_tbl8
           preallocated tbl8s as configured. Control-plane state (flatnet's Java-heap maps, DPDK's \
         RIB) is not
           in this row; "DPDK heap growth" is DPDK's whole hugepage use over create + adds, RIB \
