@@ -2,6 +2,7 @@ package io.flatnet.control;
 
 import java.io.File;
 import java.nio.MappedByteBuffer;
+import org.agrona.DirectBuffer;
 import org.agrona.IoUtil;
 import org.agrona.concurrent.AtomicBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -147,6 +148,53 @@ public final class CaptureFile {
     };
   }
 
+  /** One record, decoded (by the consumer: it allocates). */
+  public record Record(
+      int type,
+      int kind,
+      int worker,
+      int port,
+      int length,
+      long time,
+      int traceId,
+      int reason,
+      long a,
+      long b,
+      byte[] data) {
+
+    public static Record decode(int type, DirectBuffer buffer, int index, int size) {
+      int kind = buffer.getByte(index + KIND) & 0xFF;
+      int length = buffer.getInt(index + LENGTH);
+      int dataLength = size - DATA;
+      if (type == TYPE_TRACE && kind == STAGE_POLICY) {
+        dataLength = Math.min(dataLength, length);
+      }
+      byte[] data = new byte[Math.max(0, dataLength)];
+      buffer.getBytes(index + DATA, data);
+      return new Record(
+          type,
+          kind,
+          buffer.getByte(index + WORKER) & 0xFF,
+          buffer.getShort(index + PORT) & 0xFFFF,
+          length,
+          buffer.getLong(index + TIME),
+          buffer.getInt(index + TRACE_ID),
+          buffer.getInt(index + REASON),
+          buffer.getLong(index + A),
+          buffer.getLong(index + B),
+          data);
+    }
+
+    public boolean isTrace() {
+      return type == TYPE_TRACE;
+    }
+
+    /** The data as ASCII text (a policy stage's verdict). */
+    public String text() {
+      return new String(data, java.nio.charset.StandardCharsets.US_ASCII);
+    }
+  }
+
   /** A mapped capture file: its header and rings. */
   public static final class Mapped implements AutoCloseable {
     private final MappedByteBuffer mapped;
@@ -228,6 +276,19 @@ public final class CaptureFile {
     /** Epoch nanoseconds of a record's time. */
     public long epochNanos(long recordTime) {
       return recordTime + header.getLongVolatile(CLOCK_OFFSET);
+    }
+
+    /** Reads up to {@code max} records a ring, ring by ring, into {@code out}; returns how many. */
+    public int poll(java.util.List<Record> out, int max) {
+      int n = 0;
+      for (OneToOneRingBuffer ring : rings) {
+        n +=
+            ring.read(
+                (type, buffer, index, length) ->
+                    out.add(Record.decode(type, buffer, index, length)),
+                max);
+      }
+      return n;
     }
 
     /** Discards every record waiting in every ring (a consumer, before it starts a session). */
