@@ -94,20 +94,8 @@ final class CaptureCommand implements Callable<Integer> {
       err.flush();
       return CtlMain.REFUSED;
     }
-    Sink sink = new Sink(stream, stdout);
-    int code = LiveCapture.run(common, args, null, sink);
-    if (code == 0) {
-      err.println(
-          "capture: "
-              + sink.written
-              + " packets written to "
-              + (stdout ? "stdout" : output)
-              + ", "
-              + sink.ringFull
-              + " lost (ring full)");
-      err.flush();
-    }
-    return code;
+    Sink sink = new Sink(stream, stdout, err);
+    return LiveCapture.run(common, args, null, sink);
   }
 
   private final class Sink implements LiveCapture.Sink {
@@ -119,9 +107,12 @@ final class CaptureCommand implements Callable<Integer> {
     long written;
     long ringFull;
 
-    Sink(OutputStream stream, boolean stdout) {
+    private final PrintWriter err;
+
+    Sink(OutputStream stream, boolean stdout, PrintWriter err) {
       this.stream = stream;
       this.stdout = stdout;
+      this.err = err;
     }
 
     @Override
@@ -159,6 +150,16 @@ final class CaptureCommand implements Callable<Integer> {
       } else {
         writer.close();
       }
+      // Here, not after run returns: on Ctrl-C the JVM halts once the session has ended.
+      err.println(
+          "capture: "
+              + written
+              + " packets written to "
+              + (stdout ? "stdout" : output)
+              + ", "
+              + ringFull
+              + " lost (ring full)");
+      err.flush();
     }
   }
 }

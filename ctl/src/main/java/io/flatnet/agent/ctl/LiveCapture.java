@@ -45,6 +45,7 @@ final class LiveCapture {
       err.flush();
       return CtlMain.UNAVAILABLE;
     }
+    Object fileKey = fileKey(file.file().toPath());
     try (file) {
       file.drain();
       file.renewLease(System.currentTimeMillis());
@@ -91,6 +92,11 @@ final class LiveCapture {
           if (nowMillis >= nextLease) {
             file.renewLease(nowMillis);
             nextLease = nowMillis + CaptureFile.LEASE_RENEW_MILLIS;
+            if (!java.util.Objects.equals(fileKey, fileKey(file.file().toPath()))) {
+              err.println("flatnet ctl: the dataplane restarted: the capture ended with it");
+              err.flush();
+              break;
+            }
           }
           synchronized (interrupted) {
             if (interrupted[0]) {
@@ -130,6 +136,17 @@ final class LiveCapture {
           // shutting down: the hook is running
         }
       }
+    }
+  }
+
+  /** The file's identity (device and inode): a restarted dataplane makes a new one. */
+  private static Object fileKey(java.nio.file.Path path) {
+    try {
+      return java.nio.file.Files.readAttributes(
+              path, java.nio.file.attribute.BasicFileAttributes.class)
+          .fileKey();
+    } catch (IOException e) {
+      return null;
     }
   }
 

@@ -236,4 +236,100 @@ class CaptureEndToEndTest {
     assertTrue(out.contains("rewrite"), out);
     assertTrue(out.contains("tx         port cap/pod-1"), out);
   }
+
+  /** A ctl JVM of its own, as an operator runs it. */
+  ProcessBuilder ctlJvm(String... args) {
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                ProcessHandle.current().info().command().orElse("java"),
+                "--add-exports",
+                "java.base/jdk.internal.misc=ALL-UNNAMED",
+                "-cp",
+                System.getProperty("java.class.path"),
+                "io.flatnet.agent.ctl.CtlMain"));
+    cmd.addAll(List.of(args));
+    cmd.addAll(List.of("--dir", router.runDir.toString()));
+    return new ProcessBuilder(cmd);
+  }
+
+  long waitForSession(CaptureFile.Mapped file, Process p) throws InterruptedException {
+    long deadline = System.nanoTime() + 20_000_000_000L;
+    while (file.session() == 0 && p.isAlive() && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+    }
+    assertTrue(file.session() != 0, "the capture started");
+    return file.session();
+  }
+
+  @Test
+  void writesToAPipeThatTsharkReads() throws Exception {
+    Path fields = dir.resolve("pipe.txt");
+    try (CaptureFile.Mapped file =
+        CaptureFile.open(router.runDir.resolve(CaptureFile.FILE).toFile())) {
+      Process ctl =
+          ctlJvm("capture", "--pod", "cap/pod-1", "--filter", "icmp", "--count", "2", "-w", "-")
+              .redirectError(dir.resolve("pipe-err.txt").toFile())
+              .start();
+      Process tshark =
+          new ProcessBuilder(
+                  "tshark",
+                  "-r",
+                  "-",
+                  "-T",
+                  "fields",
+                  "-e",
+                  "frame.interface_name",
+                  "-e",
+                  "icmp.type")
+              .redirectOutput(fields.toFile())
+              .redirectError(ProcessBuilder.Redirect.DISCARD)
+              .start();
+      Thread pipe =
+          Thread.ofPlatform()
+              .start(
+                  () -> {
+                    try (var in = ctl.getInputStream();
+                        var out = tshark.getOutputStream()) {
+                      in.transferTo(out);
+                    } catch (java.io.IOException e) {
+                      // the test's assertions say what went wrong
+                    }
+                  });
+      waitForSession(file, ctl);
+      ping(PODS[0], ip(1));
+      assertTrue(ctl.waitFor(30, TimeUnit.SECONDS), "ctl ended at its count");
+      pipe.join(10_000);
+      assertTrue(tshark.waitFor(30, TimeUnit.SECONDS));
+      String err = Files.readString(dir.resolve("pipe-err.txt"));
+      assertEquals(0, ctl.exitValue(), err);
+      assertTrue(err.contains("capture: 2 packets written to stdout"), err);
+    }
+    List<String> rows =
+        Files.readAllLines(fields).stream().filter(l -> !l.startsWith("Running as")).toList();
+    assertEquals(List.of("cap/pod-1\t8", "cap/pod-1\t0"), rows, "request out to pod-1, reply in");
+  }
+
+  @Test
+  void ctrlCEndsTheCaptureAndLeavesAValidFile() throws Exception {
+    Path out = dir.resolve("interrupted.pcapng");
+    try (CaptureFile.Mapped file =
+        CaptureFile.open(router.runDir.resolve(CaptureFile.FILE).toFile())) {
+      Process ctl =
+          ctlJvm("capture", "--pod", "cap/pod-0", "--filter", "icmp", "-w", out.toString())
+              .redirectErrorStream(true)
+              .start();
+      long session = waitForSession(file, ctl);
+      ping(PODS[0], ip(1));
+      RouterChild.sh("kill", "-INT", Long.toString(ctl.pid()));
+      assertTrue(ctl.waitFor(20, TimeUnit.SECONDS), "ctl ended on SIGINT");
+      String text =
+          new String(ctl.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+      assertTrue(text.contains("capture: 6 packets written"), text);
+      assertEquals(session, file.ended(), "ctl stopped its session in the dataplane");
+      assertEquals(0, file.session(), "no capture runs");
+    }
+    List<String[]> rows = tshark(out, "icmp.type");
+    assertEquals(6, rows.size(), "3 requests and 3 replies");
+  }
 }
