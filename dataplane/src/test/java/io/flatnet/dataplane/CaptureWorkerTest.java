@@ -395,9 +395,20 @@ class CaptureWorkerTest {
     }
     StringBuilder line = new StringBuilder("capture cost (ns/packet, median of 7):");
     String[] names = {"off", "1%", "10%", "100%"};
+    double[][] added = new double[filters.length][7]; // on minus off, in the same round
+    for (int f = 0; f < filters.length; f++) {
+      for (int round = 0; round < 7; round++) {
+        added[f][round] = perPacket[f][round] - perPacket[0][round];
+      }
+    }
     for (int f = 0; f < filters.length; f++) {
       Arrays.sort(perPacket[f]);
+      Arrays.sort(added[f]);
       line.append(String.format(" %s %.1f", names[f], perPacket[f][3]));
+    }
+    line.append("; added to off in the same round (median):");
+    for (int f = 1; f < filters.length; f++) {
+      line.append(String.format(" %s +%.1f", names[f], added[f][3]));
     }
     System.out.println(line);
     worker.setCapture(null);
