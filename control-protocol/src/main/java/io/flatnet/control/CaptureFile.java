@@ -313,6 +313,13 @@ public final class CaptureFile {
     }
     IoUtil.deleteIfExists(file);
     MappedByteBuffer mapped = IoUtil.mapNewFile(file, length(workers), false);
+    try { // packets' contents: the dataplane's user only (set before any capture can start)
+      java.nio.file.Files.setPosixFilePermissions(
+          file.toPath(), java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+    } catch (java.io.IOException | UnsupportedOperationException e) {
+      IoUtil.unmap(mapped);
+      throw new IllegalStateException("cannot restrict " + file + " to its owner: " + e, e);
+    }
     UnsafeBuffer header = new UnsafeBuffer(mapped, 0, HEADER_LENGTH);
     header.putInt(WORKERS_OFFSET, workers);
     header.putInt(CAPACITY_OFFSET, RING_CAPACITY);

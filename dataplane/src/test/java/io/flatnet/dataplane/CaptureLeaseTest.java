@@ -27,6 +27,11 @@ class CaptureLeaseTest {
       router.startWorker(-1, new SleepingMillisIdleStrategy(1));
       CaptureFile.Mapped file = router.captureFile();
       assertEquals(new File(dir, CaptureFile.FILE), file.file());
+      assertEquals(
+          "rw-------",
+          java.nio.file.attribute.PosixFilePermissions.toString(
+              java.nio.file.Files.getPosixFilePermissions(file.file().toPath())),
+          "packets' contents: the dataplane's user only");
       CaptureSpec first =
           CaptureSpec.capture(
               router.nextCaptureSession(), file, null, true, true, false, 64, CaptureFilter.ANY, 0);
