@@ -320,6 +320,12 @@ class CaptureEndToEndTest {
               .redirectErrorStream(true)
               .start();
       long session = waitForSession(file, ctl);
+      Ctl second = ctl("capture", "-w", dir.resolve("second.pcapng").toString());
+      assertEquals(1, second.exit(), second.toString());
+      assertTrue(second.err().contains("a capture runs already (session " + session), second.err());
+      Ctl badFilter = ctl("trace", "--live", "--filter", "tcp and");
+      assertEquals(1, badFilter.exit(), badFilter.toString());
+      assertTrue(badFilter.err().contains("filter 'tcp and'"), badFilter.err());
       ping(PODS[0], ip(1));
       RouterChild.sh("kill", "-INT", Long.toString(ctl.pid()));
       assertTrue(ctl.waitFor(20, TimeUnit.SECONDS), "ctl ended on SIGINT");
