@@ -342,6 +342,33 @@ class CaptureWorkerTest {
   }
 
   @Test
+  void ipv6IsFilteredCapturedAndTraced() {
+    capture(null, true, false, false, "ip6 and dst net fd00:1::/64 and udp", 0);
+    byte[] forwarded = TestPackets.udp6(TestRoutes.SENDER_IP6, TestRoutes.FORWARDED_IP6, 64, 10);
+    exchange(
+        forwarded,
+        TestPackets.ping6(TestRoutes.SENDER_IP6, TestRoutes.ROUTER_IP6, 64),
+        TestPackets.udp(A, B, 64, 10));
+    List<CaptureFile.Record> got = records();
+    assertEquals(1, got.size(), "only the IPv6 UDP packet to fd00:1::/64");
+    assertArrayEquals(forwarded, got.get(0).data());
+
+    trace("icmp6", 1);
+    Exchange e = exchange(TestPackets.ping6(TestRoutes.SENDER_IP6, TestRoutes.ROUTER_IP6, 64));
+    assertEquals(1, e.back().size(), "echo reply");
+    List<CaptureFile.Record> path = paths().values().iterator().next();
+    assertEquals(
+        List.of(
+            CaptureFile.STAGE_RX,
+            CaptureFile.STAGE_PARSED,
+            CaptureFile.STAGE_LOOKUP,
+            CaptureFile.STAGE_LOCAL,
+            CaptureFile.STAGE_TX),
+        stages(path));
+    assertEquals(6, path.get(1).a());
+  }
+
+  @Test
   void liveTraceNamesThePolicyRule() {
     policy(server());
     trace("tcp", 0);
