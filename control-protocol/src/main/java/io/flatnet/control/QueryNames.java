@@ -21,4 +21,16 @@ public final class QueryNames {
    * {@code policy} object gives the network-policy verdict of each side.
    */
   public static final String TRACE = "trace";
+
+  /**
+   * Starts a capture or live trace into {@link CaptureFile}; arguments (all optional): {@code
+   * pods}, {@code ports} (comma-separated names; none: every port), {@code direction} (rx, tx,
+   * both), {@code drops} (true/false), {@code snaplen}, {@code count} (0: until stopped), {@code
+   * filter} (a {@link CaptureFilter} expression), {@code trace} (true: a live trace). The answer
+   * gives the session id, the ports (id, name) and the drop reasons' labels by ordinal.
+   */
+  public static final String CAPTURE_START = "capture-start";
+
+  /** Ends capture {@code session}; the answer gives the packets it took. */
+  public static final String CAPTURE_STOP = "capture-stop";
 }

@@ -1,5 +1,7 @@
 package io.flatnet.process;
 
+import io.flatnet.control.CaptureFile;
+import io.flatnet.control.CaptureFilter;
 import io.flatnet.control.CommandServer;
 import io.flatnet.control.JsonText;
 import io.flatnet.control.PodKinds;
@@ -7,6 +9,8 @@ import io.flatnet.control.PodSpec;
 import io.flatnet.control.PolicySpec;
 import io.flatnet.control.QueryNames;
 import io.flatnet.dataplane.AddressChecks;
+import io.flatnet.dataplane.CaptureSpec;
+import io.flatnet.dataplane.DropReason;
 import io.flatnet.dataplane.NeighborView;
 import io.flatnet.dataplane.PolicyTable;
 import io.flatnet.dataplane.PortTable;
@@ -82,6 +86,8 @@ public final class RouterQueries implements CommandServer.Queries {
                   args.get("dport"))
               .toString();
       case QueryNames.SHOW_POLICIES -> policies().toString();
+      case QueryNames.CAPTURE_START -> captureStart(args).toString();
+      case QueryNames.CAPTURE_STOP -> captureStop(args).toString();
       default -> throw new IllegalArgumentException("unknown query " + op);
     };
   }
@@ -564,6 +570,133 @@ public final class RouterQueries implements CommandServer.Queries {
           case PolicyTable.EXEMPT -> "exempt: from the node's host port";
           default -> "denied: no rule of policies " + table.policiesOf(pod, in) + " allows it";
         });
+  }
+
+  /**
+   * Compiles a capture (or live trace) from {@code args} (see {@link QueryNames#CAPTURE_START}) and
+   * publishes it to the workers.
+   */
+  JsonText.Obj captureStart(Map<String, String> args) {
+    boolean trace = Boolean.parseBoolean(args.getOrDefault("trace", "false"));
+    CaptureFilter filter = CaptureFilter.parse(args.get("filter"));
+    int snaplen = number(args, "snaplen", CaptureFile.DEFAULT_SNAPLEN, CaptureFile.MAX_SNAPLEN);
+    long count = number(args, "count", 0, Integer.MAX_VALUE);
+    Map<Integer, String> names = portNames();
+    boolean[] selected = null;
+    List<String> chosen = new ArrayList<>();
+    String pods = args.get("pods");
+    String ports = args.get("ports");
+    if ((pods != null && !pods.isBlank()) || (ports != null && !ports.isBlank())) {
+      selected = new boolean[io.flatnet.dpdk.DpdkLayout.MAX_ETHPORTS];
+      for (String name : list(ports)) {
+        selected[portId(name)] = true;
+        chosen.add(name);
+      }
+      for (String pod : list(pods)) {
+        PodSpec spec = dataplane.installed().pods().get(pod);
+        if (spec == null) {
+          throw new IllegalArgumentException(
+              "no pod " + pod + " (pods: " + dataplane.installed().pods().keySet() + ")");
+        }
+        Integer id =
+            PodKinds.BRIDGE.equals(spec.kind()) ? dataplane.segmentPort() : idOf(names, pod);
+        if (id == null) {
+          throw new IllegalArgumentException("pod " + pod + " has no port yet");
+        }
+        selected[id] = true;
+        chosen.add(names.getOrDefault(id, "#" + id));
+      }
+    }
+    String direction = args.getOrDefault("direction", "both");
+    boolean rx = direction.equals("rx") || direction.equals("both");
+    boolean tx = direction.equals("tx") || direction.equals("both");
+    if (!rx && !tx) {
+      throw new IllegalArgumentException("direction " + direction + ": expected rx, tx or both");
+    }
+    boolean drops = Boolean.parseBoolean(args.getOrDefault("drops", "false"));
+    long session = router.nextCaptureSession();
+    CaptureSpec spec =
+        trace
+            ? CaptureSpec.trace(session, router.captureFile(), snaplen, filter, count)
+            : CaptureSpec.capture(
+                session, router.captureFile(), selected, rx, tx, drops, snaplen, filter, count);
+    router.startCapture(spec);
+    JsonText.Obj out = object();
+    out.put("session", session);
+    out.put("file", router.captureFile().file().getPath());
+    out.put("workers", router.captureFile().workers());
+    out.put("trace", trace);
+    out.put("filter", filter.toString());
+    out.put("compiled", filter.compiled());
+    out.put("snaplen", snaplen);
+    out.put("count", count);
+    JsonText.Arr selectedNames = out.putArray("selected");
+    chosen.forEach(selectedNames::add);
+    JsonText.Arr portList = out.putArray("ports");
+    for (Map.Entry<Integer, String> e : new TreeMap<>(names).entrySet()) {
+      JsonText.Obj p = portList.addObject();
+      p.put("id", e.getKey());
+      p.put("name", e.getValue());
+    }
+    JsonText.Arr reasons = out.putArray("dropReasons");
+    for (DropReason reason : DropReason.values()) {
+      reasons.add(reason.label());
+    }
+    return out;
+  }
+
+  JsonText.Obj captureStop(Map<String, String> args) {
+    long session = number(args, "session", 0, Long.MAX_VALUE);
+    CaptureSpec ended = router.stopCapture(session);
+    JsonText.Obj out = object();
+    out.put("session", session);
+    out.put("stopped", ended != null);
+    if (ended != null) {
+      out.put("taken", ended.taken());
+    }
+    out.put("ringFull", router.captureFile().ringFullTotal());
+    return out;
+  }
+
+  private static Integer idOf(Map<Integer, String> names, String name) {
+    for (Map.Entry<Integer, String> e : names.entrySet()) {
+      if (e.getValue().equals(name)) {
+        return e.getKey();
+      }
+    }
+    return null;
+  }
+
+  private static List<String> list(String names) {
+    List<String> out = new ArrayList<>();
+    if (names != null) {
+      for (String n : names.split(",")) {
+        if (!n.isBlank()) {
+          out.add(n.trim());
+        }
+      }
+    }
+    return out;
+  }
+
+  private static long number(Map<String, String> args, String key, long fallback, long max) {
+    String value = args.get(key);
+    if (value == null || value.isBlank()) {
+      return fallback;
+    }
+    try {
+      long n = Long.parseLong(value.trim());
+      if (n >= 0 && n <= max) {
+        return n;
+      }
+    } catch (NumberFormatException e) {
+      // below
+    }
+    throw new IllegalArgumentException(key + " " + value + ": expected a number 0.." + max);
+  }
+
+  private static int number(Map<String, String> args, String key, int fallback, int max) {
+    return (int) number(args, key, (long) fallback, (long) max);
   }
 
   /** What the workers enforce: per pod, its compiled spec and counters; per policy, its flows. */

@@ -41,6 +41,8 @@ public final class ForwardingWorker implements Agent {
   private volatile PolicyTable policy = PolicyTable.EMPTY;
   private final PolicyCheck policyCheck;
   private volatile int threadId; // the kernel's id of the thread running this worker, once started
+  private volatile CaptureSpec capture; // a running capture or live trace, or null
+  private final Tap tap;
 
   /**
    * @param cpu the CPU to pin to, or -1 to stay unpinned (tests that call {@link #doWork()})
@@ -103,6 +105,15 @@ public final class ForwardingWorker implements Agent {
     this.quiescence = quiescence;
     this.counters = counters;
     this.state = state;
+    this.tap = new Tap(id);
+  }
+
+  /**
+   * Publishes a capture or live trace (null: none); the worker takes it at its next loop. Its file
+   * must have a ring for this worker's id.
+   */
+  public void setCapture(CaptureSpec spec) {
+    this.capture = spec;
   }
 
   /** Publishes new queues (a port came or went); the worker switches at its next loop. */
@@ -173,6 +184,9 @@ public final class ForwardingWorker implements Agent {
       io.use(queues);
       portsGenerationInUse = queues.generation;
     }
+    CaptureSpec spec = capture;
+    Tap t = spec == null ? null : tap.use(spec, now); // off: this branch and the null checks below
+    io.tap = t;
     int work = 0;
     boolean fullBurst = false;
     for (BurstQueue rx : queues.rx) {
@@ -180,6 +194,9 @@ public final class ForwardingWorker implements Agent {
       if (count > 0) {
         counters.pendingRx += count;
         counters.pendingPortRx[rx.port()] += count;
+        if (t != null) { // one branch per burst
+          t.received(received, count, rx.port());
+        }
         try {
           classify(current, count, rx.port());
           ipv4.run(current, rx.port());

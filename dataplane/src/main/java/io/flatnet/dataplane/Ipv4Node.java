@@ -91,8 +91,13 @@ final class Ipv4Node {
       state.ipv4().lookupBulk(sources, sourceHops, count);
     }
     NextHops hops = state.nextHops();
+    Tap tap = io.tap;
+    Tap trace = tap != null && tap.tracing() ? tap : null; // one branch per vector
+    if (trace != null) {
+      trace.lookups(packets, nextHops, count, hops, 4);
+    }
     if (policy.active) { // one branch per vector when no pod has a policy
-      filter(hops, inPort, checkSources, ports.role(inPort) == PortTable.ROLE_HOST);
+      filter(hops, inPort, checkSources, ports.role(inPort) == PortTable.ROLE_HOST, trace);
     }
     for (int i = 0; i < count; i++) {
       next = i + 1;
@@ -105,13 +110,16 @@ final class Ipv4Node {
       }
       int nextHop = nextHops[i];
       long entry = hops.entry(nextHop); // one read: one decision on one version of the entry
+      if (trace != null) { // loop-invariant: the JIT unswitches the loop
+        trace.decision(mbuf, nextHop, entry, hops, ports);
+      }
       switch (NextHopTable.kindOf(entry)) {
         case NextHops.KIND_FORWARD -> forward(mbuf, frames[i], nextHop, entry, hops, ports, true);
         case NextHops.KIND_RESOLVE -> forward(mbuf, frames[i], nextHop, entry, hops, ports, false);
         case NextHops.KIND_LOCAL -> local(mbuf, ports);
         case NextHops.KIND_NO_ROUTE -> {
+          io.noteDrop(mbuf, DropReason.NO_ROUTE);
           error(mbuf, ports, Icmp4.DEST_UNREACHABLE, Icmp4.CODE_NET_UNREACHABLE, 0);
-          io.counters.drop(DropReason.NO_ROUTE);
         }
         default -> io.drop(mbuf, DropReason.BLACKHOLE);
       }
@@ -125,7 +133,8 @@ final class Ipv4Node {
    * not those to the router, not those the source check will drop) that policy denies are dropped
    * and the vector compacted, in order.
    */
-  private void filter(NextHops hops, int inPort, boolean checkSources, boolean fromHost) {
+  private void filter(
+      NextHops hops, int inPort, boolean checkSources, boolean fromHost, Tap trace) {
     kept = 0;
     for (filtering = 0; filtering < count; filtering++) {
       int i = filtering;
@@ -135,7 +144,13 @@ final class Ipv4Node {
           && !(checkSources
               && !AddressChecks.sourceBelongs(
                   hops.entry(sourceHops[i]), inPort, Ethernet.source(frames[i])))) {
+        if (trace != null) {
+          policy.classified = false;
+        }
         int verdict = policy.check4(frames[i] + IP, Mbuf.dataLength(mbuf) - IP, fromHost);
+        if (trace != null) {
+          trace.policy(mbuf, verdict, policy);
+        }
         if (verdict != PolicyCheck.PASS) {
           io.drop(
               mbuf,
@@ -178,20 +193,20 @@ final class Ipv4Node {
     long ip = frame + IP;
     int ttlWord = NativeMemory.getIntBe(ip + Ipv4Header.TTL_OFFSET); // TTL, protocol, checksum
     if ((ttlWord >>> 24) <= 1) {
+      io.noteDrop(mbuf, DropReason.TTL_EXCEEDED);
       error(mbuf, ports, Icmp4.TIME_EXCEEDED, 0, 0);
-      io.counters.drop(DropReason.TTL_EXCEEDED);
       return;
     }
     int outPort = NextHopTable.portOf(entry);
     int mtu = ports.mtu(outPort);
     if (NativeMemory.getU16Be(ip + 2) > mtu) {
+      io.noteDrop(mbuf, DropReason.MTU_EXCEEDED);
       boolean dontFragment = (NativeMemory.getU16Be(ip + 6) & 0x4000) != 0;
       if (dontFragment) {
         error(mbuf, ports, Icmp4.DEST_UNREACHABLE, Icmp4.CODE_FRAGMENTATION_NEEDED, mtu);
       } else {
         io.freeUncounted(mbuf); // flatnet does not fragment
       }
-      io.counters.drop(DropReason.MTU_EXCEEDED);
       return;
     }
     if (!resolved) {

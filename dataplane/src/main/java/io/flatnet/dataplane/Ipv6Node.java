@@ -99,8 +99,13 @@ final class Ipv6Node {
       state.ipv6().lookupBulk(sourceHi, sourceLo, sourceHops, count);
     }
     NextHops hops = state.nextHops();
+    Tap tap = io.tap;
+    Tap trace = tap != null && tap.tracing() ? tap : null; // one branch per vector
+    if (trace != null) {
+      trace.lookups(packets, nextHops, count, hops, 6);
+    }
     if (policy.active) { // one branch per vector when no pod has a policy
-      filter(hops, inPort, checkSources, ports.role(inPort) == PortTable.ROLE_HOST);
+      filter(hops, inPort, checkSources, ports.role(inPort) == PortTable.ROLE_HOST, trace);
     }
     for (int i = 0; i < count; i++) {
       next = i + 1;
@@ -113,13 +118,16 @@ final class Ipv6Node {
       }
       int nextHop = nextHops[i];
       long entry = hops.entry(nextHop); // one read: one decision on one version of the entry
+      if (trace != null) { // loop-invariant: the JIT unswitches the loop
+        trace.decision(mbuf, nextHop, entry, hops, ports);
+      }
       switch (NextHopTable.kindOf(entry)) {
         case NextHops.KIND_FORWARD -> forward(mbuf, nextHop, entry, hops, ports, true);
         case NextHops.KIND_RESOLVE -> forward(mbuf, nextHop, entry, hops, ports, false);
         case NextHops.KIND_LOCAL -> local(mbuf, ports);
         case NextHops.KIND_NO_ROUTE -> {
+          io.noteDrop(mbuf, DropReason.NO_ROUTE);
           error(mbuf, ports, Icmp6.DEST_UNREACHABLE, 0, 0);
-          io.counters.drop(DropReason.NO_ROUTE);
         }
         default -> io.drop(mbuf, DropReason.BLACKHOLE);
       }
@@ -129,7 +137,8 @@ final class Ipv6Node {
   }
 
   /** As the IPv4 node's: policy over the vector, denied packets dropped, the rest compacted. */
-  private void filter(NextHops hops, int inPort, boolean checkSources, boolean fromHost) {
+  private void filter(
+      NextHops hops, int inPort, boolean checkSources, boolean fromHost, Tap trace) {
     kept = 0;
     for (filtering = 0; filtering < count; filtering++) {
       int i = filtering;
@@ -140,7 +149,13 @@ final class Ipv6Node {
           && !(checkSources
               && !AddressChecks.sourceBelongs(
                   hops.entry(sourceHops[i]), inPort, Ethernet.source(frame)))) {
+        if (trace != null) {
+          policy.classified = false;
+        }
         int verdict = policy.check6(frame + IP, Mbuf.dataLength(mbuf) - IP, fromHost);
+        if (trace != null) {
+          trace.policy(mbuf, verdict, policy);
+        }
         if (verdict != PolicyCheck.PASS) {
           io.drop(
               mbuf,
@@ -180,15 +195,15 @@ final class Ipv6Node {
     long frame = Mbuf.dataAddress(mbuf);
     long ip = frame + IP;
     if (NativeMemory.getU8(ip + 7) <= 1) {
+      io.noteDrop(mbuf, DropReason.TTL_EXCEEDED);
       error(mbuf, ports, Icmp6.TIME_EXCEEDED, 0, 0);
-      io.counters.drop(DropReason.TTL_EXCEEDED);
       return;
     }
     int outPort = NextHopTable.portOf(entry);
     int mtu = ports.mtu(outPort);
     if (NativeMemory.getU16Be(ip + 4) + HEADER > mtu) {
+      io.noteDrop(mbuf, DropReason.MTU_EXCEEDED);
       error(mbuf, ports, Icmp6.PACKET_TOO_BIG, 0, mtu); // IPv6 routers never fragment
-      io.counters.drop(DropReason.MTU_EXCEEDED);
       return;
     }
     if (!resolved) {

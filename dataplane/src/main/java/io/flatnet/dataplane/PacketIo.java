@@ -11,12 +11,20 @@ import java.lang.foreign.Arena;
 final class PacketIo {
   private WorkerPorts ports;
   private final MbufArray toFree;
+  private final byte[] freeReasons;
   private int toFreeCount;
   final WorkerCounters counters;
+
+  /**
+   * The running capture or trace, set by the worker once per loop; null (nearly always) when none
+   * runs. Read once per burst by the paths that hand packets on (TX flush, bulk free).
+   */
+  Tap tap;
 
   PacketIo(Arena arena, int burst, WorkerCounters counters) {
     this.counters = counters;
     this.toFree = new MbufArray(arena, burst);
+    this.freeReasons = new byte[burst];
   }
 
   /** Switches to new queues; only between loops, when every TX buffer is empty. */
@@ -31,7 +39,7 @@ final class PacketIo {
       drop(mbuf, DropReason.PORT_DOWN);
       return;
     }
-    tx.add(mbuf, counters);
+    tx.add(mbuf, counters, tap);
   }
 
   boolean canSend(int port) {
@@ -40,7 +48,19 @@ final class PacketIo {
 
   void drop(long mbuf, DropReason reason) {
     counters.drop(reason);
-    free(mbuf);
+    free(mbuf, (byte) reason.ordinal());
+  }
+
+  /**
+   * Counts a drop of a packet that is about to become something else (an ICMP error about it) or be
+   * freed uncounted: a capture or trace sees it as dropped now, before it changes.
+   */
+  void noteDrop(long mbuf, DropReason reason) {
+    counters.drop(reason);
+    Tap t = tap;
+    if (t != null) { // only on the ICMP-error paths, never per forwarded packet
+      t.dropped(mbuf, reason.ordinal());
+    }
   }
 
   /** Drops {@code packets[from..to)}, each under {@code reason}. */
@@ -53,23 +73,29 @@ final class PacketIo {
   /** The packet did its job (answered, learned from): free it without counting a drop. */
   void consume(long mbuf) {
     counters.event(WorkerEvent.CONSUMED);
-    free(mbuf);
+    free(mbuf, Tap.CONSUMED);
   }
 
   /** Frees a packet whose fate the caller has already counted. */
   void freeUncounted(long mbuf) {
-    free(mbuf);
+    free(mbuf, Tap.NOTED);
   }
 
-  private void free(long mbuf) {
+  /** Queues the mbuf for the bulk free, with why ({@link DropReason} ordinal, or a Tap code). */
+  private void free(long mbuf, byte reason) {
     if (toFreeCount == toFree.capacity()) {
       flushFrees();
     }
+    freeReasons[toFreeCount] = reason;
     toFree.set(toFreeCount++, mbuf);
   }
 
   void flushFrees() {
     if (toFreeCount > 0) {
+      Tap t = tap;
+      if (t != null) { // one branch per bulk free
+        t.freeing(toFree, freeReasons, 0, toFreeCount);
+      }
       PktMbufPool.freeBulk(toFree.address(), toFreeCount);
       toFreeCount = 0;
     }
@@ -78,7 +104,7 @@ final class PacketIo {
   /** Transmits everything queued and frees everything dropped. */
   void flush() {
     for (TxBuffer tx : ports.tx) {
-      tx.flush(counters);
+      tx.flush(counters, tap);
     }
     flushFrees();
   }

@@ -59,6 +59,12 @@ final class PolicyCheck {
   /** Some pod has a policy: the nodes run the check. Read once per vector. */
   boolean active;
 
+  /**
+   * The last check classified the packet (a flow's first) rather than finding its flow: {@link
+   * #verdict()} then holds each side's result. Only a live trace clears it before a check.
+   */
+  boolean classified;
+
   private long now;
   private final FlowKey key = new FlowKey();
   private final FlowKey inner = new FlowKey();
@@ -77,6 +83,16 @@ final class PolicyCheck {
 
   FlowTable flows() {
     return flows;
+  }
+
+  /** The table of the current loop (a live trace names rules with it). */
+  PolicyTable table() {
+    return table;
+  }
+
+  /** The last classification's result (see {@link #classified}). */
+  PolicyTable.Verdict verdict() {
+    return verdict;
   }
 
   /** Control path, before the workers start: every worker's table, this one's at {@code self}. */
@@ -375,6 +391,7 @@ final class PolicyCheck {
    * 0), else in a slot claimed for it.
    */
   private int classifyNew(int slot, int keepFlags, long keepGen, boolean fromHost, int tcpFlags) {
+    classified = true;
     boolean srcIsB = key.srcIsB;
     table.classify(
         verdict,

@@ -1,5 +1,6 @@
 package io.flatnet.dataplane;
 
+import io.flatnet.control.CaptureFile;
 import io.flatnet.control.Limits;
 import io.flatnet.control.PolicySpec;
 import io.flatnet.dpdk.BurstQueue;
@@ -112,12 +113,16 @@ public final class Router implements AutoCloseable {
   private volatile PolicyTable policyTable = PolicyTable.EMPTY;
   private long policyGeneration;
   private int flowCapacity = FlowTable.DEFAULT_CAPACITY;
+  private final CaptureFile.Mapped captureFile;
+  private volatile CaptureSpec capture;
+  private long captureSessions;
 
   private Router(Sizes sizes, File runDir, NeighborEntry.Timers neighborTimers) {
     this.sizes = sizes;
     // First: a second router on this run directory is refused before it takes any memory.
     this.counters = DataplaneCounters.create(new File(runDir, "counters.dat"));
     this.policyCounters = new PolicyCounters(counters);
+    this.captureFile = CaptureFile.create(new File(runDir, CaptureFile.FILE), sizes.workers());
     this.pool =
         PktMbufPool.create(
             "flatnet-mbufs-" + INSTANCES.incrementAndGet(),
@@ -570,6 +575,7 @@ public final class Router implements AutoCloseable {
   /** The control thread: drains what workers report and ages neighbours. */
   private final class ControlAgent implements Agent {
     private long nextAging = System.nanoTime();
+    private long nextCaptureCheck = nextAging;
 
     @Override
     public int doWork() {
@@ -579,12 +585,92 @@ public final class Router implements AutoCloseable {
         resolver.age(now);
         nextAging = now + resolver.agingIntervalNanos();
       }
+      if (now - nextCaptureCheck > 0) {
+        checkCapture(System.currentTimeMillis());
+        nextCaptureCheck = now + 100_000_000L;
+      }
       return work;
     }
 
     @Override
     public String roleName() {
       return "flatnet-control";
+    }
+  }
+
+  /** The capture file ({@code capture.dat}): one ring per worker. */
+  public CaptureFile.Mapped captureFile() {
+    return captureFile;
+  }
+
+  /** A new capture session's id. */
+  public synchronized long nextCaptureSession() {
+    return ++captureSessions;
+  }
+
+  /**
+   * Publishes a capture or live trace to every worker. One runs at a time: another is refused
+   * unless its consumer's lease has lapsed (then it is ended first).
+   *
+   * @throws IllegalStateException if a capture runs and its consumer is alive
+   */
+  public synchronized void startCapture(CaptureSpec spec) {
+    CaptureSpec running = capture;
+    if (running != null) {
+      if (!leaseLapsed(System.currentTimeMillis())) {
+        throw new IllegalStateException(
+            "a capture runs already (session "
+                + running.session
+                + "); stop it first (Ctrl-C its ctl) or wait "
+                + CaptureFile.LEASE_MILLIS / 1000
+                + " s after its ctl is gone");
+      }
+      stopCapture(running.session);
+    }
+    var header = captureFile.header();
+    header.putLongVolatile(
+        CaptureFile.CLOCK_OFFSET,
+        java.time.Instant.now().toEpochMilli() * 1_000_000L - System.nanoTime());
+    header.putLongVolatile(CaptureFile.LEASE_OFFSET, System.currentTimeMillis());
+    header.putLongVolatile(CaptureFile.SESSION_OFFSET, spec.session);
+    capture = spec;
+    for (ForwardingWorker worker : workers) {
+      worker.setCapture(spec);
+    }
+  }
+
+  /** Ends capture {@code session} if it runs; returns the spec it ended, or null. */
+  public synchronized CaptureSpec stopCapture(long session) {
+    CaptureSpec running = capture;
+    if (running == null || running.session != session) {
+      return null;
+    }
+    for (ForwardingWorker worker : workers) {
+      worker.setCapture(null);
+    }
+    capture = null;
+    captureFile.header().putLongVolatile(CaptureFile.SESSION_OFFSET, 0);
+    captureFile.header().putLongVolatile(CaptureFile.ENDED_OFFSET, session);
+    return running;
+  }
+
+  /** The running capture, or null. */
+  public CaptureSpec capture() {
+    return capture;
+  }
+
+  private boolean leaseLapsed(long nowMillis) {
+    return nowMillis - captureFile.lease() > CaptureFile.LEASE_MILLIS;
+  }
+
+  /**
+   * Control thread: ends the running capture once its count is taken or its consumer stopped
+   * renewing the lease (a ctl that was killed), so none runs forever.
+   */
+  void checkCapture(long nowMillis) {
+    CaptureSpec running = capture;
+    if (running != null && (running.done() || leaseLapsed(nowMillis))) {
+      stopCapture(running.session);
     }
   }
 
@@ -624,6 +710,7 @@ public final class Router implements AutoCloseable {
     }
     fib4.close();
     fib6.close();
+    captureFile.close();
     counters.close();
     pool.free();
   }

@@ -25,19 +25,26 @@ final class TxBuffer {
   }
 
   /** Queues one mbuf, and sends the buffer as soon as it holds a full burst. */
-  void add(long mbuf, WorkerCounters counters) {
+  void add(long mbuf, WorkerCounters counters, Tap tap) {
     pending.set(count++, mbuf);
     if (count == pending.capacity()) {
-      flush(counters);
+      flush(counters, tap);
     }
   }
 
-  void flush(WorkerCounters counters) {
+  /** Sends what is queued; {@code tap}: the running capture or trace, or null (one branch). */
+  void flush(WorkerCounters counters, Tap tap) {
     if (count == 0) {
       return;
     }
+    if (tap != null) { // before the PMD owns them
+      tap.transmitting(pending, 0, count, queue.port());
+    }
     int sent = queue.burst(pending, count);
     if (sent < count) {
+      if (tap != null) {
+        tap.freeing(pending, sent, count, DropReason.TX_FULL.ordinal());
+      }
       PktMbufPool.freeBulk(pending.addressOf(sent), count - sent);
       counters.drop(DropReason.TX_FULL, count - sent);
       counters.pendingPortTxFull[queue.port()] += count - sent;

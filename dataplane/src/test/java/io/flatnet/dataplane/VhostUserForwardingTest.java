@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.sun.management.ThreadMXBean;
+import io.flatnet.control.CaptureFile;
+import io.flatnet.control.CaptureFilter;
 import io.flatnet.dpdk.BurstQueue;
 import io.flatnet.dpdk.EthDev;
 import io.flatnet.dpdk.Mbuf;
@@ -166,6 +168,94 @@ class VhostUserForwardingTest {
           "worker allocated bytes while forwarding " + forwarded + " packets");
     } finally {
       runner.close();
+    }
+  }
+
+  /**
+   * The same with a capture of every packet both ways through a compiled filter (the ring drained
+   * by another thread, as ctl does), and then with a live trace of every packet with policy on
+   * (each stage recorded, the policy verdict written as text): the worker still allocates nothing.
+   */
+  @Test
+  void workerAllocatesNothingWithCaptureAndLiveTraceOn() throws InterruptedException {
+    ForwardingWorker worker = newWorker(-1);
+    worker.setPolicy(
+        PolicyTable.compile(
+            1,
+            List.of(
+                PolicyPackets.ingressOnly(
+                    "ns/b",
+                    "10.1.0.2",
+                    PolicyPackets.rule(
+                        "ns/udp",
+                        0,
+                        List.of("10.9.0.0/16"),
+                        List.of(new io.flatnet.control.PolicySpec.PortRange("UDP", 1, 65535))))),
+            new PolicyCounters(counters)));
+    CaptureFile.Mapped file = CaptureFile.create(new File(dir, CaptureFile.FILE), 1);
+    java.util.concurrent.atomic.AtomicLong records = new java.util.concurrent.atomic.AtomicLong();
+    java.util.concurrent.atomic.AtomicBoolean draining =
+        new java.util.concurrent.atomic.AtomicBoolean(true);
+    Thread drainer =
+        Thread.ofPlatform()
+            .start(
+                () -> {
+                  while (draining.get()) {
+                    int n = file.ring(0).read((type, buffer, index, length) -> {}, 1024);
+                    records.addAndGet(n);
+                    if (n == 0) {
+                      Thread.onSpinWait();
+                    }
+                  }
+                });
+    AgentRunner runner =
+        new AgentRunner(new BusySpinIdleStrategy(), Throwable::printStackTrace, null, worker);
+    Thread workerThreadHandle = AgentRunner.startOnThread(runner);
+    try {
+      ThreadMXBean threads = (ThreadMXBean) ManagementFactory.getThreadMXBean();
+      long workerThread = workerThreadHandle.threadId();
+      byte[] frame = TestPackets.udp(ip(10, 9, 0, 1), ip(10, 1, 0, 2), 64, 18);
+      MbufArray scratch = new MbufArray(arena, 32);
+      BurstQueue podBRx = BurstQueue.rx(podB, 0);
+      CaptureSpec[] specs = {
+        CaptureSpec.capture(
+            1,
+            file,
+            null,
+            true,
+            true,
+            true,
+            128,
+            CaptureFilter.parse("udp and net 10.1.0.0/16 and not port 53"),
+            0),
+        CaptureSpec.trace(2, file, 128, CaptureFilter.parse("udp"), 0)
+      };
+      for (CaptureSpec spec : specs) {
+        worker.setCapture(spec);
+        pump(frame, scratch, podBRx, 300_000);
+        long allocatedBefore = threads.getThreadAllocatedBytes(workerThread);
+        long forwardedBefore = worker.counters().txPackets();
+        long recordsBefore = records.get();
+        pump(frame, scratch, podBRx, 1_100_000);
+        long allocatedAfter = threads.getThreadAllocatedBytes(workerThread);
+        long forwarded = worker.counters().txPackets() - forwardedBefore;
+        assertTrue(forwarded >= 1_000_000, "forwarded only " + forwarded + " packets");
+        assertTrue(
+            records.get() - recordsBefore + file.ringFullTotal() >= forwarded,
+            "every packet was recorded (or counted lost)");
+        assertEquals(
+            0,
+            allocatedAfter - allocatedBefore,
+            "worker allocated bytes while "
+                + (spec.isTrace() ? "tracing " : "capturing ")
+                + forwarded
+                + " packets");
+      }
+    } finally {
+      runner.close();
+      draining.set(false);
+      drainer.join();
+      file.close();
     }
   }
 

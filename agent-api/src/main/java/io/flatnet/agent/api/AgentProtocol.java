@@ -78,6 +78,15 @@ public final class AgentProtocol {
   /** ctl: how the live tables would forward {@code src -> dst} (optionally arriving on inPort). */
   public static final String TRACE = QueryNames.TRACE;
 
+  /**
+   * ctl: start a capture or live trace (arguments in {@link Request#flow()}); root or a writer
+   * only, as it shows the packets' contents.
+   */
+  public static final String CAPTURE_START = QueryNames.CAPTURE_START;
+
+  /** ctl: end a capture ({@code session} in {@link Request#flow()}). */
+  public static final String CAPTURE_STOP = QueryNames.CAPTURE_STOP;
+
   private static final ObjectMapper JSON =
       JsonMapper.builder()
           .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
@@ -183,6 +192,13 @@ public final class AgentProtocol {
       return new Request(
           TRACE, null, null, null, null, null, null, null, null, null, null, null, src, dst, inPort,
           flow);
+    }
+
+    /** An op whose arguments are a string map (capture-start, capture-stop). */
+    public static Request withArgs(String op, Map<String, String> args) {
+      return new Request(
+          op, null, null, null, null, null, null, null, null, null, null, null, null, null, null,
+          args);
     }
 
     public static Request podDel(String name, String containerId) {

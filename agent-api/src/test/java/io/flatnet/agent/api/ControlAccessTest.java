@@ -35,6 +35,8 @@ class ControlAccessTest {
             AgentProtocol.POD_DEL,
             AgentProtocol.ROUTE_ADD,
             AgentProtocol.ROUTE_DEL,
+            AgentProtocol.CAPTURE_START, // it shows the packets' contents
+            AgentProtocol.CAPTURE_STOP,
             "some-future-op")) {
       assertNull(ControlAccess.refusal(op, 0, ControlAccess.ROOT_ONLY), op);
       assertNull(ControlAccess.refusal(op, 1000, uid -> uid == 1000), op);

@@ -30,6 +30,8 @@ public final class CtlQueries implements AgentProtocol.Handler {
           QueryNames.SHOW_ROUTES,
           QueryNames.SHOW_NEIGHBORS,
           QueryNames.SHOW_POLICIES,
+          QueryNames.CAPTURE_START,
+          QueryNames.CAPTURE_STOP,
           QueryNames.TRACE -> {
         Map<String, String> args = new HashMap<>();
         if (request.src() != null) {

@@ -34,7 +34,8 @@ import picocli.CommandLine.Spec;
       CtlMain.Show.class,
       CtlMain.Route.class,
       CtlMain.Trace.class,
-      CountersCommand.class
+      CountersCommand.class,
+      CaptureCommand.class
     },
     description = "Inspect and steer a running flatnet router.")
 public final class CtlMain implements Callable<Integer> {
@@ -396,11 +397,34 @@ public final class CtlMain implements Callable<Integer> {
   static final class Trace implements Callable<Integer> {
     @Mixin Common common;
 
-    @Parameters(index = "0", paramLabel = "SRC")
+    @Parameters(index = "0", paramLabel = "SRC", arity = "0..1")
     String src;
 
-    @Parameters(index = "1", paramLabel = "DST")
+    @Parameters(index = "1", paramLabel = "DST", arity = "0..1")
     String dst;
+
+    @Option(
+        names = "--live",
+        description =
+            "Trace real packets instead: mark the next --count packets matching --filter and print"
+                + " each one's path through the workers (rx, parse, lookup, neighbour, policy,"
+                + " rewrite, tx or drop), one line per stage.")
+    boolean live;
+
+    @Option(names = "--count", paramLabel = "N", description = "--live: packets to trace (1).")
+    long count = 1;
+
+    @Option(
+        names = "--filter",
+        paramLabel = "EXPR",
+        description = "--live: which packets (as ctl capture's --filter; default: any).")
+    String filter;
+
+    @Option(
+        names = "--timeout",
+        paramLabel = "S",
+        description = "--live: give up after S seconds (default 10).")
+    long timeout = 10;
 
     @Option(names = "--in", paramLabel = "PORT", description = "The port the packet arrives on.")
     String in;
@@ -419,6 +443,25 @@ public final class CtlMain implements Callable<Integer> {
 
     @Override
     public Integer call() {
+      if (live) {
+        Map<String, String> args = new java.util.LinkedHashMap<>();
+        args.put("trace", "true");
+        args.put("count", Long.toString(count));
+        if (filter != null) {
+          args.put("filter", filter);
+        }
+        return LiveCapture.run(
+            common, args, Duration.ofSeconds(timeout), new LiveTrace(common.out(), count));
+      }
+      if (src == null || dst == null) {
+        common
+            .mixee
+            .commandLine()
+            .getErr()
+            .println("flatnet ctl: trace needs SRC and DST (or --live)");
+        common.mixee.commandLine().getErr().flush();
+        return USAGE;
+      }
       Map<String, String> flow = new java.util.LinkedHashMap<>();
       if (proto != null) {
         flow.put("proto", proto);
