@@ -3,11 +3,15 @@ package io.flatnet.route;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
+import java.util.Arrays;
 import org.agrona.collections.Int2IntHashMap;
+import org.agrona.collections.IntArrayList;
 import org.agrona.collections.Long2LongHashMap;
 
 /**
- * IPv4 longest-prefix-match table, DIR-24-8 (as DPDK's {@code rte_lpm}), off-heap.
+ * IPv4 longest-prefix-match table, DIR-24-8 (as DPDK's {@code rte_lpm} / {@code rte_fib} DIR24_8),
+ * off-heap.
  *
  * <h2>Layout</h2>
  *
@@ -18,14 +22,42 @@ import org.agrona.collections.Long2LongHashMap;
  * addresses under a prefix longer than /24. A group exists for a /24 exactly when some route longer
  * than /24 lies in it, so the tbl8 need of a batch is known before it is applied.
  *
- * <h2>Atomic batches: double buffering</h2>
+ * <h2>Memory</h2>
  *
- * There are two complete copies. Readers use the one published in a volatile field; the writer
- * applies a batch to the other (after a QSBR grace period guarantees no reader is still in it),
- * then swaps the reference: one volatile store publishes the whole batch. The next commit first
- * replays the previous batch onto the now-spare copy, so each batch is applied twice. Cost: 2x the
- * memory (2 x 64 MiB of tbl24, plus tbl8s) and 2x the update work; lookups pay nothing. The tbl8
- * pool of the spare copy grows (doubling, up to the limit) while no reader can see it.
+ * One tbl24 (64 MiB) and the tbl8 pool sit in one reservation of address space for {@code
+ * maxTbl8Groups} groups, on 2 MiB pages where the kernel allows ({@link ReservedMemory}); pool
+ * pages are committed as groups are first used, so the pool never grows by copying and its address
+ * never changes. {@link #memoryBytes()} counts the tbl24 and the groups up to the high-water mark:
+ * at most what rte_fib allocates for the same {@code num_tbl8}.
+ *
+ * <h2>Updates in place, atomic per destination</h2>
+ *
+ * There is one copy, and readers look it up with plain loads while the writer changes it, as in
+ * rte_fib. Every entry is one aligned 4-byte store, so a reader sees an entry's old or new value. A
+ * commit writes each entry at most once, and only with its final value (the one the table holds
+ * after the whole batch):
+ *
+ * <ul>
+ *   <li>the control-plane view ({@link #rules}) is updated first, so a delete gives its range the
+ *       covering prefix of the final table;
+ *   <li>the batch's changes are applied longest prefix first: a prefix only overwrites entries
+ *       owned by a prefix no longer than itself, and by then the longer prefixes of the batch have
+ *       claimed theirs, so no entry is written with a value a later change of the same batch
+ *       overwrites (a later write, if any, stores the same value again);
+ *   <li>a new tbl8 group is filled completely (with the /24's current answer, then the batch's
+ *       changes) before its tbl24 entry points at it (release fence, then one store);
+ *   <li>a group that loses its last long route is unlinked (its tbl24 entry becomes the /24's final
+ *       leaf) and reused only after a QSBR grace period: a reader that loaded the old pointer still
+ *       reads that group's unchanged contents, never a recycled one.
+ * </ul>
+ *
+ * So every lookup returns, for its destination, the answer before the batch or after it, never
+ * garbage or an intermediate answer. A batch of several prefixes is not atomic as a whole: while it
+ * is applied, one destination may already see the new answer and another still the old one. (The
+ * previous design kept a second complete copy to publish whole batches with one store, at twice the
+ * memory and twice the update work; nothing in the dataplane relied on it.) Groups unlinked by
+ * deletes are applied first, so a batch that frees a group can reuse it: the writer then waits for
+ * one grace period mid-batch.
  *
  * <p>One writer (commits are synchronized), any number of readers, no locks on the read side.
  */
@@ -40,32 +72,7 @@ public final class Ipv4Fib implements Ipv4Lookup, AutoCloseable {
   private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED;
   private static final long TBL24_BYTES = 4L << 24;
   private static final int GROUP_BYTES = 256 * 4;
-  private static final int INITIAL_GROUPS = 64;
   private static final long MISSING = Long.MIN_VALUE;
-
-  /** One complete copy of the lookup structure; the tbl8 fields change only while unpublished. */
-  private static final class Dir24 {
-    final Arena tbl24Arena = Arena.ofShared();
-    final MemorySegment tbl24 = tbl24Arena.allocate(TBL24_BYTES, 64);
-    Arena tbl8Arena;
-    MemorySegment tbl8;
-    int tbl8Capacity;
-    int[] freeGroups = new int[0];
-    int freeTop;
-    int highWater;
-    int groupsInUse;
-
-    Dir24(int initialGroups) {
-      tbl8Capacity = initialGroups;
-      tbl8Arena = Arena.ofShared();
-      tbl8 = tbl8Arena.allocate(Math.max(1, (long) initialGroups * GROUP_BYTES), 64);
-    }
-
-    void close() {
-      tbl24Arena.close();
-      tbl8Arena.close();
-    }
-  }
 
   /** A batch's net effect: deletes first (nh 0), then adds/replaces. */
   private record Diff(long[] keys, int[] nhs, int[] oldNhs, int count) {}
@@ -74,13 +81,19 @@ public final class Ipv4Fib implements Ipv4Lookup, AutoCloseable {
   private final NextHopTable nextHops;
   private final int maxTbl8Groups;
 
-  private volatile Dir24 active;
+  // What readers use: fixed for the table's life.
+  private final Arena arena = Arena.ofShared();
+  private final MemorySegment tbl24;
+  private final MemorySegment tbl8;
+
   private volatile long generation;
 
   // Writer state.
-  private Dir24 spare;
-  private long spareGraceEpoch; // readers may be in `spare` until this epoch's grace period ends
-  private Diff spareBehind; // applied to `active` but not yet to `spare`
+  private int[] freeGroups = new int[16];
+  private int freeTop;
+  private int highWater;
+  private final IntArrayList unlinked = new IntArrayList(); // by this batch, not yet retired
+  private final RetireList retireList = new RetireList();
   private final Long2LongHashMap rules = new Long2LongHashMap(MISSING); // key(prefix) -> nh
   private final int[] depthCount = new int[33];
   private final Int2IntHashMap groupUsers = new Int2IntHashMap(0); // /24 -> routes > /24 in it
@@ -89,7 +102,7 @@ public final class Ipv4Fib implements Ipv4Lookup, AutoCloseable {
   /**
    * @param domain the QSBR domain of the workers that call {@link #lookup}
    * @param nextHops the table the routes' next-hop indexes refer to
-   * @param maxTbl8Groups tbl8 group limit (each 1 KiB per copy), at most {@link #MAX_TBL8_GROUPS}
+   * @param maxTbl8Groups tbl8 group limit (1 KiB each), at most {@link #MAX_TBL8_GROUPS}
    */
   public Ipv4Fib(QsbrDomain domain, NextHopTable nextHops, int maxTbl8Groups) {
     if (maxTbl8Groups < 0 || maxTbl8Groups > MAX_TBL8_GROUPS) {
@@ -99,19 +112,19 @@ public final class Ipv4Fib implements Ipv4Lookup, AutoCloseable {
     this.domain = domain;
     this.nextHops = nextHops;
     this.maxTbl8Groups = maxTbl8Groups;
-    int initial = Math.min(maxTbl8Groups, INITIAL_GROUPS);
-    this.active = new Dir24(initial);
-    this.spare = new Dir24(initial);
+    MemorySegment mem =
+        ReservedMemory.reserve(arena, TBL24_BYTES + (long) maxTbl8Groups * GROUP_BYTES);
+    this.tbl24 = mem.asSlice(0, TBL24_BYTES);
+    this.tbl8 = mem.asSlice(TBL24_BYTES);
   }
 
   // ---------------------------------------------------------------- read side
 
   @Override
   public int lookup(int destination) {
-    Dir24 t = active;
-    int e = t.tbl24.get(INT, (long) (destination >>> 8) << 2);
+    int e = tbl24.get(INT, (long) (destination >>> 8) << 2);
     if (e < 0) {
-      e = t.tbl8.get(INT, ((long) (e & NH_MASK) << 10) | ((destination & 0xFF) << 2));
+      e = tbl8.get(INT, ((long) (e & NH_MASK) << 10) | ((destination & 0xFF) << 2));
     }
     return e & NH_MASK;
   }
@@ -119,22 +132,21 @@ public final class Ipv4Fib implements Ipv4Lookup, AutoCloseable {
   /** Two passes so the independent tbl24 loads overlap (as rte_lpm_lookup_bulk). */
   @Override
   public void lookupBulk(int[] destinations, int[] nextHops, int count) {
-    Dir24 t = active;
-    MemorySegment tbl24 = t.tbl24;
+    MemorySegment t24 = tbl24;
     for (int i = 0; i < count; i++) {
-      nextHops[i] = tbl24.get(INT, (long) (destinations[i] >>> 8) << 2);
+      nextHops[i] = t24.get(INT, (long) (destinations[i] >>> 8) << 2);
     }
-    MemorySegment tbl8 = t.tbl8;
+    MemorySegment t8 = tbl8;
     for (int i = 0; i < count; i++) {
       int e = nextHops[i];
       if (e < 0) {
-        e = tbl8.get(INT, ((long) (e & NH_MASK) << 10) | ((destinations[i] & 0xFF) << 2));
+        e = t8.get(INT, ((long) (e & NH_MASK) << 10) | ((destinations[i] & 0xFF) << 2));
       }
       nextHops[i] = e & NH_MASK;
     }
   }
 
-  /** Incremented by every publishing commit, after the new table is visible. */
+  /** Incremented by every commit that changed something, after its last entry was written. */
   public long generation() {
     return generation;
   }
@@ -170,14 +182,17 @@ public final class Ipv4Fib implements Ipv4Lookup, AutoCloseable {
     return maxTbl8Groups;
   }
 
-  /** tbl8 groups in use (in each copy). */
+  /** tbl8 groups linked from tbl24 (not counting unlinked ones waiting for their grace period). */
   public synchronized int tbl8GroupsInUse() {
     return groupUsers.size();
   }
 
-  /** Off-heap bytes allocated by this table: both copies' tbl24 and tbl8 pools. */
+  /**
+   * Off-heap bytes this table has committed: the tbl24 and the tbl8 groups up to the highest ever
+   * used (the reservation beyond it is address space only, untouched).
+   */
   public synchronized long memoryBytes() {
-    return 2 * TBL24_BYTES + ((long) active.tbl8Capacity + spare.tbl8Capacity) * GROUP_BYTES;
+    return TBL24_BYTES + (long) highWater * GROUP_BYTES;
   }
 
   /**
@@ -188,8 +203,8 @@ public final class Ipv4Fib implements Ipv4Lookup, AutoCloseable {
   public synchronized void close() {
     if (!closed) {
       closed = true;
-      active.close();
-      spare.close();
+      retireList.runAll(); // readers are gone (see above)
+      arena.close();
     }
   }
 
@@ -197,38 +212,34 @@ public final class Ipv4Fib implements Ipv4Lookup, AutoCloseable {
     if (closed) {
       throw new IllegalStateException("Ipv4Fib is closed");
     }
+    retireList.runReady(domain);
     Diff diff = netDiff(ops);
     if (diff.count == 0) {
       return generation;
     }
     // Everything that can fail happens before anything changes.
     retainAll(diff); // validates the next hops, atomically with respect to other releases
-    int groupsAfter;
     try {
-      groupsAfter = checkTbl8(diff);
+      checkTbl8(diff);
     } catch (RouteTableFullException e) {
       releaseNew(diff, diff.count);
       throw e;
     }
 
-    // The spare copy: wait until no reader can be in it, then bring it up to date.
-    domain.awaitGracePeriod(spareGraceEpoch);
-    if (spareBehind != null) {
-      apply(spare, spareBehind);
-      spareBehind = null;
-    }
+    // The final control-plane view first: deletes hand their ranges to the final covering route.
     updateRules(diff);
-    reserveTbl8(spare, groupsAfter);
-    apply(spare, diff);
-
-    // Publish: one volatile store makes the whole batch visible.
-    Dir24 old = active;
-    active = spare;
-    spare = old;
+    int[] order = order(diff);
+    for (int i : order) {
+      long key = diff.keys[i];
+      if (diff.nhs[i] == 0) {
+        delete(address(key), depth(key));
+      } else {
+        add(address(key), depth(key), diff.nhs[i]);
+      }
+    }
+    retireUnlinked();
     long gen = generation + 1;
     generation = gen;
-    spareGraceEpoch = domain.advance();
-    spareBehind = diff;
 
     for (int i = 0; i < diff.count; i++) {
       if (diff.oldNhs[i] != 0) {
@@ -236,6 +247,36 @@ public final class Ipv4Fib implements Ipv4Lookup, AutoCloseable {
       }
     }
     return gen;
+  }
+
+  /**
+   * The order changes are applied in: first the deletes that unlink a group (so the batch can reuse
+   * it), then everything else longest prefix first (see the class comment).
+   */
+  private int[] order(Diff diff) {
+    int n = diff.count;
+    int[] order = new int[n];
+    if (n == 1) {
+      return order;
+    }
+    int[] start = new int[34]; // bucket 0: unlinking deletes; bucket 33 - d: depth d
+    int[] bucket = new int[n];
+    for (int i = 0; i < n; i++) {
+      long key = diff.keys[i];
+      int d = depth(key);
+      boolean unlinks = diff.nhs[i] == 0 && d > 24 && groupUsers.get(address(key) >>> 8) == 0;
+      bucket[i] = unlinks ? 0 : 33 - d;
+      start[bucket[i]]++;
+    }
+    for (int b = 0, sum = 0; b < start.length; b++) {
+      int c = start[b];
+      start[b] = sum;
+      sum += c;
+    }
+    for (int i = 0; i < n; i++) {
+      order[start[bucket[i]]++] = i;
+    }
+    return order;
   }
 
   /** Takes the routes' references; on an unknown next hop, gives back those taken and throws. */
@@ -289,12 +330,10 @@ public final class Ipv4Fib implements Ipv4Lookup, AutoCloseable {
   }
 
   /**
-   * Exact: a group per /24 holding a route longer than /24. Deletes run first, so the count never
-   * overshoots the larger of before and after.
-   *
-   * @return the groups needed after the batch
+   * Exact: a group per /24 holding a route longer than /24. The groups a batch unlinks are unlinked
+   * before it links new ones, so the count never overshoots the larger of before and after.
    */
-  private int checkTbl8(Diff diff) {
+  private void checkTbl8(Diff diff) {
     Int2IntHashMap delta = new Int2IntHashMap(0);
     for (int i = 0; i < diff.count; i++) {
       long key = diff.keys[i];
@@ -313,7 +352,6 @@ public final class Ipv4Fib implements Ipv4Lookup, AutoCloseable {
       throw new RouteTableFullException(
           "tbl8 groups", maxTbl8Groups, "the batch needs " + after[0] + "; table unchanged");
     }
-    return (int) after[0];
   }
 
   private void updateRules(Diff diff) {
@@ -344,25 +382,10 @@ public final class Ipv4Fib implements Ipv4Lookup, AutoCloseable {
     }
   }
 
-  /**
-   * Applies a diff to an unpublished copy; parents come from {@link #rules} (the diff's result).
-   */
-  private void apply(Dir24 t, Diff diff) {
-    for (int i = 0; i < diff.count; i++) {
-      long key = diff.keys[i];
-      if (diff.nhs[i] == 0) {
-        delete(t, address(key), depth(key));
-      } else {
-        add(t, address(key), depth(key), diff.nhs[i]);
-      }
-    }
-  }
-
   /** Overwrites the entries of the range owned by shorter (or no) prefixes, as rte_lpm does. */
-  private void add(Dir24 t, int address, int depth, int nh) {
+  private void add(int address, int depth, int nh) {
     int leaf = leaf(nh, depth);
     int dpMax = depth + 1;
-    MemorySegment tbl24 = t.tbl24;
     if (depth <= 24) {
       int start = address >>> 8;
       int end = start + (1 << (24 - depth));
@@ -370,34 +393,37 @@ public final class Ipv4Fib implements Ipv4Lookup, AutoCloseable {
         long at = (long) i << 2;
         int e = tbl24.get(INT, at);
         if (e >= 0) {
-          if (dp(e) <= dpMax) {
+          if (dp(e) <= dpMax && e != leaf) {
             tbl24.set(INT, at, leaf);
           }
         } else {
-          replaceInGroup(t.tbl8, groupBase(e), 0, 256, dpMax, true, leaf);
+          replaceInGroup(tbl8, groupBase(e), 0, 256, dpMax, true, leaf);
         }
       }
     } else {
       long at = (long) (address >>> 8) << 2;
       int e = tbl24.get(INT, at);
+      int from = address & 0xFF;
+      int count = 1 << (32 - depth);
       if (e >= 0) {
-        int g = allocGroup(t);
+        // A new group: complete (the /24's current answer, this route over it) before it is linked.
+        int g = allocGroup();
         long base = (long) g * GROUP_BYTES;
         for (int j = 0; j < 256; j++) {
-          t.tbl8.set(INT, base + (j << 2), e); // inherit the covering /<=24 route
+          tbl8.set(INT, base + (j << 2), j >= from && j < from + count ? leaf : e);
         }
+        VarHandle.releaseFence(); // the group's contents before the pointer to it
         tbl24.set(INT, at, EXT | g);
-        e = EXT | g;
+        return;
       }
-      replaceInGroup(t.tbl8, groupBase(e), address & 0xFF, 1 << (32 - depth), dpMax, true, leaf);
+      replaceInGroup(tbl8, groupBase(e), from, count, dpMax, true, leaf);
     }
   }
 
   /** Gives the entries owned by the deleted prefix to its parent (or NO_ROUTE). */
-  private void delete(Dir24 t, int address, int depth) {
+  private void delete(int address, int depth) {
     int parent = parentLeaf(address, depth);
     int dp = depth + 1;
-    MemorySegment tbl24 = t.tbl24;
     if (depth <= 24) {
       int start = address >>> 8;
       int end = start + (1 << (24 - depth));
@@ -409,7 +435,7 @@ public final class Ipv4Fib implements Ipv4Lookup, AutoCloseable {
             tbl24.set(INT, at, parent);
           }
         } else {
-          replaceInGroup(t.tbl8, groupBase(e), 0, 256, dp, false, parent);
+          replaceInGroup(tbl8, groupBase(e), 0, 256, dp, false, parent);
         }
       }
     } else {
@@ -417,14 +443,14 @@ public final class Ipv4Fib implements Ipv4Lookup, AutoCloseable {
       long at = (long) slot << 2;
       int e = tbl24.get(INT, at);
       if (e >= 0) {
-        return; // this /24's group was already collapsed by another delete of the same diff
+        return; // this /24's group was already unlinked by another delete of the same diff
       }
       if (groupUsers.get(slot) == 0) {
-        // No route longer than /24 left here: back to a plain tbl24 entry.
+        // No route longer than /24 left here: back to a plain tbl24 entry (its final answer).
         tbl24.set(INT, at, parentLeaf(slot << 8, 25));
-        freeGroup(t, e & NH_MASK);
+        unlinked.addInt(e & NH_MASK); // readers may still be in it: reused after a grace period
       } else {
-        replaceInGroup(t.tbl8, groupBase(e), address & 0xFF, 1 << (32 - depth), dp, false, parent);
+        replaceInGroup(tbl8, groupBase(e), address & 0xFF, 1 << (32 - depth), dp, false, parent);
       }
     }
   }
@@ -435,8 +461,7 @@ public final class Ipv4Fib implements Ipv4Lookup, AutoCloseable {
     for (int j = from, end = from + count; j < end; j++) {
       long at = base + (j << 2);
       int e = tbl8.get(INT, at);
-      int dp = dp(e);
-      if (add ? dp <= dpRef : dp == dpRef) {
+      if (e != leaf && (add ? dp(e) <= dpRef : dp(e) == dpRef)) {
         tbl8.set(INT, at, leaf);
       }
     }
@@ -455,53 +480,37 @@ public final class Ipv4Fib implements Ipv4Lookup, AutoCloseable {
     return 0;
   }
 
-  private int allocGroup(Dir24 t) {
-    int g;
-    if (t.freeTop > 0) {
-      g = t.freeGroups[--t.freeTop];
-    } else {
-      if (t.highWater == t.tbl8Capacity) {
-        growTbl8(t);
-      }
-      g = t.highWater++;
+  private int allocGroup() {
+    if (freeTop == 0 && highWater == maxTbl8Groups) {
+      // The pool is full of unlinked groups (checkTbl8 guarantees it): wait out their grace period.
+      retireUnlinked();
+      retireList.drain(domain);
     }
-    t.groupsInUse++;
-    return g;
+    if (freeTop > 0) {
+      return freeGroups[--freeTop];
+    }
+    if (highWater < maxTbl8Groups) {
+      return highWater++;
+    }
+    throw new IllegalStateException("tbl8 pool exhausted despite the batch's check"); // a bug
   }
 
-  private static void freeGroup(Dir24 t, int g) {
-    if (t.freeTop == t.freeGroups.length) {
-      t.freeGroups = java.util.Arrays.copyOf(t.freeGroups, Math.max(16, t.freeTop * 2));
-    }
-    t.freeGroups[t.freeTop++] = g;
-    t.groupsInUse--;
-  }
-
-  /** Sizes the pool for a known need (plus 1/8 headroom) in one step, rather than doubling. */
-  private void reserveTbl8(Dir24 t, int groups) {
-    if (groups > t.tbl8Capacity) {
-      resizeTbl8(t, (int) Math.min(maxTbl8Groups, groups + (long) groups / 8));
+  /** Hands the groups this batch unlinked to QSBR: free once every reader has moved on. */
+  private void retireUnlinked() {
+    if (!unlinked.isEmpty()) {
+      int[] groups = unlinked.toIntArray();
+      unlinked.clear();
+      retireList.add(domain.advance(), () -> freeGroups(groups));
     }
   }
 
-  private void growTbl8(Dir24 t) {
-    int cap = (int) Math.min(maxTbl8Groups, Math.max(INITIAL_GROUPS, t.tbl8Capacity * 3L / 2));
-    if (cap <= t.tbl8Capacity) {
-      // checkTbl8 makes this unreachable.
-      throw new RouteTableFullException("tbl8 groups", maxTbl8Groups, "");
+  private void freeGroups(int[] groups) {
+    if (freeTop + groups.length > freeGroups.length) {
+      freeGroups =
+          Arrays.copyOf(freeGroups, Math.max(freeGroups.length * 2, freeTop + groups.length));
     }
-    resizeTbl8(t, cap);
-  }
-
-  /** Only ever called on the unpublished copy, so the old pool can be freed at once. */
-  private void resizeTbl8(Dir24 t, int cap) {
-    Arena arena = Arena.ofShared();
-    MemorySegment seg = arena.allocate((long) cap * GROUP_BYTES, 64);
-    MemorySegment.copy(t.tbl8, 0, seg, 0, (long) t.highWater * GROUP_BYTES);
-    t.tbl8Arena.close();
-    t.tbl8Arena = arena;
-    t.tbl8 = seg;
-    t.tbl8Capacity = cap;
+    System.arraycopy(groups, 0, freeGroups, freeTop, groups.length);
+    freeTop += groups.length;
   }
 
   private static long groupBase(int ext) {

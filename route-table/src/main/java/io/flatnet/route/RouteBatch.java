@@ -1,8 +1,11 @@
 package io.flatnet.route;
 
 /**
- * A set of route changes applied as one atomic step: {@link #commit()} publishes them so that a
- * reader sees, for every address at every instant, either the table before the batch or after it.
+ * A set of route changes applied by one {@link #commit()}. A reader never sees an intermediate or
+ * partial answer for an address: every lookup returns the answer before the batch or after it.
+ * {@link Ipv6Fib} publishes a whole batch with one store (a reader sees all of it or none of it);
+ * {@link Ipv4Fib} updates its one table in place, so while a commit runs one address may already
+ * get its new answer and another still its old one.
  *
  * <p>Operations on the same prefix within a batch collapse to the last one. Deleting an absent
  * route is a no-op (idempotent, as a control plane re-syncing state wants). A batch is reusable: a
@@ -25,7 +28,7 @@ public interface RouteBatch<P> {
   void clear();
 
   /**
-   * Applies and publishes the batch atomically, then empties it.
+   * Applies and publishes the batch (atomically per address; see above), then empties it.
    *
    * @return the table's generation after the commit (unchanged if the batch was a no-op)
    * @throws RouteTableFullException if a limit would be exceeded; the table is unchanged

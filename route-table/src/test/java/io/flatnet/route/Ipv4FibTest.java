@@ -138,9 +138,17 @@ class Ipv4FibTest {
   }
 
   @Test
-  void memoryBytesIsBothCopies() {
+  void memoryBytesIsOneTbl24AndTheGroupsUsed() {
+    // One copy (there were two before the in-place update): the tbl24 and the groups up to the
+    // high-water mark; the rest of the 1024-group reservation is address space only.
     try (Ipv4Fib fib = new Ipv4Fib(domain, nht, 1024)) {
-      assertEquals(2 * (64L << 20) + 2 * 64 * 1024, fib.memoryBytes());
+      assertEquals(64L << 20, fib.memoryBytes());
+      fib.add(Ipv4Prefix.parse("10.0.0.0/25"), a);
+      fib.add(Ipv4Prefix.parse("10.0.1.0/25"), a);
+      assertEquals((64L << 20) + 2 * 1024, fib.memoryBytes());
+      fib.delete(Ipv4Prefix.parse("10.0.0.0/25")); // unlinked, reused after its grace period
+      fib.add(Ipv4Prefix.parse("10.0.2.0/25"), a);
+      assertEquals((64L << 20) + 2 * 1024, fib.memoryBytes(), "the unlinked group was reused");
     }
   }
 }
