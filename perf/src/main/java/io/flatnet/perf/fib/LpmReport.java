@@ -109,7 +109,7 @@ final class LpmReport {
         native arrays.
         delete: a random sample of routes, one delete (flatnet: one commit) each, on the full \
         table.
-        memory, lookup tables: flatnet memoryBytes() (off-heap; Ipv4Fib counts both copies, \
+        memory, lookup tables: flatnet memoryBytes() (off-heap; Ipv4Fib counts its one tbl24 and its tbl8 groups up to the high-water mark, \
         Ipv6Fib its two roots and its nodes up to the high-water mark); DPDK tbl24 + num_tbl8
           preallocated tbl8s as configured. Control-plane state (flatnet's Java-heap maps, DPDK's \
         RIB) is not
