@@ -199,7 +199,10 @@ public final class Report {
   private static final DutSystem[][] PAIRS = {
     {DutSystem.FLATNET, DutSystem.L3FWD},
     {DutSystem.FLATNET, DutSystem.TESTPMD_IO},
-    {DutSystem.L3FWD, DutSystem.TESTPMD_IO}
+    {DutSystem.L3FWD, DutSystem.TESTPMD_IO},
+    {DutSystem.FLATNET_POLICY, DutSystem.FLATNET},
+    {DutSystem.FLATNET_CHURN, DutSystem.FLATNET},
+    {DutSystem.FLATNET_NEWFLOW, DutSystem.FLATNET}
   };
 
   /** Search sessions of routing DUTs in which packets came back on the wrong port. */
@@ -320,12 +323,7 @@ public final class Report {
 
   List<Ratio> ratios(int size) {
     List<Ratio> out = new ArrayList<>();
-    DutSystem[][] pairs = {
-      {DutSystem.FLATNET, DutSystem.L3FWD},
-      {DutSystem.FLATNET, DutSystem.TESTPMD_IO},
-      {DutSystem.L3FWD, DutSystem.TESTPMD_IO}
-    };
-    for (DutSystem[] p : pairs) {
+    for (DutSystem[] p : PAIRS) {
       if (setup.systems().contains(p[0]) && setup.systems().contains(p[1])) {
         double[] r = Stats.ratios(perRound(p[0], size), perRound(p[1], size));
         out.add(new Ratio(p[0].label() + "/" + p[1].label(), r, Stats.summarize(r)));
