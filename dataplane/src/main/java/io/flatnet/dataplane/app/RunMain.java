@@ -317,13 +317,15 @@ public final class RunMain implements Callable<Integer> {
         extra =
             String.format(
                 Locale.ROOT,
-                "\"policy\":{\"pods\":%d,\"rules\":%d,\"generation\":%d,\"flows_allowed\":%d,"
+                "\"policy\":{\"pods\":%d,\"rules\":%d,\"generation\":%d,"
+                    + "\"flows_allowed_total\":%d,\"flows_allowed\":%d,"
                     + "\"flows_allowed_per_s_per_worker\":%d,\"flow_evicted\":%d,"
                     + "\"flow_copied\":%d,\"churn_publishes\":%d,\"churn_publish_max_us\":%d,"
                     + "\"churn_publish_mean_us\":%d%s}",
                 policyPods,
                 policyPods * policyRules,
                 router.policyTable().generation(),
+                BenchPolicies.flowsAllowed(router),
                 flows,
                 Math.round(flows / elapsed / workers.size()),
                 BenchPolicies.events(workerCounters, WorkerEvent.FLOW_EVICTED) - steadyEvicted,

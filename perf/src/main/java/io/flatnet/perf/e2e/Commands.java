@@ -72,7 +72,7 @@ public record Commands(
    * plus 2 s).
    */
   public record PolicyBench(int pods, int rules, int churnMillis, int cutAfterSeconds) {
-    public static final PolicyBench DEFAULT = new PolicyBench(1024, 10, 100, 0);
+    public static final PolicyBench DEFAULT = new PolicyBench(1024, 10, 1000, 0);
   }
 
   /**

@@ -105,7 +105,7 @@ public final class E2eCommand implements Callable<Integer> {
 
   @Option(
       names = "--policy-churn-ms",
-      defaultValue = "100",
+      defaultValue = "1000",
       description =
           "flatnet-churn: republish the policies (a new generation, same allowed set) this"
               + " often. Default: ${DEFAULT-VALUE}.")
