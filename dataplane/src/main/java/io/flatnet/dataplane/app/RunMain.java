@@ -1,9 +1,12 @@
 package io.flatnet.dataplane.app;
 
+import io.flatnet.control.PolicySpec;
 import io.flatnet.control.StopSignal;
 import io.flatnet.dataplane.CpuIsolation;
 import io.flatnet.dataplane.ForwardingWorker;
 import io.flatnet.dataplane.Router;
+import io.flatnet.dataplane.WorkerCounters;
+import io.flatnet.dataplane.WorkerEvent;
 import io.flatnet.dpdk.Eal;
 import io.flatnet.dpdk.EalArguments;
 import io.flatnet.route.Ipv4Prefix;
@@ -12,6 +15,7 @@ import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
@@ -95,6 +99,44 @@ public final class RunMain implements Callable<Integer> {
       description = "Seconds to wait for every port's link (vhost-user peer) before counting.")
   int waitLinks = 30;
 
+  @Option(
+      names = "--policy-pods",
+      description =
+          "Benchmark only: publish this many synthetic ingress-isolated pods (policies), pod i at"
+              + " --policy-first + i, before traffic (see BenchPolicies). Default 0: none.")
+  int policyPods;
+
+  @Option(
+      names = "--policy-rules",
+      description =
+          "Benchmark only: rules per synthetic policy; only the last allows the generators'"
+              + " traffic (10.254.0.0/16 to UDP 1001), so first packets scan them all.")
+  int policyRules = 10;
+
+  @Option(
+      names = "--policy-first",
+      description = "Benchmark only: the first synthetic pod's address (default 10.253.0.0).")
+  String policyFirst = "10.253.0.0";
+
+  @Option(
+      names = "--policy-churn-ms",
+      description =
+          "Benchmark only: republish the synthetic policies (a new generation, the same allowed"
+              + " set) every this many ms while running. Default 0: never.")
+  int policyChurnMillis;
+
+  @Option(
+      names = "--policy-cut-after",
+      description =
+          "Benchmark only: this many seconds after the links are up, publish policies that deny"
+              + " the generators' traffic and time the cut (cut_* in the summary). Default 0: no.")
+  int policyCutAfterSeconds;
+
+  @Option(
+      names = "--flow-capacity",
+      description = "Flow table slots per worker (a power of two; default the router's).")
+  int flowCapacity;
+
   /** A parsed {@code --route}. */
   record StaticRoute(Ipv4Prefix prefix, int portIndex, long mac) {
     static StaticRoute parse(String text, int portCount) {
@@ -164,6 +206,10 @@ public final class RunMain implements Callable<Integer> {
       System.err.println("flatnet run: " + e.getMessage());
       return 2;
     }
+    if (policyPods < 0 || policyPods > 4096 || policyRules < 1 || policyChurnMillis < 0) {
+      System.err.println("flatnet run: --policy-pods 0..4096, --policy-rules >= 1");
+      return 2;
+    }
     if (workerCpus.isEmpty()) {
       workerCpus.add(Runtime.getRuntime().availableProcessors() - 1);
     }
@@ -187,6 +233,20 @@ public final class RunMain implements Callable<Integer> {
       for (StaticRoute route : parsed) {
         router.routeDirect(route.prefix(), router.ports().get(route.portIndex()), route.mac());
       }
+      List<PolicySpec> benchPolicies = List.of();
+      if (policyPods > 0) {
+        benchPolicies =
+            BenchPolicies.build(
+                BenchPolicies.parseAddress(policyFirst), policyPods, policyRules, false);
+        long t0 = System.nanoTime();
+        router.setPolicies(benchPolicies);
+        System.out.printf(
+            "flatnet run: %d policies, %d rules published in %.1f ms%n",
+            policyPods, policyPods * policyRules, (System.nanoTime() - t0) / 1e6);
+      }
+      if (flowCapacity > 0) {
+        router.flowCapacity(flowCapacity);
+      }
       if (!otherThreadsCpus.isEmpty()) {
         BitSet others = new BitSet();
         otherThreadsCpus.forEach(others::set);
@@ -209,10 +269,30 @@ public final class RunMain implements Callable<Integer> {
       }
       System.out.println(
           router.allLinksUp() ? "flatnet run: all links up" : "flatnet run: some links are down");
-      ThroughputReport report =
-          new ThroughputReport(
-              workers.stream().map(ForwardingWorker::counters).toList(), router.ports(), names);
+      List<WorkerCounters> workerCounters =
+          workers.stream().map(ForwardingWorker::counters).toList();
+      ThroughputReport report = new ThroughputReport(workerCounters, router.ports(), names);
+      BenchPolicies.Churn churn = null;
+      if (policyPods > 0 && policyChurnMillis > 0) {
+        churn = new BenchPolicies.Churn(router, benchPolicies, policyChurnMillis);
+        churn.start();
+      }
+      long steadyNanos = System.nanoTime();
+      long steadyFlows = BenchPolicies.flowsAllowed(router);
+      long steadyEvicted = BenchPolicies.events(workerCounters, WorkerEvent.FLOW_EVICTED);
+      String cutFields = "";
       for (int second = 1; seconds == 0 || second <= seconds; second++) {
+        if (policyPods > 0 && second == policyCutAfterSeconds && cutFields.isEmpty()) {
+          if (churn != null) {
+            churn.finish();
+          }
+          cutFields =
+              BenchPolicies.cut(
+                  router,
+                  BenchPolicies.build(
+                      BenchPolicies.parseAddress(policyFirst), policyPods, policyRules, true),
+                  workerCounters);
+        }
         if (stop.await(1, TimeUnit.SECONDS)) {
           break;
         }
@@ -221,9 +301,41 @@ public final class RunMain implements Callable<Integer> {
         }
         if (second == steadyAfterSeconds) {
           report.markSteadyState();
+          steadyNanos = System.nanoTime();
+          steadyFlows = BenchPolicies.flowsAllowed(router);
+          steadyEvicted = BenchPolicies.events(workerCounters, WorkerEvent.FLOW_EVICTED);
         }
       }
-      System.out.println(report.summaryJson(""));
+      String extra = "";
+      if (policyPods > 0) {
+        if (churn != null) {
+          churn.finish();
+        }
+        double elapsed = Math.max(1e-9, (System.nanoTime() - steadyNanos) / 1e9);
+        long flows = BenchPolicies.flowsAllowed(router) - steadyFlows;
+        long publishes = churn == null ? 0 : churn.publishes;
+        extra =
+            String.format(
+                Locale.ROOT,
+                "\"policy\":{\"pods\":%d,\"rules\":%d,\"generation\":%d,"
+                    + "\"flows_allowed_total\":%d,\"flows_allowed\":%d,"
+                    + "\"flows_allowed_per_s_per_worker\":%d,\"flow_evicted\":%d,"
+                    + "\"flow_copied\":%d,\"churn_publishes\":%d,\"churn_publish_max_us\":%d,"
+                    + "\"churn_publish_mean_us\":%d%s}",
+                policyPods,
+                policyPods * policyRules,
+                router.policyTable().generation(),
+                BenchPolicies.flowsAllowed(router),
+                flows,
+                Math.round(flows / elapsed / workers.size()),
+                BenchPolicies.events(workerCounters, WorkerEvent.FLOW_EVICTED) - steadyEvicted,
+                BenchPolicies.events(workerCounters, WorkerEvent.FLOW_COPIED),
+                publishes,
+                churn == null ? 0 : churn.maxPublishNanos / 1000,
+                publishes == 0 ? 0 : churn.totalPublishNanos / publishes / 1000,
+                cutFields.isEmpty() ? "" : "," + cutFields);
+      }
+      System.out.println(report.summaryJson(extra));
       System.out.flush();
       return 0;
     } finally {

@@ -22,6 +22,7 @@ import java.util.List;
  * @param generatorCommand an external generator's command line with placeholders (see {@link
  *     #externalGenerator}), or null for testpmd flowgen
  * @param pktgen Pktgen-DPDK for the offered-load trials ({@code --generator pktgen}), or null
+ * @param policy the synthetic policies of the {@code flatnet-policy} family of systems
  */
 public record Commands(
     String testpmd,
@@ -33,7 +34,46 @@ public record Commands(
     int genCpu,
     int flatnetSteadyAfterSeconds,
     String generatorCommand,
-    Pktgen pktgen) {
+    Pktgen pktgen,
+    PolicyBench policy) {
+
+  /** Without policy options (the defaults of {@link PolicyBench#DEFAULT}). */
+  public Commands(
+      String testpmd,
+      Path l3fwd,
+      String java,
+      String flatnetClasspath,
+      String genClasspath,
+      int dutCpu,
+      int genCpu,
+      int flatnetSteadyAfterSeconds,
+      String generatorCommand,
+      Pktgen pktgen) {
+    this(
+        testpmd,
+        l3fwd,
+        java,
+        flatnetClasspath,
+        genClasspath,
+        dutCpu,
+        genCpu,
+        flatnetSteadyAfterSeconds,
+        generatorCommand,
+        pktgen,
+        PolicyBench.DEFAULT);
+  }
+
+  /**
+   * The synthetic policies of {@code flatnet-policy}, {@code -churn}, {@code -newflow} and {@code
+   * -cut} ({@code flatnet run --policy-pods ...}): {@code pods} ingress-isolated pods from
+   * 10.253.0.0 (the generators' destinations), one policy each, of {@code rules} rules; {@code
+   * churnMillis} the republishing period of {@code flatnet-churn}; {@code cutAfterSeconds} when
+   * {@code flatnet-cut} denies every flow (seconds after the links are up; 0: after the steady mark
+   * plus 2 s).
+   */
+  public record PolicyBench(int pods, int rules, int churnMillis, int cutAfterSeconds) {
+    public static final PolicyBench DEFAULT = new PolicyBench(1024, 10, 1000, 0);
+  }
 
   /**
    * Pktgen-DPDK as the offered-load generator.
@@ -282,7 +322,7 @@ public record Commands(
                 "--rule_ipv4=" + v4Rules,
                 "--rule_ipv6=" + v6Rules));
       }
-      case FLATNET -> {
+      case FLATNET, FLATNET_POLICY, FLATNET_CHURN, FLATNET_NEWFLOW, FLATNET_CUT -> {
         c.add(java);
         c.addAll(FLATNET_JVM_FLAGS);
         c.addAll(List.of("-cp", flatnetClasspath, "io.flatnet.dataplane.app.RunMain"));
@@ -297,6 +337,28 @@ public record Commands(
         }
         c.addAll(List.of("--seconds", "0", "--dir", runDir.toString()));
         c.addAll(List.of("--steady-after", Integer.toString(flatnetSteadyAfterSeconds)));
+        if (system.policy()) {
+          c.addAll(
+              List.of(
+                  "--policy-pods",
+                  Integer.toString(policy.pods()),
+                  "--policy-rules",
+                  Integer.toString(policy.rules())));
+        }
+        switch (system) {
+          case FLATNET_CHURN ->
+              c.addAll(List.of("--policy-churn-ms", Integer.toString(policy.churnMillis())));
+          case FLATNET_NEWFLOW -> c.addAll(List.of("--flow-capacity", "8"));
+          case FLATNET_CUT ->
+              c.addAll(
+                  List.of(
+                      "--policy-cut-after",
+                      Integer.toString(
+                          policy.cutAfterSeconds() > 0
+                              ? policy.cutAfterSeconds()
+                              : flatnetSteadyAfterSeconds + 2)));
+          default -> {}
+        }
       }
     }
     return c;

@@ -8,7 +8,21 @@ import java.util.Locale;
 public enum DutSystem {
   TESTPMD_IO("testpmd-io", "dpdk-testpmd io forwarding: no lookup, no rewrite (the ceiling)"),
   L3FWD("l3fwd", "DPDK l3fwd example, LPM lookup, RFC 1812 checks, MAC rewrite (C)"),
-  FLATNET("flatnet", "flatnet run: the Java 25 router");
+  FLATNET("flatnet", "flatnet run: the Java 25 router"),
+  FLATNET_POLICY(
+      "flatnet-policy",
+      "flatnet run with --policy-pods (default 1,024 ingress-isolated pods, one policy each, covering"
+          + " every destination) x --policy-rules (default 10); only each pod's last rule allows"),
+  FLATNET_CHURN(
+      "flatnet-churn",
+      "flatnet-policy, the table republished (a new generation) every --policy-churn-ms"),
+  FLATNET_NEWFLOW(
+      "flatnet-newflow",
+      "flatnet-policy with an 8-slot flow table: every packet misses it, is classified and evicts"
+          + " (the new-flow rate)"),
+  FLATNET_CUT(
+      "flatnet-cut",
+      "flatnet-policy; mid-trial the table is replaced by one denying every flow (the cut time)");
 
   private final String label;
   private final String description;
@@ -24,6 +38,19 @@ public enum DutSystem {
 
   public String description() {
     return description;
+  }
+
+  /** Whether it is {@code flatnet run} (with or without policies). */
+  public boolean flatnet() {
+    return this == FLATNET || policy();
+  }
+
+  /** Whether it is {@code flatnet run} with the synthetic policies. */
+  public boolean policy() {
+    return this == FLATNET_POLICY
+        || this == FLATNET_CHURN
+        || this == FLATNET_NEWFLOW
+        || this == FLATNET_CUT;
   }
 
   /** Whether it routes (and so must send each packet out of the routed port). */
@@ -47,7 +74,10 @@ public enum DutSystem {
       }
       if (found == null) {
         throw new IllegalArgumentException(
-            "unknown system '" + part.strip() + "' (testpmd-io, l3fwd, flatnet)");
+            "unknown system '"
+                + part.strip()
+                + "' (testpmd-io, l3fwd, flatnet, flatnet-policy, flatnet-churn,"
+                + " flatnet-newflow, flatnet-cut)");
       }
       if (!out.contains(found)) {
         out.add(found);

@@ -88,6 +88,30 @@ public final class E2eCommand implements Callable<Integer> {
   private String systems;
 
   @Option(
+      names = "--policy-pods",
+      defaultValue = "1024",
+      description =
+          "flatnet-policy/-churn/-newflow/-cut: ingress-isolated pods, one policy each, from"
+              + " 10.253.0.0 (1,024 covers every destination). Default: ${DEFAULT-VALUE}.")
+  private int policyPods;
+
+  @Option(
+      names = "--policy-rules",
+      defaultValue = "10",
+      description =
+          "Rules per policy; only the last allows the generators' traffic, so a first packet"
+              + " scans them all. Default: ${DEFAULT-VALUE}.")
+  private int policyRules;
+
+  @Option(
+      names = "--policy-churn-ms",
+      defaultValue = "1000",
+      description =
+          "flatnet-churn: republish the policies (a new generation, same allowed set) this"
+              + " often. Default: ${DEFAULT-VALUE}.")
+  private int policyChurnMillis;
+
+  @Option(
       names = "--check-seconds",
       defaultValue = "3",
       description =
@@ -332,7 +356,7 @@ public final class E2eCommand implements Callable<Integer> {
         Prerequisites.check(
             minFreeHugepages,
             needBuild,
-            dutSystems.contains(DutSystem.FLATNET),
+            dutSystems.stream().anyMatch(DutSystem::flatnet),
             dataplaneCp,
             dutCpu,
             genCpu);
@@ -367,7 +391,7 @@ public final class E2eCommand implements Callable<Integer> {
     String flatnetCp = "";
     String genCp = "";
     try {
-      if (dutSystems.contains(DutSystem.FLATNET)) {
+      if (dutSystems.stream().anyMatch(DutSystem::flatnet)) {
         flatnetCp = snapshotClasspath(repo, dataplaneCp, scratch.resolve("flatnet-cp"));
       }
       if (searchSteps > 0) {
@@ -392,7 +416,8 @@ public final class E2eCommand implements Callable<Integer> {
             genCpu,
             warmupSeconds + 2, // the generator starts a second or two after the links are up
             generatorCommand,
-            pktgen);
+            pktgen,
+            new Commands.PolicyBench(policyPods, policyRules, policyChurnMillis, 0));
     TrialRunner.SearchConfig searchConfig =
         new TrialRunner.SearchConfig(
             searchTrialSeconds * 1000L,
@@ -413,7 +438,7 @@ public final class E2eCommand implements Callable<Integer> {
       TrialRunner runner = new TrialRunner(processes, commands, scratch, logDir, err);
       if (checkSeconds > 0) {
         for (DutSystem s : dutSystems) {
-          if (s.routes()) {
+          if (s.routes() && s != DutSystem.FLATNET_CUT) {
             err.printf(Locale.ROOT, "routing check: %s, routes %s ...%n", s.label(), checkRoutes);
             TrialResult t = runner.run(0, s, 64, checkRoutes, 2, checkSeconds);
             checks.add(t);
@@ -430,7 +455,7 @@ public final class E2eCommand implements Callable<Integer> {
             TrialResult t = runner.run(r, s, size, routes, warmupSeconds, trialSeconds);
             trials.add(t);
             progress(err, t);
-            if (searchSteps > 0 && !processes.closed()) {
+            if (searchSteps > 0 && !processes.closed() && s != DutSystem.FLATNET_CUT) {
               SearchResult sr =
                   runner.runSearch(r, s, size, routes, warmupSeconds, t.mpps(), searchConfig);
               searches.add(sr);

@@ -45,6 +45,21 @@ public record FlatnetSummary(
             s));
   }
 
+  /**
+   * The {@code policy} object of a run with synthetic policies ({@code flatnet run --policy-pods}),
+   * plus {@code policy_denied_drops} (both directions, from {@code drops}); empty without it.
+   */
+  public Map<String, Long> policy() {
+    Map<String, Long> map = object(line, "policy");
+    if (!map.isEmpty()) {
+      map.put(
+          "policy_denied_drops",
+          drops.getOrDefault("policy-denied-ingress", 0L)
+              + drops.getOrDefault("policy-denied-egress", 0L));
+    }
+    return map;
+  }
+
   /** The share of the DUT's transmitted packets that left by the first port (NaN if none). */
   public double port0TxShare() {
     long total = txByPort.values().stream().mapToLong(Long::longValue).sum();

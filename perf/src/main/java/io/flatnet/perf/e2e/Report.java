@@ -199,7 +199,10 @@ public final class Report {
   private static final DutSystem[][] PAIRS = {
     {DutSystem.FLATNET, DutSystem.L3FWD},
     {DutSystem.FLATNET, DutSystem.TESTPMD_IO},
-    {DutSystem.L3FWD, DutSystem.TESTPMD_IO}
+    {DutSystem.L3FWD, DutSystem.TESTPMD_IO},
+    {DutSystem.FLATNET_POLICY, DutSystem.FLATNET},
+    {DutSystem.FLATNET_CHURN, DutSystem.FLATNET},
+    {DutSystem.FLATNET_NEWFLOW, DutSystem.FLATNET}
   };
 
   /** Search sessions of routing DUTs in which packets came back on the wrong port. */
@@ -320,12 +323,7 @@ public final class Report {
 
   List<Ratio> ratios(int size) {
     List<Ratio> out = new ArrayList<>();
-    DutSystem[][] pairs = {
-      {DutSystem.FLATNET, DutSystem.L3FWD},
-      {DutSystem.FLATNET, DutSystem.TESTPMD_IO},
-      {DutSystem.L3FWD, DutSystem.TESTPMD_IO}
-    };
-    for (DutSystem[] p : pairs) {
+    for (DutSystem[] p : PAIRS) {
       if (setup.systems().contains(p[0]) && setup.systems().contains(p[1])) {
         double[] r = Stats.ratios(perRound(p[0], size), perRound(p[1], size));
         out.add(new Ratio(p[0].label() + "/" + p[1].label(), r, Stats.summarize(r)));
@@ -500,6 +498,7 @@ public final class Report {
     }
     sb.append('\n');
     workerHealth(sb);
+    policyFigures(sb);
     searchTable(sb);
     List<TrialResult> all = concat(checkTrials, trials);
     long busy = all.stream().filter(this::startedBusy).count();
@@ -927,6 +926,67 @@ public final class Report {
             gcs, allocated, summaries.size()));
   }
 
+  /** The figures each policy system's runs report, in {@link #policyFigures}, and their units. */
+  private static final String[][] POLICY_FIELDS = {
+    {"flows_allowed_per_s_per_worker", "new flows/s per worker"},
+    {"flow_evicted", "flow-evicted"},
+    {"policy_denied_drops", "policy-denied drops"},
+    {"churn_publishes", "publishes"},
+    {"churn_publish_mean_us", "publish mean us"},
+    {"churn_publish_max_us", "publish max us"},
+    {"cut_publish_us", "publish us"},
+    {"cut_first_deny_after_publish_us", "first deny after publish us"},
+    {"cut_last_forward_after_publish_us", "last forward after publish us"},
+    {"cut_forwarded_after", "forwarded after publish"},
+  };
+
+  /** Per round, the policy figures of {@code system}'s offered-load trials (NaN: none). */
+  private Map<String, double[]> policyPerRound(DutSystem system, int size) {
+    Map<String, double[]> out = new java.util.LinkedHashMap<>();
+    for (TrialResult t : trials) {
+      if (t.system() != system || t.frameBytes() != size || t.round() < 1 || t.flatnet() == null) {
+        continue;
+      }
+      for (Map.Entry<String, Long> e : t.flatnet().policy().entrySet()) {
+        out.computeIfAbsent(e.getKey(), k -> nanArray(setup.rounds()))[t.round() - 1] =
+            e.getValue();
+      }
+    }
+    return out;
+  }
+
+  /** The policy systems' own counters: new-flow rate, churn publishes, cut times. */
+  private void policyFigures(StringBuilder sb) {
+    int size = setup.sizes().getFirst();
+    boolean header = false;
+    for (DutSystem s : setup.systems()) {
+      Map<String, double[]> m = policyPerRound(s, size);
+      if (!s.policy() || m.isEmpty()) {
+        continue;
+      }
+      if (!header) {
+        sb.append(f("%nnetwork policy (%d B, the DUT's own counters; per round):%n", size));
+        header = true;
+      }
+      StringBuilder line = new StringBuilder(f("  %-15s", s.label()));
+      for (String[] field : POLICY_FIELDS) {
+        double[] v = m.get(field[0]);
+        if (v == null
+            || (field[0].startsWith("churn") && s != DutSystem.FLATNET_CHURN)
+            || (field[0].equals("flow_evicted") && s != DutSystem.FLATNET_NEWFLOW)
+            || (field[0].startsWith("flows_allowed") && s != DutSystem.FLATNET_NEWFLOW)) {
+          continue;
+        }
+        StringBuilder values = new StringBuilder();
+        for (double d : v) {
+          values.append(values.isEmpty() ? "" : " / ").append(num(d, "%.0f"));
+        }
+        line.append(f("  %s %s;", field[1], values));
+      }
+      sb.append(line).append('\n');
+    }
+  }
+
   /** The headline figures of the first frame size, for a quick look. */
   private ObjectNode summaryJson() {
     int size = setup.sizes().getFirst();
@@ -966,6 +1026,14 @@ public final class Report {
     for (Ratio r : zeroLossRatios(size)) {
       if (r.name().equals("flatnet/l3fwd")) {
         out.put("zero_loss_ratio_flatnet_l3fwd", r.summary().median());
+      }
+    }
+    ObjectNode policy = out.putObject("policy_per_round");
+    for (DutSystem s : setup.systems()) {
+      Map<String, double[]> m = policyPerRound(s, size);
+      if (s.policy() && !m.isEmpty()) {
+        ObjectNode o = policy.putObject(s.label());
+        m.forEach((k, v) -> o.set(k, BenchJson.array(v)));
       }
     }
     ObjectNode latency = out.putObject("latency_us");

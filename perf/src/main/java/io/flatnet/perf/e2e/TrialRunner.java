@@ -86,7 +86,7 @@ public final class TrialRunner {
               dutCmd,
               logDir.resolve(label + "-dut.log"),
               line -> {
-                if (system == DutSystem.FLATNET) {
+                if (system.flatnet()) {
                   FlatnetSummary.parse(line).ifPresent(flatnet::set);
                 } else if (system == DutSystem.TESTPMD_IO) {
                   dutStats.accept(line);
@@ -141,7 +141,7 @@ public final class TrialRunner {
       }
       long[] dutTx = dutTxByPort(system, dutStats.forwardTotals(), flatnet.get());
       String error = null;
-      if (system == DutSystem.FLATNET && flatnet.get() == null) {
+      if (system.flatnet() && flatnet.get() == null) {
         error = "flatnet printed no JSON summary" + (dutClean ? "" : " (killed)");
       }
       if (error != null) {
@@ -177,7 +177,7 @@ public final class TrialRunner {
     if (system == DutSystem.TESTPMD_IO && testpmd.size() == 2) {
       return new long[] {testpmd.get(0).txPackets(), testpmd.get(1).txPackets()};
     }
-    if (system == DutSystem.FLATNET && flatnet != null && flatnet.txByPort().size() == 2) {
+    if (system.flatnet() && flatnet != null && flatnet.txByPort().size() == 2) {
       return flatnet.txByPort().values().stream().mapToLong(Long::longValue).toArray();
     }
     return new long[0];
@@ -482,7 +482,7 @@ public final class TrialRunner {
               routes,
               null,
               line -> {
-                if (system == DutSystem.FLATNET) {
+                if (system.flatnet()) {
                   FlatnetSummary.parse(line).ifPresent(flatnet::set);
                 } else if (system == DutSystem.TESTPMD_IO) {
                   dutStats.accept(line);
@@ -529,7 +529,7 @@ public final class TrialRunner {
             false);
       }
       String error = null;
-      if (system == DutSystem.FLATNET && flatnet.get() == null) {
+      if (system.flatnet() && flatnet.get() == null) {
         error = "flatnet printed no JSON summary" + (dutClean ? "" : " (killed)");
         progress.print(stoppedDut.tail(10));
       }
@@ -595,7 +595,7 @@ public final class TrialRunner {
                   dutStats
                       .accept(line)
                       .ifPresent(b -> samples.add(new long[] {System.nanoTime(), b.txPps()}));
-                } else if (system == DutSystem.FLATNET) {
+                } else if (system.flatnet()) {
                   Matcher m = FLATNET_SECOND.matcher(line);
                   if (m.find()) {
                     samples.add(
