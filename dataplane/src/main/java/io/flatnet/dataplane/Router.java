@@ -342,8 +342,9 @@ public final class Router implements AutoCloseable {
    * @throws IllegalArgumentException naming the pod and field of a bad spec
    */
   public synchronized void setPolicies(Collection<PolicySpec> specs) {
-    PolicyTable.compile(0, specs, null); // validate before any counter is made
-    PolicyTable next = PolicyTable.compile(++policyGeneration, specs, policyCounters);
+    // Compiled once: every check throws before the table (and its counters) is made.
+    PolicyTable next = PolicyTable.compile(policyGeneration + 1, specs, policyCounters);
+    policyGeneration++;
     for (ForwardingWorker worker : workers) {
       worker.setPolicy(next);
     }
