@@ -91,9 +91,15 @@ class AgentPeerSourceTest {
       AgentTest.await(() -> a.generation() == 2 && a.peerProblems().size() == 3);
       Thread.sleep(300);
       assertEquals(2, a.generation(), "one generation for the burst");
-      assertEquals(new RouteSpec("10.244.3.0/24", "192.0.2.12", "uplink0"), route("10.244.3.0/24"));
-      assertEquals(new RouteSpec("10.244.4.0/24", "192.0.2.13", "uplink0"), route("10.244.4.0/24"));
-      assertEquals(new RouteSpec("10.244.2.0/24", "192.0.2.11", "uplink0"), route("10.244.2.0/24"));
+      assertEquals(
+          new RouteSpec("10.244.3.0/24", "192.0.2.12", "uplink0", RouteSpec.ORIGIN_PEER),
+          route("10.244.3.0/24"));
+      assertEquals(
+          new RouteSpec("10.244.4.0/24", "192.0.2.13", "uplink0", RouteSpec.ORIGIN_PEER),
+          route("10.244.4.0/24"));
+      assertEquals(
+          new RouteSpec("10.244.2.0/24", "192.0.2.11", "uplink0", RouteSpec.ORIGIN_PEER),
+          route("10.244.2.0/24"));
       assertEquals(
           List.of("node-c", "node-d"), a.sourcePeers().stream().map(PeerConfig::name).toList());
       assertEquals(

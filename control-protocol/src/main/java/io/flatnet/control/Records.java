@@ -121,7 +121,12 @@ public final class Records {
     }
 
     public Writer put(RouteSpec r) {
-      return putString(r.prefix()).putString(r.via()).putString(r.port());
+      putString(r.prefix()).putString(r.via()).putString(r.port());
+      putInt(r.paths().size());
+      for (RouteSpec.Path path : r.paths()) {
+        putString(path.via()).putString(path.port()).putInt(path.weight());
+      }
+      return putString(r.origin());
     }
 
     public Writer put(PolicySpec p) {
@@ -259,7 +264,15 @@ public final class Records {
     }
 
     public RouteSpec getRoute() {
-      return new RouteSpec(getString(), getString(), getString());
+      String prefix = getString();
+      String via = getString();
+      String port = getString();
+      int n = count();
+      List<RouteSpec.Path> paths = new ArrayList<>(n);
+      for (int i = 0; i < n; i++) {
+        paths.add(new RouteSpec.Path(getString(), getString(), getInt()));
+      }
+      return new RouteSpec(prefix, via, port, paths, getString());
     }
 
     public PolicySpec getPolicy() {

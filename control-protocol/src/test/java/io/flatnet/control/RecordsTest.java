@@ -30,6 +30,11 @@ class RecordsTest {
       new PodSpec("ns/é-✓-😀", PodKinds.BRIDGE, null, null, null, List.of(), null, List.of());
   static final RouteSpec ROUTE = new RouteSpec("10.244.2.0/24", "10.0.0.2", "p0");
   static final RouteSpec ON_LINK = new RouteSpec("fd00:2::/64", null, "p0");
+  static final RouteSpec ECMP =
+      RouteSpec.multipath(
+          "10.244.8.0/24",
+          List.of(new RouteSpec.Path("10.1.0.1", "p0", 1), new RouteSpec.Path("10.2.0.1", "p1", 3)),
+          RouteSpec.ORIGIN_BGP);
 
   static final PolicySpec POLICY =
       new PolicySpec(
@@ -78,6 +83,9 @@ class RecordsTest {
     assertEquals(BARE_POD, roundTrip(new Records.Writer().put(BARE_POD), Records.Reader::getPod));
     assertEquals(ROUTE, roundTrip(new Records.Writer().put(ROUTE), Records.Reader::getRoute));
     assertEquals(ON_LINK, roundTrip(new Records.Writer().put(ON_LINK), Records.Reader::getRoute));
+    assertEquals(ECMP, roundTrip(new Records.Writer().put(ECMP), Records.Reader::getRoute));
+    assertEquals(2, ECMP.effectivePaths().size());
+    assertEquals(RouteSpec.ORIGIN_BGP, ECMP.origin());
     assertEquals(POLICY, roundTrip(new Records.Writer().put(POLICY), Records.Reader::getPolicy));
     assertEquals(
         DENY_ALL, roundTrip(new Records.Writer().put(DENY_ALL), Records.Reader::getPolicy));

@@ -73,7 +73,9 @@ public final class DesiredState {
                 .filter(a -> a.family() == net.family())
                 .findFirst()
                 .orElseThrow(() -> new IllegalArgumentException("no node IP for " + net));
-        routes.add(new RouteSpec(net.toString(), via.toString(), uplinkFor(config, via)));
+        routes.add(
+            new RouteSpec(
+                net.toString(), via.toString(), uplinkFor(config, via), RouteSpec.ORIGIN_PEER));
       }
     }
     for (RouteConfig r : config.routes()) {
@@ -81,7 +83,8 @@ public final class DesiredState {
           new RouteSpec(
               IpNet.parse(r.prefix().trim()).toString(),
               r.via() == null ? null : IpAddress.parse(r.via().trim()).toString(),
-              r.port()));
+              r.port(),
+              RouteSpec.ORIGIN_STATIC));
     }
     routes.addAll(serviceRoutes(config));
     return State.of(0, ports, pods, routes, policies(config, allPods));
@@ -114,7 +117,11 @@ public final class DesiredState {
     for (String cidr : config.node().serviceCIDRs()) {
       IpNet net = IpNet.parse(cidr.trim());
       nodeAddress(config, net.family())
-          .ifPresent(a -> routes.add(new RouteSpec(net.toString(), a.toString(), hostPort)));
+          .ifPresent(
+              a ->
+                  routes.add(
+                      new RouteSpec(
+                          net.toString(), a.toString(), hostPort, RouteSpec.ORIGIN_SERVICE)));
     }
     return routes;
   }

@@ -87,10 +87,10 @@ class NodeWatcherTest {
         // The first generation already has the listed Nodes (the source published before start).
         await(() -> routes(dp).containsKey("10.244.4.0/24"));
         assertEquals(
-            new RouteSpec("10.244.3.0/24", "192.0.2.12", "uplink0"),
+            new RouteSpec("10.244.3.0/24", "192.0.2.12", "uplink0", RouteSpec.ORIGIN_PEER),
             routes(dp).get("10.244.3.0/24"));
         assertEquals(
-            new RouteSpec("10.244.2.0/24", "192.0.2.11", "uplink0"),
+            new RouteSpec("10.244.2.0/24", "192.0.2.11", "uplink0", RouteSpec.ORIGIN_PEER),
             routes(dp).get("10.244.2.0/24"));
         assertNull(routes(dp).get("10.244.1.0/24"), "this node is not its own peer");
 

@@ -172,7 +172,8 @@ class PlannerTest {
     assertEquals(List.of("169.254.1.1", "fe80::1"), a.gateways());
     assertEquals("client", a.mode());
     assertEquals(
-        new RouteSpec("10.244.2.0/24", "192.0.2.11", "uplink0"), s1.routes().get("10.244.2.0/24"));
+        new RouteSpec("10.244.2.0/24", "192.0.2.11", "uplink0", RouteSpec.ORIGIN_PEER),
+        s1.routes().get("10.244.2.0/24"));
     assertEquals(new RouteSpec("0.0.0.0/0", "192.0.2.1", "uplink0"), s1.routes().get("0.0.0.0/0"));
     assertEquals(List.of("192.0.2.10/24"), s1.ports().get("uplink0").addresses());
     assertNull(s1.routes().get("10.96.0.0/12"), "no host port: no kernel for service CIDRs");
@@ -186,13 +187,14 @@ class PlannerTest {
     assertEquals(2, s.pods().size());
     assertEquals(6, s.routes().size());
     assertEquals(
-        new RouteSpec("fd00:244:2::/64", "2001:db8:0:1::11", "uplink0"),
+        new RouteSpec("fd00:244:2::/64", "2001:db8:0:1::11", "uplink0", RouteSpec.ORIGIN_PEER),
         s.routes().get("fd00:244:2::/64"));
     // Service CIDRs go to the kernel (kube-proxy), via the node address it keeps on the TAP.
     assertEquals(
-        new RouteSpec("10.96.0.0/12", "192.0.2.10", "host0"), s.routes().get("10.96.0.0/12"));
+        new RouteSpec("10.96.0.0/12", "192.0.2.10", "host0", RouteSpec.ORIGIN_SERVICE),
+        s.routes().get("10.96.0.0/12"));
     assertEquals(
-        new RouteSpec("fd00:96::/108", "2001:db8:0:1::10", "host0"),
+        new RouteSpec("fd00:96::/108", "2001:db8:0:1::10", "host0", RouteSpec.ORIGIN_SERVICE),
         s.routes().get("fd00:96::/108"));
     assertEquals(List.of("169.254.1.1"), s.pods().get("default/legacy").gateways());
   }
