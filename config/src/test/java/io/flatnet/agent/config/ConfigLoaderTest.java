@@ -90,7 +90,7 @@ class ConfigLoaderTest {
             "node.servceCIDRs: unknown key (did you mean serviceCIDRs?)",
             "workers.cpu: unknown key (did you mean cpus?)",
             "workers.idel: unknown key (did you mean idle?)",
-            "extra: unknown key (known keys: node, ports, pods, peers, routes, workers, kubernetes, agent, policy)"),
+            "extra: unknown key (known keys: node, ports, pods, peers, routes, workers, kubernetes, agent, policy, bgp)"),
         errs);
   }
 
