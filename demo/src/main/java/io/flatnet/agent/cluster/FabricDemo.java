@@ -111,7 +111,7 @@ public final class FabricDemo implements Callable<Integer> {
   }
 
   /** FRR, python3, nft: without them the demo cannot run, and says so (a failure, not a skip). */
-  static String missingTools() {
+  public static String missingTools() {
     List<String> missing = new ArrayList<>();
     for (String daemon : List.of("zebra", "bgpd")) {
       if (!Files.isExecutable(Path.of(Frr.BIN, daemon))) {
