@@ -62,6 +62,13 @@ public final class FabricDemo implements Callable<Integer> {
               + " alone. Implies --frr-by-demo.")
   boolean staticRoutes;
 
+  @Option(
+      names = "--stay",
+      description =
+          "After the checks, keep everything running until interrupted (Ctrl-C cleans up), to look"
+              + " around with vtysh -N fab-tora, ip netns exec fab-n1 ..., ./flatnet ctl --dir.")
+  boolean stay;
+
   static final long TOR_ASN = 65001;
   static final int UDP_PORT = 9000;
 
@@ -92,6 +99,11 @@ public final class FabricDemo implements Callable<Integer> {
       Files.createDirectories(dir);
       build();
       checks();
+      if (stay) {
+        System.out.println();
+        System.out.println("fabric demo: staying up (--stay); Ctrl-C cleans up");
+        Thread.sleep(Long.MAX_VALUE);
+      }
       System.out.println();
       System.out.printf(
           Locale.ROOT,
@@ -545,7 +557,7 @@ public final class FabricDemo implements Callable<Integer> {
         src,
         dst,
         receiver.name,
-        line.replaceFirst("^\\S+\\s+", "").trim(),
+        line.contains(" > ") ? line.replaceFirst("^\\S+\\s+", "").trim() : line,
         ok ? "source unchanged" : "FAIL");
   }
 
@@ -713,6 +725,7 @@ public final class FabricDemo implements Callable<Integer> {
     long upAt = System.nanoTime();
     Sh.mustIn(link.tor.ns, "ip", "link", "set", link.torIface, "up");
     boolean back = awaitSessions(60);
+    double sessionsBack = (System.nanoTime() - upAt) / 1e9;
     String ecmp = "";
     long deadline = System.nanoTime() + 30_000_000_000L;
     while (System.nanoTime() < deadline) {
@@ -728,8 +741,10 @@ public final class FabricDemo implements Callable<Integer> {
     }
     System.out.printf(
         Locale.ROOT,
-        "   %s up again: sessions Established and both paths back in %.1f s (%s): %s%n",
+        "   %s up again: sessions Established %s %.1f s, both paths back after %.1f s (%s): %s%n",
         link.torIface,
+        back ? "after" : "NOT within",
+        sessionsBack,
         (System.nanoTime() - upAt) / 1e9,
         ecmp,
         back && both ? "ok" : "FAIL");
@@ -1173,8 +1188,6 @@ public final class FabricDemo implements Callable<Integer> {
       }
       if (demo.frrByDemo) {
         y.append("  frr: {manage: false}\n");
-      } else {
-        y.append("  frr: {runDir: ").append(runDir.resolve("frr")).append("}\n");
       }
       int cpus = Runtime.getRuntime().availableProcessors();
       y.append("workers:\n  cpus: [").append(cpus - 1).append("]\n  idle: backoff\n");
@@ -1195,6 +1208,7 @@ public final class FabricDemo implements Callable<Integer> {
       bgp.append(" bgp router-id ").append(uplinks.get(0).v4).append('\n');
       bgp.append(" no bgp ebgp-requires-policy\n no bgp network import-check\n");
       bgp.append(" no bgp default ipv4-unicast\n timers bgp 1 3\n");
+      bgp.append(" bgp bestpath as-path multipath-relax\n");
       for (Uplink u : uplinks) {
         for (String[] pair : List.of(new String[] {u.torV4, u.v4}, new String[] {u.torV6, u.v6})) {
           String a = pair[0];
@@ -1212,9 +1226,15 @@ public final class FabricDemo implements Callable<Integer> {
         bgp.append("  maximum-paths 8\n");
         for (Uplink u : uplinks) {
           bgp.append("  neighbor ").append(v6 ? u.torV6 : u.torV4).append(" activate\n");
+          if (v6) {
+            bgp.append("  neighbor ").append(u.torV6).append(" route-map global-next-hop in\n");
+          }
         }
         bgp.append(" exit-address-family\n");
       }
+      // The ToR's link-local next hop is on its bridge, which flatnet's TAP is not: use its
+      // global address (flatnet resolves it on the uplink).
+      bgp.append("route-map global-next-hop permit 10\n set ipv6 next-hop prefer-global\n");
       Frr.start(ns, runDir.resolve("frr"), zebra.toString(), bgp.toString(), !demo.staticRoutes);
     }
 
