@@ -256,7 +256,8 @@ public final class FabricDemo implements Callable<Integer> {
     warmUp();
     System.out.println();
     System.out.println(
-        "4. every pod pings every pod (reply ttl: 61 = node, ToR, node; 60 = through both ToRs)");
+        "4. every pod pings every pod (reply ttl: 62 = node, node in a rack; 61 = node, ToR, node;"
+            + " 60 = through both ToRs)");
     matrix(false);
     System.out.println();
     System.out.println("5. the same over IPv6 (hop limit)");
@@ -462,15 +463,19 @@ public final class FabricDemo implements Callable<Integer> {
 
   /**
    * The TTLs a reply from {@code replier}'s pod may arrive with: 64 less one per router on its way
-   * back (the replier's node, one or two ToRs, the sender's node). Node 1's replies may take either
-   * of its paths.
+   * back. In a rack the ToR hands on its nodes' routes with their own next hops (its bridge joins
+   * them), so the reply goes node to node: 62. Across racks: node, ToR B, node1 over its own link
+   * is 61; node, ToR, ToR, node is 60. Node 1's replies may take either of its two paths.
    */
   private Set<Integer> expectedTtls(FabNode sender, FabNode replier) {
-    if (replier.index == 1) {
-      return Set.of(60, 61);
-    }
     boolean sameRack = replier.rack == sender.rack;
-    return Set.of(sameRack || sender.index == 1 ? 61 : 60);
+    if (replier.index == 1) {
+      return sameRack ? Set.of(60, 62) : Set.of(60, 61);
+    }
+    if (sameRack) {
+      return Set.of(62);
+    }
+    return Set.of(sender.index == 1 ? 61 : 60);
   }
 
   private static final Pattern TTL = Pattern.compile("(?:ttl|hlim)=(\\d+)");
@@ -681,12 +686,15 @@ public final class FabricDemo implements Callable<Integer> {
     Sh.mustIn(link.tor.ns, "ip", "link", "set", link.torIface, "down");
     System.out.printf(
         Locale.ROOT,
-        "   %s -> %s (%s): the flow uses %s's uplink %s; %s set down on %s at +2.5 s%n",
+        "   %s -> %s (%s): the flow uses %s's uplink %s (%d vs %d packets in 1 s); %s set down"
+            + " on %s at +2.5 s%n",
         from.pod.name,
         to.pod.name,
         dst,
         from.name,
         link.port,
+        after[used] - before[used],
+        after[1 - used] - before[1 - used],
         link.torIface,
         link.tor.name);
     sender.waitFor(seconds + 10, TimeUnit.SECONDS);
@@ -718,7 +726,13 @@ public final class FabricDemo implements Callable<Integer> {
         sentCount,
         sentCount > 0 ? 100.0 * lost / sentCount : 0,
         movedTo,
-        ok ? "ok" : "FAIL (sender " + sent.strip() + ", receiver " + got.strip() + ")");
+        ok ? "ok" : "FAIL");
+    System.out.printf(
+        Locale.ROOT,
+        "   (sender %s; receiver %s; link down at %d)%n",
+        sent.strip(),
+        got.strip(),
+        down);
     failoverSummary =
         String.format(
             Locale.ROOT, "failover %.2f s, %d datagrams lost at 100/s", outageMs / 1000, lost);
