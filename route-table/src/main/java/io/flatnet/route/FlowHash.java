@@ -26,6 +26,11 @@ public final class FlowHash {
     return protocol == 6 || protocol == 17 || protocol == 132;
   }
 
+  /** The ports word of a flow: {@code sourcePort << 16 | destinationPort}, or 0 without ports. */
+  public static int ports(int protocol, int sourcePort, int destinationPort) {
+    return hasPorts(protocol) ? sourcePort << 16 | destinationPort : 0;
+  }
+
   /** An IPv4 flow's hash; {@code ports} is {@code sourcePort << 16 | destinationPort}, or 0. */
   public static int ipv4(int source, int destination, int protocol, int ports) {
     return of(0, source & 0xFFFF_FFFFL, 0, destination & 0xFFFF_FFFFL, protocol, ports);

@@ -168,6 +168,7 @@ public final class NextHopTable implements NextHops {
 
   @Override
   public boolean hasGroups() {
+    VarHandle.acquireFence(); // the caller's FIB loads before this one (free on x86)
     return groups != 0;
   }
 
@@ -177,7 +178,7 @@ public final class NextHopTable implements NextHops {
     return buckets[hash & (buckets.length - 1)];
   }
 
-  /** The bucket that {@code hash} falls in, for the group of {@code entry}. */
+  @Override
   public int groupBucket(long entry, int hash) {
     int[] buckets = (int[]) BUCKETS.getAcquire(groupBuckets, (int) (entry & MAC_MASK));
     return hash & (buckets.length - 1);

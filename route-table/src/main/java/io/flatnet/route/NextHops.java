@@ -57,6 +57,9 @@ public interface NextHops {
    */
   int groupMember(long entry, int hash);
 
+  /** The bucket of group {@code entry} that {@code hash} falls in (for traces). */
+  int groupBucket(long entry, int hash);
+
   /** Source MAC (the out port's) in the low 48 bits, most significant byte first on the wire. */
   long srcMac(int nextHop);
 }
