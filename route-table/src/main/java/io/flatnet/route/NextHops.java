@@ -49,16 +49,22 @@ public interface NextHops {
    * True while any ECMP group exists (a volatile read). A worker reads it after its bulk lookup: a
    * group next hop it found was created before the route to it was published, so it reads true.
    */
-  boolean hasGroups();
+  default boolean hasGroups() {
+    return false;
+  }
 
   /**
    * The member of the group {@code entry} (a {@link #KIND_GROUP} word) that {@code hash} (a {@link
    * FlowHash}) picks: {@code buckets[hash & (buckets - 1)]} of the group's published bucket array.
    */
-  int groupMember(long entry, int hash);
+  default int groupMember(long entry, int hash) {
+    throw new UnsupportedOperationException("no ECMP groups here");
+  }
 
   /** The bucket of group {@code entry} that {@code hash} falls in (for traces). */
-  int groupBucket(long entry, int hash);
+  default int groupBucket(long entry, int hash) {
+    throw new UnsupportedOperationException("no ECMP groups here");
+  }
 
   /** Source MAC (the out port's) in the low 48 bits, most significant byte first on the wire. */
   long srcMac(int nextHop);
