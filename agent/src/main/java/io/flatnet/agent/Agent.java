@@ -137,6 +137,7 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
   private final CniPods cniPods;
   private final RuntimeRoutes runtimeRoutes;
   private final IpamCollector ipam;
+  private final DataplaneApi dataplane;
   private ConfigWatcher watcher;
   private boolean closed;
 
@@ -145,6 +146,7 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
    */
   public Agent(Options options, DataplaneApi dataplane) throws IOException {
     this.options = options;
+    this.dataplane = dataplane;
     Path stateDir = options.stateDir();
     ConfigValidator validator = options.validator();
     this.configFile = new ConfigFile(options.configFile());
@@ -171,7 +173,8 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
 
   /**
    * Initial reconcile: the same as {@link #reload()}; then follows the {@link Options#peerSource()}
-   * (its changes are applied {@link Options#debounce()} after the first of a burst).
+   * (its changes are applied {@link Options#debounce()} after the first of a burst). Routes of
+   * origin bgp that the dataplane holds (an agent restart) stay until zebra re-sends its table.
    */
   public ApplyResult start() {
     boolean subscribe;
@@ -181,6 +184,15 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
     if (subscribe) {
       // Not under this monitor: a source may call back at once, from its own thread.
       options.peerSource().subscribe(this::peersPublished);
+    }
+    // A restarted agent keeps the BGP routes it finds installed until zebra re-sends them.
+    try {
+      bgp.inherit(
+          dataplane.installed().routes().values().stream()
+              .filter(route -> RouteSpec.ORIGIN_BGP.equals(route.origin()))
+              .toList());
+    } catch (RuntimeException e) {
+      LOG.log(System.Logger.Level.WARNING, "bgp: cannot read the dataplane's routes: " + e);
     }
     ApplyResult r = reload();
     startIpamGc();

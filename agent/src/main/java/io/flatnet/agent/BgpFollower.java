@@ -11,8 +11,11 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -38,6 +41,14 @@ final class BgpFollower {
   private ScheduledFuture<?> refreshDue;
   private String lastSummary;
   private List<String> lastShadowed = List.of();
+
+  /**
+   * BGP routes the dataplane held when the agent started (a restarted agent): kept until zebra has
+   * re-sent its table, or {@link FpmServer#DEFAULT_STALE_HOLD} if it never does, so an agent
+   * restart does not drop them meanwhile.
+   */
+  private List<RouteSpec> inherited = List.of();
+
   private boolean closed;
 
   /**
@@ -71,6 +82,7 @@ final class BgpFollower {
     }
     stopServer();
     if (want == null) {
+      inherited = List.of();
       if (routes.clear() > 0) {
         LOG.log(System.Logger.Level.INFO, "bgp: off; zebra's routes are dropped");
       }
@@ -94,6 +106,39 @@ final class BgpFollower {
     }
   }
 
+  /**
+   * Keeps {@code installedBgpRoutes} (the dataplane's routes of origin bgp at start) in use until
+   * zebra has re-sent its table, for at most {@link FpmServer#DEFAULT_STALE_HOLD}.
+   */
+  synchronized void inherit(List<RouteSpec> installedBgpRoutes) {
+    if (installedBgpRoutes.isEmpty() || closed) {
+      return;
+    }
+    inherited = List.copyOf(installedBgpRoutes);
+    LOG.log(
+        System.Logger.Level.INFO,
+        "bgp: keeping the dataplane's "
+            + inherited.size()
+            + " routes from zebra until zebra re-sends its table");
+    timer.schedule(
+        () -> {
+          synchronized (this) {
+            if (inherited.isEmpty()) {
+              return;
+            }
+            inherited = List.of();
+            LOG.log(
+                System.Logger.Level.WARNING,
+                "bgp: zebra has not sent its table within "
+                    + FpmServer.DEFAULT_STALE_HOLD.toSeconds()
+                    + " s of the agent's start; dropping the routes kept from before");
+          }
+          changed();
+        },
+        FpmServer.DEFAULT_STALE_HOLD.toMillis(),
+        TimeUnit.MILLISECONDS);
+  }
+
   /** Where the FPM server listens (the real port), or null when it does not. */
   synchronized InetSocketAddress listening() {
     return server == null ? null : server.boundAddress();
@@ -113,14 +158,36 @@ final class BgpFollower {
       return List.of();
     }
     BgpRouteSpecs.Result r = BgpRouteSpecs.convert(config, routes.snapshot());
+    if (!inherited.isEmpty() && routes.synced()) {
+      inherited = List.of(); // zebra has re-sent its table: it alone counts now
+    }
+    List<RouteSpec> use = new ArrayList<>(r.routes());
     String summary = r.summary();
+    if (!inherited.isEmpty()) {
+      Set<String> sent = new HashSet<>();
+      r.routes().forEach(route -> sent.add(route.prefix()));
+      Set<String> uplinks = new HashSet<>();
+      config.ports().stream()
+          .filter(p -> "uplink".equals(p.role()))
+          .forEach(p -> uplinks.add(p.name()));
+      int kept = 0;
+      for (RouteSpec old : inherited) {
+        boolean portsLeft =
+            old.effectivePaths().stream().allMatch(path -> uplinks.contains(path.port()));
+        if (portsLeft && sent.add(old.prefix())) {
+          use.add(old);
+          kept++;
+        }
+      }
+      summary += ", " + kept + " kept from before the agent restarted until zebra re-sends them";
+    }
     if (!summary.equals(lastSummary)) {
       lastSummary = summary;
       System.Logger.Level level =
           r.leftOut().isEmpty() ? System.Logger.Level.INFO : System.Logger.Level.WARNING;
       LOG.log(level, "flatnet agent: bgp: " + summary);
     }
-    return r.routes();
+    return List.copyOf(use);
   }
 
   /**

@@ -226,6 +226,31 @@ class AgentBgpTest {
   }
 
   @Test
+  void aRestartedAgentKeepsTheBgpRoutesUntilZebraResendsItsTable() throws Exception {
+    byte[] bytes = recording("nhg-off-connection1.fpm");
+    try (Agent a = agent()) {
+      assertTrue(a.start().ok());
+      try (Socket s = zebra()) {
+        s.getOutputStream().write(Arrays.copyOf(bytes, FIRST_TABLE_BYTES));
+        await("zebra's table", () -> route("fd00:99::/64") != null);
+      }
+    }
+    long generation = dp.installed().generation();
+    try (Agent a = agent()) {
+      assertTrue(a.start().ok());
+      assertEquals(generation, a.generation(), "nothing to apply: zebra's routes are kept");
+      Thread.sleep(300);
+      assertEquals(ECMP, route("10.10.0.0/16"));
+      // zebra connects and re-sends a table of 10.9 and 10.10 only: fd00:99 goes after the resync
+      try (Socket s = zebra()) {
+        s.getOutputStream().write(Arrays.copyOf(bytes, 148));
+        await("the resync", () -> route("fd00:99::/64") == null);
+        assertEquals(ECMP, route("10.10.0.0/16"));
+      }
+    }
+  }
+
+  @Test
   void withoutBgpTheAgentDoesNotListen() throws Exception {
     Files.writeString(config, yaml(port, false));
     try (Agent a = agent()) {

@@ -36,6 +36,7 @@ public final class BgpRoutes {
   private final Map<String, Held<FpmMessage.Route>> routes = new LinkedHashMap<>();
   private final Map<Long, Held<FpmMessage.Nexthop>> nexthops = new HashMap<>();
   private long epoch;
+  private boolean synced;
 
   public BgpRoutes(Runnable onChange) {
     this.onChange = onChange;
@@ -115,12 +116,19 @@ public final class BgpRoutes {
       routes.values().removeIf(h -> h.epoch() < connectionEpoch);
       nexthops.values().removeIf(h -> h.epoch() < connectionEpoch);
       dropped = routesBefore - routes.size();
-      if (before == routes.size() + nexthops.size()) {
+      boolean first = !synced;
+      synced = true;
+      if (before == routes.size() + nexthops.size() && !first) {
         return 0;
       }
     }
     onChange.run();
     return dropped;
+  }
+
+  /** Whether a connection has re-sent zebra's whole table since this table was made. */
+  public synchronized boolean synced() {
+    return synced;
   }
 
   /**
