@@ -4,7 +4,6 @@ import io.flatnet.agent.config.BgpConfig;
 import io.flatnet.agent.config.NodeConfig;
 import io.flatnet.agent.config.PortConfig;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,6 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
 /**
  * Runs a node's FRR: {@code zebra} (with {@code dplane_fpm_nl}, which streams the selected routes
@@ -65,7 +65,7 @@ public final class FrrProcesses implements AutoCloseable {
   }
 
   private final Layout layout;
-  private final PrintStream log;
+  private final Consumer<String> log;
   private FrrConfigWriter.Files files;
   private final Daemon[] daemons;
   private boolean closed;
@@ -91,9 +91,9 @@ public final class FrrProcesses implements AutoCloseable {
   /**
    * @param layout where FRR is and where its files go
    * @param files the config to start with
-   * @param log where lines about starts and exits go ({@code flatnet run: frr: ...})
+   * @param log takes a line about each start and exit ({@code zebra pid 1234 (log ...)})
    */
-  public FrrProcesses(Layout layout, FrrConfigWriter.Files files, PrintStream log) {
+  public FrrProcesses(Layout layout, FrrConfigWriter.Files files, Consumer<String> log) {
     this.layout = layout;
     this.files = files;
     this.log = log;
@@ -125,8 +125,7 @@ public final class FrrProcesses implements AutoCloseable {
   }
 
   private void say(String line) {
-    log.println("frr: " + line);
-    log.flush();
+    log.accept(line);
   }
 
   /** zebra's command line (without the prefix). */

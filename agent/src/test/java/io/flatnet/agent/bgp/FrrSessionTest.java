@@ -301,7 +301,8 @@ class FrrSessionTest {
     assertEquals(tmp.resolve("state").resolve("frr"), layout.runDir());
     assertEquals(List.of("ip", "netns", "exec", nsA), layout.prefix());
     startTor();
-    frr = new FrrProcesses(layout, FrrConfigWriter.write(node), System.out);
+    frr =
+        new FrrProcesses(layout, FrrConfigWriter.write(node), l -> System.out.println("frr: " + l));
     frr.start();
     awaitEstablished("first start");
 
