@@ -29,7 +29,7 @@ import picocli.CommandLine.Spec;
       "  ctl bgp                              the BGP sessions",
       "  ctl bgp show bgp ipv4 unicast        what FRR learnt and selected",
       "  ctl bgp show ip route bgp            what zebra installs (and streams to the agent)",
-      "  ctl bgp show fpm status              zebra's FPM connection to the agent"
+      "  ctl bgp show fpm counters            zebra's FPM connection to the agent"
     })
 public final class BgpCommand implements Callable<Integer> {
   /** What {@code ctl bgp} asks without a command. */
