@@ -149,16 +149,22 @@ final class NodeFrr implements AutoCloseable {
       say("bgp: FRR's directories or namespace changed: starting it again");
       stopFrr();
     }
-    if (frr == null) {
-      frr = new FrrProcesses(layout, FrrConfigWriter.write(node), this::say);
-      frr.start();
-      link(layout.runDir());
-      say("bgp: FRR runs in " + layout.runDir() + " (flatnet ctl bgp --dir " + runDir + ")");
-    } else {
-      String done = frr.reconfigure(node);
-      if (!done.equals("unchanged")) {
-        say("bgp: FRR's config changed: " + done);
+    try {
+      if (frr == null) {
+        frr = new FrrProcesses(layout, FrrConfigWriter.write(node), this::say);
+        frr.start();
+        link(layout.runDir());
+        say("bgp: FRR runs in " + layout.runDir() + " (flatnet ctl bgp --dir " + runDir + ")");
+      } else {
+        String done = frr.reconfigure(node);
+        if (!done.equals("unchanged")) {
+          say("bgp: FRR's config changed: " + done);
+        }
       }
+    } catch (IOException e) {
+      // e.g. the run directory cannot be written: say so, keep the node running; a reload retries
+      say("bgp: FRR not running: " + e);
+      stopFrr();
     }
   }
 

@@ -106,6 +106,35 @@ class NodeFrrTest {
   }
 
   @Test
+  void stopsAnFrrLeftRunningByAKilledSupervisor() throws Exception {
+    Path file = tmp.resolve("node.yaml");
+    Files.writeString(file, yaml(BGP));
+    Path run = Files.createDirectories(tmp.resolve("run"));
+    PrintStream out = new PrintStream(log, true, StandardCharsets.UTF_8);
+    NodeFrr first = new NodeFrr(file, run, tmp.resolve("state"), out, TestConfigs.VALIDATOR);
+    frr = first;
+    first.start(ConfigLoader.load(file));
+    tickUntil(() -> pid("bgpd"), -1, "bgpd started");
+    long zebra = pid("zebra");
+    long bgpd = pid("bgpd");
+    assertNotEquals(-1, zebra);
+    assertNotEquals(-1, bgpd);
+    // the supervisor is gone without closing (SIGKILL): a new one starts on the same directory
+    frr = new NodeFrr(file, run, tmp.resolve("state"), out, TestConfigs.VALIDATOR);
+    try {
+      frr.start(ConfigLoader.load(file));
+      tickUntil(() -> pid("bgpd"), bgpd, "a new bgpd");
+      assertFalse(ProcessHandle.of(zebra).map(ProcessHandle::isAlive).orElse(false));
+      assertFalse(ProcessHandle.of(bgpd).map(ProcessHandle::isAlive).orElse(false));
+      assertNotEquals(-1, pid("zebra"));
+      String text = log.toString(StandardCharsets.UTF_8);
+      assertTrue(text.contains("stopping a zebra left running (pid " + zebra + ")"), text);
+    } finally {
+      first.close();
+    }
+  }
+
+  @Test
   void followsTheConfigFile() throws Exception {
     Path file = tmp.resolve("node.yaml");
     Files.writeString(file, yaml(BGP));
