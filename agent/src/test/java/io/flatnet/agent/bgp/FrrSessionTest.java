@@ -139,15 +139,21 @@ class FrrSessionTest {
     must("ip", "netns", "add", nsA);
     must("ip", "netns", "add", nsB);
     must("ip", "link", "add", vethA, "netns", nsA, "type", "veth", "peer", vethB, "netns", nsB);
+    // A's kernel is set up as flatnet's KernelSide sets up a node's: its addresses as /32 and
+    // /128, everything through a default route on the interface (there the TAP, here the veth),
+    // so the neighbour is not on a connected subnet and resolves only through the default.
+    // B, the ToR, has the subnet.
     for (String[] side :
         new String[][] {
-          {nsA, vethA, "10.99.0.1/24", "fd99::1/64"}, {nsB, vethB, "10.99.0.2/24", "fd99::2/64"}
+          {nsA, vethA, "10.99.0.1/32", "fd99::1/128"}, {nsB, vethB, "10.99.0.2/24", "fd99::2/64"}
         }) {
       must("ip", "-n", side[0], "link", "set", "lo", "up");
       must("ip", "-n", side[0], "addr", "add", side[2], "dev", side[1]);
       must("ip", "-n", side[0], "addr", "add", side[3], "dev", side[1], "nodad");
       must("ip", "-n", side[0], "link", "set", side[1], "up");
     }
+    must("ip", "-n", nsA, "route", "add", "default", "dev", vethA);
+    must("ip", "-n", nsA, "-6", "route", "add", "default", "dev", vethA);
   }
 
   @AfterEach
@@ -286,10 +292,14 @@ class FrrSessionTest {
     }
   }
 
-  /** zebra's "show ip route PREFIX": selected from BGP, through {@code nextHop} only. */
+  /** zebra's "show ip route PREFIX": selected from BGP, installed through {@code nextHop} only. */
   private static boolean viaBgp(String shown, String nextHop) {
+    // "  *   10.99.0.2, via fnbga1 onlink, weight 1": resolved through the kernel's default route
     return shown.contains("Known via \"bgp\"")
-        && shown.contains("* " + nextHop + ", via")
+        && java.util.regex.Pattern.compile(
+                "\\*\\s+" + java.util.regex.Pattern.quote(nextHop) + ", via")
+            .matcher(shown)
+            .find()
         && !shown.contains("fe80:");
   }
 
@@ -324,6 +334,8 @@ class FrrSessionTest {
         () -> viaBgp(vtysh("show ipv6 route fd00:200::/64"), "fd99::2"),
         Duration.ofSeconds(20),
         "A's zebra route to fd00:200::/64 via fd99::2: " + vtysh("show ipv6 route"));
+    // and zebra installed them in A's kernel (as it would on a node, through the TAP)
+    assertTrue(route(nsA, "-4", "10.200.0.0/24").contains("via 10.99.0.2"), route(nsA, "-4", ""));
     assertTrue(route(nsA, "-6", "fd00:200::/64").contains("via fd99::2"), route(nsA, "-6", ""));
 
     // FRR took every line of the config flatnet wrote
