@@ -35,7 +35,8 @@ import picocli.CommandLine.Spec;
       CtlMain.Route.class,
       CtlMain.Trace.class,
       CountersCommand.class,
-      CaptureCommand.class
+      CaptureCommand.class,
+      BgpCommand.class
     },
     description = "Inspect and steer a running flatnet router.")
 public final class CtlMain implements Callable<Integer> {
