@@ -12,8 +12,10 @@ import io.flatnet.agent.config.policy.PolicySection;
 import io.flatnet.agent.config.policy.PolicyValidator;
 import io.flatnet.agent.state.DesiredState;
 import io.flatnet.control.DataplaneApi;
+import io.flatnet.control.RouteSpec;
 import io.flatnet.control.State;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -34,16 +36,19 @@ import java.util.Optional;
  *   <li>{@link #watch()} reloads when the config file's directory changes (debounced, and only if
  *       the file's bytes changed, so ConfigMap symlink swaps work); {@link #reload()} reloads
  *       unconditionally (wire it to SIGHUP).
+ *   <li>With a {@code bgp} section, it listens for zebra's FPM connection and adds the routes FRR
+ *       selected (origin bgp) for prefixes no other source gives ({@link BgpFollower}, debounced
+ *       like the peers; docs/routing.md).
  *   <li>It is the {@link AgentProtocol.Handler} of the control socket: the CNI plugin's pods are
  *       added to the desired state, validated together with the config, and kept under {@code
  *       <stateDir>/pods/} across restarts.
  * </ul>
  *
  * It wires the parts: {@link ConfigFile} and {@link ConfigWatcher} (the file), {@link
- * EffectiveConfig} (what is in use), {@link PeerMerger} (the peer source), {@link CniPods} and
- * {@link RuntimeRoutes} (the control socket's changes), {@link Reconciler} (the dataplane) and
- * {@link IpamCollector}. All state changes are serialised on this object's monitor: the parts are
- * not thread-safe, and their threads call back through it.
+ * EffectiveConfig} (what is in use), {@link PeerMerger} (the peer source), {@link BgpFollower}
+ * (zebra's routes), {@link CniPods} and {@link RuntimeRoutes} (the control socket's changes),
+ * {@link Reconciler} (the dataplane) and {@link IpamCollector}. All state changes are serialised on
+ * this object's monitor: the parts are not thread-safe, and their threads call back through it.
  */
 public final class Agent implements AgentProtocol.Handler, AutoCloseable {
 
@@ -128,9 +133,11 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
   private final EffectiveConfig config;
   private final Reconciler reconciler;
   private final PeerMerger peers;
+  private final BgpFollower bgp;
   private final CniPods cniPods;
   private final RuntimeRoutes runtimeRoutes;
   private final IpamCollector ipam;
+  private final DataplaneApi dataplane;
   private ConfigWatcher watcher;
   private boolean closed;
 
@@ -139,6 +146,7 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
    */
   public Agent(Options options, DataplaneApi dataplane) throws IOException {
     this.options = options;
+    this.dataplane = dataplane;
     Path stateDir = options.stateDir();
     ConfigValidator validator = options.validator();
     this.configFile = new ConfigFile(options.configFile());
@@ -146,6 +154,7 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
     this.config = new EffectiveConfig(RuntimeRoutes.load(stateDir));
     this.reconciler = new Reconciler(dataplane);
     this.peers = new PeerMerger(validator, options.debounce());
+    this.bgp = new BgpFollower(options.debounce(), this::refreshBgp);
     this.cniPods =
         new CniPods(
             options.configFile(),
@@ -164,7 +173,8 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
 
   /**
    * Initial reconcile: the same as {@link #reload()}; then follows the {@link Options#peerSource()}
-   * (its changes are applied {@link Options#debounce()} after the first of a burst).
+   * (its changes are applied {@link Options#debounce()} after the first of a burst). Routes of
+   * origin bgp that the dataplane holds (an agent restart) stay until zebra re-sends its table.
    */
   public ApplyResult start() {
     boolean subscribe;
@@ -174,6 +184,15 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
     if (subscribe) {
       // Not under this monitor: a source may call back at once, from its own thread.
       options.peerSource().subscribe(this::peersPublished);
+    }
+    // A restarted agent keeps the BGP routes it finds installed until zebra re-sends them.
+    try {
+      bgp.inherit(
+          dataplane.installed().routes().values().stream()
+              .filter(route -> RouteSpec.ORIGIN_BGP.equals(route.origin()))
+              .toList());
+    } catch (RuntimeException e) {
+      LOG.log(System.Logger.Level.WARNING, "bgp: cannot read the dataplane's routes: " + e);
     }
     ApplyResult r = reload();
     startIpamGc();
@@ -216,7 +235,9 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
     if (use.equals(config.sourcePeers())) {
       return new ApplyResult.Unchanged(reconciler.generation());
     }
-    State desired = DesiredState.from(EffectiveConfig.withPeers(base, use), runtimePods.configs());
+    State desired =
+        DesiredState.from(
+            EffectiveConfig.withPeers(base, use), runtimePods.configs(), config.bgpRoutes());
     LOG.log(
         System.Logger.Level.INFO,
         "peers changed: "
@@ -261,7 +282,9 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
     }
     State desired =
         DesiredState.from(
-            EffectiveConfig.withPeers(effective, config.sourcePeers()), runtimePods.configs());
+            EffectiveConfig.withPeers(effective, config.sourcePeers()),
+            runtimePods.configs(),
+            config.bgpRoutes());
     ApplyResult r = reconciler.apply(desired);
     if (r.ok()) {
       reconciler.accept(desired);
@@ -298,15 +321,61 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
       LOG.log(System.Logger.Level.WARNING, options.configFile() + ": " + w);
     }
     List<PeerConfig> use = peers.select(effective, runtimePods.configs(), config.sourcePeers());
-    State desired =
-        DesiredState.from(EffectiveConfig.withPeers(effective, use), runtimePods.configs());
+    NodeConfig withPeers = EffectiveConfig.withPeers(effective, use);
+    List<RouteSpec> bgpRoutes = bgp.routesFor(withPeers);
+    State desired = DesiredState.from(withPeers, runtimePods.configs(), bgpRoutes);
     ApplyResult r = reconciler.apply(desired);
     if (r.ok()) {
       config.useFile(loaded);
       reconciler.accept(desired);
       config.useSourcePeers(use);
+      config.useBgpRoutes(bgpRoutes);
+      bgp.reportShadowed(bgpRoutes, desired);
+      if (!closed) {
+        bgp.follow(loaded);
+      }
     }
     return reconciler.record(r);
+  }
+
+  /**
+   * Applies zebra's latest routes now (the FPM server's changes call this, debounced), with the
+   * config in effect. Nothing happens before the first good config or without a {@code bgp}
+   * section.
+   */
+  public synchronized ApplyResult refreshBgp() {
+    bgp.refreshing();
+    if (!config.hasFile() || closed) {
+      return reconciler.lastResult();
+    }
+    NodeConfig current = config.current();
+    List<RouteSpec> bgpRoutes = bgp.routesFor(current);
+    if (bgpRoutes.equals(config.bgpRoutes())) {
+      return new ApplyResult.Unchanged(reconciler.generation());
+    }
+    State desired = DesiredState.from(current, runtimePods.configs(), bgpRoutes);
+    ApplyResult r = reconciler.apply(desired);
+    if (r.ok()) {
+      config.useBgpRoutes(bgpRoutes);
+      reconciler.accept(desired);
+      bgp.reportShadowed(bgpRoutes, desired);
+    }
+    return reconciler.record(r);
+  }
+
+  /** zebra's routes in use, before precedence (those another source gives are not installed). */
+  public synchronized List<RouteSpec> bgpRoutes() {
+    return config.bgpRoutes();
+  }
+
+  /** Where the agent listens for zebra's FPM connection (the real port), or null. */
+  public InetSocketAddress fpmAddress() {
+    return bgp.listening();
+  }
+
+  /** Whether zebra is connected to the agent's FPM server now. */
+  public boolean zebraConnected() {
+    return bgp.zebraConnected();
   }
 
   private ApplyResult rejected(List<ConfigError> errors) {
@@ -420,6 +489,7 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
     synchronized (this) {
       closed = true;
       peers.close();
+      bgp.close();
       ipam.close();
       w = watcher;
       watcher = null;

@@ -100,7 +100,7 @@ final class CniPods {
     }
     RuntimePods.Entry previous = pods.get(r.name());
     ApplyResult result;
-    State desired = DesiredState.from(config.current(), candidate);
+    State desired = DesiredState.from(config.current(), candidate, config.bgpRoutes());
     try {
       // Recorded before applying, so a pod that cannot be recorded is never installed.
       pods.put(new RuntimePods.Entry(r.containerId(), pod));
@@ -151,7 +151,8 @@ final class CniPods {
     }
     State desired;
     if (config.hasFile()) {
-      desired = DesiredState.from(config.current(), pods.configsWith(r.name(), null));
+      desired =
+          DesiredState.from(config.current(), pods.configsWith(r.name(), null), config.bgpRoutes());
     } else {
       // No valid config yet: remove just this pod from what is installed.
       State installed = dataplane.installed();

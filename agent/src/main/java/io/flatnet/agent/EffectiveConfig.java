@@ -5,6 +5,7 @@ import io.flatnet.agent.config.NodeConfig;
 import io.flatnet.agent.config.PeerConfig;
 import io.flatnet.agent.config.RouteConfig;
 import io.flatnet.agent.config.policy.PolicySection;
+import io.flatnet.control.RouteSpec;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -20,6 +21,7 @@ final class EffectiveConfig {
   private List<RouteConfig> runtimeRoutes;
   private List<PeerConfig> sourcePeers = List.of();
   private PolicySection sourcePolicy; // null: the file's own policy section is in effect
+  private List<RouteSpec> bgpRoutes = List.of();
 
   EffectiveConfig(List<RouteConfig> runtimeRoutes) {
     this.runtimeRoutes = List.copyOf(runtimeRoutes);
@@ -52,6 +54,15 @@ final class EffectiveConfig {
 
   void useSourcePeers(List<PeerConfig> peers) {
     sourcePeers = peers;
+  }
+
+  /** The routes from zebra in use (before precedence: DesiredState drops those others give). */
+  List<RouteSpec> bgpRoutes() {
+    return bgpRoutes;
+  }
+
+  void useBgpRoutes(List<RouteSpec> routes) {
+    bgpRoutes = List.copyOf(routes);
   }
 
   PolicySection sourcePolicy() {

@@ -115,7 +115,7 @@ final class RuntimeRoutes {
     if (!errors.isEmpty()) {
       return AgentProtocol.Response.failure(op + ": " + config.describe(errors));
     }
-    State desired = DesiredState.from(effective, pods.configs());
+    State desired = DesiredState.from(effective, pods.configs(), config.bgpRoutes());
     ApplyResult result = reconciler.record(reconciler.apply(desired));
     if (result instanceof ApplyResult.Failed f) {
       return AgentProtocol.Response.failure(op + ": " + f.error());

@@ -17,8 +17,10 @@ import io.flatnet.control.RouteSpec;
 import io.flatnet.control.State;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * Turns a <em>validated</em> config (see {@link io.flatnet.agent.config.ConfigValidator}) into the
@@ -32,7 +34,8 @@ import java.util.Optional;
  *       the node gateways of the pod's address families.
  *   <li>Routes: one {@link RouteSpec} per peer pod CIDR, via the peer's node IP of that family, out
  *       of the uplink port whose subnet holds that IP; one per {@code routes[]} entry; and one per
- *       service CIDR to the host port ({@link #serviceRoutes}).
+ *       service CIDR to the host port ({@link #serviceRoutes}); then the BGP routes from zebra for
+ *       the prefixes that none of these gives (see {@link #from(NodeConfig, Collection, List)}).
  *   <li>Policies: one {@link PolicySpec} per attached pod (config or CNI) that a NetworkPolicy of
  *       the {@code policy} section selects ({@link PolicyCompiler}).
  * </ul>
@@ -42,9 +45,25 @@ public final class DesiredState {
   private DesiredState() {}
 
   /**
+   * The state without BGP routes.
+   *
    * @throws IllegalArgumentException if the config was not valid
    */
   public static State from(NodeConfig config, Collection<PodConfig> runtimePods) {
+    return from(config, runtimePods, List.of());
+  }
+
+  /**
+   * The state with {@code bgpRoutes} (routes of origin bgp, already checked against the config's
+   * uplinks: {@link io.flatnet.agent.bgp.BgpRouteSpecs}). Precedence (docs/routing.md): a prefix
+   * that the config's {@code routes[]} or {@code peers[]}, the Kubernetes Node peers (merged into
+   * {@code peers}) or the Service routes give is theirs; a BGP route adds only a prefix nobody else
+   * gave.
+   *
+   * @throws IllegalArgumentException if the config was not valid
+   */
+  public static State from(
+      NodeConfig config, Collection<PodConfig> runtimePods, List<RouteSpec> bgpRoutes) {
     List<PortSpec> ports = new ArrayList<>();
     for (PortConfig p : config.ports()) {
       List<String> addrs = new ArrayList<>();
@@ -87,6 +106,13 @@ public final class DesiredState {
               RouteSpec.ORIGIN_STATIC));
     }
     routes.addAll(serviceRoutes(config));
+    Set<String> given = new HashSet<>();
+    routes.forEach(r -> given.add(r.prefix()));
+    for (RouteSpec r : bgpRoutes) {
+      if (given.add(r.prefix())) {
+        routes.add(r);
+      }
+    }
     return State.of(0, ports, pods, routes, policies(config, allPods));
   }
 

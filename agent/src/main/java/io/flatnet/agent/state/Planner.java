@@ -7,6 +7,7 @@ import io.flatnet.control.Spec;
 import io.flatnet.control.State;
 import java.lang.reflect.RecordComponent;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -59,17 +60,17 @@ public final class Planner {
       RouteSpec want = desired.routes().get(e.getKey());
       if (want == null) {
         removeRoutes.add(new Operation(Operation.Action.REMOVE, old, null, "removed"));
-      } else if (portGoes(old.port(), desired, replacedPorts)) {
+      } else if (goingPort(old, desired, replacedPorts) != null) {
+        String port = goingPort(old, desired, replacedPorts);
         removeRoutes.add(
-            new Operation(
-                Operation.Action.REMOVE, old, null, "port " + old.port() + " is replaced"));
+            new Operation(Operation.Action.REMOVE, old, null, "port " + port + " is replaced"));
         addRoutes.add(
             new Operation(
                 Operation.Action.ADD,
                 want,
                 null,
                 want.equals(old)
-                    ? "re-added after port " + old.port() + " is replaced"
+                    ? "re-added after port " + port + " is replaced"
                     : "changed: " + changedFields(old, want)));
       } else if (!want.equals(old)) {
         updateRoutes.add(
@@ -113,8 +114,21 @@ public final class Planner {
     return new Plan(generation, ops);
   }
 
-  private static boolean portGoes(String port, State desired, Set<String> replacedPorts) {
-    return !desired.ports().containsKey(port) || replacedPorts.contains(port);
+  /**
+   * The first port of {@code route} (its port, or one of an ECMP route's paths) that goes away or
+   * is replaced, or null.
+   */
+  private static String goingPort(RouteSpec route, State desired, Set<String> replacedPorts) {
+    List<String> ports =
+        route.isMultipath()
+            ? route.paths().stream().map(RouteSpec.Path::port).toList()
+            : Collections.singletonList(route.port());
+    for (String port : ports) {
+      if (port != null && (!desired.ports().containsKey(port) || replacedPorts.contains(port))) {
+        return port;
+      }
+    }
+    return null;
   }
 
   private static <T extends Spec> void diff(

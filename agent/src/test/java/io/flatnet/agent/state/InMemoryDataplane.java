@@ -114,12 +114,20 @@ public final class InMemoryDataplane implements DataplaneApi {
   @Override
   public synchronized void addRoute(RouteSpec route) {
     call("addRoute " + route.prefix());
-    if (!ports.containsKey(route.port())) {
+    if (!hasPorts(route)) {
       throw new IllegalStateException("route on a missing port: " + route);
     }
     if (routes.putIfAbsent(route.prefix(), route) != null) {
       throw new IllegalStateException("route exists: " + route.prefix());
     }
+  }
+
+  /** Whether the route's port, or every port of an ECMP route's paths, exists. */
+  private boolean hasPorts(RouteSpec route) {
+    if (route.isMultipath()) {
+      return route.paths().stream().allMatch(p -> ports.containsKey(p.port()));
+    }
+    return ports.containsKey(route.port());
   }
 
   @Override
@@ -133,7 +141,7 @@ public final class InMemoryDataplane implements DataplaneApi {
   @Override
   public synchronized void replaceRoute(RouteSpec before, RouteSpec after) {
     call("replaceRoute " + after.prefix());
-    if (!before.equals(routes.get(before.prefix())) || !ports.containsKey(after.port())) {
+    if (!before.equals(routes.get(before.prefix())) || !hasPorts(after)) {
       throw new IllegalStateException("replace of " + before + " with " + after);
     }
     routes.put(after.prefix(), after);
