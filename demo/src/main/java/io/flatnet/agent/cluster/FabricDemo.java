@@ -48,10 +48,15 @@ public final class FabricDemo implements Callable<Integer> {
   boolean shortRun;
 
   @Option(
-      names = "--frr-by-demo",
+      names = "--frr-by-flatnet",
       description =
-          "The demo runs each node's zebra and bgpd itself (bgp.frr.manage: false, zebra's"
-              + " dplane_fpm_nl pointed at the agent) instead of flatnet's agent.")
+          "flatnet runs each node's zebra and bgpd (bgp.frr.manage, the config FrrConfigWriter"
+              + " writes) instead of the demo. Fails today: that config keeps eBGP's TTL at 1, which"
+              + " flatnet's host path decrements to 0, and has no update-source for a second uplink"
+              + " (docs/routing.md, 'The two-rack demo').")
+  boolean frrByFlatnet;
+
+  /** The demo runs the nodes' FRR (zebra's dplane_fpm_nl still feeds flatnet's agent). */
   boolean frrByDemo;
 
   @Option(
@@ -59,7 +64,7 @@ public final class FabricDemo implements Callable<Integer> {
       description =
           "flatnet routes the remote pod CIDRs with static routes via the node's ToR, not with the"
               + " routes FRR selects (no FPM, no ECMP): checks the topology and the sessions"
-              + " alone. Implies --frr-by-demo.")
+              + " alone. The demo runs the nodes' FRR.")
   boolean staticRoutes;
 
   @Option(
@@ -83,9 +88,7 @@ public final class FabricDemo implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    if (staticRoutes) {
-      frrByDemo = true;
-    }
+    frrByDemo = staticRoutes || !frrByFlatnet;
     String missing = missingTools();
     if (!missing.isEmpty()) {
       System.err.println("flatnet demo fabric: " + missing);
@@ -233,6 +236,12 @@ public final class FabricDemo implements Callable<Integer> {
         up ? "all up" : "not all up",
         (System.nanoTime() - start) / 1e9);
     printSessions();
+    if (!up && !frrByDemo) {
+      System.out.println(
+          "   (flatnet's FRR config keeps eBGP's TTL at 1; flatnet's host path decrements it, so"
+              + " the node's packets die there: ctl counters shows drop ttl-exceeded; see"
+              + " docs/routing.md, 'The two-rack demo')");
+    }
 
     System.out.println();
     System.out.println(
@@ -244,6 +253,7 @@ public final class FabricDemo implements Callable<Integer> {
     }
 
     if (!staticRoutes) {
+      settle("the ECMP check");
       System.out.println();
       System.out.println("3. node1 (dual-homed) has two equal paths to rack B: ECMP");
       FabNode dual = nodes.get(0);
@@ -254,6 +264,7 @@ public final class FabricDemo implements Callable<Integer> {
     }
 
     warmUp();
+    settle("the ping matrix");
     System.out.println();
     System.out.println(
         "4. every pod pings every pod (reply ttl: 62 = node, node in a rack; 61 = node, ToR, node;"
@@ -271,6 +282,7 @@ public final class FabricDemo implements Callable<Integer> {
     noNat(from, to, true);
 
     if (!staticRoutes) {
+      settle("the spread");
       System.out.println();
       System.out.println(
           "7. flows spread over both of node1's uplinks (packets the ToRs received from node1)");
@@ -280,10 +292,19 @@ public final class FabricDemo implements Callable<Integer> {
       System.out.println();
       System.out.println(
           "8. failover: a UDP flow every 10 ms from pod1 to pod3; the ToR link it uses goes down");
+      settle("the failover");
+      int drops = sessionDrops();
       failover(nodes.get(0), nodes.get(2), false);
       if (!shortRun) {
+        settle("the IPv6 failover");
         failover(nodes.get(0), nodes.get(3), true);
       }
+      System.out.println();
+      System.out.printf(
+          Locale.ROOT,
+          "   BGP session resets before the failover: %d (0 unless the machine starved a hold"
+              + " timer)%n",
+          drops);
     }
   }
 
@@ -307,6 +328,56 @@ public final class FabricDemo implements Callable<Integer> {
       }
     }
     return true;
+  }
+
+  /**
+   * Sessions up, every FIB complete and node1's two paths to rack B in its FIB: the fabric has
+   * converged. Each phase starts from there, so a session that flapped before it (a loaded machine
+   * can starve a 3 s hold timer) does not pass for a failure of the phase.
+   */
+  private void settle(String before) throws InterruptedException {
+    long start = System.nanoTime();
+    long deadline = start + 45_000_000_000L;
+    while (System.nanoTime() < deadline) {
+      if (allEstablished() && nodes.stream().allMatch(this::fibComplete) && ecmpComplete()) {
+        return;
+      }
+      Thread.sleep(300);
+    }
+    System.out.printf(
+        Locale.ROOT, "   (the fabric had not converged within 45 s before %s)%n", before);
+  }
+
+  private boolean ecmpComplete() {
+    if (staticRoutes) {
+      return true;
+    }
+    List<JsonNode> routes = routes(nodes.get(0));
+    for (FabNode remote : nodes.subList(2, 4)) {
+      for (String cidr : List.of(remote.podV4Cidr, remote.podV6Cidr)) {
+        if (paths(routesFor(routes, cidr)).size() != 2) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
+  private static final Pattern DROPPED =
+      Pattern.compile("Connections established \\d+; dropped (\\d+)");
+
+  /** Session resets so far, summed over both ends of every ToR session (FRR's counters). */
+  private int sessionDrops() {
+    int dropped = 0;
+    for (Tor tor : tors) {
+      for (Session s : tor.sessions(this)) {
+        Matcher m = DROPPED.matcher(Frr.vtysh(tor.ns, "show bgp neighbors " + s.address));
+        if (m.find()) {
+          dropped += Integer.parseInt(m.group(1));
+        }
+      }
+    }
+    return dropped;
   }
 
   private void printSessions() {
@@ -491,18 +562,21 @@ public final class FabricDemo implements Callable<Integer> {
       for (FabNode to : nodes) {
         String cell = "-";
         if (from != to) {
-          Sh.Result r =
-              Sh.runIn(
-                  from.pod.ns,
-                  "ping",
-                  v6 ? "-6" : "-4",
-                  "-c",
-                  "2",
-                  "-i",
-                  "0.2",
-                  "-W",
-                  "2",
-                  v6 ? to.pod.v6 : to.pod.v4);
+          Sh.Result r = null;
+          for (int attempt = 0; attempt < 2 && (r == null || !r.ok()); attempt++) {
+            r =
+                Sh.runIn(
+                    from.pod.ns,
+                    "ping",
+                    v6 ? "-6" : "-4",
+                    "-c",
+                    "2",
+                    "-i",
+                    "0.2",
+                    "-W",
+                    "2",
+                    v6 ? to.pod.v6 : to.pod.v4);
+          }
           Matcher ttl = TTL.matcher(r.output());
           if (r.ok() && ttl.find()) {
             int seen = Integer.parseInt(ttl.group(1));
