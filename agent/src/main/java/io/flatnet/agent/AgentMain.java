@@ -73,6 +73,11 @@ public final class AgentMain implements Callable<Integer> {
       for (ConfigError w : ConfigValidator.warnings(c, List.of())) {
         System.err.println("warning: " + w);
       }
+      // Whether FRR is installed is a property of the machine, not the config: flatnet run
+      // refuses to start without it, validate (perhaps on another machine) only warns.
+      for (ConfigError w : ConfigValidator.frrInstalled(c)) {
+        System.err.println("warning: " + w + " (on this machine; flatnet run stops on it)");
+      }
       System.out.printf(
           "%s: ok (node %s: %d ports, %d pods, %d routes, %d pod policies)%n",
           config,

@@ -332,33 +332,44 @@ public final class RouterDataplane implements DataplaneApi {
     return problems;
   }
 
+  /**
+   * Installs a route: one neighbour (a FIB entry to it) or, for an ECMP route, a next-hop group
+   * over its paths. A route for a prefix that is installed already replaces it ({@link
+   * #replaceRoute}).
+   */
   @Override
   public synchronized void addRoute(RouteSpec route) {
-    Integer port = portIds.get(route.port());
-    if (port == null) {
-      throw new IllegalArgumentException("route " + route.prefix() + ": no port " + route.port());
+    RouteSpec installed = routes.get(route.prefix());
+    if (installed != null) {
+      replaceRoute(installed, route);
+      return;
     }
     Object prefix = parsePrefix(route.prefix());
-    String via = route.via();
-    if (via == null) {
-      if (!isHostPrefix(prefix)) {
-        throw new IllegalArgumentException(
-            "route "
-                + route.prefix()
-                + ": an on-link route needs a next hop (via) unless it is a"
-                + " host route");
-      }
-      via = route.prefix().substring(0, route.prefix().indexOf('/'));
-    }
-    routeVia(prefix, port, via);
-    Object viaPrefix = hostPrefix(via);
-    // A node address as the next hop (service CIDRs to the kernel) already has its own route.
-    if (!viaPrefix.equals(prefix)
-        && !ownedAddresses.containsKey(viaPrefix.toString())
-        && neighborHostRoutes.merge(via, 1, Integer::sum) == 1) {
-      routeVia(viaPrefix, port, via);
-    }
+    List<Hop> hops = hops(route, prefix);
+    install(prefix, hops);
+    addHostRoutes(prefix, hops);
     routes.put(route.prefix(), route);
+  }
+
+  /**
+   * Replaces the route for {@code after}'s prefix without a window where the prefix has no route:
+   * an ECMP route that stays ECMP keeps its group, changed in place (paths added, removed or
+   * reweighted; flows of the paths that stay do not move, nothing is lost on them, the FIB is not
+   * touched); any other change is one FIB update. Neighbour host routes follow (new ones first).
+   */
+  @Override
+  public synchronized void replaceRoute(RouteSpec before, RouteSpec after) {
+    RouteSpec installed = routes.get(after.prefix());
+    if (installed == null) {
+      addRoute(after);
+      return;
+    }
+    Object prefix = parsePrefix(after.prefix());
+    List<Hop> hops = hops(after, prefix); // validates before anything changes
+    install(prefix, hops);
+    addHostRoutes(prefix, hops);
+    removeHostRoutes(prefix, hops(installed, prefix));
+    routes.put(after.prefix(), after);
   }
 
   @Override
@@ -367,13 +378,137 @@ public final class RouterDataplane implements DataplaneApi {
     if (installed == null) {
       return;
     }
-    removePrefix(parsePrefix(installed.prefix()));
-    String via = installed.via();
-    if (via != null
-        && neighborHostRoutes.containsKey(via)
-        && neighborHostRoutes.merge(via, -1, Integer::sum) == 0) {
-      neighborHostRoutes.remove(via);
-      removePrefix(hostPrefix(via));
+    Object prefix = parsePrefix(installed.prefix());
+    removePrefix(prefix);
+    removeHostRoutes(prefix, hops(installed, prefix));
+  }
+
+  /** The route spec installed for {@code prefix} (canonical text), or null. */
+  public synchronized RouteSpec route(String prefix) {
+    return routes.get(prefix);
+  }
+
+  /** One path of a route: a neighbour address on a router port, with its weight. */
+  private record Hop(String via, int port, int weight) {}
+
+  /** A route's paths, checked: each port exists and each neighbour is of the prefix's family. */
+  private List<Hop> hops(RouteSpec route, Object prefix) {
+    boolean v6 = prefix instanceof Ipv6Prefix;
+    List<Hop> hops = new ArrayList<>();
+    if (!route.isMultipath()) {
+      Integer port = portIds.get(route.port());
+      if (port == null) {
+        throw new IllegalArgumentException("route " + route.prefix() + ": no port " + route.port());
+      }
+      String via = route.via();
+      if (via == null) {
+        if (!isHostPrefix(prefix)) {
+          throw new IllegalArgumentException(
+              "route "
+                  + route.prefix()
+                  + ": an on-link route needs a next hop (via) unless it is a"
+                  + " host route");
+        }
+        via = route.prefix().substring(0, route.prefix().indexOf('/'));
+      }
+      checkVia(route, via, v6);
+      hops.add(new Hop(via, port, 1));
+      return hops;
+    }
+    for (RouteSpec.Path path : route.paths()) {
+      Integer port = portIds.get(path.port());
+      if (port == null) {
+        throw new IllegalArgumentException(
+            "route "
+                + route.prefix()
+                + ": path via "
+                + path.via()
+                + ": no port "
+                + path.port()
+                + " (ports: "
+                + portIds.keySet()
+                + ")");
+      }
+      checkVia(route, path.via(), v6);
+      hops.add(new Hop(path.via(), port, path.weight()));
+    }
+    return hops;
+  }
+
+  private static void checkVia(RouteSpec route, String via, boolean v6) {
+    if (via.contains(":") != v6) {
+      throw new IllegalArgumentException(
+          "route "
+              + route.prefix()
+              + ": next hop "
+              + via
+              + " is not an IPv"
+              + (v6 ? "6" : "4")
+              + " address");
+    }
+    try {
+      hostPrefix(via);
+    } catch (RuntimeException e) {
+      throw new IllegalArgumentException(
+          "route " + route.prefix() + ": next hop " + via + ": " + e.getMessage());
+    }
+  }
+
+  /** One neighbour: a FIB entry to it; several: a group (changed in place if there is one). */
+  private void install(Object prefix, List<Hop> hops) {
+    if (hops.size() == 1) {
+      routeVia(prefix, hops.get(0).port(), hops.get(0).via());
+      return;
+    }
+    int n = hops.size();
+    int[] ports = new int[n];
+    int[] weights = new int[n];
+    for (int i = 0; i < n; i++) {
+      ports[i] = hops.get(i).port();
+      weights[i] = hops.get(i).weight();
+    }
+    if (prefix instanceof Ipv4Prefix v4) {
+      int[] neighbors = new int[n];
+      for (int i = 0; i < n; i++) {
+        neighbors[i] = Ipv4Prefix.parseAddress(hops.get(i).via());
+      }
+      router.routeMultipath(v4, ports, neighbors, weights);
+    } else {
+      long[] hi = new long[n];
+      long[] lo = new long[n];
+      for (int i = 0; i < n; i++) {
+        long[] address = Ipv6Prefix.parseAddress(hops.get(i).via());
+        hi[i] = address[0];
+        lo[i] = address[1];
+      }
+      router.routeMultipath((Ipv6Prefix) prefix, ports, hi, lo, weights);
+    }
+  }
+
+  /**
+   * Each neighbour's own address (/32, /128) is routed via itself, counted over the routes through
+   * it; a node address as the next hop (service CIDRs to the kernel) already has its own route.
+   */
+  private void addHostRoutes(Object prefix, List<Hop> hops) {
+    for (Hop hop : hops) {
+      Object viaPrefix = hostPrefix(hop.via());
+      if (!viaPrefix.equals(prefix)
+          && !ownedAddresses.containsKey(viaPrefix.toString())
+          && neighborHostRoutes.merge(hop.via(), 1, Integer::sum) == 1) {
+        routeVia(viaPrefix, hop.port(), hop.via());
+      }
+    }
+  }
+
+  private void removeHostRoutes(Object prefix, List<Hop> hops) {
+    for (Hop hop : hops) {
+      String via = hop.via();
+      if (!hostPrefix(via).equals(prefix)
+          && neighborHostRoutes.containsKey(via)
+          && neighborHostRoutes.merge(via, -1, Integer::sum) == 0) {
+        neighborHostRoutes.remove(via);
+        removePrefix(hostPrefix(via));
+      }
     }
   }
 

@@ -8,6 +8,7 @@ import io.flatnet.control.PodKinds;
 import io.flatnet.control.PodSpec;
 import io.flatnet.control.PolicySpec;
 import io.flatnet.control.QueryNames;
+import io.flatnet.control.RouteSpec;
 import io.flatnet.dataplane.AddressChecks;
 import io.flatnet.dataplane.CaptureSpec;
 import io.flatnet.dataplane.DropReason;
@@ -16,6 +17,7 @@ import io.flatnet.dataplane.PolicyTable;
 import io.flatnet.dataplane.PortTable;
 import io.flatnet.dataplane.Router;
 import io.flatnet.dpdk.EthDev;
+import io.flatnet.route.FlowHash;
 import io.flatnet.route.Ipv4Prefix;
 import io.flatnet.route.Ipv6Prefix;
 import io.flatnet.route.NextHopTable;
@@ -196,6 +198,11 @@ public final class RouterQueries implements CommandServer.Queries {
     return portNames().getOrDefault(id, "#" + id);
   }
 
+  /** The route spec behind an installed prefix, or null (pods, addresses, neighbours). */
+  private RouteSpec spec(Object prefix) {
+    return dataplane == null ? null : dataplane.route(prefix.toString());
+  }
+
   /** Installed prefixes, IPv4 first, each by address then length. */
   private List<Map.Entry<Object, Integer>> sortedRoutes() {
     List<Map.Entry<Object, Integer>> routes = new ArrayList<>(router.routes().entrySet());
@@ -219,6 +226,8 @@ public final class RouterQueries implements CommandServer.Queries {
     for (Map.Entry<Object, Integer> e : sortedRoutes()) {
       JsonText.Obj r = out.addObject();
       r.put("prefix", e.getKey().toString());
+      RouteSpec spec = spec(e.getKey());
+      r.put("origin", spec != null ? spec.origin() : "connected");
       describeNextHop(r, e.getValue(), names);
     }
     return out;
@@ -229,8 +238,11 @@ public final class RouterQueries implements CommandServer.Queries {
     Map<Integer, String> names = portNames();
     Map<Integer, List<String>> prefixes = new TreeMap<>();
     for (Map.Entry<Object, Integer> e : sortedRoutes()) {
-      if (hops.neighbourFamily(e.getValue()) != 0) {
-        prefixes.computeIfAbsent(e.getValue(), k -> new ArrayList<>()).add(e.getKey().toString());
+      int[] members = hops.groupMembers(e.getValue()); // an ECMP route: each path's neighbour
+      for (int nh : members != null ? members : new int[] {e.getValue()}) {
+        if (hops.neighbourFamily(nh) != 0) {
+          prefixes.computeIfAbsent(nh, k -> new ArrayList<>()).add(e.getKey().toString());
+        }
       }
     }
     JsonText.Arr out = array();
@@ -243,11 +255,33 @@ public final class RouterQueries implements CommandServer.Queries {
     return out;
   }
 
-  /** nextHop, kind, port, via (a neighbour), state, mac. */
+  /**
+   * nextHop, kind, port, via (a neighbour), state, mac; for an ECMP group, its bucket count and
+   * each path (the member's own description, its weight and buckets).
+   */
   private void describeNextHop(JsonText.Obj r, int nh, Map<Integer, String> names) {
     NextHopTable hops = router.nextHops();
     int kind = hops.kind(nh);
     r.put("nextHop", nh);
+    if (kind == NextHops.KIND_GROUP) {
+      int[] members = hops.groupMembers(nh);
+      int[] weights = hops.groupWeights(nh);
+      int[] buckets = hops.groupBuckets(nh);
+      if (members != null) { // else removed since the lookup
+        r.put("kind", "ecmp");
+        r.put("via", members.length + " paths");
+        r.put("buckets", buckets.length);
+        int[] counts = io.flatnet.route.GroupBuckets.counts(buckets, members);
+        JsonText.Arr paths = r.putArray("paths");
+        for (int m = 0; m < members.length; m++) {
+          JsonText.Obj p = paths.addObject();
+          describeNextHop(p, members[m], names);
+          p.put("weight", weights[m]);
+          p.put("buckets", counts[m]);
+        }
+        return;
+      }
+    }
     r.put(
         "kind",
         switch (kind) {
@@ -255,6 +289,7 @@ public final class RouterQueries implements CommandServer.Queries {
           case NextHops.KIND_RESOLVE -> "resolve";
           case NextHops.KIND_LOCAL -> "local";
           case NextHops.KIND_DROP -> "drop";
+          case NextHops.KIND_GROUP -> "ecmp";
           default -> "no-route";
         });
     if (kind == NextHops.KIND_FORWARD || kind == NextHops.KIND_RESOLVE) {
@@ -402,9 +437,42 @@ public final class RouterQueries implements CommandServer.Queries {
     }
     if (matched != null) {
       t.put("matched", matched.toString());
+      RouteSpec spec = spec(matched);
+      t.put("origin", spec != null ? spec.origin() : "connected");
+    }
+    NextHopTable hops = router.nextHops();
+    long groupEntry = hops.entry(nh);
+    if (NextHopTable.kindOf(groupEntry) == NextHops.KIND_GROUP) {
+      // the workers' pick: the same FlowHash of the same fields, the same bucket lookup
+      int protocol = protocolNumber(proto, v6);
+      int ports = FlowHash.ports(protocol, port("sport", sport), port("dport", dport));
+      int hash;
+      if (v6) {
+        long[] s6 = Ipv6Prefix.parseAddress(src);
+        long[] d6 = Ipv6Prefix.parseAddress(dst);
+        hash = FlowHash.ipv6(s6[0], s6[1], d6[0], d6[1], protocol, ports);
+      } else {
+        hash =
+            FlowHash.ipv4(
+                Ipv4Prefix.parseAddress(src), Ipv4Prefix.parseAddress(dst), protocol, ports);
+      }
+      int member = hops.groupMember(groupEntry, hash);
+      t.put("group", nh);
+      t.put("hash", String.format(Locale.ROOT, "0x%08x", hash));
+      t.put("bucket", hops.groupBucket(groupEntry, hash));
+      JsonText.Obj g = t.putObject("ecmp");
+      describeNextHop(g, nh, names);
+      g.put("member", member);
+      g.put(
+          "flow",
+          "proto "
+              + protocol
+              + (FlowHash.hasPorts(protocol)
+                  ? " sport " + port("sport", sport) + " dport " + port("dport", dport)
+                  : ""));
+      nh = member;
     }
     describeNextHop(t, nh, names);
-    NextHopTable hops = router.nextHops();
     int kind = hops.kind(nh);
     if ((kind == NextHops.KIND_FORWARD || kind == NextHops.KIND_RESOLVE)
         && policy(t, v6, src, dst, inPort, proto, sport, dport)) {

@@ -57,7 +57,14 @@ class LiveTraceMatchesSimulatedTraceTest {
             new Flow("10.9.0.7", "10.3.1.1", "udp", 5000, 53), // held: neighbour unresolved
             new Flow("10.9.0.7", "10.9.0.1", "icmp", 0, 0), // the router answers
             new Flow("10.9.0.7", "10.200.0.1", "udp", 5000, 53), // no route
-            new Flow("10.9.0.7", "10.1.2.3", "tcp", 40001, 22)); // denied by policy
+            new Flow("10.9.0.7", "10.1.2.3", "tcp", 40001, 22), // denied by policy
+            // ECMP over two neighbours (unresolved: held): the live pick is the simulated one
+            new Flow("10.9.0.7", "10.50.0.9", "udp", 6000, 53),
+            new Flow("10.9.0.7", "10.50.0.9", "udp", 6001, 53),
+            new Flow("10.9.0.7", "10.50.0.9", "udp", 6002, 53),
+            new Flow("10.9.0.7", "10.50.0.9", "udp", 6003, 53),
+            new Flow("10.9.0.7", "10.50.0.9", "tcp", 6004, 443),
+            new Flow("10.9.0.8", "10.50.0.9", "tcp", 6005, 443));
     File flowsPcap = new File(dir, "flows.pcap");
     pcap(flowsPcap, flows.stream().map(LiveTraceMatchesSimulatedTraceTest::frame).toList());
     File empty = new File(dir, "empty.pcap");
@@ -82,6 +89,26 @@ class LiveTraceMatchesSimulatedTraceTest {
       router.routeVia(
           Ipv4Prefix.parse("10.3.0.0/16"), uplink, Ipv4Prefix.parseAddress("10.3.0.254"));
       router.addLocalAddress(Ipv4Prefix.parse("10.9.0.1/32"));
+      int uplink2 =
+          router.addPort(
+              new Router.PortSpec(
+                  "uplink2",
+                  "net_pcap_up2"
+                      + ProcessHandle.current().pid()
+                      + ",rx_pcap="
+                      + empty
+                      + ",tx_pcap="
+                      + new File(dir, "up2-out.pcap"),
+                  PortTable.ROLE_UPLINK,
+                  1500,
+                  0,
+                  0,
+                  0));
+      router.routeMultipath(
+          Ipv4Prefix.parse("10.50.0.0/16"),
+          new int[] {uplink, uplink2},
+          new int[] {Ipv4Prefix.parseAddress("10.3.0.1"), Ipv4Prefix.parseAddress("10.4.0.1")},
+          new int[] {1, 3});
       PolicySpec.Rule web =
           new PolicySpec.Rule(
               "ns/web",
@@ -128,7 +155,7 @@ class LiveTraceMatchesSimulatedTraceTest {
       router.stopCapture(spec.session);
       assertTrue(settled(paths, flows.size()), "every flow's packet traced: " + paths);
       RouterQueries queries = new RouterQueries(router, null, Map::of);
-      Map<Integer, String> names = Map.of(uplink, "uplink", pod, "pod-a");
+      Map<Integer, String> names = Map.of(uplink, "uplink", uplink2, "uplink2", pod, "pod-a");
       for (Flow f : flows) {
         List<CaptureFile.Record> live = pathOf(paths, f);
         JsonText.Obj simulated =
@@ -147,22 +174,30 @@ class LiveTraceMatchesSimulatedTraceTest {
   private static void compare(
       Flow f, List<CaptureFile.Record> live, JsonText.Obj simulated, Map<Integer, String> names) {
     String what = f + ": live " + describe(live) + " vs simulated " + simulated;
-    CaptureFile.Record lookup = stage(live, CaptureFile.STAGE_LOOKUP);
+    CaptureFile.Record lookup = lastStage(live, CaptureFile.STAGE_LOOKUP);
     assertEquals(simulated.text("nextHop"), Long.toString(lookup.a()), "next hop: " + what);
+    if (!simulated.text("group").isEmpty()) { // ECMP: the group's lookup, then the member picked
+      CaptureFile.Record group = stage(live, CaptureFile.STAGE_LOOKUP);
+      assertEquals(simulated.text("group"), Long.toString(group.a()), "group: " + what);
+      assertEquals(NextHops.KIND_GROUP, group.b(), what);
+      assertEquals(simulated.text("group"), Long.toString((lookup.b() >>> 8) & 0xFFFF_FFFFL));
+      assertEquals(simulated.text("bucket"), Long.toString(lookup.b() >>> 40), "bucket: " + what);
+    }
+    long lookupKind = lookup.b() & 0xFF; // an ECMP member's lookup also carries group and bucket
     CaptureFile.Record last = live.get(live.size() - 1);
     switch (simulated.text("decision")) {
       case "forward" -> {
-        assertEquals(NextHops.KIND_FORWARD, lookup.b(), what);
+        assertEquals(NextHops.KIND_FORWARD, lookupKind, what);
         assertEquals(CaptureFile.STAGE_TX, last.kind(), what);
         assertEquals(simulated.text("port"), names.get(last.port()), "out port: " + what);
       }
       case "resolve" -> {
-        assertEquals(NextHops.KIND_RESOLVE, lookup.b(), what);
+        assertEquals(NextHops.KIND_RESOLVE, lookupKind, what);
         assertEquals(0, stage(live, CaptureFile.STAGE_NEIGHBOR).a(), "held: " + what);
         assertEquals(simulated.text("port"), names.get(lookup.port()), "via port: " + what);
       }
       case "local" -> {
-        assertEquals(NextHops.KIND_LOCAL, lookup.b(), what);
+        assertEquals(NextHops.KIND_LOCAL, lookupKind, what);
         stage(live, CaptureFile.STAGE_LOCAL);
         assertEquals(CaptureFile.STAGE_TX, last.kind(), what);
         assertEquals("pod-a", names.get(last.port()), "echo reply back: " + what);
@@ -181,6 +216,19 @@ class LiveTraceMatchesSimulatedTraceTest {
       }
       default -> throw new AssertionError("unexpected decision: " + what);
     }
+  }
+
+  private static CaptureFile.Record lastStage(List<CaptureFile.Record> path, int stage) {
+    CaptureFile.Record last = null;
+    for (CaptureFile.Record r : path) {
+      if (r.kind() == stage) {
+        last = r;
+      }
+    }
+    if (last == null) {
+      throw new AssertionError("no " + CaptureFile.stageName(stage) + " in " + describe(path));
+    }
+    return last;
   }
 
   private static CaptureFile.Record stage(List<CaptureFile.Record> path, int stage) {

@@ -3,6 +3,7 @@ package io.flatnet.dataplane;
 import io.flatnet.dpdk.DpdkLayout;
 import io.flatnet.dpdk.Mbuf;
 import io.flatnet.dpdk.NativeMemory;
+import io.flatnet.route.FlowHash;
 import io.flatnet.route.NextHopTable;
 import io.flatnet.route.NextHops;
 
@@ -96,6 +97,9 @@ final class Ipv4Node {
     if (trace != null) {
       trace.lookups(packets, nextHops, count, hops, 4);
     }
+    if (hops.hasGroups()) { // one volatile read per vector when no route is ECMP
+      pickMembers(hops, trace);
+    }
     if (policy.active) { // one branch per vector when no pod has a policy
       filter(hops, inPort, checkSources, ports.role(inPort) == PortTable.ROLE_HOST, trace);
     }
@@ -126,6 +130,41 @@ final class Ipv4Node {
     }
     count = 0;
     next = 0;
+  }
+
+  /**
+   * Replaces each ECMP group next hop of the vector with the member its flow hashes to, so that
+   * everything after (policy, neighbour hold, rewrite, traces) sees an ordinary next hop.
+   */
+  private void pickMembers(NextHops hops, Tap trace) {
+    for (int i = 0; i < count; i++) {
+      long entry = hops.entry(nextHops[i]);
+      if (NextHopTable.kindOf(entry) == NextHops.KIND_GROUP) {
+        int hash = flowHash(packets[i], frames[i], sources[i], destinations[i]);
+        int member = hops.groupMember(entry, hash);
+        if (trace != null) {
+          trace.member(packets[i], nextHops[i], entry, hash, member, hops);
+        }
+        nextHops[i] = member;
+      }
+    }
+  }
+
+  /**
+   * The packet's {@link FlowHash}: addresses, protocol, and the ports of an unfragmented TCP, UDP
+   * or SCTP packet whose first segment holds them.
+   */
+  static int flowHash(long mbuf, long frame, int source, int destination) {
+    long ip = frame + IP;
+    int protocol = NativeMemory.getU8(ip + 9);
+    int ports = 0;
+    if (FlowHash.hasPorts(protocol) && (NativeMemory.getU16Be(ip + 6) & 0x3FFF) == 0) {
+      int headerLength = (NativeMemory.getU8(ip) & 0x0F) << 2;
+      if (Mbuf.dataLength(mbuf) >= IP + headerLength + 4) {
+        ports = NativeMemory.getIntBe(ip + headerLength);
+      }
+    }
+    return FlowHash.ipv4(source, destination, protocol, ports);
   }
 
   /**

@@ -2,6 +2,7 @@ package io.flatnet.dataplane;
 
 import io.flatnet.dpdk.Mbuf;
 import io.flatnet.dpdk.NativeMemory;
+import io.flatnet.route.FlowHash;
 import io.flatnet.route.NextHopTable;
 import io.flatnet.route.NextHops;
 
@@ -104,6 +105,9 @@ final class Ipv6Node {
     if (trace != null) {
       trace.lookups(packets, nextHops, count, hops, 6);
     }
+    if (hops.hasGroups()) { // one volatile read per vector when no route is ECMP
+      pickMembers(hops, trace);
+    }
     if (policy.active) { // one branch per vector when no pod has a policy
       filter(hops, inPort, checkSources, ports.role(inPort) == PortTable.ROLE_HOST, trace);
     }
@@ -134,6 +138,37 @@ final class Ipv6Node {
     }
     count = 0;
     next = 0;
+  }
+
+  /** As the IPv4 node's: each ECMP group next hop becomes the member its flow hashes to. */
+  private void pickMembers(NextHops hops, Tap trace) {
+    for (int i = 0; i < count; i++) {
+      long entry = hops.entry(nextHops[i]);
+      if (NextHopTable.kindOf(entry) == NextHops.KIND_GROUP) {
+        int hash =
+            flowHash(packets[i], sourceHi[i], sourceLo[i], destinationHi[i], destinationLo[i]);
+        int member = hops.groupMember(entry, hash);
+        if (trace != null) {
+          trace.member(packets[i], nextHops[i], entry, hash, member, hops);
+        }
+        nextHops[i] = member;
+      }
+    }
+  }
+
+  /**
+   * The packet's {@link FlowHash}: addresses, next header, and the ports when the next header is
+   * TCP, UDP or SCTP (with an extension header, a fragment header included, no ports). The flow
+   * label is not hashed.
+   */
+  static int flowHash(long mbuf, long srcHi, long srcLo, long dstHi, long dstLo) {
+    long ip = Mbuf.dataAddress(mbuf) + IP;
+    int protocol = NativeMemory.getU8(ip + 6);
+    int ports = 0;
+    if (FlowHash.hasPorts(protocol) && Mbuf.dataLength(mbuf) >= IP + HEADER + 4) {
+      ports = NativeMemory.getIntBe(ip + HEADER);
+    }
+    return FlowHash.ipv6(srcHi, srcLo, dstHi, dstLo, protocol, ports);
   }
 
   /** As the IPv4 node's: policy over the vector, denied packets dropped, the rest compacted. */

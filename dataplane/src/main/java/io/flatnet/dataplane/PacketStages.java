@@ -14,6 +14,19 @@ public final class PacketStages {
     return Ipv4Node.wellFormed(mbuf);
   }
 
+  /**
+   * The ECMP flow hash of the IPv4 packet in {@code mbuf} (addresses, protocol, ports), as the
+   * worker computes it to pick a group's member.
+   */
+  public static int ipv4FlowHash(long mbuf) {
+    long frame = io.flatnet.dpdk.Mbuf.dataAddress(mbuf);
+    return Ipv4Node.flowHash(
+        mbuf,
+        frame,
+        io.flatnet.dpdk.NativeMemory.getIntBe(frame + Ethernet.HEADER + 12),
+        io.flatnet.dpdk.NativeMemory.getIntBe(frame + Ethernet.HEADER + 16));
+  }
+
   /** TTL minus one with the incremental checksum update, and the next hop's MACs. */
   public static void rewriteIpv4(long frame, NextHops hops, int nextHop) {
     Ipv4Node.rewrite(frame, hops, nextHop);

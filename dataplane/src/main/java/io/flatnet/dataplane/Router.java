@@ -396,6 +396,88 @@ public final class Router implements AutoCloseable {
     return install(prefix, nextHop);
   }
 
+  /**
+   * Routes {@code prefix} over several neighbours (ECMP): path {@code i} is neighbour {@code
+   * neighbors[i]} on {@code ports[i]} with weight {@code weights[i]}, resolved by ARP. If the
+   * prefix is already an ECMP route, its group is changed in place (the FIB is not touched; flows
+   * on the paths that stay keep their path, see {@link io.flatnet.route.GroupBuckets}); otherwise a
+   * new group replaces whatever the prefix had (one FIB update).
+   *
+   * @return the group's next hop
+   */
+  public synchronized int routeMultipath(
+      Ipv4Prefix prefix, int[] ports, int[] neighbors, int[] weights) {
+    int[] members = new int[ports.length];
+    int made = 0;
+    try {
+      for (; made < ports.length; made++) {
+        members[made] =
+            nextHops.addNeighbourIpv4(ports[made], neighbors[made], portTable.mac(ports[made]));
+        resolver.track(members[made], ports[made], 4, 0, neighbors[made] & 0xFFFF_FFFFL);
+      }
+    } catch (RuntimeException e) {
+      releaseAll(members, made);
+      throw e;
+    }
+    return installGroup(prefix, members, weights);
+  }
+
+  /** As {@link #routeMultipath(Ipv4Prefix, int[], int[], int[])}, resolved by NDP. */
+  public synchronized int routeMultipath(
+      Ipv6Prefix prefix, int[] ports, long[] hi, long[] lo, int[] weights) {
+    int[] members = new int[ports.length];
+    int made = 0;
+    try {
+      for (; made < ports.length; made++) {
+        members[made] =
+            nextHops.addNeighbourIpv6(ports[made], hi[made], lo[made], portTable.mac(ports[made]));
+        resolver.track(members[made], ports[made], 6, hi[made], lo[made]);
+      }
+    } catch (RuntimeException e) {
+      releaseAll(members, made);
+      throw e;
+    }
+    return installGroup(prefix, members, weights);
+  }
+
+  /** Takes the caller's references on {@code members}, on success or failure. */
+  private int installGroup(Object prefix, int[] members, int[] weights) {
+    Integer current = routeHandles.get(prefix);
+    if (current != null && nextHops.kind(current) == NextHopTable.KIND_GROUP) {
+      int[] before = nextHops.groupMembers(current);
+      try {
+        nextHops.updateGroup(current, members, weights);
+      } catch (RuntimeException e) {
+        releaseAll(members, members.length);
+        throw e;
+      }
+      untrackGone(before);
+      return current;
+    }
+    int group;
+    try {
+      group = nextHops.addGroup(members, weights);
+    } catch (RuntimeException e) {
+      releaseAll(members, members.length);
+      throw e;
+    }
+    return install(prefix, group); // the group holds the members from here
+  }
+
+  private void releaseAll(int[] members, int count) {
+    for (int i = 0; i < count; i++) {
+      release(members[i]);
+    }
+  }
+
+  private void untrackGone(int[] members) {
+    for (int member : members) {
+      if (!nextHops.isLive(member)) {
+        resolver.untrack(member);
+      }
+    }
+  }
+
   /** Routes {@code prefix} out of {@code port} to a known MAC (no resolution). */
   public synchronized int routeDirect(Ipv4Prefix prefix, int port, long mac) {
     return install(prefix, nextHops.addForward(port, mac, portTable.mac(port)));
@@ -446,9 +528,13 @@ public final class Router implements AutoCloseable {
   }
 
   private void release(int nextHop) {
+    int[] members = nextHops.groupMembers(nextHop); // null unless an ECMP group
     nextHops.release(nextHop);
     if (!nextHops.isLive(nextHop)) {
       resolver.untrack(nextHop);
+    }
+    if (members != null) {
+      untrackGone(members);
     }
   }
 

@@ -231,6 +231,22 @@ final class Tap {
     }
   }
 
+  /**
+   * A marked packet's ECMP pick: a second lookup stage for the member, {@code a} its next hop,
+   * {@code b} its kind | group next hop << 8 | bucket << 40 (the group next hop is never 0).
+   */
+  void member(long mbuf, int group, long groupEntry, int hash, int member, NextHops hops) {
+    int id = traceId(mbuf);
+    if (id != 0) {
+      long entry = hops.entry(member);
+      long b =
+          NextHopTable.kindOf(entry)
+              | (long) group << 8
+              | (long) hops.groupBucket(groupEntry, hash) << 40;
+      stage(id, CaptureFile.STAGE_LOOKUP, routedPort(entry), member, b);
+    }
+  }
+
   private static int routedPort(long entry) {
     int kind = NextHopTable.kindOf(entry);
     return kind == NextHops.KIND_FORWARD || kind == NextHops.KIND_RESOLVE

@@ -28,6 +28,16 @@ import java.util.HashMap;
  * When the count drops to zero the index is retired and reused only after a QSBR grace period, so a
  * worker that looked up a stale route still reads a valid entry. Index 0 is {@link #NO_ROUTE}.
  *
+ * <h2>ECMP groups</h2>
+ *
+ * A {@link #KIND_GROUP} entry's word holds a group id; the group's bucket array (bucket → member
+ * next hop, see {@link GroupBuckets}) is an immutable {@code int[]} published with one release
+ * store, so a worker sees one version of it. A group holds one reference on each member; {@link
+ * #updateGroup} republishes the buckets in place (the FIB keeps pointing at the group) and gives
+ * back the references of the members it dropped, which are retired after a grace period as usual,
+ * so a worker still on the old array reads valid members. The old array is left to the GC: workers
+ * only read it. The group id is freed with its entry, after the entry's own grace period.
+ *
  * <p>Writer methods are synchronized (one control plane, uncontended); readers take no lock.
  */
 public final class NextHopTable implements NextHops {
@@ -40,6 +50,7 @@ public final class NextHopTable implements NextHops {
 
   private static final long MAC_MASK = 0xFFFF_FFFF_FFFFL;
   private static final VarHandle WORDS = MethodHandles.arrayElementVarHandle(long[].class);
+  private static final VarHandle BUCKETS = MethodHandles.arrayElementVarHandle(int[][].class);
 
   // Identity kinds for de-duplication.
   private static final int ID_FORWARD = 1;
@@ -47,6 +58,7 @@ public final class NextHopTable implements NextHops {
   private static final int ID_NEIGHBOUR6 = 3;
   private static final int ID_LOCAL = 4;
   private static final int ID_DROP = 5;
+  private static final int ID_GROUP = 6;
 
   private record Key(int id, int port, long a, long b, long srcMac) {}
 
@@ -72,11 +84,33 @@ public final class NextHopTable implements NextHops {
   private int retired;
   private final RetireList retireList = new RetireList();
 
+  // ECMP groups, by group id 1..groupCapacity: buckets published (release), the rest writer-only.
+  private final int[][] groupBuckets;
+  private final int[][] groupMembers;
+  private final int[][] groupWeights;
+  private final int[] freeGroups;
+  private int freeGroupTop;
+  private int groupHighWater;
+  private volatile int groups;
+
   /**
    * @param capacity usable next hops (indexes 1..capacity), at most {@link #MAX_CAPACITY}
    * @param domain the QSBR domain of the workers reading this table
    */
   public NextHopTable(int capacity, QsbrDomain domain) {
+    this(capacity, Math.min(capacity, 1024), domain);
+  }
+
+  /**
+   * @param capacity usable next hops (indexes 1..capacity), at most {@link #MAX_CAPACITY}
+   * @param groupCapacity ECMP groups (each is also a next hop), at most {@code capacity}
+   * @param domain the QSBR domain of the workers reading this table
+   */
+  public NextHopTable(int capacity, int groupCapacity, QsbrDomain domain) {
+    if (groupCapacity < 0 || groupCapacity > capacity) {
+      throw new IllegalArgumentException(
+          "group capacity " + groupCapacity + " out of range [0, " + capacity + "]");
+    }
     if (capacity < 1 || capacity > MAX_CAPACITY) {
       throw new IllegalArgumentException(
           "next-hop capacity " + capacity + " out of range [1, " + MAX_CAPACITY + "]");
@@ -92,6 +126,10 @@ public final class NextHopTable implements NextHops {
     refCounts = new int[n];
     keys = new Key[n];
     free = new int[n];
+    groupBuckets = new int[groupCapacity + 1][];
+    groupMembers = new int[groupCapacity + 1][];
+    groupWeights = new int[groupCapacity + 1][];
+    freeGroups = new int[groupCapacity + 1];
   }
 
   // ---------------------------------------------------------------- read side (lock-free)
@@ -126,6 +164,24 @@ public final class NextHopTable implements NextHops {
   @Override
   public long dstMac(int nextHop) {
     return dstMacOf(entry(nextHop));
+  }
+
+  @Override
+  public boolean hasGroups() {
+    VarHandle.acquireFence(); // the caller's FIB loads before this one (free on x86)
+    return groups != 0;
+  }
+
+  @Override
+  public int groupMember(long entry, int hash) {
+    int[] buckets = (int[]) BUCKETS.getAcquire(groupBuckets, (int) (entry & MAC_MASK));
+    return buckets[hash & (buckets.length - 1)];
+  }
+
+  @Override
+  public int groupBucket(long entry, int hash) {
+    int[] buckets = (int[]) BUCKETS.getAcquire(groupBuckets, (int) (entry & MAC_MASK));
+    return hash & (buckets.length - 1);
   }
 
   @Override
@@ -238,6 +294,140 @@ public final class NextHopTable implements NextHops {
   }
 
   /**
+   * An ECMP group over {@code members} (live FORWARD or RESOLVE next hops, 2..{@value
+   * GroupBuckets#MAX_MEMBERS} of them, distinct) with {@code weights} (1..{@value
+   * GroupBuckets#MAX_WEIGHT}). The group takes over the caller's reference on each member (given
+   * back when the group goes); the returned index holds one reference for the caller, as for the
+   * other kinds. Groups are never shared between routes.
+   */
+  public synchronized int addGroup(int[] members, int[] weights) {
+    checkGroup(members, weights);
+    if (freeGroupTop == 0 && groupHighWater == groupMembers.length - 1) {
+      retireList.runReady(domain);
+      if (freeGroupTop == 0 && !retireList.isEmpty()) {
+        retireList.drain(domain);
+      }
+      if (freeGroupTop == 0) {
+        throw new RouteTableFullException("ECMP group table", groupMembers.length - 1, "");
+      }
+    }
+    int group = freeGroupTop > 0 ? freeGroups[--freeGroupTop] : ++groupHighWater;
+    groupMembers[group] = members.clone();
+    groupWeights[group] = weights.clone();
+    BUCKETS.setRelease(groupBuckets, group, GroupBuckets.initial(members, weights));
+    int nh;
+    try {
+      nh = addOrReuse(new Key(ID_GROUP, 0, group, 0, 0), word(KIND_GROUP, 0, group), 0, 0, 0, 0);
+    } catch (RuntimeException e) {
+      freeGroup(group);
+      throw e;
+    }
+    groups = groups + 1; // volatile: before any route to it is published
+    return nh;
+  }
+
+  /**
+   * Changes group {@code nextHop}'s members and weights in place, with the least movement of flows
+   * ({@link GroupBuckets#update}): the new bucket array is published with one release store, the
+   * FIB is not touched. Takes over the caller's reference on each of {@code members} and gives back
+   * the group's references on its previous members.
+   *
+   * @return how many buckets now send to a different member
+   */
+  public synchronized int updateGroup(int nextHop, int[] members, int[] weights) {
+    checkLive(nextHop);
+    if (kindOf(words[nextHop]) != KIND_GROUP) {
+      throw new IllegalArgumentException("next hop " + nextHop + " is not an ECMP group");
+    }
+    checkGroup(members, weights);
+    int group = (int) (words[nextHop] & MAC_MASK);
+    int[] old = groupBuckets[group];
+    int[] buckets =
+        GroupBuckets.update(old, groupMembers[group], groupWeights[group], members, weights);
+    int[] previous = groupMembers[group];
+    groupMembers[group] = members.clone();
+    groupWeights[group] = weights.clone();
+    BUCKETS.setRelease(groupBuckets, group, buckets);
+    for (int member : previous) {
+      release(member); // retired only after a grace period: a worker on the old array is safe
+    }
+    int moved = 0;
+    for (int i = 0; i < buckets.length; i++) {
+      if (buckets[i] != old[i & (old.length - 1)]) {
+        moved++;
+      }
+    }
+    return moved;
+  }
+
+  /** The members of group {@code nextHop}, or null if it is not a group. */
+  public synchronized int[] groupMembers(int nextHop) {
+    return isGroup(nextHop) ? groupMembers[groupId(nextHop)].clone() : null;
+  }
+
+  /** The weights of group {@code nextHop}'s members, or null if it is not a group. */
+  public synchronized int[] groupWeights(int nextHop) {
+    return isGroup(nextHop) ? groupWeights[groupId(nextHop)].clone() : null;
+  }
+
+  /** The published buckets of group {@code nextHop} (a copy), or null if it is not a group. */
+  public synchronized int[] groupBuckets(int nextHop) {
+    return isGroup(nextHop) ? groupBuckets[groupId(nextHop)].clone() : null;
+  }
+
+  /** ECMP groups in use or waiting for their grace period. */
+  public int groupCount() {
+    return groups;
+  }
+
+  private boolean isGroup(int nextHop) {
+    return nextHop > 0
+        && nextHop <= capacity
+        && refCounts[nextHop] > 0
+        && kindOf(words[nextHop]) == KIND_GROUP;
+  }
+
+  private int groupId(int nextHop) {
+    return (int) (words[nextHop] & MAC_MASK);
+  }
+
+  private void checkGroup(int[] members, int[] weights) {
+    if (groupMembers.length == 1) {
+      throw new IllegalArgumentException("this next-hop table has no room for ECMP groups");
+    }
+    if (members.length < 2 || members.length > GroupBuckets.MAX_MEMBERS) {
+      throw new IllegalArgumentException(
+          "an ECMP group has 2.." + GroupBuckets.MAX_MEMBERS + " members, not " + members.length);
+    }
+    if (weights.length != members.length) {
+      throw new IllegalArgumentException(
+          members.length + " members but " + weights.length + " weights");
+    }
+    for (int m = 0; m < members.length; m++) {
+      checkLive(members[m]);
+      int kind = kindOf(words[members[m]]);
+      if (kind != KIND_FORWARD && kind != KIND_RESOLVE) {
+        throw new IllegalArgumentException(
+            "ECMP member " + members[m] + " is of kind " + kind + ", not a neighbour");
+      }
+      if (weights[m] < 1 || weights[m] > GroupBuckets.MAX_WEIGHT) {
+        throw new IllegalArgumentException(
+            "weight " + weights[m] + " outside 1.." + GroupBuckets.MAX_WEIGHT);
+      }
+      if (GroupBuckets.indexOf(members, members[m]) != m) {
+        throw new IllegalArgumentException("ECMP member " + members[m] + " appears twice");
+      }
+    }
+  }
+
+  private void freeGroup(int group) {
+    BUCKETS.setRelease(groupBuckets, group, null);
+    groupMembers[group] = null;
+    groupWeights[group] = null;
+    freeGroups[freeGroupTop++] = group;
+  }
+
+  /**
    * The neighbour is resolved: the entry becomes {@link #KIND_FORWARD} with {@code dstMac}, in one
    * atomic store. Also used when the neighbour's MAC changes.
    */
@@ -272,6 +462,11 @@ public final class NextHopTable implements NextHops {
   public synchronized void release(int nextHop) {
     checkLive(nextHop);
     if (--refCounts[nextHop] == 0) {
+      if (kindOf(words[nextHop]) == KIND_GROUP) {
+        for (int member : groupMembers[groupId(nextHop)]) {
+          release(member); // retired in the same grace period as the group
+        }
+      }
       byKey.remove(keys[nextHop]);
       keys[nextHop] = null;
       live--;
@@ -287,6 +482,10 @@ public final class NextHopTable implements NextHops {
   }
 
   private void free(int nextHop) {
+    if (kindOf(words[nextHop]) == KIND_GROUP) {
+      freeGroup(groupId(nextHop));
+      groups = groups - 1;
+    }
     WORDS.setRelease(words, nextHop, 0L);
     srcMacs[nextHop] = 0;
     neighbourHi[nextHop] = 0;

@@ -25,6 +25,13 @@ public interface NextHops {
   int KIND_DROP = 4;
 
   /**
+   * An ECMP group: the entry's low 48 bits are a group id; {@link #groupMember} picks the member
+   * (an ordinary FORWARD/RESOLVE next hop) for a flow's hash. Workers replace it before anything
+   * else looks at the kind.
+   */
+  int KIND_GROUP = 5;
+
+  /**
    * The entry's state word (kind, port, destination MAC), read once: decode it with {@link
    * NextHopTable#kindOf}, {@link NextHopTable#portOf} and {@link NextHopTable#dstMacOf}, so that
    * one decision sees one consistent entry.
@@ -37,6 +44,27 @@ public interface NextHops {
 
   /** Destination MAC in the low 48 bits, most significant byte first on the wire. */
   long dstMac(int nextHop);
+
+  /**
+   * True while any ECMP group exists (a volatile read). A worker reads it after its bulk lookup: a
+   * group next hop it found was created before the route to it was published, so it reads true.
+   */
+  default boolean hasGroups() {
+    return false;
+  }
+
+  /**
+   * The member of the group {@code entry} (a {@link #KIND_GROUP} word) that {@code hash} (a {@link
+   * FlowHash}) picks: {@code buckets[hash & (buckets - 1)]} of the group's published bucket array.
+   */
+  default int groupMember(long entry, int hash) {
+    throw new UnsupportedOperationException("no ECMP groups here");
+  }
+
+  /** The bucket of group {@code entry} that {@code hash} falls in (for traces). */
+  default int groupBucket(long entry, int hash) {
+    throw new UnsupportedOperationException("no ECMP groups here");
+  }
 
   /** Source MAC (the out port's) in the low 48 bits, most significant byte first on the wire. */
   long srcMac(int nextHop);

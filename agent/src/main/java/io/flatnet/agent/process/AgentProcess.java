@@ -41,13 +41,18 @@ import picocli.CommandLine.Option;
  * forwarding, and the new agent diffs its desired state against what the dataplane holds, so an
  * unchanged node sees no change at all. When the dataplane restarts, the agent applies the whole
  * state again.
+ *
+ * <p>It does not run FRR: with a {@code bgp:} section, {@code flatnet run} runs zebra and bgpd
+ * beside it ({@link NodeFrr}); an agent run alone needs the operator to run FRR, with zebra's
+ * {@code dplane_fpm_nl} pointed at {@code bgp.fpm} (docs/routing.md).
  */
 @Command(
     name = "flatnet agent",
     mixinStandardHelpOptions = true,
     description =
         "Runs the agent on a node config: it drives the dataplane process of --dir and serves the"
-            + " CNI plugin and ctl.")
+            + " CNI plugin and ctl. It does not run FRR (flatnet run does; alone, run FRR"
+            + " yourself).")
 public final class AgentProcess implements Callable<Integer> {
   @Option(names = "--config", required = true, description = "The node config YAML.")
   Path config;
@@ -193,6 +198,15 @@ public final class AgentProcess implements Callable<Integer> {
               : PolicyFeed.follow(policies, Duration.ofMillis(200), agent::usePolicySource);
       ApplyResult first = agent.start();
       System.out.println("flatnet agent: " + node.node().name() + ": " + first);
+      if (node.bgpEnabled()) {
+        System.out.println(
+            "flatnet agent: bgp: FRR is not run by the agent: `flatnet run` runs it"
+                + " (bgp.frr.manage); with the agent alone, run zebra with dplane_fpm_nl pointed at "
+                + node.bgp().fpm().address()
+                + " port "
+                + node.bgp().fpm().port()
+                + " yourself (docs/routing.md)");
+      }
       // Host ports the dataplane kept (a restarted agent) get their kernel end checked too.
       kernel.applyAll();
       agent.watch();

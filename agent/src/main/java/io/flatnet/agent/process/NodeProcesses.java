@@ -181,8 +181,8 @@ public final class NodeProcesses {
   }
 
   /**
-   * The pid {@link NodeSupervisor} last reported for {@code what} ({@code "agent"} or {@code
-   * "dataplane"}) in its output {@code log}, or -1.
+   * The pid {@link NodeSupervisor} last reported for {@code what} ({@code "agent"}, {@code
+   * "dataplane"}, or FRR's {@code "zebra"} and {@code "bgpd"}) in its output {@code log}, or -1.
    */
   public static long reportedPid(Path log, String what) throws IOException {
     long pid = -1;
@@ -197,9 +197,10 @@ public final class NodeProcesses {
   }
 
   /**
-   * Stops a supervisor started with its output in {@code log}: SIGTERM (it stops the agent, then
-   * the dataplane), SIGKILL after {@code grace}; children it could not stop are killed too, so none
-   * outlives it (a real node leaves that to systemd or the kubelet, which kill the whole cgroup).
+   * Stops a supervisor started with its output in {@code log}: SIGTERM (it stops FRR, the agent,
+   * then the dataplane), SIGKILL after {@code grace}; children it could not stop are killed too, so
+   * none outlives it (a real node leaves that to systemd or the kubelet, which kill the whole
+   * cgroup).
    */
   public static void stopSupervisor(Process supervisor, Path log, Duration grace)
       throws InterruptedException {
@@ -207,6 +208,8 @@ public final class NodeProcesses {
     try {
       children.add(reportedPid(log, "agent"));
       children.add(reportedPid(log, "dataplane"));
+      children.add(reportedPid(log, "zebra"));
+      children.add(reportedPid(log, "bgpd"));
     } catch (IOException | RuntimeException e) {
       // no log: no children either
     }

@@ -1,7 +1,10 @@
 package io.flatnet.agent.process;
 
+import io.flatnet.agent.Agent;
+import io.flatnet.agent.config.ConfigError;
 import io.flatnet.agent.config.ConfigException;
 import io.flatnet.agent.config.ConfigLoader;
+import io.flatnet.agent.config.ConfigValidator;
 import io.flatnet.agent.config.NodeConfig;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -21,12 +24,18 @@ import picocli.CommandLine.Option;
  * process, waits until it serves its command channel, starts the agent, and keeps both running: an
  * agent that exits is started again (the dataplane forwards on meanwhile, and the new agent finds
  * everything in place); a dataplane that exits is started again and the agent applies the whole
- * state to it. SIGHUP goes to the agent (reload); SIGTERM stops the agent, then the dataplane.
+ * state to it. With a {@code bgp:} section ({@code bgp.frr.manage}, the default), FRR's zebra and
+ * bgpd are its third child ({@link NodeFrr}): started after the agent, restarted if they exit,
+ * reconfigured when the bgp section changes. SIGHUP goes to the agent (reload) and to FRR's config;
+ * SIGTERM stops FRR (the neighbours withdraw the node's routes), then the agent, then the
+ * dataplane.
  */
 @Command(
     name = "flatnet run --config",
     mixinStandardHelpOptions = true,
-    description = "Runs a node: the dataplane process and the agent, restarted if they exit.")
+    description =
+        "Runs a node: the dataplane process, the agent and, with a bgp section, FRR's zebra and"
+            + " bgpd; each restarted if it exits.")
 public final class NodeSupervisor implements Callable<Integer> {
   @Option(names = "--config", required = true, description = "The node config YAML.")
   Path config;
@@ -60,6 +69,7 @@ public final class NodeSupervisor implements Callable<Integer> {
   private volatile Process dataplane;
   private volatile Process agent;
   private volatile boolean stopping;
+  private NodeFrr frr;
 
   public static void main(String[] args) {
     System.exit(new CommandLine(new NodeSupervisor()).execute(args));
@@ -77,6 +87,14 @@ public final class NodeSupervisor implements Callable<Integer> {
     } catch (ConfigException e) {
       System.err.println("flatnet run: " + e.getMessage());
       return 2;
+    }
+    if (NodeFrr.managed(node)) {
+      List<ConfigError> missing = NodeFrr.checkInstalled(node);
+      if (!missing.isEmpty()) {
+        System.err.println(
+            "flatnet run: " + new ConfigException(config.toString(), missing).getMessage());
+        return 2;
+      }
     }
     NodeProcesses.Classpaths cp;
     try {
@@ -114,12 +132,20 @@ public final class NodeSupervisor implements Callable<Integer> {
                   stopped.countDown();
                 },
                 "flatnet-run-stop"));
+    NodeFrr nodeFrr =
+        new NodeFrr(
+            config,
+            dir,
+            stateDir != null ? stateDir : Agent.Options.DEFAULT_STATE_DIR,
+            System.out,
+            ConfigValidator.forThisMachine());
     HangUpSignal.onHangUp(
         () -> {
           Process a = agent;
           if (a != null && a.isAlive()) {
             signal("HUP", a.pid());
           }
+          nodeFrr.requestReload();
         });
     dataplane = start(NodeProcesses.dataplaneCommand(List.of(), cp, dataplaneArgs));
     if (!NodeProcesses.awaitDataplane(dir, dataplane, DATAPLANE_START)) {
@@ -133,6 +159,12 @@ public final class NodeSupervisor implements Callable<Integer> {
     say("dataplane pid " + dataplane.pid());
     agent = start(NodeProcesses.agentCommand(List.of(), cp, agentArgs));
     say("agent pid " + agent.pid());
+    synchronized (this) {
+      if (!stopping) {
+        frr = nodeFrr;
+        nodeFrr.start(node);
+      }
+    }
     long deadline = seconds == 0 ? Long.MAX_VALUE : System.nanoTime() + seconds * 1_000_000_000L;
     long agentBackoff = 200;
     long agentStarted = System.nanoTime();
@@ -165,6 +197,11 @@ public final class NodeSupervisor implements Callable<Integer> {
         agentStarted = System.nanoTime();
         say("agent pid " + agent.pid());
       }
+      synchronized (this) {
+        if (!stopping && frr != null) {
+          frr.tick();
+        }
+      }
     }
     stopping = true;
     stopAll();
@@ -175,8 +212,15 @@ public final class NodeSupervisor implements Callable<Integer> {
     return new ProcessBuilder(command).inheritIO().start();
   }
 
-  /** The agent first (it may be mid-plan), then the dataplane; each gets 10 s to stop. */
+  /**
+   * FRR first (its sessions close: the neighbours route around the node before it stops
+   * forwarding), then the agent (it may be mid-plan), then the dataplane; each gets 10 s to stop.
+   */
   private synchronized void stopAll() {
+    if (frr != null) {
+      frr.close();
+      frr = null;
+    }
     for (Process p : new Process[] {agent, dataplane}) {
       if (p != null && p.isAlive()) {
         p.destroy();

@@ -39,6 +39,51 @@ public record BgpConfig(
     frr = frr == null ? FrrConfig.DEFAULT : frr;
   }
 
+  /** The highest 4-byte AS number. */
+  public static final long MAX_ASN = 4_294_967_295L;
+
+  /**
+   * The router id to use: {@link #routerId}, or else the node's first IPv4 address, uplink ports
+   * first (in {@code ports} order), then the other ports; null if there is none.
+   */
+  public String routerIdFor(NodeConfig node) {
+    if (routerId != null) {
+      return routerId.trim();
+    }
+    IpAddress first = firstIpv4(node, true);
+    if (first == null) {
+      first = firstIpv4(node, false);
+    }
+    return first == null ? null : first.toString();
+  }
+
+  private static IpAddress firstIpv4(NodeConfig node, boolean uplinks) {
+    for (PortConfig port : node.ports()) {
+      if (port == null || "uplink".equals(port.role()) != uplinks) {
+        continue;
+      }
+      for (String text : port.addresses()) {
+        try {
+          IfAddress a = IfAddress.parse(text == null ? null : text.trim());
+          if (a.address().isV4()) {
+            return a.address();
+          }
+        } catch (IllegalArgumentException e) {
+          // reported by the validator
+        }
+      }
+    }
+    return null;
+  }
+
+  /** The prefixes to announce: {@link #advertise}, or else the node's {@code node.podCIDRs}. */
+  public List<String> advertiseFor(NodeConfig node) {
+    if (!advertise.isEmpty() || node.node() == null) {
+      return advertise;
+    }
+    return node.node().podCIDRs();
+  }
+
   /**
    * One BGP session.
    *

@@ -53,6 +53,18 @@ public final class ConfigValidator {
   /** The router's port on the shared pod bridge (bridge pods): no config port may take it. */
   public static final String SEGMENT_PORT = PodKinds.SEGMENT_PORT;
 
+  /** FRR's {@code maximum-paths}: up to 16 equal paths per prefix (flatnet's groups hold 16). */
+  public static final int MAX_BGP_PATHS = 16;
+
+  /** FRR's neighbour description is at most 80 characters. */
+  public static final int MAX_BGP_DESCRIPTION = 80;
+
+  /** The longest socket name FRR makes in {@code bgp.frr.runDir}. */
+  static final String LONGEST_FRR_SOCKET = "zserv.api";
+
+  /** The FRR daemons flatnet runs from {@code bgp.frr.binDir}. */
+  public static final List<String> FRR_DAEMONS = List.of("zebra", "bgpd");
+
   public static final Set<String> MODES = Set.of("client", "server");
   public static final Set<String> IDLE = Set.of(WorkersConfig.BUSY_SPIN, WorkersConfig.BACKOFF);
 
@@ -167,11 +179,44 @@ public final class ConfigValidator {
     }
     r.peers(config.peers());
     r.routes(config.routes());
+    if (config.bgp() != null) {
+      r.bgp(config);
+    }
     r.workers(config.workers());
     r.kubernetes(config.kubernetes());
     r.agent(config.agent());
     r.errors.addAll(PolicyValidator.validate(config.policy()));
     return List.copyOf(r.errors);
+  }
+
+  /**
+   * With {@code bgp.frr.manage}: an error for each FRR daemon ({@link #FRR_DAEMONS}) that is not an
+   * executable file in {@code bgp.frr.binDir}. Not part of {@link #validate}, which checks a config
+   * for any machine: the process that runs FRR (flatnet run) checks this at its start.
+   */
+  public static List<ConfigError> frrInstalled(NodeConfig config) {
+    return frrInstalled(config, p -> Files.isRegularFile(p) && Files.isExecutable(p));
+  }
+
+  static List<ConfigError> frrInstalled(
+      NodeConfig config, java.util.function.Predicate<Path> executable) {
+    if (config.bgp() == null || !config.bgp().frr().manage()) {
+      return List.of();
+    }
+    String bin = config.bgp().frr().binDir();
+    List<String> missing =
+        FRR_DAEMONS.stream().filter(d -> !executable.test(Path.of(bin, d))).toList();
+    if (missing.isEmpty()) {
+      return List.of();
+    }
+    return List.of(
+        new ConfigError(
+            "bgp.frr.binDir",
+            bin,
+            "no "
+                + String.join(" or ", missing)
+                + " there: install FRR (Debian: apt-get install frr), point bgp.frr.binDir at its"
+                + " daemons, or run FRR yourself with bgp.frr.manage: false"));
   }
 
   /**
@@ -834,6 +879,155 @@ public final class ConfigValidator {
           }
         }
       }
+    }
+
+    void bgp(NodeConfig config) {
+      BgpConfig bgp = config.bgp();
+      asn("bgp.asn", bgp.asn());
+      if (bgp.routerId() != null) {
+        IpAddress id = address("bgp.routerId", bgp.routerId());
+        if (id != null && !id.isV4()) {
+          error("bgp.routerId", bgp.routerId(), "must be an IPv4 address (BGP's router id)");
+        }
+      } else if (bgp.routerIdFor(config) == null) {
+        error(
+            "bgp.routerId",
+            null,
+            "required: the node has no IPv4 address in ports[].addresses to take it from");
+      }
+      if (bgp.neighbors().isEmpty()) {
+        error(
+            "bgp.neighbors", null, "at least one neighbour is required (the top-of-rack switches)");
+      }
+      Map<IpAddress, String> neighbors = new HashMap<>();
+      for (int i = 0; i < bgp.neighbors().size(); i++) {
+        String p = "bgp.neighbors[" + i + "]";
+        BgpConfig.BgpNeighbor n = bgp.neighbors().get(i);
+        if (n == null) {
+          error(p, null, "empty neighbour entry");
+          continue;
+        }
+        IpAddress a = address(p + ".address", n.address());
+        if (a != null) {
+          String before = neighbors.putIfAbsent(a, p);
+          if (before != null) {
+            error(p + ".address", n.address(), "duplicate neighbour: also " + before);
+          } else if (a.isLinkLocal()) {
+            error(
+                p + ".address",
+                n.address(),
+                "link-local neighbours are not supported: flatnet cannot use link-local next"
+                    + " hops; use the neighbour's address on the uplink subnet");
+          } else if (onLinkUplink(a) == null) {
+            error(
+                p + ".address",
+                n.address(),
+                "not on-link on any uplink port (uplink subnets: " + uplinkSubnets() + ")");
+          } else if (ownAddress(a) != null) {
+            error(
+                p + ".address", n.address(), "is this node's own address (" + ownAddress(a) + ")");
+          }
+        }
+        asn(p + ".asn", n.asn());
+        String d = n.description();
+        if (d != null) {
+          if (d.isBlank()) {
+            error(p + ".description", d, "empty (leave it out)");
+          } else if (d.length() > MAX_BGP_DESCRIPTION
+              || d.chars().anyMatch(c -> c < 0x20 || c == 0x7f)) {
+            error(
+                p + ".description",
+                d,
+                "at most "
+                    + MAX_BGP_DESCRIPTION
+                    + " characters on one line, no control characters (it is a line of FRR's"
+                    + " config)");
+          }
+        }
+      }
+      Map<IpNet, String> advertised = new HashMap<>();
+      for (int i = 0; i < bgp.advertise().size(); i++) {
+        String p = "bgp.advertise[" + i + "]";
+        String text = bgp.advertise().get(i);
+        IpNet n = net(p, text);
+        if (n == null) {
+          continue;
+        }
+        if (!n.toString().equals(text.trim())) {
+          error(p, text, "not in canonical form: write " + n);
+        }
+        String before = advertised.putIfAbsent(n, p);
+        if (before != null) {
+          error(p, text, "duplicate prefix: also " + before);
+        }
+      }
+      int paths = bgp.maximumPaths();
+      if (paths < 1 || paths > MAX_BGP_PATHS) {
+        error("bgp.maximumPaths", Integer.toString(paths), "out of range 1.." + MAX_BGP_PATHS);
+      }
+      int keepalive = bgp.keepalive();
+      int hold = bgp.hold();
+      if (keepalive < 1 || keepalive > 65535) {
+        error("bgp.keepalive", Integer.toString(keepalive), "out of range 1..65535 (seconds)");
+      }
+      if (hold != 0 && (hold < 3 || hold > 65535)) {
+        error(
+            "bgp.hold",
+            Integer.toString(hold),
+            "must be 0 (no hold timer) or 3..65535 seconds (RFC 4271)");
+      } else if (hold != 0 && hold <= keepalive) {
+        error(
+            "bgp.hold",
+            Integer.toString(hold),
+            "must be more than bgp.keepalive ("
+                + keepalive
+                + "); usually three times it, e.g. "
+                + (3 * keepalive));
+      }
+      address("bgp.fpm.address", bgp.fpm().address());
+      int port = bgp.fpm().port();
+      if (port < 1 || port > 65535) {
+        error("bgp.fpm.port", Integer.toString(port), "out of range 1..65535");
+      }
+      BgpConfig.FrrConfig frr = bgp.frr();
+      if (frr.binDir().isBlank() || !frr.binDir().startsWith("/")) {
+        error("bgp.frr.binDir", frr.binDir(), "must be an absolute path");
+      } else {
+        safe("bgp.frr.binDir", frr.binDir(), true, " (it is on FRR's command lines)");
+      }
+      String run = frr.runDir();
+      if (run != null) {
+        if (run.isBlank() || !run.startsWith("/")) {
+          error("bgp.frr.runDir", run, "must be an absolute path");
+        } else if (safe("bgp.frr.runDir", run, true, " (it is on FRR's command lines)")) {
+          int bytes = (run + "/" + LONGEST_FRR_SOCKET).getBytes(StandardCharsets.UTF_8).length;
+          if (bytes > MAX_SOCKET_PATH_BYTES) {
+            error(
+                "bgp.frr.runDir",
+                run,
+                "too long: FRR's sockets there ("
+                    + LONGEST_FRR_SOCKET
+                    + ") would take "
+                    + bytes
+                    + " bytes; a unix socket path is at most "
+                    + MAX_SOCKET_PATH_BYTES);
+          }
+        }
+      }
+    }
+
+    void asn(String path, Long asn) {
+      if (asn == null) {
+        error(path, null, "required (an AS number, 1.." + BgpConfig.MAX_ASN + ")");
+      } else if (asn < 1 || asn > BgpConfig.MAX_ASN) {
+        error(path, asn.toString(), "out of range 1.." + BgpConfig.MAX_ASN);
+      }
+    }
+
+    /** The path of the port address that is {@code a}, or null. */
+    String ownAddress(IpAddress a) {
+      String use = ipUses.get(a);
+      return use != null && use.startsWith("ports[") ? use : null;
     }
 
     void kubernetes(KubernetesConfig k) {

@@ -35,7 +35,8 @@ import picocli.CommandLine.Spec;
       CtlMain.Route.class,
       CtlMain.Trace.class,
       CountersCommand.class,
-      CaptureCommand.class
+      CaptureCommand.class,
+      BgpCommand.class
     },
     description = "Inspect and steer a running flatnet router.")
 public final class CtlMain implements Callable<Integer> {
@@ -164,6 +165,35 @@ public final class CtlMain implements Callable<Integer> {
     }
   }
 
+  /**
+   * {@code show routes}: one row per prefix with its origin; an ECMP route's row is followed by one
+   * row per path (weight, buckets of the group, neighbour state).
+   */
+  static void routes(JsonNode rows, PrintWriter out) {
+    com.fasterxml.jackson.databind.node.ArrayNode flat =
+        com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.arrayNode();
+    for (JsonNode row : rows) {
+      flat.add(row);
+      JsonNode paths = row.path("paths");
+      for (int i = 0; i < paths.size(); i++) {
+        com.fasterxml.jackson.databind.node.ObjectNode path =
+            ((com.fasterxml.jackson.databind.node.ObjectNode) paths.get(i)).deepCopy();
+        path.put("prefix", (i == paths.size() - 1 ? "  └ " : "  ├ ") + "path " + (i + 1));
+        path.put(
+            "weight",
+            path.path("weight").asText()
+                + " ("
+                + path.path("buckets").asText()
+                + "/"
+                + row.path("buckets").asText()
+                + ")");
+        flat.add(path);
+      }
+    }
+    table(
+        flat, out, "prefix", "origin", "kind", "port", "via", "weight", "state", "mac", "nextHop");
+  }
+
   /** {@code show policies}: one block per policed pod, then each policy's flows allowed. */
   static void policies(JsonNode d, PrintWriter o) {
     o.printf(
@@ -290,7 +320,7 @@ public final class CtlMain implements Callable<Integer> {
                 common,
                 AgentProtocol.Request.of(AgentProtocol.SHOW_ROUTES),
                 () -> out.println("no routes"),
-                (d, o) -> table(d, o, "prefix", "kind", "port", "via", "state", "mac", "nextHop"));
+                CtlMain::routes);
         case "neighbors", "neighbours" ->
             run(
                 common,

@@ -108,12 +108,14 @@ final class LiveTrace implements LiveCapture.Sink {
       case CaptureFile.STAGE_PARSED ->
           r.a() == 4 ? "ipv4" : r.a() == 6 ? "ipv6" : "family " + r.a();
       case CaptureFile.STAGE_LOOKUP ->
-          "next hop "
-              + r.a()
-              + " ("
-              + kind((int) r.b())
-              + ")"
-              + (r.port() == CaptureFile.NO_PORT ? "" : " via port " + port(r.port()));
+          (r.b() >>> 8) != 0
+              ? member(r)
+              : "next hop "
+                  + r.a()
+                  + " ("
+                  + kind((int) r.b())
+                  + ")"
+                  + (r.port() == CaptureFile.NO_PORT ? "" : " via port " + port(r.port()));
       case CaptureFile.STAGE_NEIGHBOR ->
           r.a() == 1
               ? "resolved " + LiveCapture.mac(r.b())
@@ -135,6 +137,20 @@ final class LiveTrace implements LiveCapture.Sink {
     };
   }
 
+  /** An ECMP pick: {@code b} is the member's kind | group next hop << 8 | bucket << 40. */
+  private String member(CaptureFile.Record r) {
+    return "ecmp: group "
+        + ((r.b() >>> 8) & 0xFFFF_FFFFL)
+        + " bucket "
+        + (r.b() >>> 40)
+        + " -> next hop "
+        + r.a()
+        + " ("
+        + kind((int) (r.b() & 0xFF))
+        + ")"
+        + (r.port() == CaptureFile.NO_PORT ? "" : " via port " + port(r.port()));
+  }
+
   /** NextHops.KIND_* names. */
   static String kind(int kind) {
     return switch (kind) {
@@ -142,6 +158,7 @@ final class LiveTrace implements LiveCapture.Sink {
       case 2 -> "resolve";
       case 3 -> "local";
       case 4 -> "drop";
+      case 5 -> "ecmp group";
       default -> "no-route";
     };
   }
