@@ -13,6 +13,7 @@ cleanup() {
   [ -n "${listener:-}" ] && kill "$listener" 2>/dev/null || true
   sleep 0.5
   ip netns del "$ns" 2>/dev/null || true
+  rm -rf "$work"
 }
 trap cleanup EXIT
 

@@ -125,6 +125,20 @@ class BgpRouteSpecsTest {
         replay(decode("nhg-on-connection1.fpm")), replay(decode("nhg-on-connection2.fpm")));
   }
 
+  @Test
+  void aWeightedBgpRouteFromZebra() throws Exception {
+    BgpRouteSpecs.Result r = replay(decode("bgp-weights.fpm"));
+    assertEquals(
+        List.of(
+            RouteSpec.multipath(
+                "10.77.0.0/16",
+                List.of(new Path("192.168.1.1", "up0", 25), new Path("192.168.2.1", "up1", 75)),
+                BGP)),
+        r.routes());
+    assertEquals(3, r.ignored());
+    assertEquals("1 route from zebra (1 ECMP), 3 kernel/connected ignored", r.summary());
+  }
+
   // ---------------------------------------------------------------- edge cases
 
   static Route bgp(String prefix, NextHop... hops) {

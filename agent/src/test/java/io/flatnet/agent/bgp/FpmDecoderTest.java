@@ -147,6 +147,36 @@ class FpmDecoderTest {
   }
 
   @Test
+  void decodesAWeightedBgpRouteFromZebra() throws Exception {
+    // bgpd with two paths of 100 and 300 Mbps link bandwidth (record-bgp-weights.sh)
+    List<FpmMessage> messages = DECODER.decodeAll(recording("bgp-weights.fpm"));
+    Route single =
+        new Route(
+            false,
+            "10.77.0.0/16",
+            254,
+            186,
+            1,
+            20,
+            List.of(new NextHop(ip("192.168.1.1"), 318, 1)),
+            0);
+    Route weighted =
+        new Route(
+            false,
+            "10.77.0.0/16",
+            254,
+            186,
+            1,
+            20,
+            List.of(
+                new NextHop(ip("192.168.1.1"), 318, 25), new NextHop(ip("192.168.2.1"), 320, 75)),
+            0);
+    assertEquals(
+        List.of(single, new Route(true, "10.77.0.0/16", 254, 186, 0, 20, List.of(), 0), weighted),
+        messages.subList(3, 6));
+  }
+
+  @Test
   void weightsComeFromRtnhHops() throws Exception {
     byte[] multipath =
         concat(
