@@ -299,6 +299,11 @@ public final class FabricDemo implements Callable<Integer> {
         settle("the IPv6 failover");
         failover(nodes.get(0), nodes.get(3), true);
       }
+      settle("the pings after the failover");
+      System.out.println();
+      System.out.println(
+          "9. after the failover and the link's return, every pod still reaches every pod");
+      afterFailover();
       System.out.println();
       System.out.printf(
           Locale.ROOT,
@@ -594,6 +599,51 @@ public final class FabricDemo implements Callable<Integer> {
       }
       System.out.println(row);
     }
+  }
+
+  /** Every pair over IPv4 and IPv6 once more: neighbours that failed while a link was down. */
+  private void afterFailover() {
+    List<String> failed = new ArrayList<>();
+    int pairs = 0;
+    for (FabNode from : nodes) {
+      for (FabNode to : nodes) {
+        if (from == to) {
+          continue;
+        }
+        for (boolean v6 : List.of(false, true)) {
+          pairs++;
+          String dst = v6 ? to.pod.v6 : to.pod.v4;
+          boolean ok = false;
+          for (int attempt = 0; attempt < 3 && !ok; attempt++) {
+            ok =
+                Sh.runIn(
+                        from.pod.ns,
+                        "ping",
+                        v6 ? "-6" : "-4",
+                        "-c",
+                        "2",
+                        "-i",
+                        "0.2",
+                        "-W",
+                        "2",
+                        dst)
+                    .ok();
+          }
+          if (!ok) {
+            failed.add(from.pod.name + " -> " + dst);
+          }
+        }
+      }
+    }
+    if (!failed.isEmpty()) {
+      failures++;
+    }
+    System.out.printf(
+        Locale.ROOT,
+        "   %d of %d pairs (IPv4 and IPv6) answer%s%n",
+        pairs - failed.size(),
+        pairs,
+        failed.isEmpty() ? ": ok" : ": FAIL: " + String.join(", ", failed));
   }
 
   private void noNat(Pod sender, Pod receiver, boolean v6) throws Exception {
@@ -997,6 +1047,10 @@ public final class FabricDemo implements Callable<Integer> {
       Sh.mustIn(ns, "ip", "link", "set", "lo", "up");
       Sh.mustIn(ns, "sysctl", "-qw", "net.ipv4.ip_forward=1");
       Sh.mustIn(ns, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1");
+      // A link set down keeps its IPv6 addresses (Linux drops them by default), as a switch port
+      // does: node1's link to ToR B comes back with its address after the failover.
+      Sh.mustIn(ns, "sysctl", "-qw", "net.ipv6.conf.all.keep_addr_on_down=1");
+      Sh.mustIn(ns, "sysctl", "-qw", "net.ipv6.conf.default.keep_addr_on_down=1");
       Sh.mustIn(ns, "ip", "link", "add", "br0", "type", "bridge");
       // The ToR's own packets (BGP) leave with a full checksum: flatnet's af_packet port on the
       // other end of the veth gets them as they are.
