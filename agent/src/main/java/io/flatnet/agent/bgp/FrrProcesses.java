@@ -443,12 +443,17 @@ public final class FrrProcesses implements AutoCloseable {
             vtyshDir.toString(),
             run.resolve(FrrConfigWriter.Files.BGPD).toString()));
     Path out = run.resolve("reload.log");
-    Process p =
-        new ProcessBuilder(command)
-            .redirectErrorStream(true)
-            .redirectOutput(ProcessBuilder.Redirect.appendTo(out.toFile()))
-            .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-            .start();
+    Process p;
+    try {
+      p =
+          new ProcessBuilder(command)
+              .redirectErrorStream(true)
+              .redirectOutput(ProcessBuilder.Redirect.appendTo(out.toFile()))
+              .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+              .start();
+    } catch (IOException e) {
+      return "cannot run " + script + " (python3?): " + e.getMessage();
+    }
     if (!p.waitFor(60, TimeUnit.SECONDS)) {
       p.destroyForcibly();
       return "frr-reload.py took more than 60 s (" + out + ")";
