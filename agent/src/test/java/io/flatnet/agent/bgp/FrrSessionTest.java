@@ -341,8 +341,8 @@ class FrrSessionTest {
     // FRR took every line of the config flatnet wrote
     for (String d : List.of("zebra", "bgpd")) {
       String log = Files.readString(layout.runDir().resolve(d + ".log"));
-      assertFalse(log.contains("No such command"), d + ".log:\n" + log);
-      assertFalse(log.contains("Error"), d + ".log:\n" + log);
+      // "No such command on config line 7: ...", "Command incomplete on config line ..."
+      assertFalse(log.contains("on config line"), d + ".log:\n" + log);
     }
 
     // bgpd dies: started again, sessions come back
