@@ -31,6 +31,7 @@ final class NeighborResolver implements MessageHandler {
     final Key key;
     final List<Integer> nextHops = new ArrayList<>();
     final NeighborEntry nud = new NeighborEntry(timers);
+    long lastRetry;
 
     Neighbor(Key key) {
       this.key = key;
@@ -40,6 +41,7 @@ final class NeighborResolver implements MessageHandler {
     public void install(long mac) {
       for (int nextHop : nextHops) {
         NeighborResolver.this.nextHops.resolve(nextHop, mac);
+        NeighborResolver.this.nextHops.setDown(nextHop, false); // back in its ECMP groups
         resolved++;
       }
     }
@@ -48,6 +50,8 @@ final class NeighborResolver implements MessageHandler {
     public void withdraw() {
       for (int nextHop : nextHops) {
         NeighborResolver.this.nextHops.unresolve(nextHop);
+        // ECMP groups stop sending to it (only its flows move); age() keeps asking for it
+        NeighborResolver.this.nextHops.setDown(nextHop, true);
       }
       failed++;
     }
@@ -169,11 +173,31 @@ final class NeighborResolver implements MessageHandler {
     }
   }
 
-  /** Runs every neighbour's unreachability detection; call at least once per retransmit time. */
+  /**
+   * Runs every neighbour's unreachability detection; call at least once per retransmit time. A
+   * failed neighbour that ECMP groups skip gets no packets to wait for it, so nothing would ask for
+   * it again: it is asked here, by broadcast or multicast, once per retransmit time, and its answer
+   * puts it back in its groups.
+   */
   synchronized void age(long now) {
     for (Neighbor neighbor : neighbors.values()) {
       neighbor.nud.tick(now, neighbor);
+      if (neighbor.nud.state() == NeighborEntry.State.INCOMPLETE
+          && now - neighbor.lastRetry >= timers.retransNanos()
+          && skipped(neighbor)) {
+        neighbor.lastRetry = now;
+        neighbor.probe(-1);
+      }
     }
+  }
+
+  private boolean skipped(Neighbor neighbor) {
+    for (int nextHop : neighbor.nextHops) {
+      if (nextHops.isDown(nextHop)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** How often {@link #age} should run. */

@@ -214,12 +214,9 @@ class EcmpWorkerTest {
     return got;
   }
 
-  /**
-   * With a group route the worker allocates nothing either (ECMP pick, IPv4), and a rough cost: the
-   * worker loop's ns per packet over net_ring with the group against a plain next hop.
-   */
+  /** With a group route the worker allocates nothing either (the ECMP pick, IPv4, many flows). */
   @Test
-  void workerAllocatesNothingWithEcmpAndTheCostIsSmall() {
+  void workerAllocatesNothingWithEcmp() {
     MbufArray mbufs = new MbufArray(arena, 32);
     AgentRunner runner =
         new AgentRunner(new BusySpinIdleStrategy(), Throwable::printStackTrace, null, worker);
@@ -230,26 +227,10 @@ class EcmpWorkerTest {
       int[] perPort = new int[2];
       pump(mbufs, seenOn, perPort, 100_000);
       long before = threads.getThreadAllocatedBytes(thread.threadId());
-      long t0 = System.nanoTime();
-      long cpu0 = threads.getThreadCpuTime(thread.threadId());
       pump(mbufs, seenOn, perPort, 300_000);
-      long groupNanos = System.nanoTime() - t0;
       long after = threads.getThreadAllocatedBytes(thread.threadId());
       assertEquals(0, after - before, "worker allocated bytes while forwarding over a group");
-
-      routes.fib4.add(Ipv4Prefix.parse("10.50.0.0/16"), memberA); // the same traffic, no group
-      routes.hops.retain(memberA);
-      pump(mbufs, seenOn, perPort, 100_000);
-      long t1 = System.nanoTime();
-      pump(mbufs, seenOn, perPort, 300_000);
-      long plainNanos = System.nanoTime() - t1;
-      System.out.printf(
-          "ECMP cost (net_ring, test thread sends and drains, load %s): group %.1f ns/packet,"
-              + " plain %.1f ns/packet%n",
-          java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage(),
-          groupNanos / 300_000.0,
-          plainNanos / 300_000.0);
-      assertTrue(cpu0 >= 0);
+      assertTrue(perPort[0] > 0 && perPort[1] > 0, "both paths used");
     } finally {
       runner.close();
     }

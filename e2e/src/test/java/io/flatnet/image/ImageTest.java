@@ -58,6 +58,15 @@ class ImageTest {
   }
 
   @Test
+  void frrIsInTheImageForTheBgpSection() throws Exception {
+    Result frr =
+        NodeImage.shInImage(
+            "test -x /usr/lib/frr/zebra && test -x /usr/lib/frr/bgpd && command -v vtysh"
+                + " && ls /usr/lib/x86_64-linux-gnu/frr/modules/dplane_fpm_nl.so");
+    assertEquals(0, frr.exit(), frr.output());
+  }
+
+  @Test
   void validatesAndPlansTheDocsExampleConfig() throws Exception {
     String config = NodeImage.docsExampleConfig();
     // The config goes into the container on stdin, then the launcher checks it there.

@@ -88,6 +88,9 @@ public final class NextHopTable implements NextHops {
   private final int[][] groupBuckets;
   private final int[][] groupMembers;
   private final int[][] groupWeights;
+  private final int[][] groupActive; // the members the buckets send to: those not down
+  private final int[][] groupActiveWeights;
+  private final boolean[] down; // by next hop: its neighbour failed (NUD); groups skip it
   private final int[] freeGroups;
   private int freeGroupTop;
   private int groupHighWater;
@@ -129,6 +132,9 @@ public final class NextHopTable implements NextHops {
     groupBuckets = new int[groupCapacity + 1][];
     groupMembers = new int[groupCapacity + 1][];
     groupWeights = new int[groupCapacity + 1][];
+    groupActive = new int[groupCapacity + 1][];
+    groupActiveWeights = new int[groupCapacity + 1][];
+    down = new boolean[n];
     freeGroups = new int[groupCapacity + 1];
   }
 
@@ -314,7 +320,10 @@ public final class NextHopTable implements NextHops {
     int group = freeGroupTop > 0 ? freeGroups[--freeGroupTop] : ++groupHighWater;
     groupMembers[group] = members.clone();
     groupWeights[group] = weights.clone();
-    BUCKETS.setRelease(groupBuckets, group, GroupBuckets.initial(members, weights));
+    int[][] active = active(members, weights);
+    groupActive[group] = active[0];
+    groupActiveWeights[group] = active[1];
+    BUCKETS.setRelease(groupBuckets, group, GroupBuckets.initial(active[0], active[1]));
     int nh;
     try {
       nh = addOrReuse(new Key(ID_GROUP, 0, group, 0, 0), word(KIND_GROUP, 0, group), 0, 0, 0, 0);
@@ -342,12 +351,10 @@ public final class NextHopTable implements NextHops {
     checkGroup(members, weights);
     int group = (int) (words[nextHop] & MAC_MASK);
     int[] old = groupBuckets[group];
-    int[] buckets =
-        GroupBuckets.update(old, groupMembers[group], groupWeights[group], members, weights);
     int[] previous = groupMembers[group];
     groupMembers[group] = members.clone();
     groupWeights[group] = weights.clone();
-    BUCKETS.setRelease(groupBuckets, group, buckets);
+    int[] buckets = republish(group);
     for (int member : previous) {
       release(member); // retired only after a grace period: a worker on the old array is safe
     }
@@ -358,6 +365,76 @@ public final class NextHopTable implements NextHops {
       }
     }
     return moved;
+  }
+
+  /**
+   * Marks a neighbour next hop down (its neighbour failed unreachability detection) or up again.
+   * Every group with it as a member republishes its buckets without it (only its buckets move, to
+   * the other members, as for a removed path) or with it again (it takes back about its share); a
+   * group whose members are all down sends to all of them (packets wait for the neighbours, which
+   * keeps them probed). The reference counts and the configured members do not change.
+   */
+  public synchronized void setDown(int nextHop, boolean isDown) {
+    if (nextHop <= 0 || nextHop > capacity || refCounts[nextHop] == 0 || down[nextHop] == isDown) {
+      return;
+    }
+    down[nextHop] = isDown;
+    for (int group = 1; group <= groupHighWater; group++) {
+      if (groupMembers[group] != null && GroupBuckets.indexOf(groupMembers[group], nextHop) >= 0) {
+        republish(group);
+      }
+    }
+  }
+
+  /** Whether {@link #setDown} marked the next hop down. */
+  public synchronized boolean isDown(int nextHop) {
+    return nextHop > 0 && nextHop <= capacity && down[nextHop];
+  }
+
+  /** Whether {@code nextHop} is a member of a live group. */
+  public synchronized boolean isGroupMember(int nextHop) {
+    for (int group = 1; group <= groupHighWater; group++) {
+      if (groupMembers[group] != null && GroupBuckets.indexOf(groupMembers[group], nextHop) >= 0) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** The group's buckets over its members that are up, from its current ones; published. */
+  private int[] republish(int group) {
+    int[][] active = active(groupMembers[group], groupWeights[group]);
+    int[] buckets =
+        GroupBuckets.update(
+            groupBuckets[group],
+            groupActive[group],
+            groupActiveWeights[group],
+            active[0],
+            active[1]);
+    groupActive[group] = active[0];
+    groupActiveWeights[group] = active[1];
+    BUCKETS.setRelease(groupBuckets, group, buckets);
+    return buckets;
+  }
+
+  /** The members that are not down and their weights; all of them if every one is down. */
+  private int[][] active(int[] members, int[] weights) {
+    int up = 0;
+    for (int member : members) {
+      up += down[member] ? 0 : 1;
+    }
+    if (up == 0 || up == members.length) {
+      return new int[][] {members.clone(), weights.clone()};
+    }
+    int[] m = new int[up];
+    int[] w = new int[up];
+    for (int i = 0, j = 0; i < members.length; i++) {
+      if (!down[members[i]]) {
+        m[j] = members[i];
+        w[j++] = weights[i];
+      }
+    }
+    return new int[][] {m, w};
   }
 
   /** The members of group {@code nextHop}, or null if it is not a group. */
@@ -424,6 +501,8 @@ public final class NextHopTable implements NextHops {
     BUCKETS.setRelease(groupBuckets, group, null);
     groupMembers[group] = null;
     groupWeights[group] = null;
+    groupActive[group] = null;
+    groupActiveWeights[group] = null;
     freeGroups[freeGroupTop++] = group;
   }
 
@@ -487,6 +566,7 @@ public final class NextHopTable implements NextHops {
       groups = groups - 1;
     }
     WORDS.setRelease(words, nextHop, 0L);
+    down[nextHop] = false;
     srcMacs[nextHop] = 0;
     neighbourHi[nextHop] = 0;
     neighbourLo[nextHop] = 0;

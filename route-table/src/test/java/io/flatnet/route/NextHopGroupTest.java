@@ -257,6 +257,52 @@ class NextHopGroupTest {
     assertEquals(0, t.size());
   }
 
+  @Test
+  void aMemberMarkedDownIsSkippedResilientlyAndComesBack() {
+    NextHopTable t = new NextHopTable(16, new QsbrDomain());
+    int a = t.addNeighbourIpv4(1, 0x0a000001, 0x020000000001L);
+    int b = t.addNeighbourIpv4(2, 0x0a000002, 0x020000000002L);
+    int c = t.addNeighbourIpv4(3, 0x0a000003, 0x020000000003L);
+    int[] members = {a, b, c};
+    int g = t.addGroup(members, new int[] {1, 1, 1});
+    int[] before = t.groupBuckets(g);
+
+    t.setDown(b, true); // b's neighbour failed NUD
+    int[] skipping = t.groupBuckets(g);
+    assertEquals(0, GroupBuckets.counts(skipping, members)[1]);
+    for (int i = 0; i < skipping.length; i++) {
+      int was = before[i & (before.length - 1)];
+      if (was != b) {
+        assertEquals(was, skipping[i], "a flow of a live path moved");
+      }
+    }
+    assertEquals(3, t.groupMembers(g).length, "still configured: it holds its reference");
+    assertTrue(t.isLive(b));
+
+    t.setDown(b, false); // it answered again
+    int[] back = t.groupBuckets(g);
+    int[] counts = GroupBuckets.counts(back, members);
+    assertTrue(Math.abs(counts[1] - back.length / 3) <= 1, "b takes back its share: " + counts[1]);
+    int moved = 0;
+    for (int i = 0; i < back.length; i++) {
+      moved += back[i] != skipping[i & (skipping.length - 1)] ? 1 : 0;
+    }
+    assertEquals(counts[1], moved, "only the buckets b takes back move");
+
+    t.setDown(a, true);
+    t.setDown(b, true);
+    t.setDown(c, true); // all down: send to all, packets wait and keep them probed
+    assertEquals(3, countNonZero(GroupBuckets.counts(t.groupBuckets(g), members)));
+  }
+
+  private static int countNonZero(int[] a) {
+    int n = 0;
+    for (int x : a) {
+      n += x != 0 ? 1 : 0;
+    }
+    return n;
+  }
+
   private static int[] filled(int n, int value) {
     int[] a = new int[n];
     Arrays.fill(a, value);

@@ -2,9 +2,11 @@ package io.flatnet.agent.bgp;
 
 import io.flatnet.agent.config.BgpConfig;
 import io.flatnet.agent.config.BgpConfig.BgpNeighbor;
+import io.flatnet.agent.config.IfAddress;
 import io.flatnet.agent.config.IpAddress;
 import io.flatnet.agent.config.IpNet;
 import io.flatnet.agent.config.NodeConfig;
+import io.flatnet.agent.config.PortConfig;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Pattern;
@@ -34,8 +36,13 @@ import java.util.regex.Pattern;
  *       neighbour carries IPv4 routes, an IPv6 neighbour IPv6 routes.
  *   <li>{@code bgp bestpath as-path multipath-relax}, {@code maximum-paths N}: equal routes through
  *       different ToRs (different AS paths) become one ECMP route.
- *   <li>{@code neighbor X disable-connected-check}: an eBGP neighbour is on the uplink subnet,
- *       which the kernel does not see as connected (only /32s on the TAP); TTL stays 1.
+ *   <li>{@code neighbor X ebgp-multihop 2}: the kernel's packets cross flatnet, which routes them
+ *       (TTL minus one) from the host port to the uplink, so even a ToR on the uplink's subnet is
+ *       two hops away; it also lifts the connected check (the kernel sees only /32s on the TAP, not
+ *       the uplink subnet). The ToR needs the same for its side.
+ *   <li>{@code neighbor X update-source A}: A is the node's address on the uplink subnet that holds
+ *       the neighbour; the kernel holds all the node's addresses on the TAP and would pick one
+ *       source for every session (a dual-homed node's second ToR would see the first rack's).
  *   <li>{@code neighbor X timers connect 5}: try a failed connection again after 5 s, not 120 s.
  *   <li>{@code route-map flatnet-ipv6-in} with {@code set ipv6 next-hop prefer-global} on IPv6
  *       neighbours: take the neighbour's global next hop, never its link-local one, which flatnet
@@ -46,6 +53,12 @@ public final class FrrConfigWriter {
 
   /** The route-map that makes received IPv6 routes use the neighbour's global address. */
   public static final String IPV6_IN_ROUTE_MAP = "flatnet-ipv6-in";
+
+  /**
+   * The TTL of eBGP packets: the kernel's packets cross flatnet, a router, before the uplink, so a
+   * directly connected neighbour is two hops away.
+   */
+  public static final int EBGP_HOPS = 2;
 
   /** Seconds between connection attempts to a neighbour (FRR's default is 120). */
   public static final int CONNECT_RETRY_SECONDS = 5;
@@ -120,7 +133,11 @@ public final class FrrConfigWriter {
         b.append(p).append("description ").append(n.description().strip()).append('\n');
       }
       if (!n.asn().equals(bgp.asn())) {
-        b.append(p).append("disable-connected-check\n");
+        b.append(p).append("ebgp-multihop ").append(EBGP_HOPS).append('\n');
+      }
+      IfAddress own = ownAddressFacing(node, a);
+      if (own != null) {
+        b.append(p).append("update-source ").append(own.address()).append('\n');
       }
       b.append(p).append("timers connect ").append(CONNECT_RETRY_SECONDS).append('\n');
     }
@@ -135,6 +152,25 @@ public final class FrrConfigWriter {
       b.append("!\n");
     }
     return b.toString();
+  }
+
+  /**
+   * The node's address on the uplink subnet that holds {@code neighbor}, or null (the validator
+   * makes sure there is one).
+   */
+  static IfAddress ownAddressFacing(NodeConfig node, IpAddress neighbor) {
+    for (PortConfig port : node.ports()) {
+      if (!"uplink".equals(port.role())) {
+        continue;
+      }
+      for (String text : port.addresses()) {
+        IfAddress a = IfAddress.parse(text.trim());
+        if (a.subnet().contains(neighbor)) {
+          return a;
+        }
+      }
+    }
+    return null;
   }
 
   private static void family(

@@ -25,8 +25,9 @@ import java.util.function.Consumer;
  * <p>{@code flatnet run} owns it ({@code NodeSupervisor}), not the agent: an agent restart leaves
  * the BGP sessions up, and zebra's FPM client connects to the new agent by itself. A daemon that
  * exits is started again after a backoff (200 ms, doubling up to 10 s while it keeps exiting within
- * 10 s); when zebra exits, bgpd is restarted with it. Not thread-safe: one thread calls {@link
- * #start}, {@link #check}, {@link #reconfigure} and {@link #close}.
+ * 10 s); when zebra exits, bgpd is restarted with it. A changed config is applied in place where
+ * FRR can ({@link #reconfigure}). Not thread-safe: one thread calls {@link #start}, {@link #check},
+ * {@link #reconfigure} and {@link #close}.
  */
 public final class FrrProcesses implements AutoCloseable {
 
@@ -347,17 +348,26 @@ public final class FrrProcesses implements AutoCloseable {
   }
 
   /**
-   * Takes a changed node config: rewrites FRR's config and restarts what it changed for. A new
-   * {@code zebra.conf} (the FPM address) restarts both daemons; a new {@code bgpd.conf} restarts
-   * bgpd, so its sessions start again with the new neighbours, prefixes and timers. Returns what
-   * was done, or "unchanged".
+   * Takes a changed node config: rewrites FRR's config and applies it.
+   *
+   * <ul>
+   *   <li>A new {@code zebra.conf} (the FPM address) restarts both daemons.
+   *   <li>A new {@code bgpd.conf} is applied to the running bgpd by FRR's {@code frr-reload.py}
+   *       (Debian's frr-pythontools, in {@code binDir}) when it is there: only the difference is
+   *       configured, the other sessions stay up. Without it, if it fails, or when the timers
+   *       change (FRR applies new timers only to new sessions), bgpd is restarted: its sessions
+   *       start again.
+   * </ul>
+   *
+   * Returns what was done, or "unchanged".
    */
   public String reconfigure(NodeConfig node) throws IOException, InterruptedException {
     FrrConfigWriter.Files next = FrrConfigWriter.write(node);
     if (next.equals(files)) {
       return "unchanged";
     }
-    boolean zebraChanged = !next.zebra().equals(files.zebra());
+    FrrConfigWriter.Files before = files;
+    boolean zebraChanged = !next.zebra().equals(before.zebra());
     files = next;
     writeConfig(next);
     if (closed) {
@@ -365,16 +375,90 @@ public final class FrrProcesses implements AutoCloseable {
     }
     Daemon zebra = daemon("zebra");
     Daemon bgpd = daemon("bgpd");
-    stop(bgpd);
     if (zebraChanged) {
+      stop(bgpd);
       stop(zebra);
       startZebraAndBgpd();
       return "zebra and bgpd restarted";
     }
+    String whyRestart;
+    if (!timers(before.bgpd()).equals(timers(next.bgpd()))) {
+      whyRestart = "new timers";
+    } else if (!zebra.alive() || !bgpd.alive()) {
+      whyRestart = "it was not running";
+    } else {
+      String failed = reloadBgpd();
+      if (failed == null) {
+        return "bgpd reloaded (frr-reload.py: only the difference)";
+      }
+      whyRestart = failed;
+    }
+    stop(bgpd);
     if (zebra.alive()) {
       launch(bgpd);
     }
-    return "bgpd restarted";
+    return "bgpd restarted (" + whyRestart + ")";
+  }
+
+  private static String timers(String bgpd) {
+    return bgpd.lines().filter(l -> l.startsWith(" timers bgp ")).findFirst().orElse("");
+  }
+
+  /** The path of FRR's reload script, beside the daemons. */
+  Path reloadScript() {
+    return layout.binDir().resolve("frr-reload.py");
+  }
+
+  /**
+   * Applies {@code bgpd.conf} to the running bgpd with frr-reload.py; null if it did, else why not.
+   */
+  private String reloadBgpd() throws IOException, InterruptedException {
+    Path script = reloadScript();
+    if (!Files.isExecutable(script)) {
+      return "no " + script + " (Debian: frr-pythontools) for a reload in place";
+    }
+    Path vtysh = Path.of("/usr/bin/vtysh");
+    Path vtyshDir = Files.isExecutable(vtysh) ? vtysh.getParent() : layout.binDir();
+    Path run = layout.runDir();
+    // vtysh (run by the script) reads <confdir>/vtysh.conf: an empty one, not /etc/frr's
+    Path vtyshConf = run.resolve("vtysh.conf");
+    if (!Files.exists(vtyshConf)) {
+      Files.writeString(vtyshConf, "");
+    }
+    List<String> command = new ArrayList<>(layout.prefix());
+    command.addAll(
+        List.of(
+            script.toString(),
+            "--reload",
+            "--stdout",
+            "--daemon",
+            "bgpd",
+            "--vty_socket",
+            run.toString(),
+            "--rundir",
+            run.toString(),
+            "--confdir",
+            run.toString(),
+            "--bindir",
+            vtyshDir.toString(),
+            run.resolve(FrrConfigWriter.Files.BGPD).toString()));
+    Path out = run.resolve("reload.log");
+    Process p;
+    try {
+      p =
+          new ProcessBuilder(command)
+              .redirectErrorStream(true)
+              .redirectOutput(ProcessBuilder.Redirect.appendTo(out.toFile()))
+              .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+              .start();
+    } catch (IOException e) {
+      return "cannot run " + script + " (python3?): " + e.getMessage();
+    }
+    if (!p.waitFor(60, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      return "frr-reload.py took more than 60 s (" + out + ")";
+    }
+    return p.exitValue() == 0 ? null : "frr-reload.py exited " + p.exitValue() + " (" + out + ")";
   }
 
   /** Stops bgpd (its sessions close: the neighbours withdraw the node's routes), then zebra. */

@@ -19,11 +19,12 @@ import java.util.Objects;
  * FRR as {@code flatnet run}'s third child, beside the dataplane and the agent: with {@code bgp:}
  * and {@code bgp.frr.manage} (the default) it runs {@link FrrProcesses} for the node config, keeps
  * them running, and follows the config file: on SIGHUP, and when the file's text changes, a valid
- * config with a changed {@code bgp} section rewrites FRR's config and restarts bgpd; a removed
- * section (or {@code manage: false}) stops FRR, an added one starts it. An invalid config changes
- * nothing (the agent reports its errors). The supervisor owns FRR rather than the agent so that an
- * agent restart, which is hitless for forwarding, is hitless for BGP too: the sessions stay up and
- * zebra's FPM client connects to the new agent by itself.
+ * config that changes FRR's config is written and applied ({@link FrrProcesses#reconfigure}: in
+ * place, or by restarting bgpd); a removed section (or {@code manage: false}) stops FRR, an added
+ * one starts it. An invalid config changes nothing (the agent reports its errors). The supervisor
+ * owns FRR rather than the agent so that an agent restart, which is hitless for forwarding, is
+ * hitless for BGP too: the sessions stay up and zebra's FPM client connects to the new agent by
+ * itself.
  *
  * <p>It links {@code <run dir>/frr} to FRR's run directory, where {@code flatnet ctl bgp} finds the
  * vty sockets. Not thread-safe: the supervisor's loop calls {@link #tick} and its stop calls {@link

@@ -171,8 +171,10 @@ class NodeFrrTest {
     assertEquals(bgpd, pid("bgpd"));
     assertTrue(log.toString(StandardCharsets.UTF_8).contains("FRR left as it is"), log.toString());
 
-    // a changed bgp section: bgpd restarted (no SIGHUP needed: the file is watched)
-    Files.writeString(file, yaml(BGP.replace("asn: 65100", "asn: 65200")));
+    // a changed bgp section (timers: bgpd restarts) is followed without a SIGHUP: the file is
+    // watched
+    Files.writeString(
+        file, yaml(BGP.replace("asn: 65100}", "asn: 65200}\n  keepalive: 5\n  hold: 15")));
     tickUntil(() -> pid("bgpd"), bgpd, "bgpd restarted on the new config");
     assertEquals(zebra, pid("zebra"));
     assertTrue(
