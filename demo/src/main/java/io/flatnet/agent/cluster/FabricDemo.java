@@ -48,13 +48,12 @@ public final class FabricDemo implements Callable<Integer> {
   boolean shortRun;
 
   @Option(
-      names = "--frr-by-flatnet",
+      names = "--frr-by-demo",
       description =
-          "flatnet runs each node's zebra and bgpd (bgp.frr.manage, the config FrrConfigWriter"
-              + " writes) instead of the demo. Fails today: that config keeps eBGP's TTL at 1, which"
-              + " flatnet's host path decrements to 0, and has no update-source for a second uplink"
-              + " (docs/routing.md, 'The two-rack demo').")
-  boolean frrByFlatnet;
+          "The demo runs each node's zebra and bgpd itself (bgp.frr.manage: false, with the config"
+              + " flatnet would write; zebra's dplane_fpm_nl still feeds the agent) instead of"
+              + " flatnet run.")
+  boolean frrByDemoOption;
 
   /** The demo runs the nodes' FRR (zebra's dplane_fpm_nl still feeds flatnet's agent). */
   boolean frrByDemo;
@@ -88,7 +87,7 @@ public final class FabricDemo implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    frrByDemo = staticRoutes || !frrByFlatnet;
+    frrByDemo = staticRoutes || frrByDemoOption;
     String missing = missingTools();
     if (!missing.isEmpty()) {
       System.err.println("flatnet demo fabric: " + missing);
@@ -238,9 +237,9 @@ public final class FabricDemo implements Callable<Integer> {
     printSessions();
     if (!up && !frrByDemo) {
       System.out.println(
-          "   (flatnet's FRR config keeps eBGP's TTL at 1; flatnet's host path decrements it, so"
-              + " the node's packets die there: ctl counters shows drop ttl-exceeded; see"
-              + " docs/routing.md, 'The two-rack demo')");
+          "   (a node's own BGP packets cross flatnet's host path, one hop: its FRR config needs"
+              + " ebgp-multihop 2 and update-source; ctl counters shows drop ttl-exceeded"
+              + " otherwise; ./flatnet ctl bgp --dir /tmp/flatnet-fabric/nodeN)");
     }
 
     System.out.println();

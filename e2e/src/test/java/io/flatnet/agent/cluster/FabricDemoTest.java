@@ -13,8 +13,8 @@ import picocli.CommandLine;
  * through their host path, one of them dual-homed: sessions Established, the remote pod CIDRs in
  * every FIB with origin bgp, ECMP on the dual-homed node, every pod reaching every pod over IPv4
  * and IPv6 without NAT, flows spread over both uplinks, and traffic flowing again after a ToR link
- * goes down. The demo checks all of it and exits non-zero on any failure. The nodes' FRR is the
- * demo's (flatnet's FRR config cannot peer through the host path yet; --frr-by-flatnet).
+ * goes down. The demo checks all of it and exits non-zero on any failure. The nodes' FRR is run by
+ * flatnet run from each node's bgp section.
  *
  * <p>Without FRR (zebra, bgpd, vtysh) this fails, it does not skip: CI installs {@code frr}
  * (./flatnet TEST_PKGS).
