@@ -1116,7 +1116,11 @@ public final class FabricDemo implements Callable<Integer> {
               // The node's own packets cross flatnet (its host port, then its uplink), which
               // counts as a hop: eBGP's TTL of 1 would not make it.
               bgp.append(" neighbor ").append(a).append(" ebgp-multihop 2\n");
-              bgp.append(" neighbor ").append(a).append(" timers connect 1\n");
+              // The node opens its sessions, as to a ToR that listens for a range of nodes
+              // (bgp listen range): when the ToR opened them after a link came back, FRR 8.4 on
+              // the node kept tracking the ToR's address as a connected next hop, which it is not
+              // (the node's kernel has only /32s), and the path through it stayed invalid.
+              bgp.append(" neighbor ").append(a).append(" passive\n");
             }
           }
         }
