@@ -33,6 +33,9 @@ public record RouteSpec(String prefix, String via, String port, List<Path> paths
   /** A route that FRR selected (BGP), learned over zebra's FPM socket. */
   public static final String ORIGIN_BGP = "bgp";
 
+  /** A BGP neighbour's own address (/32, /128), so that its session can come up. */
+  public static final String ORIGIN_BGP_NEIGHBOR = "bgp-neighbor";
+
   /** Largest weight of one path. */
   public static final int MAX_WEIGHT = 255;
 

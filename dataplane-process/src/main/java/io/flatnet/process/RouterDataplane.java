@@ -21,9 +21,11 @@ import io.flatnet.vhost.VhostPorts;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The {@link DataplaneApi} over a running {@link Router}, in the dataplane process; the agent
@@ -53,6 +55,8 @@ public final class RouterDataplane implements DataplaneApi {
   private final Map<String, RouteSpec> routes = new LinkedHashMap<>();
   private final Map<String, Integer> ownedAddresses = new HashMap<>();
   private final Map<String, Integer> neighborHostRoutes = new HashMap<>();
+  private final Map<String, Integer> neighborHostPorts = new HashMap<>();
+  private final Set<Object> routePrefixes = new HashSet<>(); // parsed prefixes of `routes`
   private final Map<String, PolicySpec> policies = new LinkedHashMap<>();
   private boolean policiesStaged;
   private final VhostPorts vhostPorts;
@@ -347,6 +351,7 @@ public final class RouterDataplane implements DataplaneApi {
     Object prefix = parsePrefix(route.prefix());
     List<Hop> hops = hops(route, prefix);
     install(prefix, hops);
+    routePrefixes.add(prefix);
     addHostRoutes(prefix, hops);
     routes.put(route.prefix(), route);
   }
@@ -380,7 +385,22 @@ public final class RouterDataplane implements DataplaneApi {
     }
     Object prefix = parsePrefix(installed.prefix());
     removePrefix(prefix);
+    routePrefixes.remove(prefix);
     removeHostRoutes(prefix, hops(installed, prefix));
+    restoreHostRoute(prefix);
+  }
+
+  /**
+   * A route given for a neighbour's own address (/32, /128) was removed while other routes still go
+   * through that neighbour: its host route comes back.
+   */
+  private void restoreHostRoute(Object prefix) {
+    String key = prefix.toString();
+    String via = key.substring(0, key.indexOf('/'));
+    Integer port = neighborHostPorts.get(via);
+    if (port != null && hostPrefix(via).equals(prefix)) {
+      routeVia(prefix, port, via);
+    }
   }
 
   /** The route spec installed for {@code prefix} (canonical text), or null. */
@@ -495,7 +515,10 @@ public final class RouterDataplane implements DataplaneApi {
       if (!viaPrefix.equals(prefix)
           && !ownedAddresses.containsKey(viaPrefix.toString())
           && neighborHostRoutes.merge(hop.via(), 1, Integer::sum) == 1) {
-        routeVia(viaPrefix, hop.port(), hop.via());
+        neighborHostPorts.put(hop.via(), hop.port());
+        if (!routePrefixes.contains(viaPrefix)) { // a route given for the address itself wins
+          routeVia(viaPrefix, hop.port(), hop.via());
+        }
       }
     }
   }
@@ -507,7 +530,10 @@ public final class RouterDataplane implements DataplaneApi {
           && neighborHostRoutes.containsKey(via)
           && neighborHostRoutes.merge(via, -1, Integer::sum) == 0) {
         neighborHostRoutes.remove(via);
-        removePrefix(hostPrefix(via));
+        neighborHostPorts.remove(via);
+        if (!routePrefixes.contains(hostPrefix(via))) { // not the route given for the address
+          removePrefix(hostPrefix(via));
+        }
       }
     }
   }

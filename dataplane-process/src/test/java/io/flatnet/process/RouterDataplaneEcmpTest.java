@@ -182,4 +182,59 @@ class RouterDataplaneEcmpTest {
     }
     return n;
   }
+
+  /**
+   * A route given for a neighbour's own address (a BGP neighbour's /32) outlives the host route
+   * that routes through the neighbour add and remove: the fabric demo lost its session to a ToR
+   * when the last ECMP path through the ToR went and took the ToR's /32 with it.
+   */
+  @Test
+  void aRouteGivenForANeighboursAddressOutlivesItsHostRoute() throws Exception {
+    Eal.initOnce(
+        EalArguments.forProgram("flatnet-process-test")
+            .logLevel("warning")
+            .extra("-m", "1024")
+            .build());
+    try (Router router = Router.open(Router.Sizes.defaults(), dir)) {
+      RouterDataplane dp = new RouterDataplane(router, 1, null);
+      long pid = ProcessHandle.current().pid();
+      File empty = new File(dir, "empty.pcap");
+      LiveTraceMatchesSimulatedTraceTest.pcap(empty, List.of());
+      for (String name : List.of("up1", "up2")) {
+        String devargs =
+            "net_pcap_hr_"
+                + name
+                + pid
+                + ",rx_pcap="
+                + empty
+                + ",tx_pcap="
+                + new File(dir, name + "-hr.pcap");
+        String address = name.equals("up1") ? "10.3.0.2/24" : "10.4.0.2/24";
+        dp.addPort(new PortSpec(name, devargs, "uplink", List.of(address), 1500));
+      }
+      Ipv4Prefix torA = Ipv4Prefix.parse("10.3.0.1/32");
+      RouteSpec neighbor =
+          new RouteSpec("10.3.0.1/32", "10.3.0.1", "up1", RouteSpec.ORIGIN_BGP_NEIGHBOR);
+      dp.addRoute(neighbor);
+      int given = router.routes().get(torA);
+
+      // ECMP through the neighbour comes and goes: the given route stays, unchanged.
+      RouteSpec two = ecmp("10.3.0.1 up1 1", "10.4.0.1 up2 1");
+      dp.addRoute(two);
+      assertEquals(given, router.routes().get(torA));
+      dp.replaceRoute(two, ecmp("10.4.0.1 up2 1", "10.4.0.9 up2 1"));
+      assertEquals(given, router.routes().get(torA), "the path via 10.3.0.1 was withdrawn");
+      dp.removeRoute(ecmp("10.4.0.1 up2 1", "10.4.0.9 up2 1"));
+      assertEquals(given, router.routes().get(torA));
+      assertFalse(router.routes().containsKey(Ipv4Prefix.parse("10.4.0.1/32")));
+
+      // The other way round: the given route goes while a route still uses the neighbour.
+      dp.addRoute(ecmp("10.3.0.1 up1 1", "10.4.0.1 up2 1"));
+      dp.removeRoute(neighbor);
+      assertTrue(router.routes().containsKey(torA), "the host route came back");
+      assertEquals(NextHops.KIND_RESOLVE, router.nextHops().kind(router.routes().get(torA)));
+      dp.removeRoute(ecmp("10.3.0.1 up1 1", "10.4.0.1 up2 1"));
+      assertFalse(router.routes().containsKey(torA));
+    }
+  }
 }

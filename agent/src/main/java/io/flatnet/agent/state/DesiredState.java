@@ -1,5 +1,6 @@
 package io.flatnet.agent.state;
 
+import io.flatnet.agent.config.BgpConfig;
 import io.flatnet.agent.config.IfAddress;
 import io.flatnet.agent.config.IpAddress;
 import io.flatnet.agent.config.IpNet;
@@ -108,12 +109,38 @@ public final class DesiredState {
     routes.addAll(serviceRoutes(config));
     Set<String> given = new HashSet<>();
     routes.forEach(r -> given.add(r.prefix()));
+    for (RouteSpec r : bgpNeighborRoutes(config)) {
+      if (given.add(r.prefix())) {
+        routes.add(r);
+      }
+    }
     for (RouteSpec r : bgpRoutes) {
       if (given.add(r.prefix())) {
         routes.add(r);
       }
     }
     return State.of(0, ports, pods, routes, policies(config, allPods));
+  }
+
+  /**
+   * Each BGP neighbour's own address (/32, /128) via itself out of the uplink it is on-link on:
+   * flatnet routes only what it has routes for (no connected routes for an uplink's subnet), and
+   * the session must come up before BGP has taught any route through the neighbour. A route the
+   * config gives for the same prefix wins.
+   */
+  static List<RouteSpec> bgpNeighborRoutes(NodeConfig config) {
+    List<RouteSpec> routes = new ArrayList<>();
+    if (!config.bgpEnabled()) {
+      return routes;
+    }
+    for (BgpConfig.BgpNeighbor n : config.bgp().neighbors()) {
+      IpAddress address = IpAddress.parse(n.address().trim());
+      String host = IpNet.parse(address + (address.isV4() ? "/32" : "/128")).toString();
+      routes.add(
+          new RouteSpec(
+              host, address.toString(), uplinkFor(config, address), RouteSpec.ORIGIN_BGP_NEIGHBOR));
+    }
+    return routes;
   }
 
   /** The compiled policies of the attached pods {@code allPods}. */

@@ -70,4 +70,24 @@ class DesiredStateBgpTest {
     shrink.applyTo(dp);
     assertEquals(single, dp.installed().routes().get("10.7.0.0/16"));
   }
+
+  @Test
+  void eachBgpNeighbourIsRoutedViaItselfUnlessTheConfigRoutesItsAddress() throws Exception {
+    String yaml =
+        TestConfigs.docExample()
+            + "\nbgp:\n  asn: 65011\n  neighbors:\n"
+            + "    - {address: 192.0.2.1, asn: 65001}\n"
+            + "    - {address: 2001:db8:0:1::1, asn: 65001}\n";
+    NodeConfig c = ConfigLoader.parse(yaml, "bgp");
+    State s = DesiredState.from(c, List.of(), List.of(bgp("192.0.2.1/32", "192.0.2.254")));
+    assertEquals(
+        new RouteSpec("192.0.2.1/32", "192.0.2.1", "uplink0", RouteSpec.ORIGIN_BGP_NEIGHBOR),
+        s.routes().get("192.0.2.1/32"),
+        "the neighbour's own route wins over one zebra gives for its address");
+    assertEquals(
+        new RouteSpec(
+            "2001:db8:0:1::1/128", "2001:db8:0:1::1", "uplink0", RouteSpec.ORIGIN_BGP_NEIGHBOR),
+        s.routes().get("2001:db8:0:1::1/128"));
+    assertTrue(DesiredState.from(c, List.of()).routes().containsKey("192.0.2.1/32"));
+  }
 }
