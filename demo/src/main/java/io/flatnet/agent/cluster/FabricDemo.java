@@ -1157,20 +1157,7 @@ public final class FabricDemo implements Callable<Integer> {
       int len4,
       String v6,
       String torV4,
-      String torV6) {
-
-    /** The /30 that holds the ToR's IPv4 address (its first usable one). */
-    String torLink4() {
-      int last = torV4.lastIndexOf('.');
-      int host = Integer.parseInt(torV4.substring(last + 1));
-      return torV4.substring(0, last + 1) + (host & ~3) + "/30";
-    }
-
-    /** The /126 that holds the ToR's IPv6 address ({@code ...::1}). */
-    String torLink6() {
-      return torV6.substring(0, torV6.length() - 1) + "/126";
-    }
-  }
+      String torV6) {}
 
   /** A pod: a network namespace whose eth0 is a veth; the node's router opens the other end. */
   record Pod(String name, String ns, String hostIface, String v4, String v6) {}
@@ -1324,19 +1311,10 @@ public final class FabricDemo implements Callable<Integer> {
       y.append("  - name: default/").append(pod.name).append("\n    kind: af_packet\n");
       y.append("    interface: ").append(pod.hostIface).append('\n');
       y.append("    ips: [").append(pod.v4).append(", \"").append(pod.v6).append("\"]\n");
-      y.append("routes:\n");
-      // The ToR itself: flatnet has no connected routes for an uplink's subnet, and the bgp
-      // section adds none to its neighbours, so the node's sessions need a route to their ToR.
-      // A small prefix around the ToR's address, not its /32 and /128: those are also the host
-      // routes the dataplane keeps for a next hop, and removes with the last route through it
-      // (an ECMP path withdrawn), taking a static /32 of the same prefix with them.
-      for (Uplink u : uplinks) {
-        y.append("  - {prefix: ").append(u.torLink4()).append(", via: ").append(u.torV4);
-        y.append(", port: ").append(u.port).append("}\n");
-        y.append("  - {prefix: \"").append(u.torLink6()).append("\", via: \"").append(u.torV6);
-        y.append("\", port: ").append(u.port).append("}\n");
-      }
+      // No route to the ToRs: the bgp section routes each neighbour's address via itself
+      // (origin bgp-neighbor), so the sessions come up before BGP has taught anything.
       if (demo.staticRoutes) {
+        y.append("routes:\n");
         Uplink first = uplinks.get(0);
         for (FabNode other : demo.nodes) {
           if (other != this) {
