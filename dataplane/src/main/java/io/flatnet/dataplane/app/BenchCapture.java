@@ -88,8 +88,8 @@ final class BenchCapture {
     return String.format(
         Locale.ROOT,
         "\"capture\":{\"filter\":\"%s\",\"taken\":%d,\"records\":%d,\"ring_full\":%d}",
-        spec.filter().source().replace("\"", "'"),
-        spec.taken(),
+        spec.filter().toString().replace("\"", "'"),
+        records + ringFull(),
         records,
         ringFull());
   }
