@@ -18,7 +18,8 @@ import java.lang.invoke.VarHandle;
  *   3 bHi  4 bLo endpoint B
  *   5 meta       A port (16) | B port (16) | protocol (8) | flags (24); 0: a free slot
  *   6 gen        policy generation (low 32) | deny pod A-to-B + 1 (16) | deny pod B-to-A + 1 (16)
- *   7 expires    System.nanoTime() deadline; written alone (one atomic long) on each hit
+ *   7 expires    System.nanoTime() deadline; written alone (one atomic long) by a hit that moves
+ *                it by a second or more
  * </pre>
  */
 final class FlowTable {
@@ -108,6 +109,19 @@ final class FlowTable {
       }
     }
     return -1;
+  }
+
+  /**
+   * Owner: whether {@code slot} holds {@code key}'s flow (a slot found live earlier in this loop:
+   * its expiry is not checked again).
+   */
+  boolean holds(int slot, FlowKey key) {
+    int base = slot * WORDS;
+    return slots[base + A_LO] == key.aLo
+        && slots[base + B_LO] == key.bLo
+        && (slots[base + META] & KEY_MASK) == key.meta
+        && slots[base + A_HI] == key.aHi
+        && slots[base + B_HI] == key.bHi;
   }
 
   /**

@@ -40,6 +40,13 @@ final class PolicyCheck {
   static final long ICMP_TIMEOUT = 30 * SECOND;
   static final long OTHER_TIMEOUT = 60 * SECOND;
 
+  /**
+   * A hit stores its flow's new expiry only when that moves it by this much or more: most packets
+   * of a busy flow then write nothing (the entry may expire up to this much before its full idle
+   * timeout, which is 10 s or more).
+   */
+  static final long TOUCH_SLACK = SECOND;
+
   private static final int ICMP = 1;
   private static final int ICMP6 = 58;
   private static final int TCP_FIN = 0x01;
@@ -66,6 +73,14 @@ final class PolicyCheck {
   boolean classified;
 
   private long now;
+
+  /**
+   * The slot of the last flow this loop found or recorded, or -1: the next packet of the same flow
+   * (real traffic comes in bursts of one flow) skips the hash and the probe. Reset every loop, so
+   * the flow it names was live at this loop's {@link #now}.
+   */
+  private int lastSlot = -1;
+
   private final FlowKey key = new FlowKey();
   private final FlowKey inner = new FlowKey();
   private final PolicyTable.Verdict verdict = new PolicyTable.Verdict();
@@ -110,6 +125,7 @@ final class PolicyCheck {
       active = next.podCount() > 0;
     }
     now = nanoTime;
+    lastSlot = -1;
   }
 
   /** The IPv4 packet at {@code ip} ({@code ipLength} bytes in the mbuf): PASS or a deny. */
@@ -144,7 +160,7 @@ final class PolicyCheck {
         }
       }
     }
-    key.set(0, srcLo, srcPort, 0, dstLo, dstPort, protocol);
+    key.set4(srcLo, srcPort, dstLo, dstPort, protocol);
     return decide(fromHost, tcpFlags);
   }
 
@@ -273,16 +289,47 @@ final class PolicyCheck {
     return false;
   }
 
-  /** The decision for the packet in {@link #key}. */
+  /**
+   * The decision for the packet in {@link #key}. The hit of an established flow (allowed in this
+   * generation, no TCP SYN, FIN or RST, nothing new to record) is the short path: no sequence
+   * write, and an expiry store only when it moves by {@link #TOUCH_SLACK}; everything else goes to
+   * {@link #decideEntry}.
+   */
   private int decide(boolean fromHost, int tcpFlags) {
-    int slot = flows.find(key, now);
-    if (slot < 0 && peers.length > 1) {
-      slot = copyFromPeer();
+    int slot = lastSlot;
+    if (slot < 0 || !flows.holds(slot, key)) {
+      slot = flows.find(key, now);
+      if (slot < 0) {
+        return decideMiss(fromHost, tcpFlags);
+      }
     }
+    int flags = flows.flags(slot);
+    if ((flags & FlowTable.ALLOWED) != 0
+        && (tcpFlags & (TCP_SYN | TCP_FIN | TCP_RST)) == 0
+        && (int) flows.gen(slot) == generation
+        && ((flags & FlowTable.REPLIED) != 0
+            || key.srcIsB == ((flags & FlowTable.INIT_B) != 0))) { // the initiator's
+      long expires = now + timeout(key.protocol, flags);
+      if (expires - flows.expires(slot) >= TOUCH_SLACK) {
+        flows.touch(slot, expires);
+      }
+      lastSlot = slot;
+      return PASS;
+    }
+    return decideEntry(slot, flags, fromHost, tcpFlags);
+  }
+
+  /** No flow here: one copied from another worker, or a new flow. */
+  private int decideMiss(boolean fromHost, int tcpFlags) {
+    int slot = peers.length > 1 ? copyFromPeer() : -1;
     if (slot < 0) {
       return classifyNew(-1, 0, 0, fromHost, tcpFlags);
     }
-    int flags = flows.flags(slot);
+    return decideEntry(slot, flows.flags(slot), fromHost, tcpFlags);
+  }
+
+  /** The decision for the packet in {@link #key}, whose flow is in {@code slot}. */
+  private int decideEntry(int slot, int flags, boolean fromHost, int tcpFlags) {
     long gen = flows.gen(slot);
     if ((int) gen != generation) {
       if ((flags & FlowTable.ALLOWED) == 0) {
@@ -314,6 +361,7 @@ final class PolicyCheck {
       } else {
         flows.touch(slot, expires);
       }
+      lastSlot = slot;
       return PASS;
     }
     if ((flags & FlowTable.CUT) != 0 && (tcpFlags & (TCP_SYN | TCP_ACK)) == TCP_SYN) {

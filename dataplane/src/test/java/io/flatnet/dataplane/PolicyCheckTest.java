@@ -112,6 +112,47 @@ class PolicyCheckTest {
     assertEquals(PASS, send(PolicyPackets.tcp(A, C, 40000, 81, SYN)), "to a pod without policy");
   }
 
+  /** A packet of the loop begun last (no {@code begin}: the last-flow memo stays). */
+  private int sendInLoop(byte[] frame) {
+    long address = buffer.address();
+    NativeMemory.copy(frame, address);
+    return check.check4(address + 14, frame.length - 14, false);
+  }
+
+  @Test
+  void packetsOfOneLoopTakeTheLastFlowOnlyWhenItIsTheirs() {
+    use(publish(1, server()));
+    check.begin(current, now);
+    assertEquals(PASS, sendInLoop(PolicyPackets.tcp(A, B, 40000, 80, SYN)));
+    assertEquals(PASS, sendInLoop(PolicyPackets.tcp(A, B, 40000, 80, ACK)), "the last flow");
+    assertEquals(DENY_INGRESS, sendInLoop(PolicyPackets.tcp(A, B, 40000, 81, ACK)), "port 81");
+    assertEquals(PASS, sendInLoop(PolicyPackets.tcp(B, A, 80, 40000, ACK)), "the reply");
+    assertEquals(PASS, sendInLoop(PolicyPackets.tcp(B, A, 80, 40000, ACK)), "the reply again");
+    assertEquals(DENY_INGRESS, sendInLoop(PolicyPackets.tcp(C, B, 40000, 80, ACK)), "from C");
+    assertEquals(PASS, sendInLoop(PolicyPackets.tcp(A, B, 40000, 80, ACK)));
+  }
+
+  @Test
+  void aHitMovesTheExpiryOnlyWhenItGainsASecondOrMore() {
+    use(publish(1, server()));
+    long start = now;
+    assertEquals(PASS, send(PolicyPackets.tcp(A, B, 40000, 80, SYN)));
+    assertEquals(PASS, send(PolicyPackets.tcp(B, A, 80, 40000, SYN | ACK)));
+    now = start + S / 2;
+    assertEquals(PASS, send(PolicyPackets.tcp(A, B, 40000, 80, ACK)), "half a second: no store");
+    now = start + PolicyCheck.TCP_TIMEOUT + S / 4;
+    check.classified = false;
+    assertEquals(PASS, send(PolicyPackets.tcp(A, B, 40000, 80, ACK)));
+    assertTrue(check.classified, "expired 300 s after the reply: classified again");
+    start = now;
+    now = start + 2 * S;
+    assertEquals(PASS, send(PolicyPackets.tcp(A, B, 40000, 80, ACK)), "two seconds: stored");
+    now = start + PolicyCheck.TCP_UNREPLIED_TIMEOUT + S; // unreplied: past 30 s, before 32 s
+    check.classified = false;
+    assertEquals(PASS, send(PolicyPackets.tcp(A, B, 40000, 80, ACK)));
+    assertTrue(!check.classified, "a hit");
+  }
+
   @Test
   void aCachedDenyKeepsItsDirection() {
     // B may reach A:5000 (A unpoliced), but A may not reach B:5000 (B allows only 80).

@@ -133,6 +133,14 @@ public final class RunMain implements Callable<Integer> {
   int policyCutAfterSeconds;
 
   @Option(
+      names = "--capture-filter",
+      description =
+          "Benchmark only: capture every port's received packets that match this filter (ctl"
+              + " capture's language; 'any' for all) into capture.dat from the start, consumed"
+              + " and discarded by a thread of this process (see BenchCapture).")
+  String captureFilter;
+
+  @Option(
       names = "--flow-capacity",
       description = "Flow table slots per worker (a power of two; default the router's).")
   int flowCapacity;
@@ -272,6 +280,11 @@ public final class RunMain implements Callable<Integer> {
       List<WorkerCounters> workerCounters =
           workers.stream().map(ForwardingWorker::counters).toList();
       ThroughputReport report = new ThroughputReport(workerCounters, router.ports(), names);
+      BenchCapture capture = null;
+      if (captureFilter != null) {
+        capture = new BenchCapture(router, captureFilter.equals("any") ? "" : captureFilter);
+        System.out.println("flatnet run: capturing '" + captureFilter + "'");
+      }
       BenchPolicies.Churn churn = null;
       if (policyPods > 0 && policyChurnMillis > 0) {
         churn = new BenchPolicies.Churn(router, benchPolicies, policyChurnMillis);
@@ -307,6 +320,9 @@ public final class RunMain implements Callable<Integer> {
         }
       }
       String extra = "";
+      if (capture != null) {
+        extra = capture.stop();
+      }
       if (policyPods > 0) {
         if (churn != null) {
           churn.finish();
@@ -314,26 +330,27 @@ public final class RunMain implements Callable<Integer> {
         double elapsed = Math.max(1e-9, (System.nanoTime() - steadyNanos) / 1e9);
         long flows = BenchPolicies.flowsAllowed(router) - steadyFlows;
         long publishes = churn == null ? 0 : churn.publishes;
-        extra =
-            String.format(
-                Locale.ROOT,
-                "\"policy\":{\"pods\":%d,\"rules\":%d,\"generation\":%d,"
-                    + "\"flows_allowed_total\":%d,\"flows_allowed\":%d,"
-                    + "\"flows_allowed_per_s_per_worker\":%d,\"flow_evicted\":%d,"
-                    + "\"flow_copied\":%d,\"churn_publishes\":%d,\"churn_publish_max_us\":%d,"
-                    + "\"churn_publish_mean_us\":%d%s}",
-                policyPods,
-                policyPods * policyRules,
-                router.policyTable().generation(),
-                BenchPolicies.flowsAllowed(router),
-                flows,
-                Math.round(flows / elapsed / workers.size()),
-                BenchPolicies.events(workerCounters, WorkerEvent.FLOW_EVICTED) - steadyEvicted,
-                BenchPolicies.events(workerCounters, WorkerEvent.FLOW_COPIED),
-                publishes,
-                churn == null ? 0 : churn.maxPublishNanos / 1000,
-                publishes == 0 ? 0 : churn.totalPublishNanos / publishes / 1000,
-                cutFields.isEmpty() ? "" : "," + cutFields);
+        extra +=
+            (extra.isEmpty() ? "" : ",")
+                + String.format(
+                    Locale.ROOT,
+                    "\"policy\":{\"pods\":%d,\"rules\":%d,\"generation\":%d,"
+                        + "\"flows_allowed_total\":%d,\"flows_allowed\":%d,"
+                        + "\"flows_allowed_per_s_per_worker\":%d,\"flow_evicted\":%d,"
+                        + "\"flow_copied\":%d,\"churn_publishes\":%d,\"churn_publish_max_us\":%d,"
+                        + "\"churn_publish_mean_us\":%d%s}",
+                    policyPods,
+                    policyPods * policyRules,
+                    router.policyTable().generation(),
+                    BenchPolicies.flowsAllowed(router),
+                    flows,
+                    Math.round(flows / elapsed / workers.size()),
+                    BenchPolicies.events(workerCounters, WorkerEvent.FLOW_EVICTED) - steadyEvicted,
+                    BenchPolicies.events(workerCounters, WorkerEvent.FLOW_COPIED),
+                    publishes,
+                    churn == null ? 0 : churn.maxPublishNanos / 1000,
+                    publishes == 0 ? 0 : churn.totalPublishNanos / publishes / 1000,
+                    cutFields.isEmpty() ? "" : "," + cutFields);
       }
       System.out.println(report.summaryJson(extra));
       System.out.flush();

@@ -322,7 +322,14 @@ public record Commands(
                 "--rule_ipv4=" + v4Rules,
                 "--rule_ipv6=" + v6Rules));
       }
-      case FLATNET, FLATNET_POLICY, FLATNET_CHURN, FLATNET_NEWFLOW, FLATNET_CUT -> {
+      case FLATNET,
+          FLATNET_POLICY,
+          FLATNET_CHURN,
+          FLATNET_NEWFLOW,
+          FLATNET_CUT,
+          FLATNET_CAPTURE1,
+          FLATNET_CAPTURE10,
+          FLATNET_CAPTURE100 -> {
         c.add(java);
         c.addAll(FLATNET_JVM_FLAGS);
         c.addAll(List.of("-cp", flatnetClasspath, "io.flatnet.dataplane.app.RunMain"));
@@ -344,6 +351,9 @@ public record Commands(
                   Integer.toString(policy.pods()),
                   "--policy-rules",
                   Integer.toString(policy.rules())));
+        }
+        if (system.capture()) {
+          c.addAll(List.of("--capture-filter", system.captureFilter()));
         }
         switch (system) {
           case FLATNET_CHURN ->

@@ -22,7 +22,17 @@ public enum DutSystem {
           + " (the new-flow rate)"),
   FLATNET_CUT(
       "flatnet-cut",
-      "flatnet-policy; mid-trial the table is replaced by one denying every flow (the cut time)");
+      "flatnet-policy; mid-trial the table is replaced by one denying every flow (the cut time)"),
+  FLATNET_CAPTURE1(
+      "flatnet-capture1",
+      "flatnet run capturing (ctl capture's rings) the received packets of 10 of the 1,024"
+          + " destinations (0.98 %)"),
+  FLATNET_CAPTURE10(
+      "flatnet-capture10",
+      "flatnet run capturing the received packets of 102 of the 1,024 destinations (9.96 %)"),
+  FLATNET_CAPTURE100(
+      "flatnet-capture100",
+      "flatnet run capturing every received packet (a filter matching all 1,024 destinations)");
 
   private final String label;
   private final String description;
@@ -40,9 +50,29 @@ public enum DutSystem {
     return description;
   }
 
-  /** Whether it is {@code flatnet run} (with or without policies). */
+  /** Whether it is {@code flatnet run} (with or without policies or a capture). */
   public boolean flatnet() {
-    return this == FLATNET || policy();
+    return this == FLATNET || policy() || capture();
+  }
+
+  /** Whether it is {@code flatnet run} with a capture running. */
+  public boolean capture() {
+    return this == FLATNET_CAPTURE1 || this == FLATNET_CAPTURE10 || this == FLATNET_CAPTURE100;
+  }
+
+  /**
+   * The capture filter of a capture system: destinations of the generators' 1,024 (10.253.0.0 to
+   * 10.253.3.255, spread evenly), so it takes that share of the flows; null for the others.
+   */
+  public String captureFilter() {
+    return switch (this) {
+      case FLATNET_CAPTURE1 -> "dst net 10.253.0.0/29 or dst net 10.253.1.0/31";
+      case FLATNET_CAPTURE10 ->
+          "dst net 10.253.0.0/26 or dst net 10.253.1.0/27 or dst net 10.253.2.0/30"
+              + " or dst net 10.253.3.0/31";
+      case FLATNET_CAPTURE100 -> "dst net 10.253.0.0/22";
+      default -> null;
+    };
   }
 
   /** Whether it is {@code flatnet run} with the synthetic policies. */

@@ -135,6 +135,16 @@ public final class E2eCommand implements Callable<Integer> {
   private int searchSteps;
 
   @Option(
+      names = "--fixed-rate-fraction",
+      description =
+          "Instead of the zero-loss search: one trial of flatnet's paced generator per system and"
+              + " round (after its warm-up, --search-trial-seconds long) at this fraction of the"
+              + " offered-load rate of the round's first system, so every system of a round gets"
+              + " the same rate; reports each one's loss (and flatnet's own drop counters, e.g."
+              + " policy-denied). Default 0: off.")
+  private double fixedRateFraction;
+
+  @Option(
       names = "--search-trial-seconds",
       defaultValue = "2",
       description = "Seconds of each search trial. Default: ${DEFAULT-VALUE}.")
@@ -295,6 +305,9 @@ public final class E2eCommand implements Callable<Integer> {
         throw new IllegalArgumentException("--loss-tolerance must be in [0, 1)");
       }
       loads = parseLoads(latencyLoads);
+      if (!(fixedRateFraction >= 0 && fixedRateFraction <= 1)) {
+        throw new IllegalArgumentException("--fixed-rate-fraction must be in [0, 1]");
+      }
       if (searchSteps < 0 || searchTrialSeconds < 1 || latencyTrialSeconds < 1) {
         throw new IllegalArgumentException(
             "--search-steps must be >= 0, --search-trial-seconds and --latency-trial-seconds >= 1");
@@ -394,7 +407,7 @@ public final class E2eCommand implements Callable<Integer> {
       if (dutSystems.stream().anyMatch(DutSystem::flatnet)) {
         flatnetCp = snapshotClasspath(repo, dataplaneCp, scratch.resolve("flatnet-cp"));
       }
-      if (searchSteps > 0) {
+      if (searchSteps > 0 || fixedRateFraction > 0) {
         genCp =
             snapshotEntries(
                 List.of(System.getProperty("java.class.path").split(":")),
@@ -428,6 +441,17 @@ public final class E2eCommand implements Callable<Integer> {
             loads,
             latencyTrialSeconds * 1000L,
             probesPerSecond);
+    TrialRunner.SearchConfig fixedConfig =
+        new TrialRunner.SearchConfig(
+            searchTrialSeconds * 1000L,
+            1,
+            searchLowFraction,
+            0.01,
+            lossTolerance,
+            new double[0],
+            latencyTrialSeconds * 1000L,
+            probesPerSecond);
+    boolean fixedRate = fixedRateFraction > 0;
     String stem =
         "e2e-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
     Path logDir = repo.resolve("perf/target/e2e-logs").resolve(stem);
@@ -448,6 +472,7 @@ public final class E2eCommand implements Callable<Integer> {
       }
       for (int r = 1; r <= rounds; r++) {
         for (int size : frameSizes) {
+          double reference = Double.NaN; // the round's first system's rate (--fixed-rate-fraction)
           for (DutSystem s : dutSystems) {
             if (processes.closed()) {
               return 1;
@@ -455,9 +480,25 @@ public final class E2eCommand implements Callable<Integer> {
             TrialResult t = runner.run(r, s, size, routes, warmupSeconds, trialSeconds);
             trials.add(t);
             progress(err, t);
-            if (searchSteps > 0 && !processes.closed() && s != DutSystem.FLATNET_CUT) {
+            if (s == dutSystems.getFirst() && t.ok()) {
+              reference = t.mpps();
+            }
+            if ((searchSteps > 0 || fixedRate)
+                && !processes.closed()
+                && s != DutSystem.FLATNET_CUT) {
+              double upper =
+                  !fixedRate
+                      ? t.mpps()
+                      : fixedRateFraction * (reference > 0 ? reference : t.mpps());
               SearchResult sr =
-                  runner.runSearch(r, s, size, routes, warmupSeconds, t.mpps(), searchConfig);
+                  runner.runSearch(
+                      r,
+                      s,
+                      size,
+                      routes,
+                      warmupSeconds,
+                      upper,
+                      fixedRate ? fixedConfig : searchConfig);
               searches.add(sr);
               progress(err, sr);
             }
@@ -491,6 +532,15 @@ public final class E2eCommand implements Callable<Integer> {
             started);
     Report report = new Report(setup, trials, checks, searches);
     List<String> notes = new ArrayList<>();
+    if (fixedRate) {
+      notes.add(
+          String.format(
+              Locale.ROOT,
+              "--fixed-rate-fraction %.3f: each search session is one paced trial at that fraction"
+                  + " of the round's first system's offered-load rate (searches[].steps[0]);"
+                  + " zero_loss_mpps is that rate if it lost nothing, else 0",
+              fixedRateFraction));
+    }
     notes.add(
         "Only ratios within one run count: this machine's speed changes from minute to minute"
             + " (other builds, CPU steal).");

@@ -46,6 +46,19 @@ public record FlatnetSummary(
   }
 
   /**
+   * The {@code capture} object of a run with {@code --capture-filter} (taken: records the filter
+   * let through; records: consumed; ring_full: dropped at a full ring), plus {@code rx}; empty
+   * without it.
+   */
+  public Map<String, Long> capture() {
+    Map<String, Long> map = object(line, "capture");
+    if (!map.isEmpty()) {
+      map.put("rx", rx);
+    }
+    return map;
+  }
+
+  /**
    * The {@code policy} object of a run with synthetic policies ({@code flatnet run --policy-pods}),
    * plus {@code policy_denied_drops} (both directions, from {@code drops}); empty without it.
    */

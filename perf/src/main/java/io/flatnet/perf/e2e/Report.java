@@ -202,7 +202,11 @@ public final class Report {
     {DutSystem.L3FWD, DutSystem.TESTPMD_IO},
     {DutSystem.FLATNET_POLICY, DutSystem.FLATNET},
     {DutSystem.FLATNET_CHURN, DutSystem.FLATNET},
-    {DutSystem.FLATNET_NEWFLOW, DutSystem.FLATNET}
+    {DutSystem.FLATNET_NEWFLOW, DutSystem.FLATNET},
+    {DutSystem.FLATNET_CHURN, DutSystem.FLATNET_POLICY},
+    {DutSystem.FLATNET_CAPTURE1, DutSystem.FLATNET},
+    {DutSystem.FLATNET_CAPTURE10, DutSystem.FLATNET},
+    {DutSystem.FLATNET_CAPTURE100, DutSystem.FLATNET}
   };
 
   /** Search sessions of routing DUTs in which packets came back on the wrong port. */
@@ -499,6 +503,7 @@ public final class Report {
     sb.append('\n');
     workerHealth(sb);
     policyFigures(sb);
+    captureFigures(sb);
     searchTable(sb);
     List<TrialResult> all = concat(checkTrials, trials);
     long busy = all.stream().filter(this::startedBusy).count();
@@ -955,6 +960,52 @@ public final class Report {
     return out;
   }
 
+  private Map<String, double[]> capturePerRound(DutSystem system, int size) {
+    Map<String, double[]> out = new java.util.LinkedHashMap<>();
+    for (TrialResult t : trials) {
+      if (t.system() != system || t.frameBytes() != size || t.round() < 1 || t.flatnet() == null) {
+        continue;
+      }
+      Map<String, Long> m = t.flatnet().capture();
+      for (Map.Entry<String, Long> e : m.entrySet()) {
+        out.computeIfAbsent(e.getKey(), k -> nanArray(setup.rounds()))[t.round() - 1] =
+            e.getValue();
+      }
+      Long taken = m.get("taken");
+      Long rx = m.get("rx");
+      if (taken != null && rx != null && rx > 0) {
+        out.computeIfAbsent("captured_share", k -> nanArray(setup.rounds()))[t.round() - 1] =
+            (double) taken / rx;
+      }
+    }
+    return out;
+  }
+
+  /** The capture systems' own counters: the share of received packets taken, full rings. */
+  private void captureFigures(StringBuilder sb) {
+    int size = setup.sizes().getFirst();
+    boolean header = false;
+    for (DutSystem s : setup.systems()) {
+      Map<String, double[]> m = capturePerRound(s, size);
+      if (!s.capture() || m.isEmpty()) {
+        continue;
+      }
+      if (!header) {
+        sb.append(f("%ncapture (%d B, the DUT's own counters; per round):%n", size));
+        header = true;
+      }
+      StringBuilder share = new StringBuilder();
+      StringBuilder full = new StringBuilder();
+      double[] sh = m.getOrDefault("captured_share", new double[0]);
+      double[] rf = m.getOrDefault("ring_full", new double[0]);
+      for (int i = 0; i < sh.length; i++) {
+        share.append(share.isEmpty() ? "" : " / ").append(num(sh[i] * 100, "%.2f"));
+        full.append(full.isEmpty() ? "" : " / ").append(num(rf[i], "%.0f"));
+      }
+      sb.append(f("  %-18s  taken %% of rx %s;  ring full %s%n", s.label(), share, full));
+    }
+  }
+
   /** The policy systems' own counters: new-flow rate, churn publishes, cut times. */
   private void policyFigures(StringBuilder sb) {
     int size = setup.sizes().getFirst();
@@ -1036,6 +1087,14 @@ public final class Report {
         m.forEach((k, v) -> o.set(k, BenchJson.array(v)));
       }
     }
+    ObjectNode capture = out.putObject("capture_per_round");
+    for (DutSystem s : setup.systems()) {
+      Map<String, double[]> m = capturePerRound(s, size);
+      if (s.capture() && !m.isEmpty()) {
+        ObjectNode o = capture.putObject(s.label());
+        m.forEach((k, v) -> o.set(k, BenchJson.array(v)));
+      }
+    }
     ObjectNode latency = out.putObject("latency_us");
     for (LatencyRow l : latencyRows(size)) {
       latency
@@ -1066,6 +1125,10 @@ public final class Report {
             .put("misrouted", r.misrouted())
             .put("generator_limited", r.generatorLimited());
     out.set("cpu_busy_before", BenchJson.array(r.busyBefore()));
+    if (r.flatnet() != null) {
+      out.put("flatnet_summary", r.flatnet().line());
+      r.flatnet().policy().forEach(out::put);
+    }
     if (r.warmup() != null) {
       out.set("warmup", genTrialJson(r.warmup()));
     }

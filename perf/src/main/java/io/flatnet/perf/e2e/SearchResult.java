@@ -16,6 +16,7 @@ import java.util.List;
  * @param latency the latency trials at fractions of {@code zeroLossMpps}
  * @param error why the session failed, or null
  * @param busyBefore each CPU's busy fraction just before it (other processes)
+ * @param flatnet the JSON summary flatnet's DUT printed as it stopped (its own counters), or null
  */
 public record SearchResult(
     int round,
@@ -28,7 +29,8 @@ public record SearchResult(
     double zeroLossMpps,
     List<LatencyPoint> latency,
     String error,
-    double[] busyBefore) {
+    double[] busyBefore,
+    FlatnetSummary flatnet) {
 
   /** A search trial and its verdict. */
   public record SearchStep(double rateMpps, GenTrial trial, boolean pass) {}
@@ -79,6 +81,7 @@ public record SearchResult(
         zeroLossMpps,
         latency,
         error,
-        busy);
+        busy,
+        flatnet);
   }
 }

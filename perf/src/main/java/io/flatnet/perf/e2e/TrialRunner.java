@@ -241,11 +241,19 @@ public final class TrialRunner {
     GenTrial warm = null;
     double upper = upperMpps;
     double lower = Double.NaN;
+    AtomicReference<FlatnetSummary> summary = new AtomicReference<>();
     try {
       Files.createDirectories(dir);
       Path sock0 = dir.resolve("p0.sock");
       Path sock1 = dir.resolve("p1.sock");
-      dut = startDut(system, label, dir, routes, null, line -> {});
+      dut =
+          startDut(
+              system,
+              label,
+              dir,
+              routes,
+              null,
+              line -> FlatnetSummary.parse(line).ifPresent(summary::set));
       BlockingQueue<GenTrial> results = new LinkedBlockingQueue<>();
       BlockingQueue<String> events = new LinkedBlockingQueue<>();
       gen =
@@ -318,6 +326,10 @@ public final class TrialRunner {
         }
       }
       gen.send("quit");
+      processes.stop(gen, 5_000);
+      gen = null;
+      processes.stop(dut, 10_000); // flatnet prints its summary as it stops
+      dut = null;
       return new SearchResult(
           round,
           system,
@@ -329,7 +341,8 @@ public final class TrialRunner {
           zeroLoss,
           latency,
           null,
-          new double[0]);
+          new double[0],
+          summary.get());
     } catch (TrialFailure | IOException | IllegalStateException | IllegalArgumentException e) {
       String msg = String.valueOf(e.getMessage());
       if (e instanceof TrialFailure f) {
@@ -348,7 +361,8 @@ public final class TrialRunner {
           Double.NaN,
           latency,
           msg,
-          new double[0]);
+          new double[0],
+          summary.get());
     } finally {
       if (gen != null) {
         processes.stop(gen, 5_000);
