@@ -43,6 +43,29 @@ class RouterDataplaneEcmpTest {
     return RouteSpec.multipath(PREFIX.toString(), paths, RouteSpec.ORIGIN_BGP);
   }
 
+  /** A dataplane on {@code router} with uplinks up1 (10.3.0.2/24) and up2 (10.4.0.2/24), pcap. */
+  private RouterDataplane twoUplinks(Router router, String tag) throws Exception {
+    RouterDataplane dp = new RouterDataplane(router, 1, null);
+    long pid = ProcessHandle.current().pid();
+    File empty = new File(dir, "empty.pcap");
+    LiveTraceMatchesSimulatedTraceTest.pcap(empty, List.of());
+    for (String name : List.of("up1", "up2")) {
+      String devargs =
+          "net_pcap_"
+              + tag
+              + "_"
+              + name
+              + pid
+              + ",rx_pcap="
+              + empty
+              + ",tx_pcap="
+              + new File(dir, name + "-" + tag + ".pcap");
+      String address = name.equals("up1") ? "10.3.0.2/24" : "10.4.0.2/24";
+      dp.addPort(new PortSpec(name, devargs, "uplink", List.of(address), 1500));
+    }
+    return dp;
+  }
+
   @Test
   void ecmpRouteIsAppliedReplacedInPlaceAndRemoved() throws Exception {
     Eal.initOnce(
@@ -51,22 +74,7 @@ class RouterDataplaneEcmpTest {
             .extra("-m", "1024")
             .build());
     try (Router router = Router.open(Router.Sizes.defaults(), dir)) {
-      RouterDataplane dp = new RouterDataplane(router, 1, null);
-      long pid = ProcessHandle.current().pid();
-      File empty = new File(dir, "empty.pcap");
-      LiveTraceMatchesSimulatedTraceTest.pcap(empty, List.of());
-      for (String name : List.of("up1", "up2")) {
-        String devargs =
-            "net_pcap_ecmp_"
-                + name
-                + pid
-                + ",rx_pcap="
-                + empty
-                + ",tx_pcap="
-                + new File(dir, name + ".pcap");
-        String address = name.equals("up1") ? "10.3.0.2/24" : "10.4.0.2/24";
-        dp.addPort(new PortSpec(name, devargs, "uplink", List.of(address), 1500));
-      }
+      RouterDataplane dp = twoUplinks(router, "ecmp");
       NextHopTable hops = router.nextHops();
       RouterQueries queries = new RouterQueries(router, dp, Map::of);
 
@@ -196,22 +204,7 @@ class RouterDataplaneEcmpTest {
             .extra("-m", "1024")
             .build());
     try (Router router = Router.open(Router.Sizes.defaults(), dir)) {
-      RouterDataplane dp = new RouterDataplane(router, 1, null);
-      long pid = ProcessHandle.current().pid();
-      File empty = new File(dir, "empty.pcap");
-      LiveTraceMatchesSimulatedTraceTest.pcap(empty, List.of());
-      for (String name : List.of("up1", "up2")) {
-        String devargs =
-            "net_pcap_hr_"
-                + name
-                + pid
-                + ",rx_pcap="
-                + empty
-                + ",tx_pcap="
-                + new File(dir, name + "-hr.pcap");
-        String address = name.equals("up1") ? "10.3.0.2/24" : "10.4.0.2/24";
-        dp.addPort(new PortSpec(name, devargs, "uplink", List.of(address), 1500));
-      }
+      RouterDataplane dp = twoUplinks(router, "hr");
       Ipv4Prefix torA = Ipv4Prefix.parse("10.3.0.1/32");
       RouteSpec neighbor =
           new RouteSpec("10.3.0.1/32", "10.3.0.1", "up1", RouteSpec.ORIGIN_BGP_NEIGHBOR);
