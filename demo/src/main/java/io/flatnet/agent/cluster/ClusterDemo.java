@@ -884,22 +884,7 @@ public final class ClusterDemo implements Callable<Integer> {
     void start() throws IOException {
       Files.createDirectories(runDir);
       Files.deleteIfExists(runDir.resolve("ready"));
-      router =
-          new ProcessBuilder(
-                  NodeProcesses.supervisorCommand(
-                      List.of("ip", "netns", "exec", routerNs),
-                      NodeProcesses.Classpaths.find(),
-                      List.of(
-                          "--config",
-                          config.toString(),
-                          "--dir",
-                          runDir.toString(),
-                          "--state-dir",
-                          runDir.resolve("state").toString())))
-              .redirectErrorStream(true)
-              .redirectOutput(
-                  ProcessBuilder.Redirect.appendTo(runDir.resolve("router.log").toFile()))
-              .start();
+      router = startNode(routerNs, config, runDir);
     }
 
     void awaitReady() throws Exception {
@@ -980,5 +965,26 @@ public final class ClusterDemo implements Callable<Integer> {
         }
       }
     }
+  }
+
+  /**
+   * Starts {@code flatnet run} (the node supervisor: dataplane, agent, and FRR when the config
+   * asks) in namespace {@code ns}, its output appended to {@code runDir/router.log}.
+   */
+  static Process startNode(String ns, Path config, Path runDir) throws IOException {
+    return new ProcessBuilder(
+            NodeProcesses.supervisorCommand(
+                List.of("ip", "netns", "exec", ns),
+                NodeProcesses.Classpaths.find(),
+                List.of(
+                    "--config",
+                    config.toString(),
+                    "--dir",
+                    runDir.toString(),
+                    "--state-dir",
+                    runDir.resolve("state").toString())))
+        .redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(runDir.resolve("router.log").toFile()))
+        .start();
   }
 }

@@ -1388,22 +1388,7 @@ public final class FabricDemo implements Callable<Integer> {
 
     void start() throws IOException {
       Files.createDirectories(runDir);
-      router =
-          new ProcessBuilder(
-                  NodeProcesses.supervisorCommand(
-                      List.of("ip", "netns", "exec", ns),
-                      NodeProcesses.Classpaths.find(),
-                      List.of(
-                          "--config",
-                          config.toString(),
-                          "--dir",
-                          runDir.toString(),
-                          "--state-dir",
-                          runDir.resolve("state").toString())))
-              .redirectErrorStream(true)
-              .redirectOutput(
-                  ProcessBuilder.Redirect.appendTo(runDir.resolve("router.log").toFile()))
-              .start();
+      router = ClusterDemo.startNode(ns, config, runDir);
     }
 
     String log() throws IOException {
