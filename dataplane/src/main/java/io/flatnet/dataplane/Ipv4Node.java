@@ -256,6 +256,29 @@ final class Ipv4Node {
     io.send(outPort, mbuf);
   }
 
+  /**
+   * {@link #forward}'s path for a packet to a resolved next hop, alone (for the pipeline
+   * benchmarks): the out port of the rewritten packet, or -1 where {@link #forward} would not send
+   * it on (not FORWARD, TTL, MTU).
+   */
+  static int forwardResolved(long frame, int nextHop, NextHops hops, PortTable ports) {
+    long entry = hops.entry(nextHop);
+    if (NextHopTable.kindOf(entry) != NextHops.KIND_FORWARD) {
+      return -1;
+    }
+    long ip = frame + IP;
+    int ttlWord = NativeMemory.getIntBe(ip + Ipv4Header.TTL_OFFSET);
+    if ((ttlWord >>> 24) <= 1) {
+      return -1;
+    }
+    int outPort = NextHopTable.portOf(entry);
+    if (NativeMemory.getU16Be(ip + 2) > ports.mtu(outPort)) {
+      return -1;
+    }
+    rewrite(frame, ttlWord, NextHopTable.dstMacOf(entry), hops.srcMac(nextHop));
+    return outPort;
+  }
+
   /** As {@link #rewrite(long, int, long, long)}, with the next hop's current entry. */
   static void rewrite(long frame, NextHops hops, int nextHop) {
     int ttlWord = NativeMemory.getIntBe(frame + IP + Ipv4Header.TTL_OFFSET);

@@ -1,8 +1,10 @@
 package io.flatnet.dataplane;
 
 import io.flatnet.control.PolicySpec;
+import io.flatnet.dpdk.BurstQueue;
 import io.flatnet.route.NextHops;
 import java.io.File;
+import java.lang.foreign.Arena;
 import java.util.List;
 
 /**
@@ -33,6 +35,62 @@ public final class PacketStages {
   /** TTL minus one with the incremental checksum update, and the next hop's MACs. */
   public static void rewriteIpv4(long frame, NextHops hops, int nextHop) {
     Ipv4Node.rewrite(frame, hops, nextHop);
+  }
+
+  /**
+   * The forward decision on one IPv4 packet as the worker's IPv4 node takes it for a resolved next
+   * hop: the adjacency (kind, out port, MTU, MACs), the TTL and MTU checks, and the rewrite.
+   */
+  public static final class Forward {
+    private final NextHops hops;
+    private final PortTable ports;
+
+    public Forward(NextHops hops, PortTable ports) {
+      this.hops = hops;
+      this.ports = ports;
+    }
+
+    /** The out port of the rewritten packet, or -1 if the worker would not send it on. */
+    public int ipv4(long frame, int nextHop) {
+      return Ipv4Node.forwardResolved(frame, nextHop, hops, ports);
+    }
+  }
+
+  /**
+   * A worker's TX side over real TX queues, one per port, as {@code PacketIo.send} queues a
+   * forwarded packet; {@link #discard} forgets the queued packets instead of sending them, so a
+   * benchmark can reuse its mbufs.
+   */
+  public static final class Transmit implements AutoCloseable {
+    private final DataplaneCounters file;
+    private final PacketIo io;
+    private final WorkerPorts queues;
+
+    /** {@code counters}: a file to create. */
+    public Transmit(File counters, List<BurstQueue> txQueues) {
+      this.file = DataplaneCounters.create(counters);
+      WorkerCounters workerCounters = new WorkerCounters(file, 0, new int[0], new String[0]);
+      this.io = new PacketIo(Arena.ofAuto(), ForwardingWorker.BURST, workerCounters);
+      this.queues = new WorkerPorts(1, List.of(), txQueues, ForwardingWorker.BURST);
+      io.use(queues);
+    }
+
+    /** Queues the packet on {@code port} (sent when that port's buffer holds a burst). */
+    public void send(int port, long mbuf) {
+      io.send(port, mbuf);
+    }
+
+    /** Forgets every queued packet. */
+    public void discard() {
+      for (TxBuffer tx : queues.tx) {
+        tx.discard();
+      }
+    }
+
+    @Override
+    public void close() {
+      file.close();
+    }
   }
 
   /**

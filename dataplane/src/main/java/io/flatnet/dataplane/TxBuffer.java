@@ -32,6 +32,11 @@ final class TxBuffer {
     }
   }
 
+  /** Forgets what is queued without sending it (benchmarks that reuse their mbufs). */
+  void discard() {
+    count = 0;
+  }
+
   /** Sends what is queued; {@code tap}: the running capture or trace, or null (one branch). */
   void flush(WorkerCounters counters, Tap tap) {
     if (count == 0) {
