@@ -482,7 +482,7 @@ public final class RouterQueries implements CommandServer.Queries {
       case NextHops.KIND_FORWARD -> {
         int out = hops.port(nh);
         t.put("decision", "forward");
-        t.put("mtu", router.portTable().mtu(out));
+        t.put("mtu", hops.mtu(nh)); // the adjacency's copy, as the worker checks it
         t.put(
             "reason",
             "rewrite to "

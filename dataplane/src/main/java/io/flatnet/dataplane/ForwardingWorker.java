@@ -24,7 +24,11 @@ public final class ForwardingWorker implements Agent {
 
   private final int id;
   private final int cpu;
-  private volatile WorkerPorts ports;
+
+  /** Queues and forwarding state in one snapshot; written under {@link #publishing}. */
+  private volatile WorkerConf conf;
+
+  private final Object publishing = new Object(); // control side only: the worker never takes it
   private volatile long portsGenerationInUse = -1;
   private final MbufArray received;
   private final PacketIo io;
@@ -37,7 +41,6 @@ public final class ForwardingWorker implements Agent {
   private final MbufHandoff fromControl = new MbufHandoff(1024);
   private int heldLoops;
   private int classified; // how much of the received burst classify has taken
-  private volatile ForwardingState state;
   private volatile PolicyTable policy = PolicyTable.EMPTY;
   private final PolicyCheck policyCheck;
   private volatile int threadId; // the kernel's id of the thread running this worker, once started
@@ -90,7 +93,7 @@ public final class ForwardingWorker implements Agent {
     Arena arena = Arena.ofAuto();
     this.id = id;
     this.cpu = cpu;
-    this.ports = new WorkerPorts(0, rxQueues, txQueues, BURST);
+    WorkerPorts ports = new WorkerPorts(0, rxQueues, txQueues, BURST);
     this.received = new MbufArray(arena, BURST);
     this.io = new PacketIo(arena, BURST, counters);
     this.io.use(ports);
@@ -104,7 +107,7 @@ public final class ForwardingWorker implements Agent {
     this.arp = new ArpNode(io, learning);
     this.quiescence = quiescence;
     this.counters = counters;
-    this.state = state;
+    this.conf = new WorkerConf(ports, state);
     this.tap = new Tap(id);
   }
 
@@ -118,7 +121,20 @@ public final class ForwardingWorker implements Agent {
 
   /** Publishes new queues (a port came or went); the worker switches at its next loop. */
   void setPorts(WorkerPorts next) {
-    this.ports = next;
+    synchronized (publishing) {
+      conf = new WorkerConf(next, conf.state());
+    }
+  }
+
+  /**
+   * Publishes new queues and the forwarding state that goes with them (the port table that has the
+   * new port, or no longer has the removed one) with one store: the worker takes both at its next
+   * loop.
+   */
+  void publish(ForwardingState state, WorkerPorts next) {
+    synchronized (publishing) {
+      conf = new WorkerConf(next, state);
+    }
   }
 
   /** The generation of {@link WorkerPorts} this worker's last loop used. */
@@ -128,7 +144,9 @@ public final class ForwardingWorker implements Agent {
 
   /** Publishes new forwarding state; the worker picks it up at its next loop. */
   public void setState(ForwardingState state) {
-    this.state = state;
+    synchronized (publishing) {
+      conf = new WorkerConf(conf.ports(), state);
+    }
   }
 
   /**
@@ -176,8 +194,9 @@ public final class ForwardingWorker implements Agent {
     long now = System.nanoTime();
     counters.loopStarted(now);
     policyCheck.begin(policy, now);
-    ForwardingState current = state;
-    WorkerPorts queues = ports;
+    WorkerConf snapshot = conf; // one load: queues and state of one publication
+    ForwardingState current = snapshot.state();
+    WorkerPorts queues = snapshot.ports();
     if (queues.generation != portsGenerationInUse) {
       io.flush(); // the old queues are still open until this worker reports the new generation
       counters.publishAll(); // a removed port's counters are freed once this generation shows

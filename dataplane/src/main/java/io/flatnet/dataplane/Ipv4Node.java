@@ -237,7 +237,8 @@ final class Ipv4Node {
       return;
     }
     int outPort = NextHopTable.portOf(entry);
-    int mtu = ports.mtu(outPort);
+    long egress = hops.egress(nextHop); // the entry's cache line: MTU and source MAC
+    int mtu = NextHopTable.mtuOf(egress);
     if (NativeMemory.getU16Be(ip + 2) > mtu) {
       io.noteDrop(mbuf, DropReason.MTU_EXCEEDED);
       boolean dontFragment = (NativeMemory.getU16Be(ip + 6) & 0x4000) != 0;
@@ -252,7 +253,7 @@ final class Ipv4Node {
       neighbors.hold(mbuf, nextHop);
       return;
     }
-    rewrite(frame, ttlWord, NextHopTable.dstMacOf(entry), hops.srcMac(nextHop));
+    rewrite(frame, ttlWord, NextHopTable.dstMacOf(entry), NextHopTable.srcMacOf(egress));
     io.send(outPort, mbuf);
   }
 
@@ -261,7 +262,7 @@ final class Ipv4Node {
    * benchmarks): the out port of the rewritten packet, or -1 where {@link #forward} would not send
    * it on (not FORWARD, TTL, MTU).
    */
-  static int forwardResolved(long frame, int nextHop, NextHops hops, PortTable ports) {
+  static int forwardResolved(long frame, int nextHop, NextHops hops) {
     long entry = hops.entry(nextHop);
     if (NextHopTable.kindOf(entry) != NextHops.KIND_FORWARD) {
       return -1;
@@ -271,12 +272,12 @@ final class Ipv4Node {
     if ((ttlWord >>> 24) <= 1) {
       return -1;
     }
-    int outPort = NextHopTable.portOf(entry);
-    if (NativeMemory.getU16Be(ip + 2) > ports.mtu(outPort)) {
+    long egress = hops.egress(nextHop);
+    if (NativeMemory.getU16Be(ip + 2) > NextHopTable.mtuOf(egress)) {
       return -1;
     }
-    rewrite(frame, ttlWord, NextHopTable.dstMacOf(entry), hops.srcMac(nextHop));
-    return outPort;
+    rewrite(frame, ttlWord, NextHopTable.dstMacOf(entry), NextHopTable.srcMacOf(egress));
+    return NextHopTable.portOf(entry);
   }
 
   /** As {@link #rewrite(long, int, long, long)}, with the next hop's current entry. */

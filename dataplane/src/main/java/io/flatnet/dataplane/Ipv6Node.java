@@ -235,7 +235,8 @@ final class Ipv6Node {
       return;
     }
     int outPort = NextHopTable.portOf(entry);
-    int mtu = ports.mtu(outPort);
+    long egress = hops.egress(nextHop); // the entry's cache line: MTU and source MAC
+    int mtu = NextHopTable.mtuOf(egress);
     if (NativeMemory.getU16Be(ip + 4) + HEADER > mtu) {
       io.noteDrop(mbuf, DropReason.MTU_EXCEEDED);
       error(mbuf, ports, Icmp6.PACKET_TOO_BIG, 0, mtu); // IPv6 routers never fragment
@@ -245,7 +246,7 @@ final class Ipv6Node {
       neighbors.hold(mbuf, nextHop);
       return;
     }
-    rewrite(frame, NextHopTable.dstMacOf(entry), hops.srcMac(nextHop));
+    rewrite(frame, NextHopTable.dstMacOf(entry), NextHopTable.srcMacOf(egress));
     io.send(outPort, mbuf);
   }
 

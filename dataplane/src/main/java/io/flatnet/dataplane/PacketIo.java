@@ -10,6 +10,7 @@ import java.lang.foreign.Arena;
  */
 final class PacketIo {
   private WorkerPorts ports;
+  private TxBuffer[] txByPort; // ports.txByPort, one load nearer the packet
   private final MbufArray toFree;
   private final byte[] freeReasons;
   private int toFreeCount;
@@ -30,11 +31,12 @@ final class PacketIo {
   /** Switches to new queues; only between loops, when every TX buffer is empty. */
   void use(WorkerPorts next) {
     ports = next;
+    txByPort = next.txByPort;
   }
 
   /** Queues the packet on {@code port}, or drops it as {@code port-down} if this worker can't. */
   void send(int port, long mbuf) {
-    TxBuffer tx = ports.txByPort[port];
+    TxBuffer tx = txByPort[port];
     if (tx == null) {
       drop(mbuf, DropReason.PORT_DOWN);
       return;
@@ -43,7 +45,7 @@ final class PacketIo {
   }
 
   boolean canSend(int port) {
-    return ports.txByPort[port] != null;
+    return txByPort[port] != null;
   }
 
   void drop(long mbuf, DropReason reason) {

@@ -43,16 +43,17 @@ public final class PacketStages {
    */
   public static final class Forward {
     private final NextHops hops;
-    private final PortTable ports;
 
+    /**
+     * {@code ports}: unused since the MTU is the adjacency's (the benchmark's source is shared).
+     */
     public Forward(NextHops hops, PortTable ports) {
       this.hops = hops;
-      this.ports = ports;
     }
 
     /** The out port of the rewritten packet, or -1 if the worker would not send it on. */
     public int ipv4(long frame, int nextHop) {
-      return Ipv4Node.forwardResolved(frame, nextHop, hops, ports);
+      return Ipv4Node.forwardResolved(frame, nextHop, hops);
     }
   }
 

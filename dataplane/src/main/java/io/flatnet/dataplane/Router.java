@@ -215,6 +215,8 @@ public final class Router implements AutoCloseable {
             spec.ipv6Hi(),
             spec.ipv6Lo(),
             spec.guards());
+    // The adjacencies on the port copy its MTU; set before any route through the port exists.
+    nextHops.setPortMtu(port, spec.mtu());
     ports.add(new PortRecord(port, spec.name(), assignQueues(rxQueues)));
     if (!workers.isEmpty()) {
       for (ForwardingWorker worker : workers) {
@@ -260,6 +262,7 @@ public final class Router implements AutoCloseable {
             .orElseThrow(() -> new IllegalArgumentException("no port " + port));
     ports.remove(record);
     portTable = portTable.without(port);
+    nextHops.setPortMtu(port, PortTable.DEFAULT_MTU); // the port table's MTU, copied
     if (!workers.isEmpty()) {
       long generation = publishPorts();
       awaitWorkers(generation);
@@ -287,8 +290,7 @@ public final class Router implements AutoCloseable {
         tx.add(BurstQueue.tx(record.id(), w));
       }
       ForwardingWorker worker = workers.get(w);
-      worker.setState(state);
-      worker.setPorts(new WorkerPorts(generation, rx, tx, ForwardingWorker.BURST));
+      worker.publish(state, new WorkerPorts(generation, rx, tx, ForwardingWorker.BURST));
     }
     return generation;
   }

@@ -2,6 +2,7 @@ package io.flatnet.dataplane;
 
 import io.flatnet.dpdk.BurstQueue;
 import io.flatnet.dpdk.MbufArray;
+import io.flatnet.dpdk.NativeMemory;
 import io.flatnet.dpdk.PktMbufPool;
 import java.lang.foreign.Arena;
 
@@ -13,11 +14,15 @@ import java.lang.foreign.Arena;
 final class TxBuffer {
   private final BurstQueue queue;
   private final MbufArray pending;
+  private final long slots; // pending's native address: add stores there directly
+  private final int capacity;
   private int count;
 
   TxBuffer(Arena arena, BurstQueue queue, int capacity) {
     this.queue = queue;
     this.pending = new MbufArray(arena, capacity);
+    this.slots = pending.address();
+    this.capacity = capacity;
   }
 
   int port() {
@@ -26,8 +31,8 @@ final class TxBuffer {
 
   /** Queues one mbuf, and sends the buffer as soon as it holds a full burst. */
   void add(long mbuf, WorkerCounters counters, Tap tap) {
-    pending.set(count++, mbuf);
-    if (count == pending.capacity()) {
+    NativeMemory.putLong(slots + ((long) count << 3), mbuf); // count < capacity: flushed at it
+    if (++count == capacity) {
       flush(counters, tap);
     }
   }

@@ -21,4 +21,11 @@ class LimitsMatchDpdkTest {
         PktMbufPool.DEFAULT_DATA_ROOM - DpdkLayout.MBUF_HEADROOM - Ethernet.HEADER - 4,
         Limits.MAX_MTU);
   }
+
+  @Test
+  void theAdjacencyHoldsEveryMtuAndStartsWithTheDefault() {
+    assertEquals(Limits.DEFAULT_MTU, io.flatnet.route.NextHopTable.DEFAULT_MTU);
+    assertEquals(0, Limits.MAX_MTU >>> 16, "the egress word's 16 bits");
+    assertEquals(true, Limits.MAX_PORTS - 1 <= io.flatnet.route.NextHopTable.MAX_PORT);
+  }
 }

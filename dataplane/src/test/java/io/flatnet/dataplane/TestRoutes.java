@@ -56,7 +56,11 @@ final class TestRoutes {
         .commit();
   }
 
+  /** The state for the worker, with {@link #ports}' MTUs copied into the adjacencies first. */
   ForwardingState state() {
+    for (int port = 0; port < io.flatnet.control.Limits.MAX_PORTS; port++) {
+      hops.setPortMtu(port, ports.mtu(port));
+    }
     return new ForwardingState(fib4, fib6, hops, ports);
   }
 

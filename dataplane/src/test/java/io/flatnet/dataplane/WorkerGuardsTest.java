@@ -352,6 +352,11 @@ class WorkerGuardsTest {
           public long srcMac(int nextHop) {
             return routes.hops.srcMac(nextHop);
           }
+
+          @Override
+          public long egress(int nextHop) {
+            return routes.hops.egress(nextHop);
+          }
         };
     worker.setState(new ForwardingState(routes.fib4, routes.fib6, throwing, routes.ports));
     byte[] good = TestPackets.udp(POD_IP, ip(10, 1, 2, 3), 64, 10);

@@ -1,25 +1,47 @@
 package io.flatnet.route;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.util.Arrays;
 import java.util.HashMap;
 
 /**
  * The next-hop table: what a route points at.
  *
- * <h2>Layout and atomicity</h2>
+ * <h2>Layout and atomicity: one adjacency per next hop</h2>
  *
- * Each entry's mutable state is one 64-bit word: {@code kind:4 | port:12 | dstMac:48}. Resolving a
- * neighbour (RESOLVE to FORWARD with its MAC), a MAC change and un-resolving are each a single
- * release store of that word, so a reader can never see a kind from one version and a MAC from
- * another: {@link #entry(int)} returns the word, decoded with {@link #kindOf}, {@link #portOf},
- * {@link #dstMacOf}. The individual accessors ({@link #kind}, {@link #dstMac}, ...) each read the
- * word once; the MAC bits are never cleared, so even a kind-then-MAC sequence of calls only sees
- * "old kind + old MAC" or "new kind + new MAC" or "FORWARD + a MAC that was valid".
+ * Everything a worker needs to send a packet to a next hop sits in one {@value
+ * #ADJACENCY_BYTES}-byte record (VPP's {@code ip_adjacency_t}), off the heap, in an array aligned
+ * to 64 bytes: record {@code i} is at {@code i * 32} and never straddles a cache line, so the
+ * forward decision reads one line.
  *
- * <p>The source MAC, the port and the neighbour address are fixed for the life of an index (a port
- * MAC change means a new next hop), so they need no synchronisation: they are written before the
- * index is handed out and published to readers by the FIB's volatile publish.
+ * <pre>
+ *   +0  entry   kind:4 | port:12 | dstMac:48   (the state word)
+ *   +8  egress  mtu:16 | srcMac:48             (the out port's MTU, a derived copy; its MAC)
+ *   +16 reserved (16 bytes)
+ * </pre>
+ *
+ * The entry word is the mutable state: resolving a neighbour (RESOLVE to FORWARD with its MAC), a
+ * MAC change and un-resolving are each a single release store of it, so a reader can never see a
+ * kind from one version and a MAC from another: {@link #entry(int)} returns the word, decoded with
+ * {@link #kindOf}, {@link #portOf}, {@link #dstMacOf}. The individual accessors ({@link #kind},
+ * {@link #dstMac}, ...) each read the word once; the MAC bits are never cleared, so even a
+ * kind-then-MAC sequence of calls only sees "old kind + old MAC" or "new kind + new MAC" or
+ * "FORWARD + a MAC that was valid".
+ *
+ * <p>The egress word is read once too ({@link #egress}, decoded with {@link #mtuOf} and {@link
+ * #srcMacOf}). Its source MAC and the entry's port are fixed for the life of an index (a port MAC
+ * change means a new next hop), as is the neighbour address: they are written before the index is
+ * handed out and published to readers by the FIB's volatile publish. The MTU is the one field that
+ * changes on its own: it is a copy of the out port's MTU (the port stays the source: {@link
+ * #setPortMtu} rewrites the copy in every adjacency on the port, one release store each). A reader
+ * pairs any version of the entry with any version of the egress word and gets a consistent
+ * decision, because the two share no field that changes together: port and source MAC never change,
+ * and an MTU read just before a change is what a worker still on the old port table would use. No
+ * seqlock or version word is needed.
  *
  * <h2>Lifetime</h2>
  *
@@ -48,8 +70,18 @@ public final class NextHopTable implements NextHops {
   /** Largest port number (12 bits of the entry word). */
   public static final int MAX_PORT = 0xFFF;
 
+  /** The bytes of one adjacency record: half a cache line. */
+  public static final int ADJACENCY_BYTES = 32;
+
+  /** A port's MTU until {@link #setPortMtu} says otherwise (the dataplane's default MTU). */
+  public static final int DEFAULT_MTU = 1500;
+
+  private static final long ENTRY = 0; // offsets in a record
+  private static final long EGRESS = 8;
+  private static final int SHIFT = 5; // log2(ADJACENCY_BYTES)
+
   private static final long MAC_MASK = 0xFFFF_FFFF_FFFFL;
-  private static final VarHandle WORDS = MethodHandles.arrayElementVarHandle(long[].class);
+  private static final VarHandle WORDS = ValueLayout.JAVA_LONG.varHandle();
   private static final VarHandle BUCKETS = MethodHandles.arrayElementVarHandle(int[][].class);
 
   // Identity kinds for de-duplication.
@@ -65,10 +97,13 @@ public final class NextHopTable implements NextHops {
   private final int capacity;
   private final QsbrDomain domain;
 
-  /** kind:4 | port:12 | dstMac:48, read with opaque loads, written with release stores. */
-  private final long[] words;
+  /**
+   * The adjacency records, {@link #ADJACENCY_BYTES} each, 64-byte aligned; read with opaque loads,
+   * written with release stores.
+   */
+  private final MemorySegment adjacencies;
 
-  private final long[] srcMacs;
+  private final int[] portMtus = new int[MAX_PORT + 1]; // writer-only: the ports' MTUs
   private final long[] neighbourHi; // IPv4 neighbours live in the low 32 bits of neighbourLo
   private final long[] neighbourLo;
   private final byte[] neighbourFamily; // 0 none, 4, 6
@@ -121,8 +156,8 @@ public final class NextHopTable implements NextHops {
     this.capacity = capacity;
     this.domain = domain;
     int n = capacity + 1;
-    words = new long[n];
-    srcMacs = new long[n];
+    adjacencies = Arena.ofAuto().allocate((long) n << SHIFT, 64);
+    Arrays.fill(portMtus, DEFAULT_MTU);
     neighbourHi = new long[n];
     neighbourLo = new long[n];
     neighbourFamily = new byte[n];
@@ -142,7 +177,22 @@ public final class NextHopTable implements NextHops {
 
   @Override
   public long entry(int nextHop) {
-    return (long) WORDS.getOpaque(words, nextHop);
+    return (long) WORDS.getOpaque(adjacencies, ((long) nextHop << SHIFT) + ENTRY);
+  }
+
+  @Override
+  public long egress(int nextHop) {
+    return (long) WORDS.getOpaque(adjacencies, ((long) nextHop << SHIFT) + EGRESS);
+  }
+
+  /** The MTU of an egress word ({@link #egress}). */
+  public static int mtuOf(long egress) {
+    return (int) (egress >>> 48);
+  }
+
+  /** The source MAC of an egress word ({@link #egress}). */
+  public static long srcMacOf(long egress) {
+    return egress & MAC_MASK;
   }
 
   public static int kindOf(long entry) {
@@ -192,7 +242,12 @@ public final class NextHopTable implements NextHops {
 
   @Override
   public long srcMac(int nextHop) {
-    return srcMacs[nextHop];
+    return srcMacOf(egress(nextHop));
+  }
+
+  @Override
+  public int mtu(int nextHop) {
+    return mtuOf(egress(nextHop));
   }
 
   /** The IPv4 neighbour of a RESOLVE-capable entry (host order); 0 if it has none. */
@@ -345,11 +400,11 @@ public final class NextHopTable implements NextHops {
    */
   public synchronized int updateGroup(int nextHop, int[] members, int[] weights) {
     checkLive(nextHop);
-    if (kindOf(words[nextHop]) != KIND_GROUP) {
+    if (kindOf(word(nextHop)) != KIND_GROUP) {
       throw new IllegalArgumentException("next hop " + nextHop + " is not an ECMP group");
     }
     checkGroup(members, weights);
-    int group = (int) (words[nextHop] & MAC_MASK);
+    int group = (int) (word(nextHop) & MAC_MASK);
     int[] old = groupBuckets[group];
     int[] previous = groupMembers[group];
     groupMembers[group] = members.clone();
@@ -461,11 +516,11 @@ public final class NextHopTable implements NextHops {
     return nextHop > 0
         && nextHop <= capacity
         && refCounts[nextHop] > 0
-        && kindOf(words[nextHop]) == KIND_GROUP;
+        && kindOf(word(nextHop)) == KIND_GROUP;
   }
 
   private int groupId(int nextHop) {
-    return (int) (words[nextHop] & MAC_MASK);
+    return (int) (word(nextHop) & MAC_MASK);
   }
 
   private void checkGroup(int[] members, int[] weights) {
@@ -482,7 +537,7 @@ public final class NextHopTable implements NextHops {
     }
     for (int m = 0; m < members.length; m++) {
       checkLive(members[m]);
-      int kind = kindOf(words[members[m]]);
+      int kind = kindOf(word(members[m]));
       if (kind != KIND_FORWARD && kind != KIND_RESOLVE) {
         throw new IllegalArgumentException(
             "ECMP member " + members[m] + " is of kind " + kind + ", not a neighbour");
@@ -516,8 +571,8 @@ public final class NextHopTable implements NextHops {
     if (neighbourFamily[nextHop] == 0) {
       throw new IllegalArgumentException("next hop " + nextHop + " has no neighbour to resolve");
     }
-    long w = words[nextHop];
-    WORDS.setRelease(words, nextHop, word(KIND_FORWARD, portOf(w), dstMac));
+    long w = word(nextHop);
+    setEntry(nextHop, word(KIND_FORWARD, portOf(w), dstMac));
   }
 
   /** The neighbour became unreachable/stale: back to {@link #KIND_RESOLVE} (one atomic store). */
@@ -526,9 +581,9 @@ public final class NextHopTable implements NextHops {
     if (neighbourFamily[nextHop] == 0) {
       throw new IllegalArgumentException("next hop " + nextHop + " has no neighbour to resolve");
     }
-    long w = words[nextHop];
+    long w = word(nextHop);
     // Keep the old MAC bits: a reader pairing a stale FORWARD kind with them stays consistent.
-    WORDS.setRelease(words, nextHop, word(KIND_RESOLVE, portOf(w), dstMacOf(w)));
+    setEntry(nextHop, word(KIND_RESOLVE, portOf(w), dstMacOf(w)));
   }
 
   /** Takes one more reference. */
@@ -541,7 +596,7 @@ public final class NextHopTable implements NextHops {
   public synchronized void release(int nextHop) {
     checkLive(nextHop);
     if (--refCounts[nextHop] == 0) {
-      if (kindOf(words[nextHop]) == KIND_GROUP) {
+      if (kindOf(word(nextHop)) == KIND_GROUP) {
         for (int member : groupMembers[groupId(nextHop)]) {
           release(member); // retired in the same grace period as the group
         }
@@ -561,13 +616,13 @@ public final class NextHopTable implements NextHops {
   }
 
   private void free(int nextHop) {
-    if (kindOf(words[nextHop]) == KIND_GROUP) {
+    if (kindOf(word(nextHop)) == KIND_GROUP) {
       freeGroup(groupId(nextHop));
       groups = groups - 1;
     }
-    WORDS.setRelease(words, nextHop, 0L);
+    setEntry(nextHop, 0L);
+    setEgress(nextHop, 0L);
     down[nextHop] = false;
-    srcMacs[nextHop] = 0;
     neighbourHi[nextHop] = 0;
     neighbourLo[nextHop] = 0;
     neighbourFamily[nextHop] = 0;
@@ -582,11 +637,11 @@ public final class NextHopTable implements NextHops {
       return existing;
     }
     int nh = allocate();
-    srcMacs[nh] = srcMac;
+    setEgress(nh, kindOf(word) == KIND_GROUP ? 0 : egress(portMtus[portOf(word)], srcMac));
     neighbourFamily[nh] = (byte) family;
     neighbourHi[nh] = nbHi;
     neighbourLo[nh] = nbLo;
-    WORDS.setRelease(words, nh, word);
+    setEntry(nh, word);
     refCounts[nh] = 1;
     keys[nh] = key;
     byKey.put(key, nh);
@@ -607,6 +662,55 @@ public final class NextHopTable implements NextHops {
       return ++highWater;
     }
     throw new RouteTableFullException("next-hop table", capacity, "");
+  }
+
+  /**
+   * The out port's MTU changed: every adjacency on {@code port} (but ECMP groups, which have no
+   * port) gets the new copy, one release store each, as does every one made on it from now on.
+   * Callers keep this in step with the port table, which stays where the MTU is configured.
+   */
+  public synchronized void setPortMtu(int port, int mtu) {
+    checkPort(port);
+    if (mtu < 0 || mtu > 0xFFFF) {
+      throw new IllegalArgumentException("MTU " + mtu + " does not fit in 16 bits");
+    }
+    if (portMtus[port] == mtu) {
+      return;
+    }
+    portMtus[port] = mtu;
+    for (int nh = 1; nh <= highWater; nh++) {
+      long w = word(nh);
+      if (w != 0 && kindOf(w) != KIND_GROUP && portOf(w) == port) {
+        setEgress(nh, egress(mtu, srcMacOf((long) WORDS.get(adjacencies, offset(nh) + EGRESS))));
+      }
+    }
+  }
+
+  /** The MTU {@link #setPortMtu} last gave {@code port}. */
+  public synchronized int portMtu(int port) {
+    checkPort(port);
+    return portMtus[port];
+  }
+
+  /** Writer side: the entry word (no ordering needed, only the writer stores it). */
+  private long word(int nextHop) {
+    return (long) WORDS.get(adjacencies, offset(nextHop) + ENTRY);
+  }
+
+  private void setEntry(int nextHop, long word) {
+    WORDS.setRelease(adjacencies, offset(nextHop) + ENTRY, word);
+  }
+
+  private void setEgress(int nextHop, long egress) {
+    WORDS.setRelease(adjacencies, offset(nextHop) + EGRESS, egress);
+  }
+
+  private static long offset(int nextHop) {
+    return (long) nextHop << SHIFT;
+  }
+
+  private static long egress(int mtu, long srcMac) {
+    return ((long) mtu << 48) | (srcMac & MAC_MASK);
   }
 
   private static long word(int kind, int port, long mac) {

@@ -66,6 +66,21 @@ public interface NextHops {
     throw new UnsupportedOperationException("no ECMP groups here");
   }
 
+  /**
+   * The adjacency's egress word ({@code mtu:16 | srcMac:48}: the out port's MTU and MAC), read
+   * once: decode it with {@link NextHopTable#mtuOf} and {@link NextHopTable#srcMacOf}. It shares a
+   * cache line with {@link #entry}; any version of one pairs consistently with any version of the
+   * other (see {@link NextHopTable}).
+   */
+  long egress(int nextHop);
+
   /** Source MAC (the out port's) in the low 48 bits, most significant byte first on the wire. */
-  long srcMac(int nextHop);
+  default long srcMac(int nextHop) {
+    return NextHopTable.srcMacOf(egress(nextHop));
+  }
+
+  /** The out port's MTU, as the adjacency holds it. */
+  default int mtu(int nextHop) {
+    return NextHopTable.mtuOf(egress(nextHop));
+  }
 }

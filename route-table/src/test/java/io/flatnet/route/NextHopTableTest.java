@@ -35,6 +35,67 @@ class NextHopTableTest {
   }
 
   @Test
+  void theAdjacencyCopiesItsPortsMtuAndFollowsItsChanges() {
+    NextHopTable t = new NextHopTable(8, domain);
+    int a = t.addForward(3, 0x0A0B_0C0D_0E0FL, 0x0211_2233_4455L);
+    int n = t.addNeighbourIpv4(3, Ipv4Prefix.parseAddress("10.0.0.1"), 0x0211_2233_4455L);
+    int other = t.addForward(4, 0x0A0B_0C0D_0E0FL, 0x0211_2233_4455L);
+    assertEquals(NextHopTable.DEFAULT_MTU, t.mtu(a));
+    long entry = t.entry(a);
+    t.setPortMtu(3, 9000);
+    assertEquals(9000, t.mtu(a));
+    assertEquals(9000, t.mtu(n));
+    assertEquals(NextHopTable.DEFAULT_MTU, t.mtu(other), "another port's");
+    assertEquals(entry, t.entry(a), "the entry word is not touched");
+    assertEquals(0x0211_2233_4455L, t.srcMac(a));
+    long egress = t.egress(a);
+    assertEquals(9000, NextHopTable.mtuOf(egress));
+    assertEquals(0x0211_2233_4455L, NextHopTable.srcMacOf(egress));
+    int later = t.addForward(3, 0x0A0B_0C0D_0E01L, 0x0211_2233_4455L);
+    assertEquals(9000, t.mtu(later), "made after the change");
+    t.resolve(n, 0x0011_2233_4455L);
+    assertEquals(9000, t.mtu(n), "resolving keeps the MTU");
+    assertEquals(9000, t.portMtu(3));
+    assertThrows(IllegalArgumentException.class, () -> t.setPortMtu(3, 1 << 16));
+  }
+
+  @Test
+  void aReaderNeverPairsAKindWithAnotherVersionsMacNorLosesTheSourceMac() throws Exception {
+    NextHopTable t = new NextHopTable(8, domain);
+    long src = 0x0211_2233_4455L;
+    int nh = t.addNeighbourIpv4(2, Ipv4Prefix.parseAddress("10.0.0.1"), src);
+    AtomicReference<String> bad = new AtomicReference<>();
+    Thread reader =
+        new Thread(
+            () -> {
+              for (int i = 0; i < 2_000_000 && bad.get() == null; i++) {
+                long e = t.entry(nh);
+                long g = t.egress(nh);
+                int kind = NextHopTable.kindOf(e);
+                long mac = NextHopTable.dstMacOf(e);
+                if (kind == NextHops.KIND_FORWARD && (mac & 0xFF) != (mac >>> 40)) {
+                  bad.set("FORWARD with a torn MAC " + Long.toHexString(mac));
+                }
+                if (NextHopTable.srcMacOf(g) != src || NextHopTable.portOf(e) != 2) {
+                  bad.set("egress " + Long.toHexString(g));
+                }
+                int mtu = NextHopTable.mtuOf(g);
+                if (mtu != 1500 && mtu != 9000) {
+                  bad.set("MTU " + mtu);
+                }
+              }
+            });
+    reader.start();
+    for (int v = 1; reader.isAlive(); v = v % 250 + 1) {
+      t.resolve(nh, (long) v << 40 | (long) v << 16 | v); // first and last byte agree
+      t.setPortMtu(2, v % 2 == 0 ? 9000 : 1500);
+      t.unresolve(nh);
+    }
+    reader.join();
+    assertEquals(null, bad.get());
+  }
+
+  @Test
   void neighbourResolutionIsOneAtomicWord() {
     NextHopTable t = new NextHopTable(8, domain);
     int nh = t.addNeighbourIpv4(2, Ipv4Prefix.parseAddress("10.0.0.1"), 0x02AA_BBCC_DDEEL);
