@@ -119,17 +119,10 @@ public final class ForwardingWorker implements Agent {
     this.capture = spec;
   }
 
-  /** Publishes new queues (a port came or went); the worker switches at its next loop. */
-  void setPorts(WorkerPorts next) {
-    synchronized (publishing) {
-      conf = new WorkerConf(next, conf.state());
-    }
-  }
-
   /**
-   * Publishes new queues and the forwarding state that goes with them (the port table that has the
-   * new port, or no longer has the removed one) with one store: the worker takes both at its next
-   * loop.
+   * Publishes new queues (a port came or went) and the forwarding state that goes with them (the
+   * port table that has the new port, or no longer has the removed one) with one store: the worker
+   * takes both at its next loop.
    */
   void publish(ForwardingState state, WorkerPorts next) {
     synchronized (publishing) {
