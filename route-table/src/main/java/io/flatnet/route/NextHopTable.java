@@ -14,9 +14,10 @@ import java.util.HashMap;
  * <h2>Layout and atomicity: one adjacency per next hop</h2>
  *
  * Everything a worker needs to send a packet to a next hop sits in one {@value
- * #ADJACENCY_BYTES}-byte record (VPP's {@code ip_adjacency_t}), off the heap, in an array aligned
- * to 64 bytes: record {@code i} is at {@code i * 32} and never straddles a cache line, so the
- * forward decision reads one line.
+ * #ADJACENCY_BYTES}-byte record (VPP's {@code ip_adjacency_t}), off the heap, in an array on 2 MiB
+ * pages where the kernel allows ({@link ReservedMemory}, as the FIBs), so aligned to 2 MiB: record
+ * {@code i} is at {@code i * 32} and never straddles a cache line, so the forward decision reads
+ * one line.
  *
  * <pre>
  *   +0  entry   kind:4 | port:12 | dstMac:48   (the state word)
@@ -156,7 +157,9 @@ public final class NextHopTable implements NextHops {
     this.capacity = capacity;
     this.domain = domain;
     int n = capacity + 1;
-    adjacencies = Arena.ofAuto().allocate((long) n << SHIFT, 64);
+    // 2 MiB-aligned, on 2 MiB pages where the kernel allows (as the FIBs'); unmapped with the
+    // table.
+    adjacencies = ReservedMemory.reserve(Arena.ofAuto(), (long) n << SHIFT);
     Arrays.fill(portMtus, DEFAULT_MTU);
     neighbourHi = new long[n];
     neighbourLo = new long[n];
