@@ -490,14 +490,20 @@ public final class Router implements AutoCloseable {
   /**
    * Puts a route in its FIB. The router keeps the next-hop reference its caller got, as the route's
    * handle, until {@link #removeRoute} gives it back; a route replaced here gives its old one back.
+   * If the FIB refuses it (a full table), the reference is given back and nothing changes.
    */
   private int install(Object prefix, int nextHop) {
-    Integer previous = routeHandles.put(prefix, nextHop);
-    if (prefix instanceof Ipv4Prefix v4) {
-      fib4.add(v4, nextHop);
-    } else {
-      fib6.add((Ipv6Prefix) prefix, nextHop);
+    try {
+      if (prefix instanceof Ipv4Prefix v4) {
+        fib4.add(v4, nextHop);
+      } else {
+        fib6.add((Ipv6Prefix) prefix, nextHop);
+      }
+    } catch (RuntimeException e) { // a full table: the FIB is unchanged, and so is the route
+      release(nextHop);
+      throw e;
     }
+    Integer previous = routeHandles.put(prefix, nextHop);
     if (previous != null) {
       release(previous);
     }
