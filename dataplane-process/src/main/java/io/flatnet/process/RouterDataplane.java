@@ -353,6 +353,7 @@ public final class RouterDataplane implements DataplaneApi {
     Object prefix = parsePrefix(route.prefix());
     List<Hop> hops = hops(route, prefix);
     install(prefix, hops);
+    touch(prefix);
     routePrefixes.add(prefix);
     try {
       addHostRoutes(prefix, hops);
@@ -362,6 +363,7 @@ public final class RouterDataplane implements DataplaneApi {
       restoreHostRoute(prefix);
       throw e;
     }
+    touch(route.prefix());
     routes.put(route.prefix(), route);
   }
 
@@ -389,17 +391,20 @@ public final class RouterDataplane implements DataplaneApi {
       throw e;
     }
     removeHostRoutes(prefix, old);
+    touch(after.prefix());
     routes.put(after.prefix(), after);
   }
 
   @Override
   public synchronized void removeRoute(RouteSpec route) {
+    touch(route.prefix());
     RouteSpec installed = routes.remove(route.prefix());
     if (installed == null) {
       return;
     }
     Object prefix = parsePrefix(installed.prefix());
     removePrefix(prefix);
+    touch(prefix);
     routePrefixes.remove(prefix);
     removeHostRoutes(prefix, hops(installed, prefix));
     restoreHostRoute(prefix);
@@ -434,6 +439,27 @@ public final class RouterDataplane implements DataplaneApi {
         throw RouteBatchException.at(i, c, e);
       }
     }
+    if (changes.size() > 1 && changes.stream().noneMatch(c -> c.route().isMultipath())) {
+      // The fast way: one FIB commit for the whole batch. If it fails, nothing of it was published
+      // and this object's maps go back; the one-at-a-time way below then finds which change fails.
+      journal = new Journal();
+      try {
+        router.routeBatch(
+            () -> {
+              for (RouteChange c : changes) {
+                c.applyTo(this);
+              }
+            });
+        journal = null;
+        if (nextGeneration >= 0) {
+          commit(nextGeneration);
+        }
+        return;
+      } catch (RuntimeException e) {
+        journal.restore();
+        journal = null;
+      }
+    }
     List<RouteSpec> before = new ArrayList<>(changes.size());
     int applied = 0;
     try {
@@ -450,6 +476,73 @@ public final class RouterDataplane implements DataplaneApi {
     }
     if (nextGeneration >= 0) {
       commit(nextGeneration);
+    }
+  }
+
+  /**
+   * What a route batch changed in this object's route maps: each key's value before it, to put back
+   * if the batch is not published.
+   */
+  private final class Journal {
+    private final Map<Object, RouteSpec> routesBefore = new HashMap<>();
+    private final Map<Object, Boolean> prefixesBefore = new HashMap<>();
+    private final Map<String, Integer> countsBefore = new HashMap<>();
+    private final Map<String, Integer> portsBefore = new HashMap<>();
+
+    void restore() {
+      routesBefore.forEach(
+          (k, v) -> {
+            if (v == null) {
+              routes.remove((String) k);
+            } else {
+              routes.put((String) k, v);
+            }
+          });
+      prefixesBefore.forEach(
+          (k, v) -> {
+            if (v) {
+              routePrefixes.add(k);
+            } else {
+              routePrefixes.remove(k);
+            }
+          });
+      restoreMap(countsBefore, neighborHostRoutes);
+      restoreMap(portsBefore, neighborHostPorts);
+    }
+
+    private static void restoreMap(Map<String, Integer> saved, Map<String, Integer> map) {
+      saved.forEach(
+          (k, v) -> {
+            if (v == null) {
+              map.remove(k);
+            } else {
+              map.put(k, v);
+            }
+          });
+    }
+  }
+
+  /** The open batch's journal, or null. */
+  private Journal journal;
+
+  /** A route batch is about to change route {@code key} (prefix text) or parsed prefix. */
+  private void touch(Object key) {
+    if (journal != null) {
+      if (key instanceof String text) {
+        if (!journal.routesBefore.containsKey(text)) {
+          journal.routesBefore.put(text, routes.get(text));
+        }
+      } else if (!journal.prefixesBefore.containsKey(key)) {
+        journal.prefixesBefore.put(key, routePrefixes.contains(key));
+      }
+    }
+  }
+
+  /** A route batch is about to change neighbour {@code via}'s host-route count. */
+  private void touchNeighbor(String via) {
+    if (journal != null && !journal.countsBefore.containsKey(via)) {
+      journal.countsBefore.put(via, neighborHostRoutes.get(via));
+      journal.portsBefore.put(via, neighborHostPorts.get(via));
     }
   }
 
@@ -613,6 +706,7 @@ public final class RouterDataplane implements DataplaneApi {
 
   private void addHostRoute(Object prefix, Hop hop) {
     Object viaPrefix = hostPrefix(hop.via());
+    touchNeighbor(hop.via());
     if (!viaPrefix.equals(prefix)
         && !ownedAddresses.containsKey(viaPrefix.toString())
         && neighborHostRoutes.merge(hop.via(), 1, Integer::sum) == 1) {
@@ -626,6 +720,7 @@ public final class RouterDataplane implements DataplaneApi {
   private void removeHostRoutes(Object prefix, List<Hop> hops) {
     for (Hop hop : hops) {
       String via = hop.via();
+      touchNeighbor(via);
       if (!hostPrefix(via).equals(prefix)
           && neighborHostRoutes.containsKey(via)
           && neighborHostRoutes.merge(via, -1, Integer::sum) == 0) {
