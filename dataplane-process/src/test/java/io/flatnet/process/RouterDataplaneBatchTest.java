@@ -78,7 +78,11 @@ class RouterDataplaneBatchTest {
       for (int i = 0; i < 200; i++) {
         adds.add(RouteChange.add(v6(i)));
       }
+      long fib4Before = router.fib().generation();
+      long fib6Before = router.fib6().generation();
       dp.applyRoutes(adds, 5);
+      assertEquals(fib4Before + 1, router.fib().generation(), "one IPv4 FIB commit for the batch");
+      assertEquals(fib6Before + 1, router.fib6().generation(), "one IPv6 publish for the batch");
       State installed = dp.installed();
       assertEquals(5, installed.generation());
       assertEquals(2_200, installed.routes().size());
