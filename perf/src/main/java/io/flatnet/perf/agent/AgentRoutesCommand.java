@@ -30,10 +30,10 @@ import picocli.CommandLine.Spec;
 /**
  * {@code ./flatnet bench agent-routes}: how fast the agent's route changes reach a real dataplane
  * process. Starts {@code flatnet dataplane} (its own JVM, its own settings) on a fresh run
- * directory with one uplink port ({@code net_null}), connects as the agent does ({@link
- * DataplaneClient}) and, for each offered rate, turns a stream of route changes (adds, and removes
- * of what was added: the state stays at most {@code --routes} routes) into the agent's plans:
- * {@link Planner#plan} from the state committed last to the desired one, applied with {@link
+ * directory with one uplink port ({@code net_null}, receiving nothing), connects as the agent does
+ * ({@link DataplaneClient}) and, for each offered rate, turns a stream of route changes (adds, and
+ * removes of what was added: the state stays at most {@code --routes} routes) into the agent's
+ * plans: {@link Planner#plan} from the state committed last to the desired one, applied with {@link
  * Plan#applyTo}, as the agent's reconcile does. Changes due while a plan is applied wait for the
  * next one (the agent's reconciles are serialised too). Reports the achieved rate and the publish
  * latency: from the moment a change was due to the dataplane's answer that it is in the FIB and
@@ -68,6 +68,14 @@ public final class AgentRoutesCommand implements Callable<Integer> {
   private int seconds;
 
   @Option(
+      names = "--warmup",
+      defaultValue = "3",
+      description =
+          "Seconds at the highest rate first, not reported (the JIT of both processes)."
+              + " Default: ${DEFAULT-VALUE}.")
+  private int warmup;
+
+  @Option(
       names = "--routes",
       defaultValue = "5000",
       description =
@@ -92,7 +100,9 @@ public final class AgentRoutesCommand implements Callable<Integer> {
       names = "--mode",
       defaultValue = "batch",
       description =
-          "batch (the agent's plans, route batches) or single (one call and a commit per change)."
+          "batch (the agent's plans, route batches), single (one call and a commit per change)"
+              + " or agent (each change a `ctl route add|del` request to an in-process agent:"
+              + " checked against the node config, reconciled, kept in routes.json; IPv4 only)."
               + " Default: ${DEFAULT-VALUE}.")
   private String mode;
 
@@ -101,6 +111,13 @@ public final class AgentRoutesCommand implements Callable<Integer> {
       defaultValue = "backoff",
       description = "The dataplane's worker idle strategy. Default: ${DEFAULT-VALUE}.")
   private String idle;
+
+  @Option(
+      names = "--busy-worker",
+      description =
+          "The uplink receives net_null's endless packets (dropped: not for the router), so the"
+              + " worker never idles.")
+  private boolean busyWorker;
 
   @Option(
       names = "--dir",
@@ -114,8 +131,8 @@ public final class AgentRoutesCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
-    if (!mode.equals("batch") && !mode.equals("single")) {
-      spec.commandLine().getErr().println("--mode is batch or single, not " + mode);
+    if (!List.of("batch", "single", "agent").contains(mode)) {
+      spec.commandLine().getErr().println("--mode is batch, single or agent, not " + mode);
       return 2;
     }
     Path run = dir != null ? dir : Files.createTempDirectory("flatnet-agent-routes-");
@@ -125,7 +142,9 @@ public final class AgentRoutesCommand implements Callable<Integer> {
     List<String> command =
         NodeProcesses.dataplaneCommand(List.of(), NodeProcesses.Classpaths.find(), args);
     out.printf("load average %s (before)%n", loadAverage());
-    out.printf("dataplane: %s%n  log %s%n", String.join(" ", args), log);
+    out.printf(
+        "dataplane: %s, worker %s%n  log %s%n",
+        String.join(" ", args), busyWorker ? "busy (net_null receiving)" : "idle", log);
     Process dataplane =
         new ProcessBuilder(command)
             .redirectErrorStream(true)
@@ -139,18 +158,37 @@ public final class AgentRoutesCommand implements Callable<Integer> {
               0,
               List.of(
                   new PortSpec(
-                      UPLINK, "net_null0", "uplink", List.of("10.3.0.2/24", "fd00:3::2/64"), 1500)),
+                      UPLINK,
+                      "net_null0,no-rx=1",
+                      "uplink",
+                      List.of("10.3.0.2/24", "fd00:3::2/64"),
+                      1500)),
               List.of(),
               List.of());
       Runner runner = new Runner(client, base);
-      runner.commit(base);
+      if (mode.equals("agent")) {
+        runner.agent = agent(run, client);
+        ipv6Every = 0;
+      } else {
+        runner.commit(base);
+      }
+      if (warmup > 0) {
+        out.println("warm-up: " + runner.run(Double.POSITIVE_INFINITY, warmup));
+      }
       for (String rate : rates) {
         double offered = rate.equals("max") ? Double.POSITIVE_INFINITY : Double.parseDouble(rate);
         out.println(runner.run(offered, seconds));
         out.flush();
       }
       State held = client.installed();
-      boolean same = held.routes().equals(runner.committed.routes());
+      boolean same =
+          mode.equals("agent")
+              ? held.routes().keySet().containsAll(runner.desired.keySet())
+                  && held.routes().size() == runner.desired.size() + AGENT_CONFIG_ROUTES
+              : held.routes().equals(runner.committed.routes());
+      if (runner.agent != null) {
+        runner.agent.close();
+      }
       out.printf(
           "check: the dataplane holds %d routes, %s the agent's desired state (generation %d)%n",
           held.routes().size(), same ? "exactly" : "NOT", held.generation());
@@ -162,6 +200,42 @@ public final class AgentRoutesCommand implements Callable<Integer> {
         dataplane.destroyForcibly();
       }
     }
+  }
+
+  /** Routes the agent's node config makes besides the runtime ones: the uplink neighbour's. */
+  private static final int AGENT_CONFIG_ROUTES = 1;
+
+  /** An agent (in this JVM) on a node config with the one uplink, driving the dataplane. */
+  private static io.flatnet.agent.Agent agent(Path run, DataplaneClient client) throws IOException {
+    Path config = run.resolve("node.yaml");
+    Files.writeString(
+        config,
+        """
+        node:
+          name: bench
+          podCIDRs: [10.244.1.0/24]
+          gateways: [169.254.1.1]
+        ports:
+          - name: up
+            device: "net_null0,no-rx=1"
+            role: uplink
+            addresses: [10.3.0.2/24]
+        routes:
+          - prefix: 0.0.0.0/0
+            via: 10.3.0.1
+            port: up
+        """);
+    io.flatnet.agent.Agent agent =
+        new io.flatnet.agent.Agent(
+            io.flatnet.agent.Agent.Options.defaults(config)
+                .withStateDir(run.resolve("agent-state"))
+                .withVhostSocketDir(run.resolve("vhost"))
+                .withValidator(
+                    new io.flatnet.agent.config.ConfigValidator(java.util.Set.of(0, 1, 2, 3))),
+            client);
+    Object first = agent.start();
+    System.out.println("agent: " + first);
+    return agent;
   }
 
   static String loadAverage() {
@@ -194,6 +268,7 @@ public final class AgentRoutesCommand implements Callable<Integer> {
     private final DataplaneClient client;
     private final State base;
     private final TreeMap<String, RouteSpec> desired = new TreeMap<>();
+    io.flatnet.agent.Agent agent;
     private State committed;
     private long generation;
     private long next; // the next change of the cycle
@@ -240,7 +315,25 @@ public final class AgentRoutesCommand implements Callable<Integer> {
         }
         long n = Math.min(due - next, maxBatch);
         long t0 = System.nanoTime();
-        if (mode.equals("single")) {
+        if (agent != null) {
+          for (long k = next; k < next + n; k++) {
+            RouteSpec r = route((int) (k % routes));
+            RouteSpec added = toggle(k);
+            io.flatnet.agent.api.AgentProtocol.Response response =
+                agent.handle(
+                    added != null
+                        ? io.flatnet.agent.api.AgentProtocol.Request.routeAdd(
+                            r.prefix(), r.via(), r.port())
+                        : io.flatnet.agent.api.AgentProtocol.Request.routeDel(r.prefix()));
+            if (!response.ok()) {
+              throw new IllegalStateException("agent: " + response.error());
+            }
+            long t = System.nanoTime();
+            latency.recordValue(
+                Math.max(0, t - (max ? t0 : dueAt(start, first, k, nanosPerChange))));
+            plans++;
+          }
+        } else if (mode.equals("single")) {
           for (long k = next; k < next + n; k++) {
             RouteSpec r = route((int) (k % routes));
             RouteSpec added = toggle(k);
@@ -287,7 +380,7 @@ public final class AgentRoutesCommand implements Callable<Integer> {
           changes,
           elapsed,
           plans,
-          mode.equals("single") ? "calls+commits" : "plans",
+          mode.equals("single") ? "calls+commits" : mode.equals("agent") ? "requests" : "plans",
           plans == 0 ? 0.0 : (double) changes / plans,
           latency.getValueAtPercentile(50) / 1e6,
           latency.getValueAtPercentile(99) / 1e6,
