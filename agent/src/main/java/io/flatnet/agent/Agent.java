@@ -18,6 +18,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -418,17 +419,63 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
   // ---------------------------------------------------------------- control socket
 
   @Override
-  public synchronized AgentProtocol.Response handle(AgentProtocol.Request request) {
+  public AgentProtocol.Response handle(AgentProtocol.Request request) {
     String op = request.op() == null ? "" : request.op();
-    return switch (op) {
-      case AgentProtocol.NODE_INFO -> cniPods.nodeInfo();
-      case AgentProtocol.POD_ADD -> cniPods.add(request);
-      case AgentProtocol.POD_DEL -> cniPods.del(request);
-      case AgentProtocol.POD_CHECK -> cniPods.check(request);
-      case AgentProtocol.ROUTE_ADD -> runtimeRoutes.add(request);
-      case AgentProtocol.ROUTE_DEL -> runtimeRoutes.del(request);
-      default -> AgentProtocol.Response.failure("unknown op \"" + op + "\"");
-    };
+    if (op.equals(AgentProtocol.ROUTE_ADD) || op.equals(AgentProtocol.ROUTE_DEL)) {
+      return routeRequest(request);
+    }
+    synchronized (this) {
+      return switch (op) {
+        case AgentProtocol.NODE_INFO -> cniPods.nodeInfo();
+        case AgentProtocol.POD_ADD -> cniPods.add(request);
+        case AgentProtocol.POD_DEL -> cniPods.del(request);
+        case AgentProtocol.POD_CHECK -> cniPods.check(request);
+        default -> AgentProtocol.Response.failure("unknown op \"" + op + "\"");
+      };
+    }
+  }
+
+  /** A route request waiting for the agent, and its answer once applied. */
+  private static final class PendingRoute {
+    final AgentProtocol.Request request;
+    AgentProtocol.Response response; // under the agent's monitor
+
+    PendingRoute(AgentProtocol.Request request) {
+      this.request = request;
+    }
+  }
+
+  private final java.util.concurrent.ConcurrentLinkedQueue<PendingRoute> routeRequests =
+      new java.util.concurrent.ConcurrentLinkedQueue<>();
+
+  /**
+   * A {@code ctl route add|del}: queued; whoever gets the agent next applies every route request
+   * queued by then as one change (one plan, one route batch, one write of routes.json), so
+   * concurrent clients share the cost (a group commit). Alone, a request is applied by itself.
+   */
+  private AgentProtocol.Response routeRequest(AgentProtocol.Request request) {
+    PendingRoute mine = new PendingRoute(request);
+    routeRequests.add(mine);
+    synchronized (this) {
+      if (mine.response == null) {
+        List<PendingRoute> batch = new ArrayList<>();
+        for (PendingRoute p = routeRequests.poll(); p != null; p = routeRequests.poll()) {
+          batch.add(p);
+        }
+        try {
+          List<AgentProtocol.Response> answers =
+              runtimeRoutes.apply(batch.stream().map(p -> p.request).toList());
+          for (int i = 0; i < batch.size(); i++) {
+            batch.get(i).response = answers.get(i);
+          }
+        } catch (RuntimeException e) {
+          for (PendingRoute p : batch) {
+            p.response = AgentProtocol.Response.failure("route change failed: " + e);
+          }
+        }
+      }
+      return mine.response;
+    }
   }
 
   /** The routes added at run time (ctl route add), in order. */
