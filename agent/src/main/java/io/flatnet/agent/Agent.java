@@ -436,45 +436,72 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
   }
 
   /** A route request waiting for the agent, and its answer once applied. */
-  private static final class PendingRoute {
-    final AgentProtocol.Request request;
-    AgentProtocol.Response response; // under the agent's monitor
-
-    PendingRoute(AgentProtocol.Request request) {
-      this.request = request;
-    }
-  }
+  private record PendingRoute(
+      AgentProtocol.Request request,
+      java.util.concurrent.CompletableFuture<AgentProtocol.Response> answer) {}
 
   private final java.util.concurrent.ConcurrentLinkedQueue<PendingRoute> routeRequests =
       new java.util.concurrent.ConcurrentLinkedQueue<>();
 
+  /** Held by the one thread applying queued route requests (the others wait for their answer). */
+  private final java.util.concurrent.locks.ReentrantLock routeLeader =
+      new java.util.concurrent.locks.ReentrantLock();
+
   /**
-   * A {@code ctl route add|del}: queued; whoever gets the agent next applies every route request
-   * queued by then as one change (one plan, one route batch, one write of routes.json), so
-   * concurrent clients share the cost (a group commit). Alone, a request is applied by itself.
+   * A {@code ctl route add|del}: queued; one thread at a time applies every route request queued by
+   * then as one change (one plan, one route batch, one write of routes.json), so concurrent clients
+   * share the cost (a group commit), while the others wait for their answers. Alone, a request is
+   * applied by itself.
    */
   private AgentProtocol.Response routeRequest(AgentProtocol.Request request) {
-    PendingRoute mine = new PendingRoute(request);
+    PendingRoute mine = new PendingRoute(request, new java.util.concurrent.CompletableFuture<>());
     routeRequests.add(mine);
-    synchronized (this) {
-      if (mine.response == null) {
-        List<PendingRoute> batch = new ArrayList<>();
-        for (PendingRoute p = routeRequests.poll(); p != null; p = routeRequests.poll()) {
-          batch.add(p);
-        }
+    while (!mine.answer().isDone()) {
+      if (routeLeader.tryLock()) {
         try {
-          List<AgentProtocol.Response> answers =
-              runtimeRoutes.apply(batch.stream().map(p -> p.request).toList());
-          for (int i = 0; i < batch.size(); i++) {
-            batch.get(i).response = answers.get(i);
+          while (!routeRequests.isEmpty()) {
+            applyQueuedRoutes();
           }
-        } catch (RuntimeException e) {
-          for (PendingRoute p : batch) {
-            p.response = AgentProtocol.Response.failure("route change failed: " + e);
-          }
+        } finally {
+          routeLeader.unlock();
+        }
+      } else {
+        try { // the leader takes it, or has just let go: then this thread leads (bounded wait)
+          mine.answer().get(1, java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+          // look again
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return AgentProtocol.Response.failure("interrupted waiting for the agent");
+        } catch (java.util.concurrent.ExecutionException e) {
+          return AgentProtocol.Response.failure("route change failed: " + e.getCause());
         }
       }
-      return mine.response;
+    }
+    return mine.answer().join();
+  }
+
+  private void applyQueuedRoutes() {
+    List<PendingRoute> batch = new ArrayList<>();
+    for (PendingRoute p = routeRequests.poll(); p != null; p = routeRequests.poll()) {
+      batch.add(p);
+    }
+    if (batch.isEmpty()) {
+      return;
+    }
+    List<AgentProtocol.Response> answers;
+    try {
+      synchronized (this) {
+        answers = runtimeRoutes.apply(batch.stream().map(PendingRoute::request).toList());
+      }
+    } catch (RuntimeException e) {
+      for (PendingRoute p : batch) {
+        p.answer().complete(AgentProtocol.Response.failure("route change failed: " + e));
+      }
+      return;
+    }
+    for (int i = 0; i < batch.size(); i++) {
+      batch.get(i).answer().complete(answers.get(i));
     }
   }
 

@@ -107,6 +107,14 @@ public final class AgentRoutesCommand implements Callable<Integer> {
   private String mode;
 
   @Option(
+      names = "--clients",
+      defaultValue = "1",
+      description =
+          "With --mode agent: clients sending requests at once (each its own share of the"
+              + " prefixes and of the rate). Default: ${DEFAULT-VALUE}.")
+  private int clients;
+
+  @Option(
       names = "--idle",
       defaultValue = "backoff",
       description = "The dataplane's worker idle strategy. Default: ${DEFAULT-VALUE}.")
@@ -173,11 +181,18 @@ public final class AgentRoutesCommand implements Callable<Integer> {
         runner.commit(base);
       }
       if (warmup > 0) {
-        out.println("warm-up: " + runner.run(Double.POSITIVE_INFINITY, warmup));
+        out.println(
+            "warm-up: "
+                + (mode.equals("agent") && clients > 1
+                    ? runner.runClients(Double.POSITIVE_INFINITY, warmup)
+                    : runner.run(Double.POSITIVE_INFINITY, warmup)));
       }
       for (String rate : rates) {
         double offered = rate.equals("max") ? Double.POSITIVE_INFINITY : Double.parseDouble(rate);
-        out.println(runner.run(offered, seconds));
+        out.println(
+            mode.equals("agent") && clients > 1
+                ? runner.runClients(offered, seconds)
+                : runner.run(offered, seconds));
         out.flush();
       }
       State held = client.installed();
@@ -267,7 +282,8 @@ public final class AgentRoutesCommand implements Callable<Integer> {
   private final class Runner {
     private final DataplaneClient client;
     private final State base;
-    private final TreeMap<String, RouteSpec> desired = new TreeMap<>();
+    private final java.util.SortedMap<String, RouteSpec> desired =
+        java.util.Collections.synchronizedSortedMap(new TreeMap<>());
     io.flatnet.agent.Agent agent;
     private State committed;
     private long generation;
@@ -387,6 +403,84 @@ public final class AgentRoutesCommand implements Callable<Integer> {
           latency.getMaxValue() / 1e6,
           calls.getValueAtPercentile(50) / 1e6,
           calls.getValueAtPercentile(99) / 1e6);
+    }
+
+    /**
+     * {@code --mode agent --clients N}: N threads send the agent's route requests at once, client
+     * {@code c} the changes {@code c, c+N, c+2N, ...} (its own prefixes when N divides --routes),
+     * each at its due time.
+     */
+    String runClients(double offered, int runSeconds) throws InterruptedException {
+      Histogram latency = new Histogram(TimeUnit.SECONDS.toNanos(60), 3);
+      java.util.concurrent.atomic.AtomicLong changes = new java.util.concurrent.atomic.AtomicLong();
+      List<String> errors = new java.util.concurrent.CopyOnWriteArrayList<>();
+      boolean max = Double.isInfinite(offered);
+      double nanosPerChange = max ? 0 : 1e9 / offered;
+      long first = next;
+      long start = System.nanoTime();
+      long end = start + TimeUnit.SECONDS.toNanos(runSeconds);
+      List<Thread> threads = new java.util.ArrayList<>();
+      long[] last = new long[clients];
+      for (int c = 0; c < clients; c++) {
+        int client = c;
+        threads.add(
+            Thread.ofPlatform()
+                .start(
+                    () -> {
+                      long k = first + client;
+                      while (errors.isEmpty()) {
+                        long due = max ? System.nanoTime() : dueAt(start, first, k, nanosPerChange);
+                        long now = System.nanoTime();
+                        if (due >= end || now >= end) {
+                          break;
+                        }
+                        if (due > now) {
+                          LockSupport.parkNanos(due - now);
+                        }
+                        RouteSpec r = route((int) (k % routes));
+                        RouteSpec added = toggle(k);
+                        io.flatnet.agent.api.AgentProtocol.Response response =
+                            agent.handle(
+                                added != null
+                                    ? io.flatnet.agent.api.AgentProtocol.Request.routeAdd(
+                                        r.prefix(), r.via(), r.port())
+                                    : io.flatnet.agent.api.AgentProtocol.Request.routeDel(
+                                        r.prefix()));
+                        if (!response.ok()) {
+                          errors.add(response.error());
+                        }
+                        long t = System.nanoTime();
+                        synchronized (latency) {
+                          latency.recordValue(Math.max(0, t - due));
+                        }
+                        changes.incrementAndGet();
+                        k += clients;
+                      }
+                      last[client] = k;
+                    }));
+      }
+      for (Thread t : threads) {
+        t.join();
+      }
+      if (!errors.isEmpty()) {
+        throw new IllegalStateException("agent: " + errors.get(0));
+      }
+      next = java.util.Arrays.stream(last).max().orElse(next);
+      // Clients stopped at different points of the cycle: later runs start past all of them.
+      next += clients;
+      double elapsed = (System.nanoTime() - start) / 1e9;
+      return String.format(
+          Locale.ROOT,
+          "offered %s changes/s (agent, %d clients): achieved %.0f changes/s (%d in %.1f s);"
+              + " request latency p50 %.2f ms, p99 %.2f ms, max %.2f ms",
+          max ? "max" : String.format(Locale.ROOT, "%.0f", offered),
+          clients,
+          changes.get() / elapsed,
+          changes.get(),
+          elapsed,
+          latency.getValueAtPercentile(50) / 1e6,
+          latency.getValueAtPercentile(99) / 1e6,
+          latency.getMaxValue() / 1e6);
     }
 
     private static long dueAt(long start, long first, long k, double nanosPerChange) {
