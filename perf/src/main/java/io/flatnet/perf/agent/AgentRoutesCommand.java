@@ -44,6 +44,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(
     name = "agent-routes",
+    mixinStandardHelpOptions = true,
     sortOptions = false,
     description = {
       "Route changes from an agent-side client to a real dataplane process over the command"
