@@ -164,8 +164,13 @@ public final class GenMain implements Callable<Integer> {
                 gen.latency().getTotalCount() > 0 ? gen.latency().copy() : null);
         out.println(t.toJson());
         out.printf(
-            "{\"gen_loop\":\"%s\",\"pacer_lost\":%d,\"longest_loop_ns\":%d,\"loops_taking\":%s}%n",
-            w[1], c.pacerLost, c.longestLoopNanos, Arrays.toString(c.loopsTaking).replace(" ", ""));
+            "{\"gen_loop\":\"%s\",\"pacer_lost\":%d,\"longest_loop_ns\":%d,\"loops_taking\":%s,"
+                + "\"returned_bytes\":%d}%n",
+            w[1],
+            c.pacerLost,
+            c.longestLoopNanos,
+            Arrays.toString(c.loopsTaking).replace(" ", ""),
+            c.returnedBytes);
         out.flush();
       }
     } finally {

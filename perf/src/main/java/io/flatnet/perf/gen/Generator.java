@@ -31,6 +31,10 @@ public final class Generator {
     public final long[] returned;
     public long foreign;
     public long misrouted;
+
+    /** Bytes (packet lengths, no FCS) of the returned packets: the mix that came back. */
+    public long returnedBytes;
+
     public long probesSent;
     public long probesReceived;
     public long allocFailures;
@@ -58,7 +62,8 @@ public final class Generator {
       java.util.Arrays.fill(offered, 0);
       java.util.Arrays.fill(accepted, 0);
       java.util.Arrays.fill(returned, 0);
-      foreign = misrouted = probesSent = probesReceived = allocFailures = sendNanos = 0;
+      foreign =
+          misrouted = returnedBytes = probesSent = probesReceived = allocFailures = sendNanos = 0;
       pacerLost = longestLoopNanos = 0;
       java.util.Arrays.fill(loopsTaking, 0);
     }
@@ -238,7 +243,8 @@ public final class Generator {
     long returned = 0;
     for (int i = 0; i < n; i++) {
       long m = rxBurst.get(i);
-      if (Mbuf.dataLength(m) < PacketTemplates.PROBE_END) {
+      int length = Mbuf.dataLength(m);
+      if (length < PacketTemplates.PROBE_END) {
         counters.foreign++;
         continue;
       }
@@ -249,6 +255,7 @@ public final class Generator {
         continue;
       }
       returned++;
+      counters.returnedBytes += length;
       int expected = expectedPort[flow];
       if (expected >= 0 && expected != port) {
         counters.misrouted++;
