@@ -395,6 +395,11 @@ public final class Report {
     return busyOf(t, setup.dutCpu()) > BUSY_THRESHOLD || busyOf(t, setup.genCpu()) > BUSY_THRESHOLD;
   }
 
+  /** The width of the system column: the longest label run, at least 11. */
+  private int sysW() {
+    return Math.max(11, setup.systems().stream().mapToInt(s -> s.label().length()).max().orElse(0));
+  }
+
   /** The terminal table. */
   public String table() {
     StringBuilder sb = new StringBuilder();
@@ -427,7 +432,7 @@ public final class Report {
             + "\n\n");
     sb.append(
         f(
-            "%-6s %-11s %7s %15s  %-" + roundsWidth + "s %8s %7s %7s%n",
+            "%-6s %-" + sysW() + "s %7s %15s  %-" + roundsWidth + "s %8s %7s %7s%n",
             "frame",
             "system",
             "Mpps",
@@ -448,7 +453,7 @@ public final class Report {
         }
         sb.append(
             f(
-                "%-6s %-11s %7s %15s  %-" + roundsWidth + "s %8s %7s %7s%n",
+                "%-6s %-" + sysW() + "s %7s %15s  %-" + roundsWidth + "s %8s %7s %7s%n",
                 FrameSize.display(size),
                 r.system().label(),
                 num(r.mpps().median(), "%.2f"),
@@ -550,7 +555,7 @@ public final class Report {
             TrialRunner.PKTGEN_LATENCY_MICROS));
     sb.append(
         f(
-            "%-6s %-11s %9s %9s %10s  %-30s %11s %11s %9s %8s %7s%n",
+            "%-6s %-" + sysW() + "s %9s %9s %10s  %-30s %11s %11s %9s %8s %7s%n",
             "frame",
             "system",
             "loss",
@@ -574,7 +579,7 @@ public final class Report {
         }
         sb.append(
             f(
-                "%-6s %-11s %9s %9s %10s  %-30s %11s %11s %9d %8d %7d%n",
+                "%-6s %-" + sysW() + "s %9s %9s %10s  %-30s %11s %11s %9d %8d %7d%n",
                 FrameSize.display(size),
                 r.system().label(),
                 num(Stats.summarize(r.lossFraction()).median() * 100, "%.3f%%"),
@@ -612,8 +617,13 @@ public final class Report {
             setup.searchLowFraction()));
     sb.append(
         f(
-            "%-6s %-11s %10s %15s  %-30s %9s%n",
-            "frame", "system", "zero-loss", "min..max", "per round (Mpps)", "gen-full"));
+            "%-6s %-" + sysW() + "s %10s %15s  %-30s %9s%n",
+            "frame",
+            "system",
+            "zero-loss",
+            "min..max",
+            "per round (Mpps)",
+            "gen-full"));
     for (int size : setup.sizes()) {
       for (DutSystem s : setup.systems()) {
         double[] pr = zeroLossPerRound(s, size);
@@ -629,7 +639,7 @@ public final class Report {
                 .toArray();
         sb.append(
             f(
-                "%-6s %-11s %10s %15s  %-30s %9s%n",
+                "%-6s %-" + sysW() + "s %10s %15s  %-30s %9s%n",
                 FrameSize.display(size),
                 s.label(),
                 num(sum.median(), "%.2f"),
@@ -666,13 +676,22 @@ public final class Report {
             setup.probesPerSecond(), setup.latencyTrialSeconds()));
     sb.append(
         f(
-            "%-6s %-11s %5s %8s %9s %8s %8s %8s %9s %8s%n",
-            "frame", "system", "load", "Mpps", "samples", "p50", "p99", "p99.9", "max", "loss"));
+            "%-6s %-" + sysW() + "s %5s %8s %9s %8s %8s %8s %9s %8s%n",
+            "frame",
+            "system",
+            "load",
+            "Mpps",
+            "samples",
+            "p50",
+            "p99",
+            "p99.9",
+            "max",
+            "loss"));
     for (int size : setup.sizes()) {
       for (LatencyRow r : latencyRows(size)) {
         sb.append(
             f(
-                "%-6s %-11s %4d%% %8s %9d %8s %8s %8s %9s %8s%n",
+                "%-6s %-" + sysW() + "s %4d%% %8s %9d %8s %8s %8s %9s %8s%n",
                 FrameSize.display(size),
                 r.system().label(),
                 Math.round(r.load() * 100),
