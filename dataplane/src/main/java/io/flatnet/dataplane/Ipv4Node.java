@@ -25,8 +25,6 @@ final class Ipv4Node {
   private final int[] sourceHops;
   private int count;
   private int next; // the first packet of the vector that run has not taken yet
-  private int kept = -1; // while the policy filter runs: packets kept so far, else -1
-  private int filtering; // the packet the policy filter is at
 
   private final PacketIo io;
   private final NeighborWait neighbors;
@@ -100,9 +98,8 @@ final class Ipv4Node {
     if (hops.hasGroups()) { // one volatile read per vector when no route is ECMP
       pickMembers(hops, trace);
     }
-    if (policy.active) { // one branch per vector when no pod has a policy
-      filter(hops, inPort, checkSources, ports.role(inPort) == PortTable.ROLE_HOST, trace);
-    }
+    boolean policing = policy.active; // one branch per packet, predicted, when no pod has one
+    boolean fromHost = ports.role(inPort) == PortTable.ROLE_HOST;
     for (int i = 0; i < count; i++) {
       next = i + 1;
       long mbuf = packets[i];
@@ -114,10 +111,16 @@ final class Ipv4Node {
       }
       int nextHop = nextHops[i];
       long entry = hops.entry(nextHop); // one read: one decision on one version of the entry
+      int kind = NextHopTable.kindOf(entry);
+      if (policing
+          && (kind == NextHops.KIND_FORWARD || kind == NextHops.KIND_RESOLVE)
+          && deniedByPolicy(mbuf, frames[i], fromHost, trace)) {
+        continue;
+      }
       if (trace != null) { // loop-invariant: the JIT unswitches the loop
         trace.decision(mbuf, nextHop, entry, hops, ports);
       }
-      switch (NextHopTable.kindOf(entry)) {
+      switch (kind) {
         case NextHops.KIND_FORWARD -> forward(mbuf, frames[i], nextHop, entry, hops, ports, true);
         case NextHops.KIND_RESOLVE -> forward(mbuf, frames[i], nextHop, entry, hops, ports, false);
         case NextHops.KIND_LOCAL -> local(mbuf, ports);
@@ -168,56 +171,27 @@ final class Ipv4Node {
   }
 
   /**
-   * Network policy over the vector, before forwarding: packets to be forwarded (FORWARD/RESOLVE;
-   * not those to the router, not those the source check will drop) that policy denies are dropped
-   * and the vector compacted, in order.
+   * Network policy for a packet about to be forwarded (not one to the router, not one the source
+   * check dropped): true if policy denies it, and then it is dropped.
    */
-  private void filter(
-      NextHops hops, int inPort, boolean checkSources, boolean fromHost, Tap trace) {
-    kept = 0;
-    for (filtering = 0; filtering < count; filtering++) {
-      int i = filtering;
-      long mbuf = packets[i];
-      int kind = NextHopTable.kindOf(hops.entry(nextHops[i]));
-      if ((kind == NextHops.KIND_FORWARD || kind == NextHops.KIND_RESOLVE)
-          && !(checkSources
-              && !AddressChecks.sourceBelongs(
-                  hops.entry(sourceHops[i]), inPort, Ethernet.source(frames[i])))) {
-        if (trace != null) {
-          policy.classified = false;
-        }
-        int verdict = policy.check4(frames[i] + IP, Mbuf.dataLength(mbuf) - IP, fromHost);
-        if (trace != null) {
-          trace.policy(mbuf, verdict, policy);
-        }
-        if (verdict != PolicyCheck.PASS) {
-          io.drop(
-              mbuf,
-              verdict == PolicyCheck.DENY_INGRESS
-                  ? DropReason.POLICY_DENIED_INGRESS
-                  : DropReason.POLICY_DENIED_EGRESS);
-          continue;
-        }
-      }
-      packets[kept] = mbuf;
-      frames[kept] = frames[i];
-      nextHops[kept] = nextHops[i];
-      sourceHops[kept] = sourceHops[i];
-      kept++;
+  private boolean deniedByPolicy(long mbuf, long frame, boolean fromHost, Tap trace) {
+    if (trace != null) {
+      policy.classified = false;
     }
-    count = kept;
-    kept = -1;
+    int verdict = policy.check4(frame + IP, Mbuf.dataLength(mbuf) - IP, fromHost);
+    if (trace != null) {
+      trace.policy(mbuf, verdict, policy);
+    }
+    if (verdict == PolicyCheck.PASS) {
+      return false;
+    }
+    io.drop(mbuf, PolicyCheck.dropReason(verdict));
+    return true;
   }
 
   /** After a throw: frees what run had not taken yet and empties the vector. */
   void abandon() {
-    if (kept >= 0) { // the filter threw: [0, kept) kept, the one at filtering unknown
-      io.drop(packets, 0, kept, DropReason.WORKER_EXCEPTION);
-      io.drop(packets, filtering + 1, count, DropReason.WORKER_EXCEPTION);
-      kept = -1;
-    } else {
-      io.drop(packets, next, count, DropReason.WORKER_EXCEPTION);
-    }
+    io.drop(packets, next, count, DropReason.WORKER_EXCEPTION);
     count = next = 0;
   }
 

@@ -24,8 +24,6 @@ final class Ipv6Node {
   private final int[] sourceHops;
   private int count;
   private int next; // the first packet of the vector that run has not taken yet
-  private int kept = -1; // while the policy filter runs: packets kept so far, else -1
-  private int filtering; // the packet the policy filter is at
 
   private final PacketIo io;
   private final NeighborWait neighbors;
@@ -108,9 +106,8 @@ final class Ipv6Node {
     if (hops.hasGroups()) { // one volatile read per vector when no route is ECMP
       pickMembers(hops, trace);
     }
-    if (policy.active) { // one branch per vector when no pod has a policy
-      filter(hops, inPort, checkSources, ports.role(inPort) == PortTable.ROLE_HOST, trace);
-    }
+    boolean policing = policy.active; // one branch per packet, predicted, when no pod has one
+    boolean fromHost = ports.role(inPort) == PortTable.ROLE_HOST;
     for (int i = 0; i < count; i++) {
       next = i + 1;
       long mbuf = packets[i];
@@ -122,10 +119,16 @@ final class Ipv6Node {
       }
       int nextHop = nextHops[i];
       long entry = hops.entry(nextHop); // one read: one decision on one version of the entry
+      int kind = NextHopTable.kindOf(entry);
+      if (policing
+          && (kind == NextHops.KIND_FORWARD || kind == NextHops.KIND_RESOLVE)
+          && deniedByPolicy(mbuf, fromHost, trace)) {
+        continue;
+      }
       if (trace != null) { // loop-invariant: the JIT unswitches the loop
         trace.decision(mbuf, nextHop, entry, hops, ports);
       }
-      switch (NextHopTable.kindOf(entry)) {
+      switch (kind) {
         case NextHops.KIND_FORWARD -> forward(mbuf, nextHop, entry, hops, ports, true);
         case NextHops.KIND_RESOLVE -> forward(mbuf, nextHop, entry, hops, ports, false);
         case NextHops.KIND_LOCAL -> local(mbuf, ports);
@@ -171,57 +174,25 @@ final class Ipv6Node {
     return FlowHash.ipv6(srcHi, srcLo, dstHi, dstLo, protocol, ports);
   }
 
-  /** As the IPv4 node's: policy over the vector, denied packets dropped, the rest compacted. */
-  private void filter(
-      NextHops hops, int inPort, boolean checkSources, boolean fromHost, Tap trace) {
-    kept = 0;
-    for (filtering = 0; filtering < count; filtering++) {
-      int i = filtering;
-      long mbuf = packets[i];
-      long frame = Mbuf.dataAddress(mbuf);
-      int kind = NextHopTable.kindOf(hops.entry(nextHops[i]));
-      if ((kind == NextHops.KIND_FORWARD || kind == NextHops.KIND_RESOLVE)
-          && !(checkSources
-              && !AddressChecks.sourceBelongs(
-                  hops.entry(sourceHops[i]), inPort, Ethernet.source(frame)))) {
-        if (trace != null) {
-          policy.classified = false;
-        }
-        int verdict = policy.check6(frame + IP, Mbuf.dataLength(mbuf) - IP, fromHost);
-        if (trace != null) {
-          trace.policy(mbuf, verdict, policy);
-        }
-        if (verdict != PolicyCheck.PASS) {
-          io.drop(
-              mbuf,
-              verdict == PolicyCheck.DENY_INGRESS
-                  ? DropReason.POLICY_DENIED_INGRESS
-                  : DropReason.POLICY_DENIED_EGRESS);
-          continue;
-        }
-      }
-      packets[kept] = mbuf;
-      destinationHi[kept] = destinationHi[i];
-      destinationLo[kept] = destinationLo[i];
-      sourceHi[kept] = sourceHi[i];
-      sourceLo[kept] = sourceLo[i];
-      nextHops[kept] = nextHops[i];
-      sourceHops[kept] = sourceHops[i];
-      kept++;
+  /** As the IPv4 node's: true if policy denies the packet about to be forwarded (dropped). */
+  private boolean deniedByPolicy(long mbuf, boolean fromHost, Tap trace) {
+    if (trace != null) {
+      policy.classified = false;
     }
-    count = kept;
-    kept = -1;
+    int verdict = policy.check6(Mbuf.dataAddress(mbuf) + IP, Mbuf.dataLength(mbuf) - IP, fromHost);
+    if (trace != null) {
+      trace.policy(mbuf, verdict, policy);
+    }
+    if (verdict == PolicyCheck.PASS) {
+      return false;
+    }
+    io.drop(mbuf, PolicyCheck.dropReason(verdict));
+    return true;
   }
 
   /** After a throw: frees what run had not taken yet and empties the vector. */
   void abandon() {
-    if (kept >= 0) { // the filter threw: [0, kept) kept, the one at filtering unknown
-      io.drop(packets, 0, kept, DropReason.WORKER_EXCEPTION);
-      io.drop(packets, filtering + 1, count, DropReason.WORKER_EXCEPTION);
-      kept = -1;
-    } else {
-      io.drop(packets, next, count, DropReason.WORKER_EXCEPTION);
-    }
+    io.drop(packets, next, count, DropReason.WORKER_EXCEPTION);
     count = next = 0;
   }
 

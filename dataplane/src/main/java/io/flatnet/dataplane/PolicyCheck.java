@@ -31,6 +31,13 @@ final class PolicyCheck {
   static final int DENY_EGRESS = 1;
   static final int DENY_INGRESS = 2;
 
+  /** The drop reason of a deny verdict. */
+  static DropReason dropReason(int verdict) {
+    return verdict == DENY_INGRESS
+        ? DropReason.POLICY_DENIED_INGRESS
+        : DropReason.POLICY_DENIED_EGRESS;
+  }
+
   private static final long SECOND = 1_000_000_000L;
   static final long TCP_TIMEOUT = 300 * SECOND;
   static final long TCP_UNREPLIED_TIMEOUT = 30 * SECOND;
