@@ -185,7 +185,7 @@ public final class WorkerCounters {
     pendingDrops[reason.ordinal()] += count;
   }
 
-  void event(WorkerEvent event) {
+  public void event(WorkerEvent event) {
     pendingEvents[event.ordinal()]++;
   }
 
@@ -214,7 +214,7 @@ public final class WorkerCounters {
   }
 
   /** Publishes everything now: before the worker reports that it switched to new ports. */
-  void publishAll() {
+  public void publishAll() {
     busyLoops = 1;
     publish(false);
     publishLoops();

@@ -1,7 +1,11 @@
-package io.flatnet.dataplane;
+package io.flatnet.dataplane.capture;
 
 import io.flatnet.control.CaptureFile;
 import io.flatnet.control.CaptureFilter;
+import io.flatnet.dataplane.PortTable;
+import io.flatnet.dataplane.packet.Ethernet;
+import io.flatnet.dataplane.policy.PolicyCheck;
+import io.flatnet.dataplane.policy.PolicyTable;
 import io.flatnet.dpdk.Mbuf;
 import io.flatnet.dpdk.MbufArray;
 import io.flatnet.dpdk.NativeMemory;
@@ -18,14 +22,14 @@ import org.agrona.concurrent.ringbuffer.OneToOneRingBuffer;
  * published ({@link PacketIo#tap} is null otherwise), so with capture off the cost is one branch a
  * burst.
  */
-final class Tap {
+public final class Tap {
   /** Packets a worker's trace follows at once (held ones included). */
   static final int MAX_MARKS = 64;
 
   /** {@link PacketIo}'s free reasons that are not drops. */
-  static final byte CONSUMED = -1;
+  public static final byte CONSUMED = -1;
 
-  static final byte NOTED = -2;
+  public static final byte NOTED = -2;
 
   private final int worker;
   private CaptureSpec spec;
@@ -41,12 +45,12 @@ final class Tap {
   /** Packets marked and not yet sent or freed. */
   int marks;
 
-  Tap(int worker) {
+  public Tap(int worker) {
     this.worker = worker;
   }
 
   /** Once per loop while a spec is published: switches to it if new. */
-  Tap use(CaptureSpec next, long nanoTime) {
+  public Tap use(CaptureSpec next, long nanoTime) {
     if (next != spec) {
       spec = next;
       ring = next.file.ring(worker);
@@ -59,12 +63,12 @@ final class Tap {
     return this;
   }
 
-  boolean tracing() {
+  public boolean tracing() {
     return marks > 0;
   }
 
   /** An RX burst: captured, or for a trace, matching packets marked. */
-  void received(MbufArray burst, int count, int port) {
+  public void received(MbufArray burst, int count, int port) {
     CaptureSpec s = spec;
     if (s.trace) {
       for (int i = 0; i < count && marks < MAX_MARKS; i++) {
@@ -99,7 +103,7 @@ final class Tap {
   }
 
   /** {@code pending[from, to)} go to {@code port}'s TX queue now. */
-  void transmitting(MbufArray pending, int from, int to, int port) {
+  public void transmitting(MbufArray pending, int from, int to, int port) {
     CaptureSpec s = spec;
     if (s.trace) {
       if (marks > 0) {
@@ -122,7 +126,7 @@ final class Tap {
   /**
    * {@code mbufs[from, to)} are freed for {@code reasons[i]} (a drop ordinal or CONSUMED/NOTED).
    */
-  void freeing(MbufArray mbufs, byte[] reasons, int from, int to) {
+  public void freeing(MbufArray mbufs, byte[] reasons, int from, int to) {
     CaptureSpec s = spec;
     if (s.trace) {
       if (marks > 0) {
@@ -158,7 +162,7 @@ final class Tap {
   }
 
   /** As {@link #freeing} for the same {@code reason} each. */
-  void freeing(MbufArray mbufs, int from, int to, int reason) {
+  public void freeing(MbufArray mbufs, int from, int to, int reason) {
     CaptureSpec s = spec;
     for (int i = from; i < to; i++) {
       dropped(s, mbufs.get(i), reason);
@@ -168,7 +172,7 @@ final class Tap {
   /**
    * A packet dropped before it is turned into something else (an ICMP error) or freed uncounted.
    */
-  void dropped(long mbuf, int reason) {
+  public void dropped(long mbuf, int reason) {
     dropped(spec, mbuf, reason);
   }
 
@@ -219,7 +223,7 @@ final class Tap {
   }
 
   /** The parsed and lookup stages of a vector's marked packets. */
-  void lookups(long[] packets, int[] nextHops, int count, NextHops hops, int family) {
+  public void lookups(long[] packets, int[] nextHops, int count, NextHops hops, int family) {
     for (int i = 0; i < count; i++) {
       int id = traceId(packets[i]);
       if (id != 0) {
@@ -235,7 +239,7 @@ final class Tap {
    * A marked packet's ECMP pick: a second lookup stage for the member, {@code a} its next hop,
    * {@code b} its kind | group next hop << 8 | bucket << 40 (the group next hop is never 0).
    */
-  void member(long mbuf, int group, long groupEntry, int hash, int member, NextHops hops) {
+  public void member(long mbuf, int group, long groupEntry, int hash, int member, NextHops hops) {
     int id = traceId(mbuf);
     if (id != 0) {
       long entry = hops.entry(member);
@@ -255,7 +259,7 @@ final class Tap {
   }
 
   /** A marked packet's decision: neighbour state and rewrite, or answered locally. */
-  void decision(long mbuf, int nextHop, long entry, NextHops hops, PortTable ports) {
+  public void decision(long mbuf, int nextHop, long entry, NextHops hops, PortTable ports) {
     int id = traceId(mbuf);
     if (id == 0) {
       return;
@@ -283,7 +287,7 @@ final class Tap {
   }
 
   /** The policy stage of a marked packet. */
-  void policy(long mbuf, int verdict, PolicyCheck check) {
+  public void policy(long mbuf, int verdict, PolicyCheck check) {
     int id = traceId(mbuf);
     if (id != 0) {
       policy(id, verdict, check);

@@ -1,9 +1,10 @@
-package io.flatnet.dataplane;
+package io.flatnet.dataplane.policy;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.flatnet.dataplane.TestPackets;
 import org.junit.jupiter.api.Test;
 
 /** The flow table alone: canonical keys, expiry, eviction, and another worker's reads. */

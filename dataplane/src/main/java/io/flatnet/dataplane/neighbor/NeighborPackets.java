@@ -1,9 +1,12 @@
-package io.flatnet.dataplane;
+package io.flatnet.dataplane.neighbor;
 
+import io.flatnet.dataplane.PortTable;
+import io.flatnet.dataplane.packet.Ethernet;
+import io.flatnet.dataplane.packet.Icmp6;
 import io.flatnet.dpdk.NativeMemory;
 
 /** Builds the neighbour-resolution requests the control path sends. */
-final class NeighborPackets {
+public final class NeighborPackets {
   private NeighborPackets() {}
 
   /**

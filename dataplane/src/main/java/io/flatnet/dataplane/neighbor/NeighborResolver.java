@@ -1,5 +1,7 @@
-package io.flatnet.dataplane;
+package io.flatnet.dataplane.neighbor;
 
+import io.flatnet.dataplane.ControlChannel;
+import io.flatnet.dataplane.PortTable;
 import io.flatnet.dpdk.Mbuf;
 import io.flatnet.dpdk.MbufArray;
 import io.flatnet.dpdk.PktMbufPool;
@@ -24,7 +26,7 @@ import org.agrona.concurrent.MessageHandler;
  * on the control thread; the router's owner adds and removes next hops from its own thread, hence
  * the (uncontended, control-path-only) locking.
  */
-final class NeighborResolver implements MessageHandler {
+public final class NeighborResolver implements MessageHandler {
   private record Key(int port, int family, long hi, long lo) {}
 
   private final class Neighbor implements NeighborEntry.Actions {
@@ -76,7 +78,7 @@ final class NeighborResolver implements MessageHandler {
   /**
    * @param send hands a built packet (out port in its port field) to a worker; false if it can't
    */
-  NeighborResolver(
+  public NeighborResolver(
       NextHopTable nextHops,
       Supplier<PortTable> ports,
       PktMbufPool pool,
@@ -90,7 +92,7 @@ final class NeighborResolver implements MessageHandler {
   }
 
   /** Registers a neighbour next hop so that ARP/NDP answers resolve it. */
-  synchronized void track(int nextHop, int port, int family, long hi, long lo) {
+  public synchronized void track(int nextHop, int port, int family, long hi, long lo) {
     Key key = new Key(port, family, hi, lo);
     Neighbor neighbor = neighbors.computeIfAbsent(key, Neighbor::new);
     if (!neighbor.nextHops.contains(nextHop)) {
@@ -101,7 +103,7 @@ final class NeighborResolver implements MessageHandler {
     }
   }
 
-  synchronized void untrack(int nextHop) {
+  public synchronized void untrack(int nextHop) {
     neighbors.values().removeIf(n -> n.nextHops.remove((Integer) nextHop) && n.nextHops.isEmpty());
   }
 
@@ -179,7 +181,7 @@ final class NeighborResolver implements MessageHandler {
    * it again: it is asked here, by broadcast or multicast, once per retransmit time, and its answer
    * puts it back in its groups.
    */
-  synchronized void age(long now) {
+  public synchronized void age(long now) {
     for (Neighbor neighbor : neighbors.values()) {
       neighbor.nud.tick(now, neighbor);
       if (neighbor.nud.state() == NeighborEntry.State.INCOMPLETE
@@ -201,11 +203,11 @@ final class NeighborResolver implements MessageHandler {
   }
 
   /** How often {@link #age} should run. */
-  long agingIntervalNanos() {
+  public long agingIntervalNanos() {
     return Math.max(1_000_000L, timers.retransNanos() / 4);
   }
 
-  synchronized List<NeighborView> view(long now) {
+  public synchronized List<NeighborView> view(long now) {
     List<NeighborView> out = new ArrayList<>();
     for (Neighbor n : neighbors.values()) {
       out.add(

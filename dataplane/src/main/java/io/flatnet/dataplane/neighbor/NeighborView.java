@@ -1,4 +1,4 @@
-package io.flatnet.dataplane;
+package io.flatnet.dataplane.neighbor;
 
 /**
  * One neighbour that routes go through, as {@code ctl show neighbors} shows it.

@@ -1,4 +1,4 @@
-package io.flatnet.dataplane;
+package io.flatnet.dataplane.policy;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -22,12 +22,12 @@ import java.lang.invoke.VarHandle;
  *                it by a second or more
  * </pre>
  */
-final class FlowTable {
+public final class FlowTable {
   static final int WORDS = 8;
   static final int WINDOW = 8;
 
   /** The default: 65,536 flows per worker, 4 MiB. */
-  static final int DEFAULT_CAPACITY = 1 << 16;
+  public static final int DEFAULT_CAPACITY = 1 << 16;
 
   static final int SEQ = 0;
   static final int A_HI = 1;
@@ -74,7 +74,7 @@ final class FlowTable {
   /** Set by {@link #claim}: the slot it gave held a live flow, now evicted. */
   boolean evicted;
 
-  FlowTable(int capacity) {
+  public FlowTable(int capacity) {
     if (capacity < WINDOW || Integer.bitCount(capacity) != 1) {
       throw new IllegalArgumentException(
           "flow table capacity " + capacity + " must be a power of two >= " + WINDOW);
@@ -254,7 +254,7 @@ final class FlowTable {
   }
 
   /** Live flows now (a scan; tests and queries, not the workers). */
-  int live(long now) {
+  public int live(long now) {
     int count = 0;
     for (int slot = 0; slot <= mask; slot++) {
       int base = slot * WORDS;

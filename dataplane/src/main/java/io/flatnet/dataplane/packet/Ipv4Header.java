@@ -1,4 +1,4 @@
-package io.flatnet.dataplane;
+package io.flatnet.dataplane.packet;
 
 import io.flatnet.dpdk.NativeMemory;
 
@@ -38,7 +38,8 @@ public final class Ipv4Header {
    * middle} and whose destination address is {@code destination} (all read big-endian), plus any
    * option words after byte 20. A valid header sums to 0xFFFF.
    */
-  static boolean checksumValid(long ip, int headerLength, long head, long middle, int destination) {
+  public static boolean checksumValid(
+      long ip, int headerLength, long head, long middle, int destination) {
     long sum =
         (head >>> 32)
             + (head & 0xFFFF_FFFFL)
@@ -60,7 +61,7 @@ public final class Ipv4Header {
    * high byte of its 16-bit word, so m' = m - 0x0100 and ~m + m' = 0xFEFF. One load and one store
    * for both fields.
    */
-  static int decrementedTtlWord(int ttlWord) {
+  public static int decrementedTtlWord(int ttlWord) {
     int sum = (~ttlWord & 0xFFFF) + 0xFEFF;
     sum = (sum & 0xFFFF) + (sum >>> 16);
     return ((ttlWord - 0x0100_0000) & 0xFFFF_0000) | (~sum & 0xFFFF);

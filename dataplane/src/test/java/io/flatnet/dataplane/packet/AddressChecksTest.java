@@ -1,4 +1,4 @@
-package io.flatnet.dataplane;
+package io.flatnet.dataplane.packet;
 
 import static io.flatnet.dataplane.TestPackets.ip;
 import static org.junit.jupiter.api.Assertions.assertFalse;

@@ -1,5 +1,8 @@
-package io.flatnet.dataplane;
+package io.flatnet.dataplane.policy;
 
+import io.flatnet.dataplane.DropReason;
+import io.flatnet.dataplane.WorkerCounters;
+import io.flatnet.dataplane.WorkerEvent;
 import io.flatnet.dpdk.NativeMemory;
 import org.agrona.concurrent.status.AtomicCounter;
 
@@ -26,13 +29,13 @@ import org.agrona.concurrent.status.AtomicCounter;
  *       with ports 0, and only rules without ports allow them.
  * </ul>
  */
-final class PolicyCheck {
-  static final int PASS = 0;
+public final class PolicyCheck {
+  public static final int PASS = 0;
   static final int DENY_EGRESS = 1;
-  static final int DENY_INGRESS = 2;
+  public static final int DENY_INGRESS = 2;
 
   /** The drop reason of a deny verdict. */
-  static DropReason dropReason(int verdict) {
+  public static DropReason dropReason(int verdict) {
     return verdict == DENY_INGRESS
         ? DropReason.POLICY_DENIED_INGRESS
         : DropReason.POLICY_DENIED_EGRESS;
@@ -71,13 +74,13 @@ final class PolicyCheck {
   private int generation;
 
   /** Some pod has a policy: the nodes run the check. Read once per vector. */
-  boolean active;
+  public boolean active;
 
   /**
    * The last check classified the packet (a flow's first) rather than finding its flow: {@link
    * #verdict()} then holds each side's result. Only a live trace clears it before a check.
    */
-  boolean classified;
+  public boolean classified;
 
   private long now;
 
@@ -98,33 +101,33 @@ final class PolicyCheck {
   private boolean dirty;
   private int busyLoops;
 
-  PolicyCheck(int flowCapacity, WorkerCounters counters) {
+  public PolicyCheck(int flowCapacity, WorkerCounters counters) {
     this.flows = new FlowTable(flowCapacity);
     this.counters = counters;
   }
 
-  FlowTable flows() {
+  public FlowTable flows() {
     return flows;
   }
 
   /** The table of the current loop (a live trace names rules with it). */
-  PolicyTable table() {
+  public PolicyTable table() {
     return table;
   }
 
   /** The last classification's result (see {@link #classified}). */
-  PolicyTable.Verdict verdict() {
+  public PolicyTable.Verdict verdict() {
     return verdict;
   }
 
   /** Control path, before the workers start: every worker's table, this one's at {@code self}. */
-  void peers(FlowTable[] all, int selfIndex) {
+  public void peers(FlowTable[] all, int selfIndex) {
     this.peers = all.clone();
     this.self = selfIndex;
   }
 
   /** Once per loop: the published table and the loop's timestamp. */
-  void begin(PolicyTable next, long nanoTime) {
+  public void begin(PolicyTable next, long nanoTime) {
     if (next != table) {
       publishCounters(); // counted under the old table's indices
       table = next;
@@ -136,7 +139,7 @@ final class PolicyCheck {
   }
 
   /** The IPv4 packet at {@code ip} ({@code ipLength} bytes in the mbuf): PASS or a deny. */
-  int check4(long ip, int ipLength, boolean fromHost) {
+  public int check4(long ip, int ipLength, boolean fromHost) {
     int headerLength = (NativeMemory.getU8(ip) & 0x0F) << 2;
     int total = Math.min(NativeMemory.getU16Be(ip + 2), ipLength);
     int protocol = NativeMemory.getU8(ip + 9);
@@ -172,7 +175,7 @@ final class PolicyCheck {
   }
 
   /** The IPv6 packet at {@code ip}: PASS or a deny. Extension headers are not walked. */
-  int check6(long ip, int ipLength, boolean fromHost) {
+  public int check6(long ip, int ipLength, boolean fromHost) {
     int protocol = NativeMemory.getU8(ip + 6);
     int l4Length = Math.min(NativeMemory.getU16Be(ip + 4), ipLength - 40);
     long l4 = ip + 40;
@@ -542,13 +545,13 @@ final class PolicyCheck {
   }
 
   /** Once per loop: publishes the policy counters every 16th busy loop and on an idle one. */
-  void publish(boolean busy) {
+  public void publish(boolean busy) {
     if (dirty && (!busy || (++busyLoops & 15) == 0)) {
       publishCounters();
     }
   }
 
-  void publishCounters() {
+  public void publishCounters() {
     if (!dirty) {
       return;
     }

@@ -1,4 +1,4 @@
-package io.flatnet.dataplane;
+package io.flatnet.dataplane.neighbor;
 
 /**
  * Neighbour unreachability detection (RFC 4861 7.3, used for ARP as well) for one neighbour, as a
@@ -13,7 +13,7 @@ package io.flatnet.dataplane;
  *   probe --no answer after N+M probes--> incomplete (MAC withdrawn, counted as failed)
  * </pre>
  */
-final class NeighborEntry {
+public final class NeighborEntry {
   /** What an operator sees in {@code ctl show neighbors}. */
   enum State {
     INCOMPLETE("incomplete"),
@@ -29,13 +29,14 @@ final class NeighborEntry {
   }
 
   /** RFC 4861 10's constants, with Linux's defaults; tests shorten them. */
-  record Timers(long reachableNanos, long retransNanos, int unicastProbes, int multicastProbes) {
-    static Timers defaults() {
+  public record Timers(
+      long reachableNanos, long retransNanos, int unicastProbes, int multicastProbes) {
+    public static Timers defaults() {
       return new Timers(30_000_000_000L, 1_000_000_000L, 3, 3);
     }
 
     /** From the last confirmation until a silent neighbour's MAC is withdrawn. */
-    long worstCaseRecoveryNanos() {
+    public long worstCaseRecoveryNanos() {
       return reachableNanos + (unicastProbes + multicastProbes + 1) * retransNanos;
     }
   }

@@ -1,11 +1,16 @@
-package io.flatnet.dataplane;
+package io.flatnet.dataplane.neighbor;
+
+import io.flatnet.dataplane.ControlChannel;
+import io.flatnet.dataplane.IcmpRateLimiter;
+import io.flatnet.dataplane.WorkerCounters;
+import io.flatnet.dataplane.WorkerEvent;
 
 /**
  * What a worker tells the control path about neighbours it heard, rate-limited so that a pod
  * flooding ARP or NDP cannot flood the control path: claims beyond the rate are still answered,
  * only not learned from, and counted as {@code neighbor-learn-limited}.
  */
-final class NeighborLearning {
+public final class NeighborLearning {
   /** Learned claims a second per worker, and the burst allowed above it. */
   static final int CLAIMS_PER_SECOND = 2000;
 
@@ -15,18 +20,18 @@ final class NeighborLearning {
   private final WorkerCounters counters;
   private final IcmpRateLimiter limit = new IcmpRateLimiter(CLAIMS_PER_SECOND, BURST);
 
-  NeighborLearning(ControlChannel.Writer control, WorkerCounters counters) {
+  public NeighborLearning(ControlChannel.Writer control, WorkerCounters counters) {
     this.control = control;
     this.counters = counters;
   }
 
-  void ipv4(int port, int address, long mac, boolean confirmed) {
+  public void ipv4(int port, int address, long mac, boolean confirmed) {
     if (admit()) {
       control.neighborV4(port, address, mac, confirmed);
     }
   }
 
-  void ipv6(int port, long hi, long lo, long mac, boolean confirmed) {
+  public void ipv6(int port, long hi, long lo, long mac, boolean confirmed) {
     if (admit()) {
       control.neighborV6(port, hi, lo, mac, confirmed);
     }

@@ -1,4 +1,4 @@
-package io.flatnet.dataplane;
+package io.flatnet.dataplane.packet;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 

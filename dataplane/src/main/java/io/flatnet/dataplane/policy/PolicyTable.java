@@ -1,4 +1,4 @@
-package io.flatnet.dataplane;
+package io.flatnet.dataplane.policy;
 
 import io.flatnet.control.PolicySpec;
 import io.flatnet.route.Ipv4Prefix;

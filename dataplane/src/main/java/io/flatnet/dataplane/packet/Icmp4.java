@@ -1,4 +1,4 @@
-package io.flatnet.dataplane;
+package io.flatnet.dataplane.packet;
 
 import io.flatnet.dpdk.Mbuf;
 import io.flatnet.dpdk.NativeMemory;
@@ -7,16 +7,16 @@ import io.flatnet.dpdk.NativeMemory;
  * ICMP for IPv4 (RFC 792, RFC 1812 4.3), built in the mbuf that provoked it: no new mbuf, no copy
  * to another buffer. An error quotes the offending IP header and its first 8 payload bytes.
  */
-final class Icmp4 {
+public final class Icmp4 {
   private Icmp4() {}
 
-  static final int PROTOCOL = 1;
-  static final int ECHO_REPLY = 0;
-  static final int DEST_UNREACHABLE = 3;
-  static final int ECHO_REQUEST = 8;
-  static final int TIME_EXCEEDED = 11;
-  static final int CODE_NET_UNREACHABLE = 0;
-  static final int CODE_FRAGMENTATION_NEEDED = 4;
+  public static final int PROTOCOL = 1;
+  public static final int ECHO_REPLY = 0;
+  public static final int DEST_UNREACHABLE = 3;
+  public static final int ECHO_REQUEST = 8;
+  public static final int TIME_EXCEEDED = 11;
+  public static final int CODE_NET_UNREACHABLE = 0;
+  public static final int CODE_FRAGMENTATION_NEEDED = 4;
 
   private static final int IP = Ethernet.HEADER;
   private static final int ICMP_HEADER = 8;
@@ -25,7 +25,7 @@ final class Icmp4 {
    * True if RFC 1812 4.3.2.7 allows an error about this packet: not about an ICMP error, not a
    * non-first fragment, not from an unspecified, multicast or broadcast source.
    */
-  static boolean mayReportErrorAbout(long frame) {
+  public static boolean mayReportErrorAbout(long frame) {
     long ip = frame + IP;
     int headerLength = (NativeMemory.getU8(ip) & 0x0F) << 2;
     if ((NativeMemory.getU16Be(ip + 6) & 0x1FFF) != 0) {
@@ -48,7 +48,8 @@ final class Icmp4 {
    *
    * @param extra the 32-bit "rest of header" (the next-hop MTU for fragmentation-needed, else 0)
    */
-  static void toError(long mbuf, int type, int code, int extra, int routerAddress, long portMac) {
+  public static void toError(
+      long mbuf, int type, int code, int extra, int routerAddress, long portMac) {
     long frame = Mbuf.dataAddress(mbuf);
     long ip = frame + IP;
     int headerLength = (NativeMemory.getU8(ip) & 0x0F) << 2;
@@ -73,7 +74,7 @@ final class Icmp4 {
   }
 
   /** True if the IPv4 packet is an ICMP echo request with a whole ICMP header. */
-  static boolean isEchoRequest(long frame, int frameLength) {
+  public static boolean isEchoRequest(long frame, int frameLength) {
     long ip = frame + IP;
     int headerLength = (NativeMemory.getU8(ip) & 0x0F) << 2;
     return NativeMemory.getU8(ip + 9) == PROTOCOL
@@ -83,7 +84,7 @@ final class Icmp4 {
   }
 
   /** Turns an echo request to one of the router's addresses into the reply, in place. */
-  static void toEchoReply(long mbuf, long portMac) {
+  public static void toEchoReply(long mbuf, long portMac) {
     long frame = Mbuf.dataAddress(mbuf);
     long ip = frame + IP;
     int headerLength = (NativeMemory.getU8(ip) & 0x0F) << 2;

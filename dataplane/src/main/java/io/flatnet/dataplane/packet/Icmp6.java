@@ -1,4 +1,4 @@
-package io.flatnet.dataplane;
+package io.flatnet.dataplane.packet;
 
 import io.flatnet.dpdk.Mbuf;
 import io.flatnet.dpdk.NativeMemory;
@@ -7,28 +7,28 @@ import io.flatnet.dpdk.NativeMemory;
  * ICMPv6 (RFC 4443) and neighbour discovery (RFC 4861) messages, built in the mbuf that provoked
  * them. Checksums cover the RFC 8200 pseudo-header.
  */
-final class Icmp6 {
+public final class Icmp6 {
   private Icmp6() {}
 
-  static final int NEXT_HEADER = 58;
-  static final int DEST_UNREACHABLE = 1;
-  static final int PACKET_TOO_BIG = 2;
-  static final int TIME_EXCEEDED = 3;
-  static final int ECHO_REQUEST = 128;
-  static final int ECHO_REPLY = 129;
-  static final int ROUTER_SOLICITATION = 133;
-  static final int NEIGHBOR_SOLICITATION = 135;
-  static final int NEIGHBOR_ADVERTISEMENT = 136;
+  public static final int NEXT_HEADER = 58;
+  public static final int DEST_UNREACHABLE = 1;
+  public static final int PACKET_TOO_BIG = 2;
+  public static final int TIME_EXCEEDED = 3;
+  public static final int ECHO_REQUEST = 128;
+  public static final int ECHO_REPLY = 129;
+  public static final int ROUTER_SOLICITATION = 133;
+  public static final int NEIGHBOR_SOLICITATION = 135;
+  public static final int NEIGHBOR_ADVERTISEMENT = 136;
 
-  static final int IP = Ethernet.HEADER;
-  static final int IPV6_HEADER = 40;
+  public static final int IP = Ethernet.HEADER;
+  public static final int IPV6_HEADER = 40;
   private static final int ICMP_HEADER = 8;
 
   /** An error must fit the IPv6 minimum MTU (RFC 4443 2.4 c). */
   private static final int MAX_QUOTE = 1280 - IPV6_HEADER - ICMP_HEADER;
 
   /** The ICMPv6 checksum over the pseudo-header and {@code length} bytes at {@code icmp}. */
-  static int checksum(long ip, long icmp, int length) {
+  public static int checksum(long ip, long icmp, int length) {
     long sum = 0;
     for (int i = 8; i < 40; i += 4) {
       sum += NativeMemory.getIntBe(ip + i) & 0xFFFF_FFFFL; // source and destination
@@ -42,13 +42,13 @@ final class Icmp6 {
     return ~(int) sum & 0xFFFF;
   }
 
-  static void writeChecksum(long ip, long icmp, int length) {
+  public static void writeChecksum(long ip, long icmp, int length) {
     NativeMemory.putU16Be(icmp + 2, 0);
     NativeMemory.putU16Be(icmp + 2, checksum(ip, icmp, length));
   }
 
   /** RFC 4443 2.4 (e): no error about an error, or to an unspecified or multicast source. */
-  static boolean mayReportErrorAbout(long frame, int frameLength) {
+  public static boolean mayReportErrorAbout(long frame, int frameLength) {
     long ip = frame + IP;
     long sourceHi = NativeMemory.getLongBe(ip + 8);
     long sourceLo = NativeMemory.getLongBe(ip + 16);
@@ -62,7 +62,7 @@ final class Icmp6 {
   }
 
   /** Rewrites the packet into an ICMPv6 error to its source, from the router's address. */
-  static void toError(
+  public static void toError(
       long mbuf, int type, int code, int extra, long routerHi, long routerLo, long portMac) {
     long frame = Mbuf.dataAddress(mbuf);
     long ip = frame + IP;
@@ -82,7 +82,7 @@ final class Icmp6 {
   }
 
   /** Turns an echo request into its reply, in place. */
-  static void toEchoReply(long mbuf, long portMac) {
+  public static void toEchoReply(long mbuf, long portMac) {
     long frame = Mbuf.dataAddress(mbuf);
     long ip = frame + IP;
     long sourceHi = NativeMemory.getLongBe(ip + 8);
@@ -102,7 +102,7 @@ final class Icmp6 {
    * Answers a neighbour solicitation for {@code target} with an advertisement from this port's MAC
    * (solicited, router; override only for the router's own addresses), in place.
    */
-  static void toNeighborAdvertisement(
+  public static void toNeighborAdvertisement(
       long mbuf, long targetHi, long targetLo, long portMac, boolean override) {
     long frame = Mbuf.dataAddress(mbuf);
     long ip = frame + IP;
@@ -125,17 +125,17 @@ final class Icmp6 {
   }
 
   /** {@link #linkLayerOption}: no option of the type. */
-  static final long OPTION_ABSENT = -1;
+  public static final long OPTION_ABSENT = -1;
 
   /** {@link #linkLayerOption}: an option of length 0 or past the end (RFC 4861 4.6: discard). */
-  static final long OPTIONS_MALFORMED = -2;
+  public static final long OPTIONS_MALFORMED = -2;
 
   /**
    * The MAC in the first link-layer address option of {@code type} among the {@code length} bytes
    * of options at {@code options}, {@link #OPTION_ABSENT}, or {@link #OPTIONS_MALFORMED}. Every
    * option is walked, so a bad one after the wanted one still condemns the packet.
    */
-  static long linkLayerOption(long options, int length, int type) {
+  public static long linkLayerOption(long options, int length, int type) {
     long found = OPTION_ABSENT;
     int offset = 0;
     while (offset < length) {
@@ -158,7 +158,7 @@ final class Icmp6 {
    * RFC 4861 7.1.1 / 7.1.2 checks common to solicitations and advertisements: hop limit 255, code
    * 0, at least the fixed 24 bytes, a valid checksum, a target that is not multicast.
    */
-  static boolean neighborMessageValid(long ip, int icmpLength) {
+  public static boolean neighborMessageValid(long ip, int icmpLength) {
     long icmp = ip + IPV6_HEADER;
     return icmpLength >= 24
         && NativeMemory.getU8(ip + 7) == 255

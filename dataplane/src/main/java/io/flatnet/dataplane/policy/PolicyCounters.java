@@ -1,5 +1,7 @@
-package io.flatnet.dataplane;
+package io.flatnet.dataplane.policy;
 
+import io.flatnet.dataplane.DataplaneCounters;
+import io.flatnet.dataplane.DropReason;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -20,14 +22,14 @@ import org.agrona.concurrent.status.AtomicCounter;
  * no published table names is freed (the file does not reuse its slot for 5 s, so a worker's late
  * add lands in a dead slot).
  */
-final class PolicyCounters implements PolicyTable.Counters {
+public final class PolicyCounters implements PolicyTable.Counters {
   /** Policy counter slots in counters.dat: two per policed pod and one per policy, for 1,000s. */
   static final int MAX_COUNTERS = 4096;
 
   private final DataplaneCounters file;
   private final Map<String, AtomicCounter> counters = new HashMap<>();
 
-  PolicyCounters(DataplaneCounters file) {
+  public PolicyCounters(DataplaneCounters file) {
     this.file = file;
   }
 
@@ -60,7 +62,7 @@ final class PolicyCounters implements PolicyTable.Counters {
   }
 
   /** Frees the counters that none of {@code tables} uses. */
-  void retainOnly(Collection<PolicyTable> tables) {
+  public void retainOnly(Collection<PolicyTable> tables) {
     Set<AtomicCounter> used = new HashSet<>();
     for (PolicyTable t : tables) {
       for (AtomicCounter[] array :

@@ -1,4 +1,4 @@
-package io.flatnet.dataplane;
+package io.flatnet.dataplane.packet;
 
 import io.flatnet.route.NextHopTable;
 import io.flatnet.route.NextHops;
@@ -19,7 +19,7 @@ public final class AddressChecks {
   }
 
   /** True for broadcast and multicast MACs. */
-  static boolean isGroupMac(long mac) {
+  public static boolean isGroupMac(long mac) {
     return (mac & MAC_GROUP_BIT) != 0;
   }
 

@@ -1,17 +1,21 @@
-package io.flatnet.dataplane;
+package io.flatnet.dataplane.policy;
 
-import static io.flatnet.dataplane.PolicyCheck.DENY_EGRESS;
-import static io.flatnet.dataplane.PolicyCheck.DENY_INGRESS;
-import static io.flatnet.dataplane.PolicyCheck.PASS;
 import static io.flatnet.dataplane.PolicyPackets.ACK;
 import static io.flatnet.dataplane.PolicyPackets.FIN;
 import static io.flatnet.dataplane.PolicyPackets.SYN;
 import static io.flatnet.dataplane.PolicyPackets.rule;
 import static io.flatnet.dataplane.TestPackets.ip;
+import static io.flatnet.dataplane.policy.PolicyCheck.DENY_EGRESS;
+import static io.flatnet.dataplane.policy.PolicyCheck.DENY_INGRESS;
+import static io.flatnet.dataplane.policy.PolicyCheck.PASS;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.flatnet.control.PolicySpec;
+import io.flatnet.dataplane.DataplaneCounters;
+import io.flatnet.dataplane.PolicyPackets;
+import io.flatnet.dataplane.WorkerCounters;
+import io.flatnet.dataplane.WorkerEvent;
 import io.flatnet.dpdk.NativeMemory;
 import java.io.File;
 import java.lang.foreign.Arena;

@@ -1,11 +1,11 @@
-package io.flatnet.dataplane;
+package io.flatnet.dataplane.policy;
 
 /**
  * A flow's 5-tuple in canonical order: endpoint A is the smaller of the two (address, then port,
  * unsigned), so both directions of a flow make the same key; {@link #srcIsB} tells which side sent
  * this packet. Mutable and reused (one per worker): no allocation per packet.
  */
-final class FlowKey {
+public final class FlowKey {
   long aHi;
   long aLo;
   long bHi;

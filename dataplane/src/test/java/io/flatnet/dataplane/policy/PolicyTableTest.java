@@ -1,4 +1,4 @@
-package io.flatnet.dataplane;
+package io.flatnet.dataplane.policy;
 
 import static io.flatnet.dataplane.PolicyPackets.rule;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.flatnet.control.PolicySpec;
+import io.flatnet.dataplane.PolicyPackets;
 import io.flatnet.route.Ipv4Prefix;
 import io.flatnet.route.Ipv6Prefix;
 import java.util.List;

@@ -1,4 +1,4 @@
-package io.flatnet.dataplane;
+package io.flatnet.dataplane.capture;
 
 import io.flatnet.control.CaptureFile;
 import io.flatnet.control.CaptureFilter;
