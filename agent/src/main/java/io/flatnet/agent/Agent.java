@@ -18,6 +18,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -418,17 +419,90 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
   // ---------------------------------------------------------------- control socket
 
   @Override
-  public synchronized AgentProtocol.Response handle(AgentProtocol.Request request) {
+  public AgentProtocol.Response handle(AgentProtocol.Request request) {
     String op = request.op() == null ? "" : request.op();
-    return switch (op) {
-      case AgentProtocol.NODE_INFO -> cniPods.nodeInfo();
-      case AgentProtocol.POD_ADD -> cniPods.add(request);
-      case AgentProtocol.POD_DEL -> cniPods.del(request);
-      case AgentProtocol.POD_CHECK -> cniPods.check(request);
-      case AgentProtocol.ROUTE_ADD -> runtimeRoutes.add(request);
-      case AgentProtocol.ROUTE_DEL -> runtimeRoutes.del(request);
-      default -> AgentProtocol.Response.failure("unknown op \"" + op + "\"");
-    };
+    if (op.equals(AgentProtocol.ROUTE_ADD) || op.equals(AgentProtocol.ROUTE_DEL)) {
+      return routeRequest(request);
+    }
+    synchronized (this) {
+      return switch (op) {
+        case AgentProtocol.NODE_INFO -> cniPods.nodeInfo();
+        case AgentProtocol.POD_ADD -> cniPods.add(request);
+        case AgentProtocol.POD_DEL -> cniPods.del(request);
+        case AgentProtocol.POD_CHECK -> cniPods.check(request);
+        default -> AgentProtocol.Response.failure("unknown op \"" + op + "\"");
+      };
+    }
+  }
+
+  /** A route request waiting for the agent, and its answer once applied. */
+  private record PendingRoute(
+      AgentProtocol.Request request,
+      java.util.concurrent.CompletableFuture<AgentProtocol.Response> answer) {}
+
+  private final java.util.concurrent.ConcurrentLinkedQueue<PendingRoute> routeRequests =
+      new java.util.concurrent.ConcurrentLinkedQueue<>();
+
+  /** Held by the one thread applying queued route requests (the others wait for their answer). */
+  private final java.util.concurrent.locks.ReentrantLock routeLeader =
+      new java.util.concurrent.locks.ReentrantLock();
+
+  /**
+   * A {@code ctl route add|del}: queued; one thread at a time applies every route request queued by
+   * then as one change (one plan, one route batch, one write of routes.json), so concurrent clients
+   * share the cost (a group commit), while the others wait for their answers. Alone, a request is
+   * applied by itself.
+   */
+  private AgentProtocol.Response routeRequest(AgentProtocol.Request request) {
+    PendingRoute mine = new PendingRoute(request, new java.util.concurrent.CompletableFuture<>());
+    routeRequests.add(mine);
+    while (!mine.answer().isDone()) {
+      if (routeLeader.tryLock()) {
+        try {
+          while (!routeRequests.isEmpty()) {
+            applyQueuedRoutes();
+          }
+        } finally {
+          routeLeader.unlock();
+        }
+      } else {
+        try { // the leader takes it, or has just let go: then this thread leads (bounded wait)
+          mine.answer().get(1, java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+          // look again
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return AgentProtocol.Response.failure("interrupted waiting for the agent");
+        } catch (java.util.concurrent.ExecutionException e) {
+          return AgentProtocol.Response.failure("route change failed: " + e.getCause());
+        }
+      }
+    }
+    return mine.answer().join();
+  }
+
+  private void applyQueuedRoutes() {
+    List<PendingRoute> batch = new ArrayList<>();
+    for (PendingRoute p = routeRequests.poll(); p != null; p = routeRequests.poll()) {
+      batch.add(p);
+    }
+    if (batch.isEmpty()) {
+      return;
+    }
+    List<AgentProtocol.Response> answers;
+    try {
+      synchronized (this) {
+        answers = runtimeRoutes.apply(batch.stream().map(PendingRoute::request).toList());
+      }
+    } catch (RuntimeException e) {
+      for (PendingRoute p : batch) {
+        p.answer().complete(AgentProtocol.Response.failure("route change failed: " + e));
+      }
+      return;
+    }
+    for (int i = 0; i < batch.size(); i++) {
+      batch.get(i).answer().complete(answers.get(i));
+    }
   }
 
   /** The routes added at run time (ctl route add), in order. */

@@ -65,30 +65,73 @@ final class RuntimeRoutes {
   }
 
   AgentProtocol.Response add(AgentProtocol.Request r) {
+    return apply(List.of(r)).get(0);
+  }
+
+  AgentProtocol.Response del(AgentProtocol.Request r) {
+    return apply(List.of(r)).get(0);
+  }
+
+  /**
+   * Applies route requests (add or del) received together as one change: each is checked and folded
+   * into the runtime routes in order; the result is validated, applied as one plan and persisted
+   * once, and every request that got that far is answered with its outcome. If the combined change
+   * is refused or fails, each request is applied alone instead, so one bad request answers for
+   * itself only. (Requests that come while a change is applied are gathered for the next: {@link
+   * Agent#handle}.)
+   */
+  List<AgentProtocol.Response> apply(List<AgentProtocol.Request> requests) {
+    AgentProtocol.Response[] answers = new AgentProtocol.Response[requests.size()];
+    List<RouteConfig> candidate = new ArrayList<>(config.runtimeRoutes());
+    List<Integer> folded = new ArrayList<>();
+    for (int i = 0; i < requests.size(); i++) {
+      AgentProtocol.Request r = requests.get(i);
+      AgentProtocol.Response early =
+          AgentProtocol.ROUTE_ADD.equals(r.op()) ? foldAdd(r, candidate) : foldDel(r, candidate);
+      if (early != null) {
+        answers[i] = early;
+      } else {
+        folded.add(i);
+      }
+    }
+    if (!folded.isEmpty()) {
+      String op =
+          folded.size() == 1 ? requests.get(folded.get(0)).op() : folded.size() + " route requests";
+      AgentProtocol.Response together = change(op, candidate);
+      if (together.ok() || folded.size() == 1) {
+        for (int i : folded) {
+          answers[i] = together;
+        }
+      } else {
+        for (int i : folded) { // one at a time: each answers for itself
+          answers[i] = apply(List.of(requests.get(i))).get(0);
+        }
+      }
+    }
+    return List.of(answers);
+  }
+
+  /** Folds a route-add into {@code candidate}; a response if it is answered without a change. */
+  private AgentProtocol.Response foldAdd(AgentProtocol.Request r, List<RouteConfig> candidate) {
     if (!config.hasFile()) {
       return AgentProtocol.Response.retryLater("the agent has no valid node config yet");
     }
     if (r.prefix() == null || r.port() == null) {
       return AgentProtocol.Response.failure("route-add: prefix and port are required");
     }
-    List<RouteConfig> candidate = new ArrayList<>();
-    for (RouteConfig route : config.runtimeRoutes()) {
-      if (!samePrefix(route.prefix(), r.prefix())) {
-        candidate.add(route);
-      }
-    }
+    candidate.removeIf(route -> samePrefix(route.prefix(), r.prefix()));
     candidate.add(new RouteConfig(r.prefix().trim(), r.via(), r.port()));
-    return change("route-add", candidate);
+    return null;
   }
 
-  AgentProtocol.Response del(AgentProtocol.Request r) {
+  /** Folds a route-del into {@code candidate}; a response if it is answered without a change. */
+  private AgentProtocol.Response foldDel(AgentProtocol.Request r, List<RouteConfig> candidate) {
     if (!config.hasFile()) {
       return AgentProtocol.Response.retryLater("the agent has no valid node config yet");
     }
     if (r.prefix() == null) {
       return AgentProtocol.Response.failure("route-del: prefix is required");
     }
-    List<RouteConfig> candidate = new ArrayList<>(config.runtimeRoutes());
     if (!candidate.removeIf(route -> samePrefix(route.prefix(), r.prefix()))) {
       boolean configured =
           config.file().routes().stream().anyMatch(route -> samePrefix(route.prefix(), r.prefix()));
@@ -97,7 +140,7 @@ final class RuntimeRoutes {
               "route-del: " + r.prefix() + " is defined in " + configFile + "; remove it there")
           : AgentProtocol.Response.success(); // unknown: already gone
     }
-    return change("route-del", candidate);
+    return null;
   }
 
   private static boolean samePrefix(String a, String b) {

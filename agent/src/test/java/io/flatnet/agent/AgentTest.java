@@ -227,6 +227,70 @@ class AgentTest {
   }
 
   @Test
+  void concurrentRouteRequestsAreGatheredAndABadOneAnswersForItself() throws Exception {
+    try (Agent a = agent()) {
+      a.start();
+      int before = (int) dp.calls.stream().filter(c -> c.startsWith("commit")).count();
+      dp.failOn =
+          c -> {
+            if (c.startsWith("commit")) {
+              try {
+                Thread.sleep(5); // a dataplane that takes a while: requests queue up meanwhile
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+            }
+            return false;
+          };
+      int threads = 8;
+      int each = 25;
+      List<String> failures = new java.util.concurrent.CopyOnWriteArrayList<>();
+      List<Thread> clients = new java.util.ArrayList<>();
+      for (int t = 0; t < threads; t++) {
+        int id = t;
+        clients.add(
+            Thread.ofPlatform()
+                .start(
+                    () -> {
+                      for (int i = 0; i < each; i++) {
+                        AgentProtocol.Response r =
+                            a.handle(
+                                AgentProtocol.Request.routeAdd(
+                                    "10.50." + id + "." + i + "/32", "192.0.2.1", "uplink0"));
+                        if (!r.ok()) {
+                          failures.add(r.error());
+                        }
+                        if (id == 0 && i == 10) {
+                          AgentProtocol.Response bad =
+                              a.handle(
+                                  AgentProtocol.Request.routeAdd(
+                                      "10.60.0.0/16", "192.0.2.1", "nope"));
+                          if (bad.ok() || !bad.error().contains("nope")) {
+                            failures.add("the bad request: " + bad);
+                          }
+                        }
+                      }
+                    }));
+      }
+      for (Thread t : clients) {
+        t.join(60_000);
+      }
+      assertTrue(failures.isEmpty(), failures.toString());
+      assertEquals(threads * each, a.runtimeRoutes().size());
+      State installed = dp.installed();
+      for (int t = 0; t < threads; t++) {
+        assertTrue(installed.routes().containsKey("10.50." + t + ".24/32"));
+      }
+      assertFalse(installed.routes().containsKey("10.60.0.0/16"));
+      long commits = dp.calls.stream().filter(c -> c.startsWith("commit")).count() - before;
+      assertTrue(commits < threads * each, "gathered into fewer plans: " + commits);
+    }
+    try (Agent a = agent()) { // persisted: a restarted agent has them all
+      assertEquals(8 * 25, a.runtimeRoutes().size());
+    }
+  }
+
+  @Test
   void watchReloadsOnceAfterABurstOfWrites() throws Exception {
     // A long debounce, so a slow machine stalling between the writes still sees one burst.
     Agent.Options slow =

@@ -28,7 +28,8 @@ import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
 public final class CommandChannel implements AutoCloseable {
   public static final String FILE = "cnc.dat";
   public static final int MAGIC = 0x464E_4343; // "FNCC"
-  public static final int VERSION = 3; // 2: states carry pods' policies; 3: ECMP paths, origins
+  // 2: states carry pods' policies; 3: ECMP paths, origins; 4: route batches, HELLO checks it
+  public static final int VERSION = 4;
 
   /** Each ring's capacity (a power of two); a record may be up to an eighth of it. */
   public static final int RING_CAPACITY = 1 << 20;

@@ -34,6 +34,13 @@ public final class CommandServer implements Agent {
   private long stuckSince;
   private long commands;
 
+  // The route batch being received (its parts come in order; only the last is answered).
+  private final java.util.ArrayList<RouteChange> staged = new java.util.ArrayList<>();
+  private long stagedBatch;
+  private int stagedParts;
+  private String stagedError;
+  private int stagedErrorIndex;
+
   public CommandServer(CommandChannel channel, DataplaneApi dataplane, Queries queries) {
     this.channel = channel;
     this.dataplane = dataplane;
@@ -77,6 +84,10 @@ public final class CommandServer implements Agent {
     payload.reset();
     int status = Records.OK;
     try {
+      if (type == Records.ROUTE_BATCH) {
+        batchPart(correlation, in);
+        return; // answered (or not: a part before the last) there
+      }
       apply(type, in);
     } catch (UnknownCommand e) {
       status = Records.UNKNOWN;
@@ -100,10 +111,107 @@ public final class CommandServer implements Agent {
     }
   }
 
+  /**
+   * One part of a route batch ({@link Records#ROUTE_BATCH}): staged; the last applies the whole
+   * batch (atomically, if the dataplane can) and is answered. A part that cannot be read spoils the
+   * batch: its last part is refused with the error.
+   */
+  private void batchPart(long correlation, Records.Reader in) {
+    long batch;
+    int part;
+    boolean last;
+    long generation;
+    try {
+      batch = in.getLong();
+      int version = in.getInt();
+      if (version != CommandChannel.VERSION) {
+        throw new IllegalArgumentException(
+            "the agent speaks protocol " + version + ", this dataplane " + CommandChannel.VERSION);
+      }
+      part = in.getInt();
+      last = in.getInt() != 0;
+      generation = in.getLong();
+    } catch (RuntimeException e) {
+      payload.reset().putString("route batch: " + e.getMessage()).putInt(-1);
+      respond(correlation, Records.REFUSED);
+      return;
+    }
+    if (part == 0) {
+      staged.clear();
+      stagedBatch = batch;
+      stagedParts = 0;
+      stagedError = null;
+    } else if (batch != stagedBatch || part != stagedParts) {
+      if (stagedError == null || batch != stagedBatch) {
+        stagedBatch = batch;
+        staged.clear();
+        stagedError = "route batch: part " + part + " came without the parts before it";
+        stagedErrorIndex = -1;
+      }
+    }
+    stagedParts = part + 1;
+    if (stagedError == null) {
+      int count = -1;
+      try {
+        count = in.getInt();
+        for (int i = 0; i < count; i++) {
+          staged.add(in.getRouteChange());
+        }
+      } catch (RuntimeException e) {
+        stagedErrorIndex = count < 0 ? -1 : staged.size();
+        stagedError =
+            (count < 0 ? "route batch part " + part : "change " + (staged.size() + 1))
+                + ": "
+                + e.getMessage();
+      }
+    }
+    if (!last) {
+      return;
+    }
+    int status = Records.OK;
+    payload.reset();
+    if (stagedError != null) {
+      status = Records.REFUSED;
+      payload.putString(stagedError).putInt(stagedErrorIndex);
+    } else {
+      try {
+        dataplane.applyRoutes(staged, generation);
+        if (generation >= 0) {
+          channel.committed(generation);
+        }
+        payload.putInt(staged.size());
+      } catch (RouteBatchException e) {
+        status = e.refused() ? Records.REFUSED : Records.FAILED;
+        payload.reset().putString(String.valueOf(e.getMessage())).putInt(e.index());
+      } catch (IllegalArgumentException e) {
+        status = Records.REFUSED;
+        payload.reset().putString(String.valueOf(e.getMessage())).putInt(-1);
+      } catch (RuntimeException | Error e) {
+        status = Records.FAILED;
+        payload.reset().putString(e.toString()).putInt(-1);
+      }
+    }
+    staged.clear();
+    staged.trimToSize();
+    stagedError = null;
+    respond(correlation, status);
+  }
+
   private void apply(int type, Records.Reader in) {
     switch (type) {
-      case Records.HELLO ->
-          payload.putLong(ProcessHandle.current().pid()).putLong(channel.incarnation());
+      case Records.HELLO -> {
+        if (in.remaining() >= Integer.BYTES) { // an agent of protocol 4 or later says its own
+          int version = in.getInt();
+          if (version != CommandChannel.VERSION) {
+            throw new IllegalArgumentException(
+                "the agent speaks protocol "
+                    + version
+                    + ", this dataplane "
+                    + CommandChannel.VERSION);
+          }
+        }
+        payload.putLong(ProcessHandle.current().pid()).putLong(channel.incarnation());
+      }
       case Records.INSTALLED -> payload.put(dataplane.installed());
       case Records.ADD_PORT -> dataplane.addPort(in.getPort());
       case Records.REMOVE_PORT -> dataplane.removePort(in.getString());

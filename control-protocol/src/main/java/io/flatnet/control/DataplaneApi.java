@@ -61,6 +61,35 @@ public interface DataplaneApi {
   }
 
   /**
+   * Applies a batch of route changes in order and, if {@code generation} is not negative, commits
+   * that generation with them: one call for what {@link #addRoute}, {@link #removeRoute} and {@link
+   * #replaceRoute} do one at a time. The dataplane process applies a batch atomically: all of it or
+   * none of it (as {@link #installed()} reports), publishing the FIB changes once; a change it
+   * refuses or fails on is reported as a {@link RouteBatchException} naming the change, and then
+   * nothing of the batch is applied and nothing is committed. This default applies the changes one
+   * at a time, so a failure leaves the changes before it applied.
+   *
+   * @throws RouteBatchException naming the change that failed
+   */
+  default void applyRoutes(java.util.List<RouteChange> changes, long generation) {
+    for (int i = 0; i < changes.size(); i++) {
+      try {
+        changes.get(i).applyTo(this);
+      } catch (RuntimeException e) {
+        throw RouteBatchException.at(i, changes.get(i), e);
+      }
+    }
+    if (generation >= 0) {
+      try {
+        commit(generation);
+      } catch (RuntimeException e) {
+        throw new RouteBatchException(
+            -1, e instanceof IllegalArgumentException, "commit failed: " + e.getMessage(), e);
+      }
+    }
+  }
+
+  /**
    * Sets a pod's compiled network policy, replacing the one it had. The change may be staged until
    * {@link #commit}, but never later than the next {@link #addPod}, so a new pod never forwards
    * before the policy planned for it.

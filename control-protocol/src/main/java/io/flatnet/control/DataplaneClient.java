@@ -139,26 +139,51 @@ public final class DataplaneClient implements DataplaneApi, AutoCloseable {
   /** Sends one command and returns a reader over its response's payload. */
   private Records.Reader call(int type, Consumer<Records.Writer> body) {
     CommandChannel c = channel();
-    long correlation = ++nextCorrelation;
-    command.reset().putLong(correlation);
+    command.reset().putLong(++nextCorrelation);
     body.accept(command);
+    send(c, type);
+    Records.Reader reader = await(c, type);
+    switch (answerStatus) {
+      case Records.OK -> {
+        return reader;
+      }
+      case Records.REFUSED -> throw new IllegalArgumentException(reader.getString());
+      default -> throw new IllegalStateException("dataplane: " + reader.getString());
+    }
+  }
+
+  /** Writes {@code command} (its correlation id first), waiting for room up to the call timeout. */
+  private void send(CommandChannel c, int type) {
     if (command.length() > c.toDataplane().maxMsgLength()) {
       throw new IllegalArgumentException(
           "command of " + command.length() + " bytes is larger than the channel's records");
     }
-    awaited = correlation;
+    long deadline = System.nanoTime() + callTimeout.toNanos();
+    while (!c.toDataplane().write(type, command.buffer(), 0, command.length())) {
+      if (System.nanoTime() > deadline) {
+        throw new DataplaneGone("the dataplane's command ring stayed full for " + callTimeout);
+      }
+      if (!c.dataplaneAlive(System.currentTimeMillis())) {
+        throw new DataplaneGone(
+            "the dataplane (pid " + c.dataplanePid() + ") stopped while its ring was full");
+      }
+      bell.ring();
+      LockSupport.parkNanos(100_000);
+    }
+    bell.ring();
+  }
+
+  /**
+   * Waits for the response to the command just sent (the correlation id at the start of {@code
+   * command}); {@link #answerStatus} is its status.
+   */
+  private Records.Reader await(CommandChannel c, int type) {
+    awaited = command.buffer().getLong(0);
     answerLength = 0;
     answered = false;
     long deadline = System.nanoTime() + callTimeout.toNanos();
     long nextLivenessCheck = 0;
     int idle = 0;
-    while (!c.toDataplane().write(type, command.buffer(), 0, command.length())) {
-      if (System.nanoTime() > deadline) {
-        throw new DataplaneGone("the dataplane's command ring stayed full for " + callTimeout);
-      }
-      LockSupport.parkNanos(100_000);
-    }
-    bell.ring();
     while (!answered) {
       if (c.toAgent().read(handler, 16) > 0) {
         idle = 0;
@@ -188,13 +213,68 @@ public final class DataplaneClient implements DataplaneApi, AutoCloseable {
       }
     }
     awaited = 0;
-    Records.Reader reader = new Records.Reader(answer, 0, answerLength);
-    switch (answerStatus) {
-      case Records.OK -> {
-        return reader;
+    return new Records.Reader(answer, 0, answerLength);
+  }
+
+  /** Room left in a batch part for changes: the record limit less the part's header and slack. */
+  private static final int PART_HEADER = 8 + 8 + 4 + 4 + 4 + 8 + 4;
+
+  /**
+   * Sends the batch as one command (it carries this client's protocol version, which the dataplane
+   * checks), or as several parts if it is larger than a record (each part written without waiting;
+   * the dataplane answers the last), and waits for the one answer. The dataplane applies all of it
+   * or none of it, with one FIB publish, and commits {@code generation} with it.
+   */
+  @Override
+  public synchronized void applyRoutes(List<RouteChange> changes, long generation) {
+    CommandChannel c = channel();
+    int limit = c.toDataplane().maxMsgLength();
+    long batch = ++nextCorrelation;
+    Records.Writer change = new Records.Writer();
+    int part = 0;
+    int next = 0;
+    do {
+      command
+          .reset()
+          .putLong(++nextCorrelation)
+          .putLong(batch)
+          .putInt(CommandChannel.VERSION)
+          .putInt(part);
+      int lastAt = command.length();
+      command.putInt(0).putLong(generation);
+      int countAt = command.length();
+      command.putInt(0);
+      int count = 0;
+      while (next < changes.size()) {
+        change.reset().put(changes.get(next));
+        if (change.length() + PART_HEADER > limit) {
+          throw new RouteBatchException(
+              next, true, "change " + (next + 1) + " is larger than a command record", null);
+        }
+        if (command.length() + change.length() > limit) {
+          break;
+        }
+        command.putBytes(change.buffer(), 0, change.length());
+        count++;
+        next++;
       }
-      case Records.REFUSED -> throw new IllegalArgumentException(reader.getString());
-      default -> throw new IllegalStateException("dataplane: " + reader.getString());
+      command.buffer().putInt(countAt, count);
+      boolean last = next == changes.size();
+      command.buffer().putInt(lastAt, last ? 1 : 0);
+      send(c, Records.ROUTE_BATCH);
+      part++;
+      if (last) {
+        break;
+      }
+    } while (true);
+    Records.Reader reader = await(c, Records.ROUTE_BATCH);
+    if (answerStatus != Records.OK) {
+      String message = reader.getString();
+      int index = reader.remaining() >= Integer.BYTES ? reader.getInt() : -1;
+      if (answerStatus == Records.UNKNOWN) {
+        throw new IllegalStateException("dataplane: " + message);
+      }
+      throw new RouteBatchException(index, answerStatus == Records.REFUSED, message, null);
     }
   }
 

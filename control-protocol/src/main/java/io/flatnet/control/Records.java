@@ -34,6 +34,17 @@ public final class Records {
   public static final int SET_POLICY = 13;
   public static final int REMOVE_POLICY = 14;
 
+  /**
+   * A batch of route changes, in one or more parts (protocol 4): {@code [batch id long][protocol
+   * version int][part int][last int][generation long][count int][changes...]}, each change {@code
+   * [kind int][route]} and, for a replace, {@code [previous route]}. Parts of one batch share its
+   * id and come in order; only the last is answered: OK with the count applied, or REFUSED/FAILED
+   * with {@code [message][index int]} (the change that failed, -1 for the batch as a whole). The
+   * dataplane applies the whole batch when the last part comes, atomically, and commits {@code
+   * generation} with it unless it is negative.
+   */
+  public static final int ROUTE_BATCH = 15;
+
   /** The one response type (dataplane -> agent). */
   public static final int RESPONSE = 100;
 
@@ -127,6 +138,11 @@ public final class Records {
         putString(path.via()).putString(path.port()).putInt(path.weight());
       }
       return putString(r.origin());
+    }
+
+    public Writer put(RouteChange c) {
+      putInt(c.kind().ordinal()).put(c.route());
+      return c.previous() == null ? this : put(c.previous());
     }
 
     public Writer put(PolicySpec p) {
@@ -273,6 +289,17 @@ public final class Records {
         paths.add(new RouteSpec.Path(getString(), getString(), getInt()));
       }
       return new RouteSpec(prefix, via, port, paths, getString());
+    }
+
+    public RouteChange getRouteChange() {
+      int kind = getInt();
+      RouteChange.Kind[] kinds = RouteChange.Kind.values();
+      if (kind < 0 || kind >= kinds.length) {
+        throw new IllegalArgumentException("bad route change kind " + kind);
+      }
+      RouteSpec route = getRoute();
+      RouteSpec previous = kinds[kind] == RouteChange.Kind.REPLACE ? getRoute() : null;
+      return new RouteChange(kinds[kind], route, previous);
     }
 
     public PolicySpec getPolicy() {

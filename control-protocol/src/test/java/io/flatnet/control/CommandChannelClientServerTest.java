@@ -204,6 +204,98 @@ class CommandChannelClientServerTest {
     assertEquals(List.of(), s.errors);
   }
 
+  private static RouteSpec route(int i, String via) {
+    return new RouteSpec(
+        "10." + (i >> 16 & 255) + "." + (i >> 8 & 255) + "." + (i & 255) + "/32", via, "up");
+  }
+
+  @Test
+  void aRouteBatchIsOneCommandAndCommitsItsGeneration() throws Exception {
+    ServerHarness s = server().start();
+    DataplaneClient c = client();
+    c.addPort(new PortSpec("up", "net_null0", "uplink", List.of("10.0.0.2/24"), 1500));
+    long before = s.server.commands();
+    List<RouteChange> changes = new ArrayList<>();
+    for (int i = 0; i < 100; i++) {
+      changes.add(RouteChange.add(route(i, "10.0.0.1")));
+    }
+    c.applyRoutes(changes, 7);
+    assertEquals(1, s.server.commands() - before, "one command for the batch and its commit");
+    State installed = c.installed();
+    assertEquals(7, installed.generation());
+    assertEquals(100, installed.routes().size());
+    assertEquals(7, c.committedGeneration());
+    c.applyRoutes(
+        List.of(
+            RouteChange.remove(route(0, "10.0.0.1")),
+            RouteChange.replace(route(1, "10.0.0.1"), route(1, "10.0.0.3"))),
+        -1);
+    installed = c.installed();
+    assertEquals(7, installed.generation(), "a negative generation commits nothing");
+    assertEquals(99, installed.routes().size());
+    assertEquals("10.0.0.3", installed.routes().get(route(1, "x").prefix()).via());
+  }
+
+  @Test
+  void aBatchLargerThanARecordTravelsInPartsAndIsAppliedWhole() throws Exception {
+    ServerHarness s = server().start();
+    DataplaneClient c = client();
+    c.addPort(new PortSpec("up", "net_null0", "uplink", List.of("10.0.0.2/24"), 1500));
+    List<RouteChange> changes = new ArrayList<>();
+    for (int i = 0; i < 20_000; i++) { // about 1 MB: eight or more parts
+      changes.add(RouteChange.add(route(i, "10.0.0.1")));
+    }
+    long before = s.server.commands();
+    c.applyRoutes(changes, 3);
+    assertTrue(s.server.commands() - before > 4, "parts: " + (s.server.commands() - before));
+    State installed = c.installed();
+    assertEquals(20_000, installed.routes().size());
+    assertEquals(3, installed.generation());
+  }
+
+  @Test
+  void aFailedChangeInABatchIsReportedWithItsRoute() throws Exception {
+    ServerHarness s = server().start();
+    DataplaneClient c = client();
+    c.addPort(new PortSpec("up", "net_null0", "uplink", List.of("10.0.0.2/24"), 1500));
+    c.applyRoutes(List.of(RouteChange.add(route(5, "10.0.0.1"))), 1);
+    List<RouteChange> changes = new ArrayList<>();
+    for (int i = 0; i < 10; i++) {
+      changes.add(RouteChange.add(route(i, "10.0.0.1"))); // 5 exists: the fake refuses it
+    }
+    RouteBatchException e =
+        assertThrows(RouteBatchException.class, () -> c.applyRoutes(changes, 2));
+    assertEquals(5, e.index());
+    assertTrue(e.refused());
+    assertTrue(e.getMessage().contains("10.0.0.5/32"), e.getMessage());
+    assertTrue(e.getMessage().contains("exists"), e.getMessage());
+    assertEquals(1, c.installed().generation(), "nothing committed");
+    assertEquals(1, c.committedGeneration());
+    c.applyRoutes(List.of(RouteChange.remove(route(5, "10.0.0.1"))), 3); // the server carries on
+    assertEquals(3, c.installed().generation());
+  }
+
+  @Test
+  void aBatchOfAnotherProtocolVersionIsRefused() throws Exception {
+    ServerHarness s = server().start();
+    RingBuffer in = s.channel.toDataplane();
+    Records.Writer w =
+        new Records.Writer()
+            .putLong(42)
+            .putLong(1)
+            .putInt(CommandChannel.VERSION - 1)
+            .putInt(0)
+            .putInt(1)
+            .putLong(5)
+            .putInt(0);
+    writeRaw(in, Records.ROUTE_BATCH, w);
+    Response r = readResponse(s.channel.toAgent());
+    assertEquals(42, r.correlation());
+    assertEquals(Records.REFUSED, r.status());
+    assertTrue(r.message().contains("protocol " + (CommandChannel.VERSION - 1)), r.message());
+    assertEquals(0, s.dataplane.installed().generation());
+  }
+
   @Test
   void aLargeStateArrivesWholeOverManyChunks() throws Exception {
     ServerHarness s = server().start();

@@ -5,11 +5,13 @@ import io.flatnet.control.PodKinds;
 import io.flatnet.control.PodSpec;
 import io.flatnet.control.PolicySpec;
 import io.flatnet.control.PortSpec;
+import io.flatnet.control.RouteBatchException;
+import io.flatnet.control.RouteChange;
 import io.flatnet.control.RouteSpec;
 import io.flatnet.control.State;
-import io.flatnet.dataplane.PolicyTable;
 import io.flatnet.dataplane.PortTable;
 import io.flatnet.dataplane.Router;
+import io.flatnet.dataplane.policy.PolicyTable;
 import io.flatnet.dpdk.EthDev;
 import io.flatnet.route.Ipv4Prefix;
 import io.flatnet.route.Ipv6Prefix;
@@ -351,8 +353,17 @@ public final class RouterDataplane implements DataplaneApi {
     Object prefix = parsePrefix(route.prefix());
     List<Hop> hops = hops(route, prefix);
     install(prefix, hops);
+    touch(prefix);
     routePrefixes.add(prefix);
-    addHostRoutes(prefix, hops);
+    try {
+      addHostRoutes(prefix, hops);
+    } catch (RuntimeException e) { // a full table: the route goes again, nothing changed
+      removePrefix(prefix);
+      routePrefixes.remove(prefix);
+      restoreHostRoute(prefix);
+      throw e;
+    }
+    touch(route.prefix());
     routes.put(route.prefix(), route);
   }
 
@@ -371,23 +382,196 @@ public final class RouterDataplane implements DataplaneApi {
     }
     Object prefix = parsePrefix(after.prefix());
     List<Hop> hops = hops(after, prefix); // validates before anything changes
+    List<Hop> old = hops(installed, prefix);
     install(prefix, hops);
-    addHostRoutes(prefix, hops);
-    removeHostRoutes(prefix, hops(installed, prefix));
+    try {
+      addHostRoutes(prefix, hops);
+    } catch (RuntimeException e) { // a full table: the installed route comes back
+      install(prefix, old);
+      throw e;
+    }
+    removeHostRoutes(prefix, old);
+    touch(after.prefix());
     routes.put(after.prefix(), after);
   }
 
   @Override
   public synchronized void removeRoute(RouteSpec route) {
+    touch(route.prefix());
     RouteSpec installed = routes.remove(route.prefix());
     if (installed == null) {
       return;
     }
     Object prefix = parsePrefix(installed.prefix());
     removePrefix(prefix);
+    touch(prefix);
     routePrefixes.remove(prefix);
     removeHostRoutes(prefix, hops(installed, prefix));
     restoreHostRoute(prefix);
+  }
+
+  /**
+   * Applies a batch of route changes atomically, as {@link #installed()} reports it: every change
+   * is checked first (its prefix, its ports and neighbours); then they are applied in order, and if
+   * one fails (a full table), those before it are undone, so the batch is applied whole or not at
+   * all. Commits {@code nextGeneration} with it unless it is negative. The command thread applies
+   * the whole batch before it reads the next command, so no query sees half of it.
+   *
+   * @throws RouteBatchException naming the change that was refused or failed
+   */
+  @Override
+  public synchronized void applyRoutes(List<RouteChange> changes, long nextGeneration) {
+    if (nextGeneration >= 0 && nextGeneration < generation) {
+      throw new RouteBatchException(
+          -1,
+          true,
+          "generation " + nextGeneration + " is older than installed " + generation,
+          null);
+    }
+    for (int i = 0; i < changes.size(); i++) {
+      RouteChange c = changes.get(i);
+      try {
+        Object prefix = parsePrefix(c.route().prefix());
+        if (c.kind() != RouteChange.Kind.REMOVE) {
+          hops(c.route(), prefix);
+        }
+      } catch (RuntimeException e) {
+        throw RouteBatchException.at(i, c, e);
+      }
+    }
+    if (changes.size() > 1 && changes.stream().noneMatch(c -> c.route().isMultipath())) {
+      // The fast way: one FIB commit for the whole batch. If it fails, nothing of it was published
+      // and this object's maps go back; the one-at-a-time way below then finds which change fails.
+      journal = new Journal();
+      try {
+        router.routeBatch(
+            () -> {
+              for (RouteChange c : changes) {
+                c.applyTo(this);
+              }
+            });
+        journal = null;
+        if (nextGeneration >= 0) {
+          commit(nextGeneration);
+        }
+        return;
+      } catch (RuntimeException e) {
+        journal.restore();
+        journal = null;
+      }
+    }
+    List<RouteSpec> before = new ArrayList<>(changes.size());
+    int applied = 0;
+    try {
+      for (; applied < changes.size(); applied++) {
+        RouteChange c = changes.get(applied);
+        before.add(routes.get(c.route().prefix()));
+        c.applyTo(this);
+      }
+    } catch (RuntimeException e) {
+      String undone = undo(changes, before, applied);
+      RouteBatchException failed = RouteBatchException.at(applied, changes.get(applied), e);
+      throw new RouteBatchException(
+          failed.index(), failed.refused(), failed.getMessage() + "; " + undone, e);
+    }
+    if (nextGeneration >= 0) {
+      commit(nextGeneration);
+    }
+  }
+
+  /**
+   * What a route batch changed in this object's route maps: each key's value before it, to put back
+   * if the batch is not published.
+   */
+  private final class Journal {
+    private final Map<Object, RouteSpec> routesBefore = new HashMap<>();
+    private final Map<Object, Boolean> prefixesBefore = new HashMap<>();
+    private final Map<String, Integer> countsBefore = new HashMap<>();
+    private final Map<String, Integer> portsBefore = new HashMap<>();
+
+    void restore() {
+      routesBefore.forEach(
+          (k, v) -> {
+            if (v == null) {
+              routes.remove((String) k);
+            } else {
+              routes.put((String) k, v);
+            }
+          });
+      prefixesBefore.forEach(
+          (k, v) -> {
+            if (v) {
+              routePrefixes.add(k);
+            } else {
+              routePrefixes.remove(k);
+            }
+          });
+      restoreMap(countsBefore, neighborHostRoutes);
+      restoreMap(portsBefore, neighborHostPorts);
+    }
+
+    private static void restoreMap(Map<String, Integer> saved, Map<String, Integer> map) {
+      saved.forEach(
+          (k, v) -> {
+            if (v == null) {
+              map.remove(k);
+            } else {
+              map.put(k, v);
+            }
+          });
+    }
+  }
+
+  /** The open batch's journal, or null. */
+  private Journal journal;
+
+  /** A route batch is about to change route {@code key} (prefix text) or parsed prefix. */
+  private void touch(Object key) {
+    if (journal != null) {
+      if (key instanceof String text) {
+        if (!journal.routesBefore.containsKey(text)) {
+          journal.routesBefore.put(text, routes.get(text));
+        }
+      } else if (!journal.prefixesBefore.containsKey(key)) {
+        journal.prefixesBefore.put(key, routePrefixes.contains(key));
+      }
+    }
+  }
+
+  /** A route batch is about to change neighbour {@code via}'s host-route count. */
+  private void touchNeighbor(String via) {
+    if (journal != null && !journal.countsBefore.containsKey(via)) {
+      journal.countsBefore.put(via, neighborHostRoutes.get(via));
+      journal.portsBefore.put(via, neighborHostPorts.get(via));
+    }
+  }
+
+  /**
+   * Puts back what the first {@code applied} changes replaced, last first (removing what a change
+   * added, re-adding what it removed or replaced); says how that went.
+   */
+  private String undo(List<RouteChange> changes, List<RouteSpec> before, int applied) {
+    try {
+      for (int j = before.size() - 1; j >= 0; j--) { // the failed change too, if it did a part
+        String prefix = changes.get(j).route().prefix();
+        RouteSpec was = before.get(j);
+        RouteSpec now = routes.get(prefix);
+        if (was == null) {
+          if (now != null) {
+            removeRoute(now);
+          }
+        } else if (!was.equals(now)) {
+          addRoute(was); // replaces whatever the prefix has now
+        }
+      }
+      return "the batch's " + applied + " changes before it were undone";
+    } catch (RuntimeException e) {
+      return "undoing the batch's "
+          + applied
+          + " changes before it failed too ("
+          + e.getMessage()
+          + "): installed() tells what the dataplane holds";
+    }
   }
 
   /**
@@ -510,15 +694,25 @@ public final class RouterDataplane implements DataplaneApi {
    * it; a node address as the next hop (service CIDRs to the kernel) already has its own route.
    */
   private void addHostRoutes(Object prefix, List<Hop> hops) {
-    for (Hop hop : hops) {
-      Object viaPrefix = hostPrefix(hop.via());
-      if (!viaPrefix.equals(prefix)
-          && !ownedAddresses.containsKey(viaPrefix.toString())
-          && neighborHostRoutes.merge(hop.via(), 1, Integer::sum) == 1) {
-        neighborHostPorts.put(hop.via(), hop.port());
-        if (!routePrefixes.contains(viaPrefix)) { // a route given for the address itself wins
-          routeVia(viaPrefix, hop.port(), hop.via());
-        }
+    for (int k = 0; k < hops.size(); k++) {
+      try {
+        addHostRoute(prefix, hops.get(k));
+      } catch (RuntimeException e) { // a full table: those added go again
+        removeHostRoutes(prefix, hops.subList(0, k + 1));
+        throw e;
+      }
+    }
+  }
+
+  private void addHostRoute(Object prefix, Hop hop) {
+    Object viaPrefix = hostPrefix(hop.via());
+    touchNeighbor(hop.via());
+    if (!viaPrefix.equals(prefix)
+        && !ownedAddresses.containsKey(viaPrefix.toString())
+        && neighborHostRoutes.merge(hop.via(), 1, Integer::sum) == 1) {
+      neighborHostPorts.put(hop.via(), hop.port());
+      if (!routePrefixes.contains(viaPrefix)) { // a route given for the address itself wins
+        routeVia(viaPrefix, hop.port(), hop.via());
       }
     }
   }
@@ -526,6 +720,7 @@ public final class RouterDataplane implements DataplaneApi {
   private void removeHostRoutes(Object prefix, List<Hop> hops) {
     for (Hop hop : hops) {
       String via = hop.via();
+      touchNeighbor(via);
       if (!hostPrefix(via).equals(prefix)
           && neighborHostRoutes.containsKey(via)
           && neighborHostRoutes.merge(via, -1, Integer::sum) == 0) {

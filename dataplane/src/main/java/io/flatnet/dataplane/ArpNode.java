@@ -1,5 +1,8 @@
 package io.flatnet.dataplane;
 
+import io.flatnet.dataplane.neighbor.NeighborLearning;
+import io.flatnet.dataplane.packet.AddressChecks;
+import io.flatnet.dataplane.packet.Ethernet;
 import io.flatnet.dpdk.Mbuf;
 import io.flatnet.dpdk.NativeMemory;
 

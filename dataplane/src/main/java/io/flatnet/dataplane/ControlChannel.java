@@ -32,7 +32,7 @@ public final class ControlChannel {
      * A neighbour said (by ARP) that {@code ipv4} is at {@code mac} on {@code port}; {@code
      * confirmed} if it was a reply, which proves it hears the router.
      */
-    void neighborV4(int port, int ipv4, long mac, boolean confirmed) {
+    public void neighborV4(int port, int ipv4, long mac, boolean confirmed) {
       scratch.putInt(0, port);
       scratch.putInt(4, ipv4);
       scratch.putLong(8, mac);
@@ -46,7 +46,7 @@ public final class ControlChannel {
      * A neighbour said (by NDP) that {@code hi:lo} is at {@code mac} on {@code port}; {@code
      * confirmed} for a solicited advertisement (RFC 4861 7.3.1).
      */
-    void neighborV6(int port, long hi, long lo, long mac, boolean confirmed) {
+    public void neighborV6(int port, long hi, long lo, long mac, boolean confirmed) {
       scratch.putInt(0, port);
       scratch.putLong(4, hi);
       scratch.putLong(12, lo);

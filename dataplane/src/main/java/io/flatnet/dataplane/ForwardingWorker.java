@@ -1,5 +1,13 @@
 package io.flatnet.dataplane;
 
+import io.flatnet.dataplane.capture.CaptureSpec;
+import io.flatnet.dataplane.capture.Tap;
+import io.flatnet.dataplane.neighbor.NeighborLearning;
+import io.flatnet.dataplane.packet.AddressChecks;
+import io.flatnet.dataplane.packet.Ethernet;
+import io.flatnet.dataplane.policy.FlowTable;
+import io.flatnet.dataplane.policy.PolicyCheck;
+import io.flatnet.dataplane.policy.PolicyTable;
 import io.flatnet.dpdk.BurstQueue;
 import io.flatnet.dpdk.Lcore;
 import io.flatnet.dpdk.Mbuf;

@@ -1,5 +1,11 @@
 package io.flatnet.dataplane;
 
+import io.flatnet.dataplane.capture.Tap;
+import io.flatnet.dataplane.packet.AddressChecks;
+import io.flatnet.dataplane.packet.Ethernet;
+import io.flatnet.dataplane.packet.Icmp4;
+import io.flatnet.dataplane.packet.Ipv4Header;
+import io.flatnet.dataplane.policy.PolicyCheck;
 import io.flatnet.dpdk.DpdkLayout;
 import io.flatnet.dpdk.Mbuf;
 import io.flatnet.dpdk.NativeMemory;

@@ -1,5 +1,11 @@
 package io.flatnet.dataplane;
 
+import io.flatnet.dataplane.capture.Tap;
+import io.flatnet.dataplane.neighbor.NeighborLearning;
+import io.flatnet.dataplane.packet.AddressChecks;
+import io.flatnet.dataplane.packet.Ethernet;
+import io.flatnet.dataplane.packet.Icmp6;
+import io.flatnet.dataplane.policy.PolicyCheck;
 import io.flatnet.dpdk.Mbuf;
 import io.flatnet.dpdk.NativeMemory;
 import io.flatnet.route.FlowHash;

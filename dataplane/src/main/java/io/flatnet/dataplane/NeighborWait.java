@@ -1,5 +1,6 @@
 package io.flatnet.dataplane;
 
+import io.flatnet.dataplane.packet.Ethernet;
 import io.flatnet.dpdk.Mbuf;
 import io.flatnet.route.NextHops;
 

@@ -1,5 +1,6 @@
 package io.flatnet.dataplane;
 
+import io.flatnet.dataplane.capture.Tap;
 import io.flatnet.dpdk.MbufArray;
 import io.flatnet.dpdk.PktMbufPool;
 import java.lang.foreign.Arena;

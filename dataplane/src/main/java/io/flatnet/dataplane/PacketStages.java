@@ -1,6 +1,9 @@
 package io.flatnet.dataplane;
 
 import io.flatnet.control.PolicySpec;
+import io.flatnet.dataplane.packet.Ethernet;
+import io.flatnet.dataplane.policy.PolicyCheck;
+import io.flatnet.dataplane.policy.PolicyTable;
 import io.flatnet.dpdk.BurstQueue;
 import io.flatnet.route.NextHops;
 import java.io.File;

@@ -3,6 +3,13 @@ package io.flatnet.dataplane;
 import io.flatnet.control.CaptureFile;
 import io.flatnet.control.Limits;
 import io.flatnet.control.PolicySpec;
+import io.flatnet.dataplane.capture.CaptureSpec;
+import io.flatnet.dataplane.neighbor.NeighborEntry;
+import io.flatnet.dataplane.neighbor.NeighborResolver;
+import io.flatnet.dataplane.neighbor.NeighborView;
+import io.flatnet.dataplane.policy.FlowTable;
+import io.flatnet.dataplane.policy.PolicyCounters;
+import io.flatnet.dataplane.policy.PolicyTable;
 import io.flatnet.dpdk.BurstQueue;
 import io.flatnet.dpdk.Devices;
 import io.flatnet.dpdk.EthDev;
@@ -492,18 +499,130 @@ public final class Router implements AutoCloseable {
   /**
    * Puts a route in its FIB. The router keeps the next-hop reference its caller got, as the route's
    * handle, until {@link #removeRoute} gives it back; a route replaced here gives its old one back.
+   * If the FIB refuses it (a full table), the reference is given back and nothing changes.
    */
   private int install(Object prefix, int nextHop) {
-    Integer previous = routeHandles.put(prefix, nextHop);
-    if (prefix instanceof Ipv4Prefix v4) {
-      fib4.add(v4, nextHop);
-    } else {
-      fib6.add((Ipv6Prefix) prefix, nextHop);
+    if (batchLog != null) { // a route batch: published at its end
+      Integer previous = routeHandles.put(prefix, nextHop);
+      batchLog.add(new Logged(prefix, previous, nextHop));
+      if (prefix instanceof Ipv4Prefix v4) {
+        batch4.add(v4, nextHop);
+      } else {
+        batch6.add((Ipv6Prefix) prefix, nextHop);
+      }
+      if (previous != null) {
+        batchReleases.add(previous);
+      }
+      return nextHop;
     }
+    try {
+      if (prefix instanceof Ipv4Prefix v4) {
+        fib4.add(v4, nextHop);
+      } else {
+        fib6.add((Ipv6Prefix) prefix, nextHop);
+      }
+    } catch (RuntimeException e) { // a full table: the FIB is unchanged, and so is the route
+      release(nextHop);
+      throw e;
+    }
+    Integer previous = routeHandles.put(prefix, nextHop);
     if (previous != null) {
       release(previous);
     }
     return nextHop;
+  }
+
+  /** One route change of an open batch: the prefix's handle before and after (null: none). */
+  private record Logged(Object prefix, Integer previous, Integer installed) {}
+
+  // An open route batch (routeBatch): its FIB changes, its log, the handles to give back after.
+  private List<Logged> batchLog;
+  private Ipv4Fib.Batch batch4;
+  private Ipv6Fib.Batch batch6;
+  private List<Integer> batchReleases;
+
+  /**
+   * Runs {@code changes} (this router's route calls: {@link #routeVia}, {@link #routeDirect},
+   * {@link #removeRoute}, ..., on this thread) as one route batch: the FIBs get one commit each at
+   * the end, so IPv6's published root changes once and waits for one grace period, not one per
+   * route. The routes' old next hops are given back after the commit. If {@code changes} throws, or
+   * a FIB refuses the batch (a full table), nothing of it is published and the router's routes are
+   * as before; the exception is thrown on. Not for ECMP routes: a group changed in place changes at
+   * once. A call inside an open batch joins it.
+   */
+  public synchronized void routeBatch(Runnable changes) {
+    if (batchLog != null) {
+      changes.run();
+      return;
+    }
+    batchLog = new ArrayList<>();
+    batchReleases = new ArrayList<>();
+    batch4 = fib4.batch();
+    batch6 = fib6.batch();
+    List<Integer> releases = batchReleases;
+    try {
+      changes.run();
+      commitBatch();
+    } catch (RuntimeException | Error e) {
+      revertBatch();
+      throw e;
+    } finally {
+      batchLog = null;
+      batchReleases = null;
+      batch4 = null;
+      batch6 = null;
+    }
+    for (int nextHop : releases) { // the FIBs no longer hold them
+      release(nextHop);
+    }
+  }
+
+  /** Commits IPv6 then IPv4; if IPv4 is refused, IPv6 goes back to what it was. */
+  private void commitBatch() {
+    batch6.commit();
+    try {
+      batch4.commit();
+    } catch (RuntimeException e) {
+      Ipv6Fib.Batch back = fib6.batch();
+      for (Logged l : firstOfEachPrefix()) {
+        if (l.prefix() instanceof Ipv6Prefix v6) {
+          if (l.previous() == null) {
+            back.delete(v6);
+          } else {
+            back.add(v6, l.previous());
+          }
+        }
+      }
+      back.commit(); // the state it held before: it fits
+      throw e;
+    }
+  }
+
+  /** Each prefix's first change of the batch (its handle before the batch). */
+  private List<Logged> firstOfEachPrefix() {
+    Set<Object> seen = new HashSet<>();
+    List<Logged> first = new ArrayList<>();
+    for (Logged l : batchLog) {
+      if (seen.add(l.prefix())) {
+        first.add(l);
+      }
+    }
+    return first;
+  }
+
+  /** Puts the routes' handles back as they were, last change first; gives back the new ones. */
+  private void revertBatch() {
+    for (int i = batchLog.size() - 1; i >= 0; i--) {
+      Logged l = batchLog.get(i);
+      if (l.previous() == null) {
+        routeHandles.remove(l.prefix());
+      } else {
+        routeHandles.put(l.prefix(), l.previous());
+      }
+      if (l.installed() != null) {
+        release(l.installed());
+      }
+    }
   }
 
   /** Removes a route (or a local address); returns false if there was none. */
@@ -519,6 +638,16 @@ public final class Router implements AutoCloseable {
     Integer nextHop = routeHandles.remove(prefix);
     if (nextHop == null) {
       return false;
+    }
+    if (batchLog != null) {
+      batchLog.add(new Logged(prefix, nextHop, null));
+      if (prefix instanceof Ipv4Prefix v4) {
+        batch4.delete(v4);
+      } else {
+        batch6.delete((Ipv6Prefix) prefix);
+      }
+      batchReleases.add(nextHop);
+      return true;
     }
     if (prefix instanceof Ipv4Prefix v4) {
       fib4.delete(v4);

@@ -39,6 +39,10 @@ public final class WorkerCounters {
   private int busyLoops;
   private long lastLoopStart;
   private long longestLoop;
+  private long windowLongest; // <= longestLoop, so one compare per loop still suffices
+  private volatile long windowLongestPublished;
+  private volatile int windowRequests;
+  private int windowSeen;
   private long pendingLoops;
   final long[] pendingLoopsTaking = new long[LOOP_BUCKETS];
   long pendingRx;
@@ -113,10 +117,14 @@ public final class WorkerCounters {
     }
     long nanos = now - last;
     pendingLoopsTaking[loopBucket(nanos)]++;
-    if (nanos > longestLoop) {
-      longestLoop = nanos;
-      longestLoopNanos.setRelease(nanos);
-      longestLoopAtEpochMillis.setRelease(System.currentTimeMillis());
+    if (nanos > windowLongest) {
+      windowLongest = nanos;
+      windowLongestPublished = nanos;
+      if (nanos > longestLoop) {
+        longestLoop = nanos;
+        longestLoopNanos.setRelease(nanos);
+        longestLoopAtEpochMillis.setRelease(System.currentTimeMillis());
+      }
     }
     if (++pendingLoops == LOOPS_PER_PUBLISH) {
       publishLoops();
@@ -124,6 +132,12 @@ public final class WorkerCounters {
   }
 
   private void publishLoops() {
+    int requests = windowRequests;
+    if (requests != windowSeen) { // a reader restarted the window (every 1024 loops at most)
+      windowSeen = requests;
+      windowLongest = 0;
+      windowLongestPublished = 0;
+    }
     if (pendingLoops != 0) {
       publish(loopsTaking, pendingLoopsTaking);
       loops.getAndAddRelease(pendingLoops);
@@ -171,7 +185,7 @@ public final class WorkerCounters {
     pendingDrops[reason.ordinal()] += count;
   }
 
-  void event(WorkerEvent event) {
+  public void event(WorkerEvent event) {
     pendingEvents[event.ordinal()]++;
   }
 
@@ -200,7 +214,7 @@ public final class WorkerCounters {
   }
 
   /** Publishes everything now: before the worker reports that it switched to new ports. */
-  void publishAll() {
+  public void publishAll() {
     busyLoops = 1;
     publish(false);
     publishLoops();
@@ -255,6 +269,22 @@ public final class WorkerCounters {
   /** The longest loop since the worker started, in nanoseconds (see {@link #loopStarted}). */
   public long longestLoopNanos() {
     return longestLoopNanos.get();
+  }
+
+  /**
+   * Control path: restarts the window of {@link #windowLongestLoopNanos}. The worker takes the
+   * request at its next publication of the loop counters, within {@value #LOOPS_PER_PUBLISH} loops.
+   */
+  public void restartLoopWindow() {
+    windowRequests = windowRequests + 1; // one caller at a time (the run's reporting thread)
+  }
+
+  /**
+   * The longest loop since the last {@link #restartLoopWindow} (or the start), in nanoseconds: what
+   * {@link #longestLoopNanos} is over a window, e.g. a benchmark's measured seconds.
+   */
+  public long windowLongestLoopNanos() {
+    return windowLongestPublished;
   }
 
   /** Loops whose time fell in bucket {@code b} (see {@link #loopBucketLabel}). */

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.flatnet.control.CaptureFile;
 import io.flatnet.control.CaptureFilter;
+import io.flatnet.dataplane.capture.CaptureSpec;
 import java.io.File;
 import org.agrona.concurrent.SleepingMillisIdleStrategy;
 import org.junit.jupiter.api.Test;

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.flatnet.dataplane.neighbor.NeighborEntry;
 import io.flatnet.route.GroupBuckets;
 import io.flatnet.route.Ipv4Prefix;
 import io.flatnet.route.Ipv6Prefix;

@@ -3,6 +3,7 @@ package io.flatnet.dataplane;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.flatnet.control.Limits;
+import io.flatnet.dataplane.packet.Ethernet;
 import io.flatnet.dpdk.DpdkLayout;
 import io.flatnet.dpdk.PktMbufPool;
 import org.junit.jupiter.api.Test;

@@ -2,6 +2,7 @@ package io.flatnet.dataplane;
 
 import static io.flatnet.dataplane.TestPackets.ip;
 
+import io.flatnet.dataplane.packet.Ethernet;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;

@@ -3,6 +3,9 @@ package io.flatnet.dataplane;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.flatnet.dataplane.neighbor.NeighborEntry;
+import io.flatnet.dataplane.neighbor.NeighborView;
+import io.flatnet.dataplane.packet.Ethernet;
 import io.flatnet.route.Ipv4Prefix;
 import io.flatnet.route.Ipv6Prefix;
 import java.io.File;

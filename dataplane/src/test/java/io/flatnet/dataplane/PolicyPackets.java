@@ -5,30 +5,30 @@ import java.nio.ByteBuffer;
 import java.util.List;
 
 /** Frames and specs for the network-policy tests. */
-final class PolicyPackets {
+public final class PolicyPackets {
   private PolicyPackets() {}
 
-  static final int SYN = 0x02;
-  static final int ACK = 0x10;
-  static final int FIN = 0x01;
-  static final int RST = 0x04;
+  public static final int SYN = 0x02;
+  public static final int ACK = 0x10;
+  public static final int FIN = 0x01;
+  public static final int RST = 0x04;
 
   /** A TCP segment (no options) in IPv4 in Ethernet; the L4 checksum is left 0. */
-  static byte[] tcp(int source, int destination, int sport, int dport, int flags) {
+  public static byte[] tcp(int source, int destination, int sport, int dport, int flags) {
     return TestPackets.ipv4(source, destination, 64, 6, tcpHeader(sport, dport, flags), true);
   }
 
-  static byte[] udp(int source, int destination, int sport, int dport) {
+  public static byte[] udp(int source, int destination, int sport, int dport) {
     ByteBuffer udp = ByteBuffer.allocate(16);
     udp.putShort((short) sport).putShort((short) dport).putShort((short) 16).putShort((short) 0);
     return TestPackets.ipv4(source, destination, 64, 17, udp.array(), true);
   }
 
-  static byte[] tcp6(long[] source, long[] destination, int sport, int dport, int flags) {
+  public static byte[] tcp6(long[] source, long[] destination, int sport, int dport, int flags) {
     return TestPackets.ipv6(source, destination, 64, 6, tcpHeader(sport, dport, flags));
   }
 
-  static byte[] tcpHeader(int sport, int dport, int flags) {
+  public static byte[] tcpHeader(int sport, int dport, int flags) {
     ByteBuffer tcp = ByteBuffer.allocate(20);
     tcp.putShort((short) sport).putShort((short) dport).putInt(1).putInt(0);
     tcp.put((byte) 0x50).put((byte) flags).putShort((short) 8192).putInt(0);
@@ -36,7 +36,7 @@ final class PolicyPackets {
   }
 
   /** An ICMP echo (type 8 request, 0 reply) with {@code id}. */
-  static byte[] echo(int source, int destination, int type, int id) {
+  public static byte[] echo(int source, int destination, int type, int id) {
     byte[] icmp = {(byte) type, 0, 0, 0, (byte) (id >>> 8), (byte) id, 0, 1};
     return TestPackets.ipv4(source, destination, 64, 1, icmp, false);
   }
@@ -45,7 +45,7 @@ final class PolicyPackets {
    * An ICMP error (type 3 code 3, port unreachable) from {@code source} to {@code destination}
    * quoting {@code quoted} (a frame: its IP header and first 8 bytes of payload).
    */
-  static byte[] icmpError(int source, int destination, byte[] quoted) {
+  public static byte[] icmpError(int source, int destination, byte[] quoted) {
     int ipLength = 20 + 8;
     ByteBuffer icmp = ByteBuffer.allocate(8 + ipLength);
     icmp.put((byte) 3).put((byte) 3).putShort((short) 0).putInt(0);
@@ -54,7 +54,7 @@ final class PolicyPackets {
   }
 
   /** An IPv4 non-first fragment (offset 8 units) of a TCP packet. */
-  static byte[] fragment(int source, int destination) {
+  public static byte[] fragment(int source, int destination) {
     byte[] frame = tcp(source, destination, 1234, 80, ACK);
     frame[20] = 0; // flags/offset: offset 1 (8 bytes), no DF
     frame[21] = 1;
@@ -66,7 +66,8 @@ final class PolicyPackets {
     return frame;
   }
 
-  static PolicySpec.Rule rule(String policy, int index, List<String> peers, List<Object> ports) {
+  public static PolicySpec.Rule rule(
+      String policy, int index, List<String> peers, List<Object> ports) {
     List<PolicySpec.Peer> p = peers.stream().map(c -> new PolicySpec.Peer(c, List.of())).toList();
     List<PolicySpec.PortRange> r =
         ports.stream()
@@ -80,12 +81,12 @@ final class PolicyPackets {
   }
 
   /** A pod isolated for ingress only, with {@code ingress} rules. */
-  static PolicySpec ingressOnly(String pod, String address, PolicySpec.Rule... ingress) {
+  public static PolicySpec ingressOnly(String pod, String address, PolicySpec.Rule... ingress) {
     return new PolicySpec(pod, List.of(address), true, false, List.of(ingress), List.of());
   }
 
   /** A pod isolated both ways. */
-  static PolicySpec both(
+  public static PolicySpec both(
       String pod, String address, List<PolicySpec.Rule> ingress, List<PolicySpec.Rule> egress) {
     return new PolicySpec(pod, List.of(address), true, true, ingress, egress);
   }

@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.flatnet.control.PolicySpec;
+import io.flatnet.dataplane.policy.PolicyCounters;
+import io.flatnet.dataplane.policy.PolicyTable;
 import io.flatnet.dpdk.BurstQueue;
 import io.flatnet.dpdk.Mbuf;
 import io.flatnet.dpdk.MbufArray;

@@ -3,18 +3,18 @@ package io.flatnet.dataplane;
 import java.nio.ByteBuffer;
 
 /** Builds Ethernet frames for tests, with checksums computed independently of the dataplane. */
-final class TestPackets {
+public final class TestPackets {
   private TestPackets() {}
 
-  static final long SENDER_MAC = 0x02_00_00_00_aa_01L;
-  static final long ROUTER_MAC = 0x02_00_00_00_bb_01L;
+  public static final long SENDER_MAC = 0x02_00_00_00_aa_01L;
+  public static final long ROUTER_MAC = 0x02_00_00_00_bb_01L;
 
-  static int ip(int a, int b, int c, int d) {
+  public static int ip(int a, int b, int c, int d) {
     return a << 24 | b << 16 | c << 8 | d;
   }
 
   /** A UDP datagram in IPv4 in Ethernet, with {@code payload} bytes of a recognisable pattern. */
-  static byte[] udp(int source, int destination, int ttl, int payload) {
+  public static byte[] udp(int source, int destination, int ttl, int payload) {
     return ipv4(source, destination, ttl, 17, udpPayload(payload), true);
   }
 
@@ -29,7 +29,7 @@ final class TestPackets {
   }
 
   /** An ICMP echo request (id 0x4242, sequence 7) with {@code payload} bytes. */
-  static byte[] ping(int source, int destination, int ttl, int payload) {
+  public static byte[] ping(int source, int destination, int ttl, int payload) {
     ByteBuffer icmp = ByteBuffer.allocate(8 + payload);
     icmp.put((byte) 8).put((byte) 0).putShort((short) 0).putShort((short) 0x4242);
     icmp.putShort((short) 7);
@@ -43,7 +43,7 @@ final class TestPackets {
     return ipv4(source, destination, ttl, 1, bytes, false);
   }
 
-  static byte[] ipv4(
+  public static byte[] ipv4(
       int source, int destination, int ttl, int protocol, byte[] payload, boolean dontFragment) {
     int ipLength = 20 + payload.length;
     ByteBuffer frame = ByteBuffer.allocate(14 + ipLength);
@@ -63,7 +63,7 @@ final class TestPackets {
   }
 
   /** An ARP request from {@code senderIp} asking for {@code targetIp}, to broadcast. */
-  static byte[] arpRequest(int senderIp, int targetIp) {
+  public static byte[] arpRequest(int senderIp, int targetIp) {
     ByteBuffer frame = ByteBuffer.allocate(60);
     putMac(frame, 0xFFFF_FFFF_FFFFL);
     putMac(frame, SENDER_MAC);
@@ -78,7 +78,7 @@ final class TestPackets {
   }
 
   /** An ARP reply telling that {@code senderIp} is at {@code senderMac}. */
-  static byte[] arpReply(int senderIp, long senderMac, int targetIp) {
+  public static byte[] arpReply(int senderIp, long senderMac, int targetIp) {
     byte[] frame = arpRequest(senderIp, targetIp);
     frame[21] = 2;
     setMac(frame, 6, senderMac);
@@ -87,21 +87,21 @@ final class TestPackets {
   }
 
   /** Writes {@code mac} (low 48 bits) at {@code offset}. */
-  static void setMac(byte[] frame, int offset, long mac) {
+  public static void setMac(byte[] frame, int offset, long mac) {
     for (int i = 0; i < 6; i++) {
       frame[offset + i] = (byte) (mac >>> (40 - 8 * i));
     }
   }
 
   /** The frame, readdressed in place: to {@code dst} from {@code src}. */
-  static byte[] addressed(byte[] frame, long dst, long src) {
+  public static byte[] addressed(byte[] frame, long dst, long src) {
     setMac(frame, 0, dst);
     setMac(frame, 6, src);
     return frame;
   }
 
   /** An IPv6 packet with an ICMPv6 or UDP payload; checksum filled for ICMPv6 (58) and UDP (17). */
-  static byte[] ipv6(
+  public static byte[] ipv6(
       long[] source, long[] destination, int hopLimit, int nextHeader, byte[] payload) {
     ByteBuffer frame = ByteBuffer.allocate(14 + 40 + payload.length);
     putMac(frame, ROUTER_MAC);
@@ -119,17 +119,17 @@ final class TestPackets {
     return bytes;
   }
 
-  static byte[] udp6(long[] source, long[] destination, int hopLimit, int payload) {
+  public static byte[] udp6(long[] source, long[] destination, int hopLimit, int payload) {
     return ipv6(source, destination, hopLimit, 17, udpPayload(payload));
   }
 
-  static byte[] ping6(long[] source, long[] destination, int hopLimit) {
+  public static byte[] ping6(long[] source, long[] destination, int hopLimit) {
     byte[] icmp = {(byte) 128, 0, 0, 0, 0x42, 0x42, 0, 7, 1, 2, 3, 4};
     return ipv6(source, destination, hopLimit, 58, icmp);
   }
 
   /** A neighbour solicitation for {@code target} with a source link-layer address option. */
-  static byte[] neighborSolicitation(long[] source, long[] target) {
+  public static byte[] neighborSolicitation(long[] source, long[] target) {
     ByteBuffer icmp = ByteBuffer.allocate(32);
     icmp.put((byte) 135).put((byte) 0).putShort((short) 0).putInt(0);
     icmp.putLong(target[0]).putLong(target[1]);
@@ -143,7 +143,7 @@ final class TestPackets {
    * A neighbour solicitation (135) or advertisement (136) with every field the RFC 4861 checks look
    * at under the caller's control; {@code options} are appended as they are.
    */
-  static byte[] neighborMessage(
+  public static byte[] neighborMessage(
       int type,
       int code,
       int flags,
@@ -160,7 +160,7 @@ final class TestPackets {
   }
 
   /** A link-layer address option (1: source, 2: target) carrying {@code mac}. */
-  static byte[] linkLayerOption(int type, long mac) {
+  public static byte[] linkLayerOption(int type, long mac) {
     ByteBuffer option = ByteBuffer.allocate(8);
     option.put((byte) type).put((byte) 1);
     putMac(option, mac);
@@ -168,7 +168,7 @@ final class TestPackets {
   }
 
   /** The ICMPv6/UDP checksum of an IPv6 frame as it stands, with its checksum field taken as 0. */
-  static int icmp6Checksum(byte[] frame, int nextHeader) {
+  public static int icmp6Checksum(byte[] frame, int nextHeader) {
     int payloadLength = ((frame[18] & 0xFF) << 8) | (frame[19] & 0xFF);
     int checksumOffset = 54 + (nextHeader == 58 ? 2 : 6);
     int sum = onesSum(frame, 22, 32, -1);
@@ -181,12 +181,12 @@ final class TestPackets {
   }
 
   /** The RFC 791 header checksum of bytes[offset, offset+length) with the checksum field as 0. */
-  static int ipChecksum(byte[] bytes, int offset, int length) {
+  public static int ipChecksum(byte[] bytes, int offset, int length) {
     return ~onesSum(bytes, offset, length, 10) & 0xFFFF;
   }
 
   /** The one's-complement sum, folded, skipping the 16-bit word at relative offset {@code skip}. */
-  static int onesSum(byte[] bytes, int offset, int length, int skip) {
+  public static int onesSum(byte[] bytes, int offset, int length, int skip) {
     int sum = 0;
     for (int i = 0; i < length; i += 2) {
       if (i == skip) {
@@ -202,19 +202,19 @@ final class TestPackets {
     return sum;
   }
 
-  static int u16(byte[] bytes, int offset) {
+  public static int u16(byte[] bytes, int offset) {
     return ((bytes[offset] & 0xFF) << 8) | (bytes[offset + 1] & 0xFF);
   }
 
-  static int u32(byte[] bytes, int offset) {
+  public static int u32(byte[] bytes, int offset) {
     return (u16(bytes, offset) << 16) | u16(bytes, offset + 2);
   }
 
-  static long u64(byte[] bytes, int offset) {
+  public static long u64(byte[] bytes, int offset) {
     return ((long) u32(bytes, offset) << 32) | (u32(bytes, offset + 4) & 0xFFFF_FFFFL);
   }
 
-  static long mac(byte[] bytes, int offset) {
+  public static long mac(byte[] bytes, int offset) {
     long mac = 0;
     for (int i = 0; i < 6; i++) {
       mac = mac << 8 | (bytes[offset + i] & 0xFF);

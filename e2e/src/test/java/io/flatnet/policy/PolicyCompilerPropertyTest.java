@@ -24,7 +24,7 @@ import io.flatnet.agent.config.policy.PolicyValidator;
 import io.flatnet.agent.policy.PolicyCompiler;
 import io.flatnet.agent.policy.PolicyCompiler.AttachedPod;
 import io.flatnet.control.PolicySpec;
-import io.flatnet.dataplane.PolicyTable;
+import io.flatnet.dataplane.policy.PolicyTable;
 import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.InetAddress;

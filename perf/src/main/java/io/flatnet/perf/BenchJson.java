@@ -96,7 +96,13 @@ public final class BenchJson {
 
   /** 6 significant digits as {@code %g} writes them, trailing zeros dropped. */
   static String sixDigits(double d) {
-    return String.format(Locale.ROOT, "%.6g", d).replaceFirst("\\.?0+(e|$)", "$1");
+    String s = String.format(Locale.ROOT, "%.6g", d);
+    int e = s.indexOf('e');
+    String mantissa = e < 0 ? s : s.substring(0, e);
+    if (mantissa.indexOf('.') >= 0) { // only a fraction's zeros: 151480 stays 151480
+      mantissa = mantissa.replaceFirst("\\.?0+$", "");
+    }
+    return e < 0 ? mantissa : mantissa + s.substring(e);
   }
 
   /** 6 significant digits without an exponent, trailing zeros dropped. */

@@ -18,7 +18,12 @@ import picocli.CommandLine.Spec;
     name = "./flatnet bench",
     synopsisSubcommandLabel = "<what>",
     description = "flatnet benchmarks.",
-    subcommands = {LpmCommand.class, io.flatnet.perf.e2e.E2eCommand.class, JmhCommand.class},
+    subcommands = {
+      LpmCommand.class,
+      io.flatnet.perf.e2e.E2eCommand.class,
+      JmhCommand.class,
+      io.flatnet.perf.agent.AgentRoutesCommand.class
+    },
     footer = {"", "Run ./flatnet bench <what> --help for a benchmark's options."})
 public final class BenchMain implements Callable<Integer> {
 

@@ -31,6 +31,19 @@ class BenchJsonTest {
   }
 
   @Test
+  void sixDigitsDropsOnlyAFractionsZeros() {
+    assertEquals("151480", BenchJson.sixDigits(151480.4));
+    assertEquals("100000", BenchJson.sixDigits(100000));
+    assertEquals("10000", BenchJson.sixDigits(10000));
+    assertEquals("12", BenchJson.sixDigits(12.0));
+    assertEquals("0.25", BenchJson.sixDigits(0.25));
+    assertEquals("1.5e+06", BenchJson.sixDigits(1.5e6));
+    assertEquals("1.06908e-05", BenchJson.sixDigits(1.069081234e-5));
+    assertEquals("1e+06", BenchJson.sixDigits(1e6));
+    assertEquals("-20", BenchJson.sixDigits(-20));
+  }
+
+  @Test
   void prettyIndentsObjectsKeepsArraysOnOneLineAndWritesPlainNumbers() {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("per_round", new double[] {1.5, 2.0, 1.069081234e-5});

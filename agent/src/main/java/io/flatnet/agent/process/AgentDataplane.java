@@ -7,6 +7,7 @@ import io.flatnet.control.PodKinds;
 import io.flatnet.control.PodSpec;
 import io.flatnet.control.PolicySpec;
 import io.flatnet.control.PortSpec;
+import io.flatnet.control.RouteChange;
 import io.flatnet.control.RouteSpec;
 import io.flatnet.control.State;
 import java.util.List;
@@ -81,6 +82,11 @@ public final class AgentDataplane implements DataplaneApi {
   @Override
   public void replaceRoute(RouteSpec before, RouteSpec after) {
     dataplane.replaceRoute(before, after);
+  }
+
+  @Override
+  public void applyRoutes(List<RouteChange> changes, long generation) {
+    dataplane.applyRoutes(changes, generation);
   }
 
   @Override

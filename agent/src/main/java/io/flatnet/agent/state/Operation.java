@@ -4,6 +4,7 @@ import io.flatnet.control.DataplaneApi;
 import io.flatnet.control.PodSpec;
 import io.flatnet.control.PolicySpec;
 import io.flatnet.control.PortSpec;
+import io.flatnet.control.RouteChange;
 import io.flatnet.control.RouteSpec;
 import io.flatnet.control.Spec;
 
@@ -57,6 +58,16 @@ public record Operation(Action action, Spec spec, Spec previous, String reason) 
         }
       }
     }
+  }
+
+  /** This operation as a route change; its spec is a {@link RouteSpec}. */
+  RouteChange routeChange() {
+    RouteSpec r = (RouteSpec) spec;
+    return switch (action) {
+      case ADD -> RouteChange.add(r);
+      case REMOVE -> RouteChange.remove(r);
+      case UPDATE -> RouteChange.replace((RouteSpec) previous, r);
+    };
   }
 
   @Override

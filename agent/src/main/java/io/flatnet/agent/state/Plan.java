@@ -1,6 +1,10 @@
 package io.flatnet.agent.state;
 
 import io.flatnet.control.DataplaneApi;
+import io.flatnet.control.RouteBatchException;
+import io.flatnet.control.RouteChange;
+import io.flatnet.control.RouteSpec;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -18,24 +22,53 @@ public record Plan(long generation, List<Operation> operations) {
   }
 
   /**
-   * Applies every operation in order, then {@link DataplaneApi#commit commits} the generation.
+   * Applies every operation in order, then {@link DataplaneApi#commit commits} the generation. A
+   * run of route operations goes as one batch ({@link DataplaneApi#applyRoutes}: one command, one
+   * FIB publish in the dataplane process), and the last run, when nothing follows it, carries the
+   * commit.
    *
    * @throws PlanApplyException naming the operation that failed (operations before it were applied,
-   *     the generation was not committed)
+   *     except those of its own batch, which the dataplane process applies whole or not at all; the
+   *     generation was not committed)
    */
   public void applyTo(DataplaneApi dp) {
-    for (int i = 0; i < operations.size(); i++) {
-      Operation op = operations.get(i);
+    int n = operations.size();
+    boolean committed = false;
+    for (int i = 0; i < n; ) {
+      if (operations.get(i).spec() instanceof RouteSpec) {
+        int end = i;
+        List<RouteChange> changes = new ArrayList<>();
+        while (end < n && operations.get(end).spec() instanceof RouteSpec) {
+          changes.add(operations.get(end).routeChange());
+          end++;
+        }
+        boolean last = end == n;
+        try {
+          dp.applyRoutes(changes, last ? generation : -1);
+        } catch (RouteBatchException e) {
+          int failed = e.index() >= 0 ? i + e.index() : last ? n : i;
+          throw new PlanApplyException(this, failed, e);
+        } catch (RuntimeException e) {
+          throw new PlanApplyException(this, i, e);
+        }
+        committed = last;
+        i = end;
+        continue;
+      }
       try {
-        op.applyTo(dp);
+        operations.get(i).applyTo(dp);
       } catch (RuntimeException e) {
         throw new PlanApplyException(this, i, e);
       }
+      i++;
+    }
+    if (committed) {
+      return;
     }
     try {
       dp.commit(generation);
     } catch (RuntimeException e) {
-      throw new PlanApplyException(this, operations.size(), e);
+      throw new PlanApplyException(this, n, e);
     }
   }
 

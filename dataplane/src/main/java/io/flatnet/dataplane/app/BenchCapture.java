@@ -2,8 +2,8 @@ package io.flatnet.dataplane.app;
 
 import io.flatnet.control.CaptureFile;
 import io.flatnet.control.CaptureFilter;
-import io.flatnet.dataplane.CaptureSpec;
 import io.flatnet.dataplane.Router;
+import io.flatnet.dataplane.capture.CaptureSpec;
 import java.util.Locale;
 import java.util.concurrent.locks.LockSupport;
 import org.agrona.concurrent.MessageHandler;

@@ -141,6 +141,15 @@ public final class RunMain implements Callable<Integer> {
   String captureFilter;
 
   @Option(
+      names = "--route-churn-per-second",
+      description =
+          "Benchmark only: add and delete IPv4 routes (/28s of 10.200.0.0/16, none covering the"
+              + " traffic) at this many updates a second while forwarding, through the calls the"
+              + " agent's route add/del end in (see BenchRoutes); route_churn in the summary."
+              + " Default 0: none.")
+  int routeChurnPerSecond;
+
+  @Option(
       names = "--flow-capacity",
       description = "Flow table slots per worker (a power of two; default the router's).")
   int flowCapacity;
@@ -212,6 +221,10 @@ public final class RunMain implements Callable<Integer> {
       idleStrategy = IdleStrategies.parse(idle);
     } catch (IllegalArgumentException e) {
       System.err.println("flatnet run: " + e.getMessage());
+      return 2;
+    }
+    if (routeChurnPerSecond < 0) {
+      System.err.println("flatnet run: --route-churn-per-second must be >= 0");
       return 2;
     }
     if (policyPods < 0 || policyPods > 4096 || policyRules < 1 || policyChurnMillis < 0) {
@@ -290,6 +303,15 @@ public final class RunMain implements Callable<Integer> {
         churn = new BenchPolicies.Churn(router, benchPolicies, policyChurnMillis);
         churn.start();
       }
+      BenchRoutes.Churn routeChurn = null;
+      if (routeChurnPerSecond > 0) {
+        routeChurn = new BenchRoutes.Churn(router, router.ports().getLast(), routeChurnPerSecond);
+        routeChurn.start();
+        System.out.printf(
+            "flatnet run: route churn, %d updates/s on /%d routes of %s%n",
+            routeChurnPerSecond, BenchRoutes.LENGTH, BenchRoutes.POOL_TEXT);
+      }
+      long[] routeChurnMark = routeChurn == null ? null : routeChurn.mark();
       long steadyNanos = System.nanoTime();
       long steadyFlows = BenchPolicies.flowsAllowed(router);
       long steadyEvicted = BenchPolicies.events(workerCounters, WorkerEvent.FLOW_EVICTED);
@@ -314,6 +336,9 @@ public final class RunMain implements Callable<Integer> {
         }
         if (second == steadyAfterSeconds) {
           report.markSteadyState();
+          if (routeChurn != null) {
+            routeChurnMark = routeChurn.mark();
+          }
           steadyNanos = System.nanoTime();
           steadyFlows = BenchPolicies.flowsAllowed(router);
           steadyEvicted = BenchPolicies.events(workerCounters, WorkerEvent.FLOW_EVICTED);
@@ -322,6 +347,10 @@ public final class RunMain implements Callable<Integer> {
       String extra = "";
       if (capture != null) {
         extra = capture.stop();
+      }
+      if (routeChurn != null) {
+        routeChurn.finish();
+        extra += (extra.isEmpty() ? "" : ",") + routeChurn.json(routeChurnMark);
       }
       if (policyPods > 0) {
         if (churn != null) {

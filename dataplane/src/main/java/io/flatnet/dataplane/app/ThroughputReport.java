@@ -29,6 +29,7 @@ public final class ThroughputReport {
   private long lastRx;
   private long lastTx;
   private long lastDrops;
+  private long[] startLoopsTaking;
 
   public ThroughputReport(
       List<WorkerCounters> workers, List<Integer> ports, List<String> portNames) {
@@ -51,6 +52,23 @@ public final class ThroughputReport {
     this.lastRx = startRx;
     this.lastTx = startTx;
     this.lastDrops = totalDrops();
+    restartLoopWindow();
+  }
+
+  /** Loops of every worker by time bucket (as last published). */
+  private long[] loopsTaking() {
+    long[] b = new long[WorkerCounters.LOOP_BUCKETS];
+    for (WorkerCounters w : workers) {
+      for (int i = 0; i < b.length; i++) {
+        b[i] += w.loopsTaking(i);
+      }
+    }
+    return b;
+  }
+
+  private void restartLoopWindow() {
+    workers.forEach(WorkerCounters::restartLoopWindow);
+    startLoopsTaking = loopsTaking();
   }
 
   private long rx() {
@@ -77,6 +95,7 @@ public final class ThroughputReport {
   public void markSteadyState() {
     startGcs = gcCount();
     startWorkerAllocated = workerAllocatedBytes();
+    restartLoopWindow();
   }
 
   /** The running forwarding workers' threads (named by {@code ForwardingWorker#roleName}). */
@@ -164,6 +183,40 @@ public final class ThroughputReport {
   }
 
   /**
+   * {@code "worker_loops":{...}}: over the window since the steady mark (or the start), the longest
+   * loop of any worker ({@code longest_ns}: the longest time its RX rings went unpolled, see
+   * WorkerCounters#loopStarted; exact, the worker's own maximum since the mark, taken within 1,024
+   * loops of it), the loops timed and their histogram (buckets under 1 us, [1, 2), [2, 4) ... us,
+   * as published every 1,024 loops), and the longest loop since the workers started.
+   */
+  String workerLoopsJson() {
+    long[] now = loopsTaking();
+    long loops = 0;
+    StringBuilder buckets = new StringBuilder();
+    long over8 = 0;
+    for (int i = 0; i < now.length; i++) {
+      long n = now[i] - startLoopsTaking[i];
+      loops += n;
+      if (i >= 4) { // [8, 16) us and up
+        over8 += n;
+      }
+      buckets.append(i == 0 ? "" : ",").append(n);
+    }
+    long longest =
+        workers.stream().mapToLong(WorkerCounters::windowLongestLoopNanos).max().orElse(0);
+    long ever = workers.stream().mapToLong(WorkerCounters::longestLoopNanos).max().orElse(0);
+    return String.format(
+        Locale.ROOT,
+        "\"worker_loops\":{\"longest_ns\":%d,\"loops\":%d,\"loops_8us_or_more\":%d,"
+            + "\"loops_taking\":[%s],\"longest_since_start_ns\":%d}",
+        longest,
+        loops,
+        over8,
+        buckets,
+        ever);
+  }
+
+  /**
    * One JSON object: forwarded (packets the worker sent out of the port its route chose), the rate
    * over the whole run, rx, tx, per-port TX and every non-zero drop reason.
    */
@@ -205,6 +258,7 @@ public final class ThroughputReport {
       }
     }
     json.append('}');
+    json.append(',').append(workerLoopsJson());
     if (!extraFields.isEmpty()) {
       json.append(',').append(extraFields);
     }

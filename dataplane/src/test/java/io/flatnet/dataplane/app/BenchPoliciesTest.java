@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.flatnet.control.PolicySpec;
-import io.flatnet.dataplane.PolicyTable;
+import io.flatnet.dataplane.policy.PolicyTable;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 

@@ -37,13 +37,16 @@ public final class BarChart {
   /**
    * Writes the chart.
    *
+   * @param sizes the groups' labels ("64 B", "imix")
+   * @param notes a line under each group's label (e.g. its flatnet/l3fwd ratio), or empty
    * @param data [0]=median, [1]=min, [2]=max, each [size][system], in Mpps (NaN = no data)
    */
   public static void write(
       Path file,
       String title,
       String subtitle,
-      List<Integer> sizes,
+      List<String> sizes,
+      List<String> notes,
       List<String> systems,
       double[][][] data)
       throws IOException {
@@ -53,7 +56,7 @@ public final class BarChart {
     int left = 70;
     int right = 20;
     int top = 70;
-    int bottom = 80;
+    int bottom = 90;
     BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
     Graphics2D g = img.createGraphics();
     try {
@@ -135,11 +138,19 @@ public final class BarChart {
           }
         }
         g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
-        String sizeLabel = sizes.get(i) + " B";
+        String sizeLabel = sizes.get(i);
         g.drawString(
             sizeLabel,
             left + i * groupW + (groupW - g.getFontMetrics().stringWidth(sizeLabel)) / 2,
             top + plotH + 18);
+        String note = i < notes.size() ? notes.get(i) : "";
+        if (!note.isEmpty()) {
+          g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 10));
+          g.drawString(
+              note,
+              left + i * groupW + (groupW - g.getFontMetrics().stringWidth(note)) / 2,
+              top + plotH + 32);
+        }
         g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 10));
       }
 

@@ -69,11 +69,20 @@ public record Commands(
    * 10.253.0.0 (the generators' destinations), one policy each, of {@code rules} rules; {@code
    * churnMillis} the republishing period of {@code flatnet-churn}; {@code cutAfterSeconds} when
    * {@code flatnet-cut} denies every flow (seconds after the links are up; 0: after the steady mark
-   * plus 2 s).
+   * plus 2 s); {@code routeChurnPerSecond} the route updates a second of {@code
+   * flatnet-routechurn}.
    */
-  public record PolicyBench(int pods, int rules, int churnMillis, int cutAfterSeconds) {
-    public static final PolicyBench DEFAULT = new PolicyBench(1024, 10, 1000, 0);
+  public record PolicyBench(
+      int pods, int rules, int churnMillis, int cutAfterSeconds, int routeChurnPerSecond) {
+    public static final PolicyBench DEFAULT = new PolicyBench(1024, 10, 1000, 0, 10_000);
+
+    public PolicyBench(int pods, int rules, int churnMillis, int cutAfterSeconds) {
+      this(pods, rules, churnMillis, cutAfterSeconds, DEFAULT_ROUTE_CHURN);
+    }
   }
+
+  /** {@code --route-churn-per-second}'s default: the 10,000 route updates a second. */
+  public static final int DEFAULT_ROUTE_CHURN = 10_000;
 
   /**
    * Pktgen-DPDK as the offered-load generator.
@@ -132,8 +141,15 @@ public record Commands(
           "-XX:+UseTransparentHugePages",
           "-Xss4m");
 
-  /** Packet length for an Ethernet frame size: DPDK's pkt_len excludes the 4-byte FCS. */
+  /**
+   * Packet length for an Ethernet frame size: DPDK's pkt_len excludes the 4-byte FCS.
+   *
+   * @throws IllegalArgumentException for the IMIX, which has no one length
+   */
   public static int packetLength(int frameBytes) {
+    if (FrameSize.imix(frameBytes)) {
+      throw new IllegalArgumentException("the IMIX has no one packet length");
+    }
     return frameBytes - 4;
   }
 
@@ -164,6 +180,10 @@ public record Commands(
    * second) on {@code dutCpu}.
    */
   public List<String> generator(Path sock0, Path sock1, int frameBytes) {
+    if (FrameSize.imix(frameBytes)) {
+      throw new IllegalArgumentException(
+          "testpmd flowgen sends one frame size (--txpkts); the IMIX is flatnet's generator's");
+    }
     List<String> c = new ArrayList<>();
     c.add(testpmd);
     c.addAll(generatorEal(sock0, sock1));
@@ -197,7 +217,7 @@ public record Commands(
             "--cpu",
             Integer.toString(genCpu),
             "--frame-size",
-            Integer.toString(frameBytes)));
+            FrameSize.label(frameBytes)));
     if (routes != null) {
       for (RouteSet.Route r : routes.routes()) {
         c.add("--route");
@@ -262,8 +282,10 @@ public record Commands(
         .replace("{sock0}", sock0.toString())
         .replace("{sock1}", sock1.toString())
         .replace("{run_dir}", runDir.toString())
-        .replace("{frame_size}", Integer.toString(frameBytes))
-        .replace("{pkt_len}", Integer.toString(packetLength(frameBytes)))
+        .replace("{frame_size}", FrameSize.label(frameBytes))
+        .replace(
+            "{pkt_len}",
+            FrameSize.imix(frameBytes) ? "imix" : Integer.toString(packetLength(frameBytes)))
         .replace("{gen_cpu}", Integer.toString(genCpu))
         .replace("{dut_cpu}", Integer.toString(dutCpu))
         .replace("{seconds}", Integer.toString(seconds));
@@ -327,6 +349,7 @@ public record Commands(
           FLATNET_CHURN,
           FLATNET_NEWFLOW,
           FLATNET_CUT,
+          FLATNET_ROUTECHURN,
           FLATNET_CAPTURE1,
           FLATNET_CAPTURE10,
           FLATNET_CAPTURE100 -> {
@@ -359,6 +382,10 @@ public record Commands(
           case FLATNET_CHURN ->
               c.addAll(List.of("--policy-churn-ms", Integer.toString(policy.churnMillis())));
           case FLATNET_NEWFLOW -> c.addAll(List.of("--flow-capacity", "8"));
+          case FLATNET_ROUTECHURN ->
+              c.addAll(
+                  List.of(
+                      "--route-churn-per-second", Integer.toString(policy.routeChurnPerSecond())));
           case FLATNET_CUT ->
               c.addAll(
                   List.of(

@@ -23,6 +23,10 @@ public enum DutSystem {
   FLATNET_CUT(
       "flatnet-cut",
       "flatnet-policy; mid-trial the table is replaced by one denying every flow (the cut time)"),
+  FLATNET_ROUTECHURN(
+      "flatnet-routechurn",
+      "flatnet run adding and deleting routes (/28s of 10.200.0.0/16, none covering the traffic)"
+          + " at --route-churn-per-second (default 10,000 updates a second) while it forwards"),
   FLATNET_CAPTURE1(
       "flatnet-capture1",
       "flatnet run capturing (ctl capture's rings) the received packets of 10 of the 1,024"
@@ -52,7 +56,7 @@ public enum DutSystem {
 
   /** Whether it is {@code flatnet run} (with or without policies or a capture). */
   public boolean flatnet() {
-    return this == FLATNET || policy() || capture();
+    return this == FLATNET || this == FLATNET_ROUTECHURN || policy() || capture();
   }
 
   /** Whether it is {@code flatnet run} with a capture running. */
@@ -107,7 +111,7 @@ public enum DutSystem {
             "unknown system '"
                 + part.strip()
                 + "' (testpmd-io, l3fwd, flatnet, flatnet-policy, flatnet-churn,"
-                + " flatnet-newflow, flatnet-cut)");
+                + " flatnet-newflow, flatnet-cut, flatnet-routechurn, flatnet-capture1/10/100)");
       }
       if (!out.contains(found)) {
         out.add(found);

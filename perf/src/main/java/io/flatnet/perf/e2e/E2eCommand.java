@@ -77,8 +77,9 @@ public final class E2eCommand implements Callable<Integer> {
       names = "--sizes",
       defaultValue = "64",
       description =
-          "Ethernet frame sizes with FCS, comma-separated, 64..1518 (full table:"
-              + " 64,128,256,512,1024,1518). Default: ${DEFAULT-VALUE}.")
+          "Ethernet frame sizes with FCS, comma-separated, 64..1518, and imix (64, 570 and 1518 B"
+              + " frames 7:4:1, sent by flatnet's own generator unpaced: testpmd flowgen sends one"
+              + " length) (full table: 64,128,256,512,1024,1518,imix). Default: ${DEFAULT-VALUE}.")
   private String sizes;
 
   @Option(
@@ -110,6 +111,15 @@ public final class E2eCommand implements Callable<Integer> {
           "flatnet-churn: republish the policies (a new generation, same allowed set) this"
               + " often. Default: ${DEFAULT-VALUE}.")
   private int policyChurnMillis;
+
+  @Option(
+      names = "--route-churn-per-second",
+      defaultValue = "10000",
+      description =
+          "flatnet-routechurn: route updates a second (adds and deletes of /28s of 10.200.0.0/16,"
+              + " none covering the traffic) by a thread of the DUT while it forwards. Default:"
+              + " ${DEFAULT-VALUE}.")
+  private int routeChurnPerSecond;
 
   @Option(
       names = "--check-seconds",
@@ -329,6 +339,15 @@ public final class E2eCommand implements Callable<Integer> {
       if (!(pktgenRate > 0 && pktgenRate <= 100)) {
         throw new IllegalArgumentException("--pktgen-rate must be in (0, 100]");
       }
+      if (frameSizes.contains(FrameSize.IMIX)
+          && (generator.equals("pktgen") || generatorCommand != null)) {
+        throw new IllegalArgumentException(
+            "--sizes imix is sent by flatnet's own generator; it does not go with --generator"
+                + " pktgen or --generator-command");
+      }
+      if (routeChurnPerSecond < 1) {
+        throw new IllegalArgumentException("--route-churn-per-second must be >= 1");
+      }
       if (generatorCommand != null
           && !(generatorCommand.contains("{sock0}") && generatorCommand.contains("{sock1}"))) {
         throw new IllegalArgumentException(
@@ -407,7 +426,7 @@ public final class E2eCommand implements Callable<Integer> {
       if (dutSystems.stream().anyMatch(DutSystem::flatnet)) {
         flatnetCp = snapshotClasspath(repo, dataplaneCp, scratch.resolve("flatnet-cp"));
       }
-      if (searchSteps > 0 || fixedRateFraction > 0) {
+      if (searchSteps > 0 || fixedRateFraction > 0 || frameSizes.contains(FrameSize.IMIX)) {
         genCp =
             snapshotEntries(
                 List.of(System.getProperty("java.class.path").split(":")),
@@ -430,7 +449,8 @@ public final class E2eCommand implements Callable<Integer> {
             warmupSeconds + 2, // the generator starts a second or two after the links are up
             generatorCommand,
             pktgen,
-            new Commands.PolicyBench(policyPods, policyRules, policyChurnMillis, 0));
+            new Commands.PolicyBench(
+                policyPods, policyRules, policyChurnMillis, 0, routeChurnPerSecond));
     TrialRunner.SearchConfig searchConfig =
         new TrialRunner.SearchConfig(
             searchTrialSeconds * 1000L,
@@ -529,7 +549,9 @@ public final class E2eCommand implements Callable<Integer> {
             pktgen == null ? Double.NaN : pktgen.ratePercent(),
             host(dpdkVersion),
             commandLines(commands, dutSystems, routes),
-            started);
+            started,
+            fixedRateFraction,
+            routeChurnPerSecond);
     Report report = new Report(setup, trials, checks, searches);
     List<String> notes = new ArrayList<>();
     if (fixedRate) {
@@ -540,6 +562,13 @@ public final class E2eCommand implements Callable<Integer> {
                   + " of the round's first system's offered-load rate (searches[].steps[0]);"
                   + " zero_loss_mpps is that rate if it lost nothing, else 0",
               fixedRateFraction));
+    }
+    if (frameSizes.contains(FrameSize.IMIX)) {
+      notes.add(
+          "imix: 64, 570 and 1518 B frames 7:4:1 (mean 353.83 B), interleaved in a 12-packet"
+              + " pattern; its offered-load trials are driven by flatnet's own generator sending"
+              + " unpaced (testpmd flowgen sends one length), the other sizes' by testpmd flowgen;"
+              + " gbps = Mpps x (mean frame + 20 B preamble and gap) x 8");
     }
     notes.add(
         "Only ratios within one run count: this machine's speed changes from minute to minute"
@@ -560,7 +589,8 @@ public final class E2eCommand implements Callable<Integer> {
             png,
             "flatnet bench e2e: Mpps by frame size (" + rounds + " rounds, " + started + ")",
             report.ratioLine(),
-            frameSizes,
+            frameSizes.stream().map(FrameSize::display).toList(),
+            report.chartNotes(),
             dutSystems.stream().map(DutSystem::label).toList(),
             report.chartData());
         written.add(png.toString());
@@ -614,9 +644,9 @@ public final class E2eCommand implements Callable<Integer> {
       }
       err.printf(
           Locale.ROOT,
-          "round %d %5d B %-11s zero-loss %6.2f Mpps (bounds %.2f..%.2f)%s%n",
+          "round %d %6s %-11s zero-loss %6.2f Mpps (bounds %.2f..%.2f)%s%n",
           s.round(),
-          s.frameBytes(),
+          FrameSize.display(s.frameBytes()),
           s.system().label(),
           s.zeroLossMpps(),
           s.lowerMpps(),
@@ -625,9 +655,9 @@ public final class E2eCommand implements Callable<Integer> {
     } else {
       err.printf(
           Locale.ROOT,
-          "round %d %5d B %-11s search FAILED: %s%n",
+          "round %d %6s %-11s search FAILED: %s%n",
           s.round(),
-          s.frameBytes(),
+          FrameSize.display(s.frameBytes()),
           s.system().label(),
           s.error());
     }
@@ -638,9 +668,9 @@ public final class E2eCommand implements Callable<Integer> {
     if (t.ok()) {
       err.printf(
           Locale.ROOT,
-          "%s %5d B %-11s %6.2f Mpps  loss %.3f%%  port-0 share %.3f%n",
+          "%s %6s %-11s %6.2f Mpps  loss %.3f%%  port-0 share %.3f%n",
           what,
-          t.frameBytes(),
+          FrameSize.display(t.frameBytes()),
           t.system().label(),
           t.mpps(),
           t.window().lossFraction() * 100,
@@ -648,9 +678,9 @@ public final class E2eCommand implements Callable<Integer> {
     } else {
       err.printf(
           Locale.ROOT,
-          "%s %5d B %-11s FAILED: %s%n",
+          "%s %6s %-11s FAILED: %s%n",
           what,
-          t.frameBytes(),
+          FrameSize.display(t.frameBytes()),
           t.system().label(),
           t.error());
     }

@@ -73,6 +73,29 @@ public record FlatnetSummary(
     return map;
   }
 
+  /**
+   * The {@code route_churn} object of a run with {@code --route-churn-per-second} (target_per_s,
+   * per_s: updates a second achieved since the steady mark, adds, deletes, update_mean_ns,
+   * update_max_ns, installed, skipped); empty without it.
+   */
+  public Map<String, Long> routeChurn() {
+    return object(line, "route_churn");
+  }
+
+  /**
+   * The {@code worker_loops} object (longest_ns: the workers' longest loop since the steady mark,
+   * loops, loops_8us_or_more, longest_since_start_ns); empty from an older flatnet.
+   */
+  public Map<String, Long> workerLoops() {
+    return object(line, "worker_loops");
+  }
+
+  /** The workers' longest loop since the steady mark, in microseconds (NaN if not reported). */
+  public double longestLoopMicros() {
+    Long ns = workerLoops().get("longest_ns");
+    return ns == null ? Double.NaN : ns / 1e3;
+  }
+
   /** The share of the DUT's transmitted packets that left by the first port (NaN if none). */
   public double port0TxShare() {
     long total = txByPort.values().stream().mapToLong(Long::longValue).sum();

@@ -56,7 +56,9 @@ public final class Report {
       double pktgenRatePercent,
       Map<String, String> host,
       Map<String, String> commands,
-      String started) {}
+      String started,
+      double fixedRateFraction,
+      int routeChurnPerSecond) {}
 
   private final Setup setup;
   private final List<TrialResult> trials;
@@ -204,6 +206,7 @@ public final class Report {
     {DutSystem.FLATNET_CHURN, DutSystem.FLATNET},
     {DutSystem.FLATNET_NEWFLOW, DutSystem.FLATNET},
     {DutSystem.FLATNET_CHURN, DutSystem.FLATNET_POLICY},
+    {DutSystem.FLATNET_ROUTECHURN, DutSystem.FLATNET},
     {DutSystem.FLATNET_CAPTURE1, DutSystem.FLATNET},
     {DutSystem.FLATNET_CAPTURE10, DutSystem.FLATNET},
     {DutSystem.FLATNET_CAPTURE100, DutSystem.FLATNET}
@@ -392,6 +395,11 @@ public final class Report {
     return busyOf(t, setup.dutCpu()) > BUSY_THRESHOLD || busyOf(t, setup.genCpu()) > BUSY_THRESHOLD;
   }
 
+  /** The width of the system column: the longest label run, at least 11. */
+  private int sysW() {
+    return Math.max(11, setup.systems().stream().mapToInt(s -> s.label().length()).max().orElse(0));
+  }
+
   /** The terminal table. */
   public String table() {
     StringBuilder sb = new StringBuilder();
@@ -424,14 +432,15 @@ public final class Report {
             + "\n\n");
     sb.append(
         f(
-            "%-6s %-11s %7s %15s  %-" + roundsWidth + "s %8s %7s%n",
+            "%-6s %-" + sysW() + "s %7s %15s  %-" + roundsWidth + "s %8s %7s %7s%n",
             "frame",
             "system",
             "Mpps",
             "min..max",
             "per round",
             "loss",
-            "port0"));
+            "port0",
+            "Gbit/s"));
     for (int size : setup.sizes()) {
       for (SystemRow r : rows(size)) {
         StringBuilder rounds = new StringBuilder();
@@ -444,19 +453,20 @@ public final class Report {
         }
         sb.append(
             f(
-                "%-6s %-11s %7s %15s  %-" + roundsWidth + "s %8s %7s%n",
-                size + " B",
+                "%-6s %-" + sysW() + "s %7s %15s  %-" + roundsWidth + "s %8s %7s %7s%n",
+                FrameSize.display(size),
                 r.system().label(),
                 num(r.mpps().median(), "%.2f"),
                 num(r.mpps().min(), "%.2f") + ".." + num(r.mpps().max(), "%.2f"),
                 pr,
                 num(r.loss().median() * 100, "%.3f%%"),
-                num(r.port0Share().median(), "%.3f")));
+                num(r.port0Share().median(), "%.3f"),
+                num(FrameSize.l1Gbps(r.mpps().median(), size), "%.2f")));
       }
     }
     sb.append("\nratios (median of per-round ratios, min..max):\n");
     for (int size : setup.sizes()) {
-      StringBuilder line = new StringBuilder(f("%-6s", size + " B"));
+      StringBuilder line = new StringBuilder(f("%-6s", FrameSize.display(size)));
       for (Ratio r : ratios(size)) {
         line.append(
             f(
@@ -468,6 +478,7 @@ public final class Report {
       }
       sb.append(line).append('\n');
     }
+    bySizeTable(sb);
     if (pktgen()) {
       pktgenTable(sb);
     }
@@ -497,11 +508,17 @@ public final class Report {
         .append("% in every round):");
     for (int size : setup.sizes()) {
       for (SystemRow r : rows(size)) {
-        sb.append(f(" %s/%dB %s", r.system().label(), size, r.zeroLossAtFullRate() ? "yes" : "no"));
+        sb.append(
+            f(
+                " %s/%s %s",
+                r.system().label(),
+                FrameSize.display(size),
+                r.zeroLossAtFullRate() ? "yes" : "no"));
       }
     }
     sb.append('\n');
     workerHealth(sb);
+    routeChurnFigures(sb);
     policyFigures(sb);
     captureFigures(sb);
     searchTable(sb);
@@ -538,7 +555,7 @@ public final class Report {
             TrialRunner.PKTGEN_LATENCY_MICROS));
     sb.append(
         f(
-            "%-6s %-11s %9s %9s %10s  %-30s %11s %11s %9s %8s %7s%n",
+            "%-6s %-" + sysW() + "s %9s %9s %10s  %-30s %11s %11s %9s %8s %7s%n",
             "frame",
             "system",
             "loss",
@@ -562,8 +579,8 @@ public final class Report {
         }
         sb.append(
             f(
-                "%-6s %-11s %9s %9s %10s  %-30s %11s %11s %9d %8d %7d%n",
-                size + " B",
+                "%-6s %-" + sysW() + "s %9s %9s %10s  %-30s %11s %11s %9d %8d %7d%n",
+                FrameSize.display(size),
                 r.system().label(),
                 num(Stats.summarize(r.lossFraction()).median() * 100, "%.3f%%"),
                 num(Stats.summarize(r.latencyAvgMicros()).median(), "%.1f"),
@@ -575,7 +592,7 @@ public final class Report {
                 r.probesSkipped(),
                 r.missed()));
       }
-      StringBuilder line = new StringBuilder(f("%-6s", size + " B"));
+      StringBuilder line = new StringBuilder(f("%-6s", FrameSize.display(size)));
       for (Ratio r : pktgenRatios(size)) {
         if (r.name().contains("flatnet/")) {
           line.append(f("  %s %s", r.name(), num(r.summary().median(), "%.2f")));
@@ -600,8 +617,13 @@ public final class Report {
             setup.searchLowFraction()));
     sb.append(
         f(
-            "%-6s %-11s %10s %15s  %-30s %9s%n",
-            "frame", "system", "zero-loss", "min..max", "per round (Mpps)", "gen-full"));
+            "%-6s %-" + sysW() + "s %10s %15s  %-30s %9s%n",
+            "frame",
+            "system",
+            "zero-loss",
+            "min..max",
+            "per round (Mpps)",
+            "gen-full"));
     for (int size : setup.sizes()) {
       for (DutSystem s : setup.systems()) {
         double[] pr = zeroLossPerRound(s, size);
@@ -617,8 +639,8 @@ public final class Report {
                 .toArray();
         sb.append(
             f(
-                "%-6s %-11s %10s %15s  %-30s %9s%n",
-                size + " B",
+                "%-6s %-" + sysW() + "s %10s %15s  %-30s %9s%n",
+                FrameSize.display(size),
                 s.label(),
                 num(sum.median(), "%.2f"),
                 num(sum.min(), "%.2f") + ".." + num(sum.max(), "%.2f"),
@@ -654,14 +676,23 @@ public final class Report {
             setup.probesPerSecond(), setup.latencyTrialSeconds()));
     sb.append(
         f(
-            "%-6s %-11s %5s %8s %9s %8s %8s %8s %9s %8s%n",
-            "frame", "system", "load", "Mpps", "samples", "p50", "p99", "p99.9", "max", "loss"));
+            "%-6s %-" + sysW() + "s %5s %8s %9s %8s %8s %8s %9s %8s%n",
+            "frame",
+            "system",
+            "load",
+            "Mpps",
+            "samples",
+            "p50",
+            "p99",
+            "p99.9",
+            "max",
+            "loss"));
     for (int size : setup.sizes()) {
       for (LatencyRow r : latencyRows(size)) {
         sb.append(
             f(
-                "%-6s %-11s %4d%% %8s %9d %8s %8s %8s %9s %8s%n",
-                size + " B",
+                "%-6s %-" + sysW() + "s %4d%% %8s %9d %8s %8s %8s %9s %8s%n",
+                FrameSize.display(size),
                 r.system().label(),
                 Math.round(r.load() * 100),
                 num(r.rateMpps().median(), "%.2f"),
@@ -714,7 +745,10 @@ public final class Report {
             .put("rounds", setup.rounds())
             .put("trial_seconds", setup.trialSeconds())
             .put("warmup_seconds", setup.warmupSeconds());
-    setup.sizes().forEach(config.putArray("frame_bytes")::add);
+    ArrayNode frames = config.putArray("frames");
+    setup.sizes().forEach(size -> frames.add(FrameSize.label(size)));
+    config.put("fixed_rate_fraction", setup.fixedRateFraction());
+    config.put("route_churn_per_second", setup.routeChurnPerSecond());
     ArrayNode systemLabels = config.putArray("systems");
     setup.systems().forEach(s -> systemLabels.add(s.label()));
     config
@@ -784,7 +818,12 @@ public final class Report {
         .put(
             "frame_size",
             "Ethernet frame size with FCS; testpmd --txpkts = frame - 4 (DPDK's pkt_len has no"
-                + " FCS)")
+                + " FCS); imix = 64, 570 and 1518 B frames 7:4:1 interleaved, sent unpaced by"
+                + " flatnet's generator (testpmd flowgen sends one length)")
+        .put(
+            "gbps_l1",
+            "Gbit/s on the wire: Mpps x (mean frame + 20 B preamble, start delimiter and"
+                + " inter-frame gap) x 8")
         .put("order", "each round runs the systems in the order given (ABCABC...)")
         .put(
             "zero_loss",
@@ -805,8 +844,19 @@ public final class Report {
     setup.commands().forEach(commands::put);
     ArrayNode results = root.putArray("results");
     for (int size : setup.sizes()) {
-      ObjectNode result =
-          results.addObject().put("frame_bytes", size).put("pkt_len", Commands.packetLength(size));
+      ObjectNode result = results.addObject().put("frame", FrameSize.label(size));
+      if (FrameSize.imix(size)) {
+        result.put("frame_bytes", "imix").put("mean_frame_bytes", FrameSize.meanFrameBytes(size));
+        ObjectNode mix = result.putObject("imix");
+        mix.set("frame_bytes", BenchJson.array(new double[] {64, 570, 1518}));
+        mix.set("weights", BenchJson.array(new double[] {7, 4, 1}));
+        mix.put("generator", "flatnet-gen (unpaced)");
+      } else {
+        result
+            .put("frame_bytes", size)
+            .put("mean_frame_bytes", size)
+            .put("pkt_len", Commands.packetLength(size));
+      }
       ArrayNode systems = result.putArray("systems");
       for (SystemRow r : rows(size)) {
         Stats.Summary zeroLoss = Stats.summarize(zeroLossPerRound(r.system(), size));
@@ -817,6 +867,7 @@ public final class Report {
                 .put("median_mpps", r.mpps().median())
                 .put("min_mpps", r.mpps().min())
                 .put("max_mpps", r.mpps().max())
+                .put("median_gbps_l1", FrameSize.l1Gbps(r.mpps().median(), size))
                 .put("rounds_ok", r.mpps().count());
         row.set("per_round_mpps", BenchJson.array(r.perRoundMpps()));
         row.put("median_loss_fraction", r.loss().median())
@@ -873,6 +924,17 @@ public final class Report {
       result.set("zero_loss_ratios", ratiosJson(zeroLossRatios(size)));
       result.set("latency_p99_ratios", ratiosJson(p99Ratios(size)));
       result.set("ratios", ratiosJson(ratios(size)));
+      for (SizeRow r : sizeRows()) {
+        if (r.frameBytes() == size) {
+          result.put("flatnet_l3fwd", r.flatnetOverL3fwd().summary().median());
+        }
+      }
+      Map<String, double[]> churn = routeChurnPerRound(size);
+      if (!churn.isEmpty()) {
+        ObjectNode o = result.putObject("route_churn_per_round");
+        o.put("target_updates_per_s", setup.routeChurnPerSecond());
+        churn.forEach((k, v) -> o.set(k.replace(' ', '@'), BenchJson.array(v)));
+      }
     }
     ArrayNode routingCheck = root.putArray("routing_check");
     for (Check c : checks()) {
@@ -1006,6 +1068,245 @@ public final class Report {
     }
   }
 
+  /** One system's per-size offered-load figures for the by-size table: median Mpps and Gbit/s. */
+  public record SizeRow(
+      int frameBytes, double flatnetMpps, double l3fwdMpps, Ratio flatnetOverL3fwd) {
+    public double flatnetGbps() {
+      return FrameSize.l1Gbps(flatnetMpps, frameBytes);
+    }
+
+    public double l3fwdGbps() {
+      return FrameSize.l1Gbps(l3fwdMpps, frameBytes);
+    }
+  }
+
+  /** flatnet against l3fwd at each frame size (empty unless both ran). */
+  List<SizeRow> sizeRows() {
+    List<SizeRow> out = new ArrayList<>();
+    if (!(setup.systems().contains(DutSystem.FLATNET)
+        && setup.systems().contains(DutSystem.L3FWD))) {
+      return out;
+    }
+    for (int size : setup.sizes()) {
+      double[] a = perRound(DutSystem.FLATNET, size);
+      double[] b = perRound(DutSystem.L3FWD, size);
+      double[] r = Stats.ratios(a, b);
+      out.add(
+          new SizeRow(
+              size,
+              Stats.summarize(a).median(),
+              Stats.summarize(b).median(),
+              new Ratio("flatnet/l3fwd", r, Stats.summarize(r))));
+    }
+    return out;
+  }
+
+  private void bySizeTable(StringBuilder sb) {
+    List<SizeRow> rows = sizeRows();
+    if (rows.isEmpty()) {
+      return;
+    }
+    sb.append(
+        "\nflatnet/l3fwd by frame size (offered load; ratio: median of per-round ratios, min..max;"
+            + " Gbit/s on the wire, L1: Mpps x (frame + 20 B preamble and gap) x 8):\n");
+    sb.append(
+        f(
+            "%-6s %10s %8s %12s %8s  %s%n",
+            "frame", "l3fwd Mpps", "Gbit/s", "flatnet Mpps", "Gbit/s", "flatnet/l3fwd"));
+    for (SizeRow r : rows) {
+      sb.append(
+          f(
+              "%-6s %10s %8s %12s %8s  %s (%s..%s)%n",
+              FrameSize.display(r.frameBytes()),
+              num(r.l3fwdMpps(), "%.2f"),
+              num(r.l3fwdGbps(), "%.2f"),
+              num(r.flatnetMpps(), "%.2f"),
+              num(r.flatnetGbps(), "%.2f"),
+              num(r.flatnetOverL3fwd().summary().median(), "%.3f"),
+              num(r.flatnetOverL3fwd().summary().min(), "%.3f"),
+              num(r.flatnetOverL3fwd().summary().max(), "%.3f")));
+    }
+  }
+
+  /** Under each frame size of the chart: flatnet/l3fwd there (or nothing). */
+  public List<String> chartNotes() {
+    List<String> out = new ArrayList<>();
+    List<SizeRow> rows = sizeRows();
+    for (int size : setup.sizes()) {
+      String note = "";
+      for (SizeRow r : rows) {
+        if (r.frameBytes() == size) {
+          note =
+              f(
+                  "flatnet/l3fwd %s, %s Gbit/s",
+                  num(r.flatnetOverL3fwd().summary().median(), "%.2f"),
+                  num(r.flatnetGbps(), "%.1f"));
+        }
+      }
+      out.add(note);
+    }
+    return out;
+  }
+
+  /** Per round, a figure of {@code system}'s offered-load trials' flatnet summaries (NaN: none). */
+  private double[] trialFigure(
+      DutSystem system, int size, java.util.function.ToDoubleFunction<FlatnetSummary> figure) {
+    double[] v = nanArray(setup.rounds());
+    for (TrialResult t : trials) {
+      if (t.system() == system && t.frameBytes() == size && t.round() >= 1 && t.flatnet() != null) {
+        v[t.round() - 1] = figure.applyAsDouble(t.flatnet());
+      }
+    }
+    return v;
+  }
+
+  /** Per round, a figure of {@code system}'s search sessions (NaN: none). */
+  private double[] searchFigure(
+      DutSystem system, int size, java.util.function.ToDoubleFunction<SearchResult> figure) {
+    double[] v = nanArray(setup.rounds());
+    for (SearchResult r : searches) {
+      if (r.system() == system && r.frameBytes() == size && r.round() >= 1) {
+        v[r.round() - 1] = figure.applyAsDouble(r);
+      }
+    }
+    return v;
+  }
+
+  private static double churnField(FlatnetSummary f, String key) {
+    Long v = f == null ? null : f.routeChurn().get(key);
+    return v == null ? Double.NaN : v;
+  }
+
+  private static double loopField(FlatnetSummary f, String key) {
+    Long v = f == null ? null : f.workerLoops().get(key);
+    return v == null ? Double.NaN : v;
+  }
+
+  /** The loss of a fixed-rate session's one trial (NaN if it has none). */
+  private static double fixedLoss(SearchResult r) {
+    return r.steps().isEmpty() ? Double.NaN : r.steps().getFirst().trial().lossFraction();
+  }
+
+  /** The route-churn figures, per round: named series of values, for the table and the JSON. */
+  Map<String, double[]> routeChurnPerRound(int size) {
+    Map<String, double[]> m = new java.util.LinkedHashMap<>();
+    DutSystem churn = DutSystem.FLATNET_ROUTECHURN;
+    if (!setup.systems().contains(churn)) {
+      return m;
+    }
+    m.put("offered_updates_per_s", trialFigure(churn, size, f -> churnField(f, "per_s")));
+    m.put(
+        "offered_update_mean_us",
+        trialFigure(churn, size, f -> churnField(f, "update_mean_ns") / 1e3));
+    m.put(
+        "offered_update_max_us",
+        trialFigure(churn, size, f -> churnField(f, "update_max_ns") / 1e3));
+    m.put("offered_updates_skipped", trialFigure(churn, size, f -> churnField(f, "skipped")));
+    for (DutSystem s : List.of(DutSystem.FLATNET, churn)) {
+      if (setup.systems().contains(s)) {
+        m.put(
+            "offered_longest_loop_us " + s.label(),
+            trialFigure(s, size, FlatnetSummary::longestLoopMicros));
+        m.put(
+            "offered_loops_8us_or_more " + s.label(),
+            trialFigure(s, size, f -> loopField(f, "loops_8us_or_more")));
+      }
+    }
+    if (setup.fixedRateFraction() > 0) {
+      m.put(
+          "fixed_updates_per_s", searchFigure(churn, size, r -> churnField(r.flatnet(), "per_s")));
+      for (DutSystem s : List.of(DutSystem.FLATNET, churn)) {
+        if (setup.systems().contains(s)) {
+          m.put("fixed_loss_fraction " + s.label(), searchFigure(s, size, Report::fixedLoss));
+          m.put(
+              "fixed_rate_mpps " + s.label(),
+              searchFigure(
+                  s,
+                  size,
+                  r -> r.steps().isEmpty() ? Double.NaN : r.steps().getFirst().rateMpps()));
+          m.put(
+              "fixed_longest_loop_us " + s.label(),
+              searchFigure(
+                  s,
+                  size,
+                  r -> r.flatnet() == null ? Double.NaN : r.flatnet().longestLoopMicros()));
+        }
+      }
+    }
+    return m;
+  }
+
+  private static String perRoundText(double[] v, String format) {
+    StringBuilder values = new StringBuilder();
+    for (double d : v) {
+      values.append(values.isEmpty() ? "" : " / ").append(num(d, format));
+    }
+    return values.toString();
+  }
+
+  /** flatnet-routechurn: the update rate achieved, the loss of its flows, the workers' stalls. */
+  private void routeChurnFigures(StringBuilder sb) {
+    int size = setup.sizes().getFirst();
+    Map<String, double[]> m = routeChurnPerRound(size);
+    if (m.isEmpty()) {
+      return;
+    }
+    sb.append(
+        f(
+            "%nroute churn (%s; flatnet-routechurn asks %d updates/s, adds and deletes of /28s of"
+                + " 10.200.0.0/16 that no flow uses; per round):%n",
+            FrameSize.display(size), setup.routeChurnPerSecond()));
+    sb.append(
+        f(
+            "  offered load:  updates/s achieved %s;  update mean %s us, max %s us;  skipped %s%n",
+            perRoundText(m.get("offered_updates_per_s"), "%.0f"),
+            perRoundText(m.get("offered_update_mean_us"), "%.1f"),
+            perRoundText(m.get("offered_update_max_us"), "%.0f"),
+            perRoundText(m.get("offered_updates_skipped"), "%.0f")));
+    StringBuilder loops = new StringBuilder("  worker's longest loop after the warm-up (us):");
+    StringBuilder over = new StringBuilder("  worker loops of 8 us or more:");
+    for (DutSystem s : List.of(DutSystem.FLATNET, DutSystem.FLATNET_ROUTECHURN)) {
+      double[] v = m.get("offered_longest_loop_us " + s.label());
+      if (v != null) {
+        loops.append(f("  %s %s;", s.label(), perRoundText(v, "%.1f")));
+        over.append(
+            f(
+                "  %s %s;",
+                s.label(), perRoundText(m.get("offered_loops_8us_or_more " + s.label()), "%.0f")));
+      }
+    }
+    sb.append(loops).append('\n').append(over).append('\n');
+    if (setup.fixedRateFraction() > 0) {
+      StringBuilder loss =
+          new StringBuilder(
+              f(
+                  "  fixed rate (%.2f x the round's first system's offered load, flatnet's"
+                      + " generator):",
+                  setup.fixedRateFraction()));
+      for (DutSystem s : List.of(DutSystem.FLATNET, DutSystem.FLATNET_ROUTECHURN)) {
+        double[] v = m.get("fixed_loss_fraction " + s.label());
+        if (v != null) {
+          double[] pct = java.util.Arrays.stream(v).map(d -> d * 100).toArray();
+          loss.append(
+              f(
+                  "  %s at %s Mpps lost %s %%, longest loop %s us;",
+                  s.label(),
+                  perRoundText(m.get("fixed_rate_mpps " + s.label()), "%.2f"),
+                  perRoundText(pct, "%.4f"),
+                  perRoundText(m.get("fixed_longest_loop_us " + s.label()), "%.1f")));
+        }
+      }
+      loss.append(f("  updates/s %s", perRoundText(m.get("fixed_updates_per_s"), "%.0f")));
+      sb.append(loss).append('\n');
+    }
+    sb.append(
+        "  (longest loop: the worker's longest time between two polls of its RX rings from its"
+            + " steady mark to the end, whatever the cause: its own work, the churn thread or"
+            + " anything else on its CPU. Readers never wait on a route update: lookups are plain"
+            + " loads of a table updated in place, QSBR defers only the writer's reuse of tbl8"
+            + " groups)\n");
+  }
+
   /** The policy systems' own counters: new-flow rate, churn publishes, cut times. */
   private void policyFigures(StringBuilder sb) {
     int size = setup.sizes().getFirst();
@@ -1041,7 +1342,11 @@ public final class Report {
   /** The headline figures of the first frame size, for a quick look. */
   private ObjectNode summaryJson() {
     int size = setup.sizes().getFirst();
-    ObjectNode out = BenchJson.object().put("frame_bytes", size);
+    ObjectNode out = BenchJson.object().put("frame", FrameSize.label(size));
+    ObjectNode bySize = out.putObject("flatnet_l3fwd_by_size");
+    for (SizeRow r : sizeRows()) {
+      bySize.put(FrameSize.label(r.frameBytes()), r.flatnetOverL3fwd().summary().median());
+    }
     List<FlatnetSummary> flatnet = flatnetSummaries();
     if (!flatnet.isEmpty()) {
       out.put(
@@ -1116,7 +1421,7 @@ public final class Report {
         BenchJson.object()
             .put("round", r.round())
             .put("system", r.system().label())
-            .put("frame_bytes", r.frameBytes())
+            .put("frame", FrameSize.label(r.frameBytes()))
             .put("ok", r.ok())
             .put("error", r.error())
             .put("upper_mpps", r.upperMpps())
@@ -1180,7 +1485,7 @@ public final class Report {
   /** "l3fwd 9.1 Mpps, flatnet 8.7 Mpps zero-loss; p99 flatnet/l3fwd ..." for the chart. */
   public String latencyLine() {
     int size = setup.sizes().getFirst();
-    StringBuilder sb = new StringBuilder(size + " B zero-loss:");
+    StringBuilder sb = new StringBuilder(FrameSize.display(size) + " zero-loss:");
     for (DutSystem s : setup.systems()) {
       sb.append(
           f(
@@ -1227,7 +1532,7 @@ public final class Report {
             .put("kind", t.round() == 0 ? "routing_check" : "round")
             .put("round", t.round())
             .put("system", t.system().label())
-            .put("frame_bytes", t.frameBytes())
+            .put("frame", FrameSize.label(t.frameBytes()))
             .put("ok", t.ok())
             .put("error", t.error());
     if (t.window() != null) {
@@ -1318,6 +1623,6 @@ public final class Report {
           .append(num(r.summary().max(), "%.2f"))
           .append(')');
     }
-    return sb.isEmpty() ? "" : setup.sizes().getFirst() + " B: " + sb;
+    return sb.isEmpty() ? "" : FrameSize.display(setup.sizes().getFirst()) + ": " + sb;
   }
 }

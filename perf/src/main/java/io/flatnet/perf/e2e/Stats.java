@@ -36,24 +36,17 @@ public final class Stats {
     return r;
   }
 
-  /** Parses a comma-separated list of frame sizes, checking each is 64..1518 bytes. */
+  /**
+   * Parses a comma-separated list of frame sizes, each 64..1518 bytes or {@code imix} ({@link
+   * FrameSize#IMIX}).
+   */
   public static List<Integer> parseSizes(String text) {
     List<Integer> sizes = new ArrayList<>();
     for (String part : text.split(",")) {
-      String s = part.strip();
-      if (s.isEmpty()) {
+      if (part.isBlank()) {
         continue;
       }
-      int size;
-      try {
-        size = Integer.parseInt(s);
-      } catch (NumberFormatException e) {
-        throw new IllegalArgumentException("frame size '" + s + "' is not a number");
-      }
-      if (size < 64 || size > 1518) {
-        throw new IllegalArgumentException(
-            "frame size " + size + " is outside 64..1518 (Ethernet frame with FCS)");
-      }
+      int size = FrameSize.parse(part);
       if (!sizes.contains(size)) {
         sizes.add(size);
       }

@@ -61,10 +61,14 @@ public final class TrialRunner {
     if (commands.generatorCommand() != null && round > 0) {
       return runExternal(round, system, frameBytes, routes, warmup, measure);
     }
+    if (FrameSize.imix(frameBytes)) {
+      return runGenOffered(round, system, frameBytes, routes, warmup, measure);
+    }
     int n = ++trialNumber;
     String label =
         String.format(
-            "%02d-%s-%dB-%s", n, round == 0 ? "check" : "r" + round, frameBytes, system.label());
+            "%02d-%s-%sB-%s",
+            n, round == 0 ? "check" : "r" + round, FrameSize.label(frameBytes), system.label());
     Path dir = scratch.resolve("t" + n);
     Processes.Child dut = null;
     Processes.Child gen = null;
@@ -232,7 +236,9 @@ public final class TrialRunner {
       SearchConfig config)
       throws InterruptedException {
     int n = ++trialNumber;
-    String label = String.format("%02d-r%d-%dB-%s-search", n, round, frameBytes, system.label());
+    String label =
+        String.format(
+            "%02d-r%d-%sB-%s-search", n, round, FrameSize.label(frameBytes), system.label());
     Path dir = scratch.resolve("t" + n);
     Processes.Child dut = null;
     Processes.Child gen = null;
@@ -363,6 +369,114 @@ public final class TrialRunner {
           msg,
           new double[0],
           summary.get());
+    } finally {
+      if (gen != null) {
+        processes.stop(gen, 5_000);
+      }
+      if (dut != null) {
+        processes.stop(dut, 10_000);
+      }
+      Processes.deleteTree(dir);
+    }
+  }
+
+  /**
+   * An offered-load trial driven by flatnet's own generator ({@link io.flatnet.perf.gen.GenMain})
+   * sending as fast as its queues take packets: the IMIX, which testpmd flowgen cannot send (its
+   * {@code --txpkts} is one length per packet; {@code set txsplit rand} varies the segment count
+   * only in txonly and csum modes, uniformly, so never 7:4:1). A fresh DUT, the generator, an
+   * unpaced warm-up trial of {@code warmup} s, then an unpaced trial of {@code measure} s: its
+   * returned rate is the trial's, its loss (accepted by the TX rings minus returned, after a 200 ms
+   * drain) the loss.
+   */
+  private TrialResult runGenOffered(
+      int round, DutSystem system, int frameBytes, RouteSet routes, int warmup, int measure)
+      throws InterruptedException {
+    int n = ++trialNumber;
+    String label =
+        String.format(
+            "%02d-%s-%s-%s-gen",
+            n, round == 0 ? "check" : "r" + round, FrameSize.label(frameBytes), system.label());
+    Path dir = scratch.resolve("t" + n);
+    Processes.Child dut = null;
+    Processes.Child gen = null;
+    TestpmdStats dutStats = new TestpmdStats(2);
+    AtomicReference<FlatnetSummary> flatnet = new AtomicReference<>();
+    try {
+      Files.createDirectories(dir);
+      dut =
+          startDut(
+              system,
+              label,
+              dir,
+              routes,
+              null,
+              line -> {
+                if (system.flatnet()) {
+                  FlatnetSummary.parse(line).ifPresent(flatnet::set);
+                } else if (system == DutSystem.TESTPMD_IO) {
+                  dutStats.accept(line);
+                }
+              });
+      BlockingQueue<GenTrial> results = new LinkedBlockingQueue<>();
+      BlockingQueue<String> events = new LinkedBlockingQueue<>();
+      gen =
+          processes.start(
+              "flatnet-gen",
+              commands.javaGenerator(
+                  dir.resolve("p0.sock"),
+                  dir.resolve("p1.sock"),
+                  frameBytes,
+                  system.routes() ? routes : null),
+              logDir.resolve(label + "-gen.log"),
+              line -> {
+                if (line.startsWith("{\"gen_ready\"") || line.startsWith("{\"gen_error\"")) {
+                  events.add(line);
+                } else {
+                  GenTrial.parse(line).ifPresent(results::add);
+                }
+              },
+              true);
+      String ready = events.poll(60, TimeUnit.SECONDS);
+      if (ready == null || !ready.startsWith("{\"gen_ready\"")) {
+        throw new TrialFailure(gen, ready == null ? "not ready after 60 s" : ready);
+      }
+      GenTrial warm = trial(gen, dut, results, "warmup", 0, Math.max(1, warmup) * 1000L, 0);
+      GenTrial t = trial(gen, dut, results, "offered", 0, measure * 1000L, 0);
+      gen.send("quit");
+      processes.stop(gen, 5_000);
+      gen = null;
+      boolean dutClean = processes.stop(dut, 20_000);
+      Processes.Child stoppedDut = dut;
+      dut = null;
+      TestpmdStats.Window window =
+          new TestpmdStats.Window(
+              t.returnedMpps(),
+              t.returned().clone(),
+              t.accepted().clone(),
+              new double[] {warm.returnedMpps(), t.returnedMpps()},
+              measure);
+      String error = null;
+      if (system.flatnet() && flatnet.get() == null) {
+        error = "flatnet printed no JSON summary" + (dutClean ? "" : " (killed)");
+        progress.print(stoppedDut.tail(10));
+      }
+      return new TrialResult(
+          round,
+          system,
+          frameBytes,
+          window,
+          Map.of(),
+          dutTxByPort(system, dutStats.forwardTotals(), flatnet.get()),
+          flatnet.get(),
+          error,
+          new double[0],
+          false,
+          null);
+    } catch (TrialFailure f) {
+      return failed(round, system, frameBytes, f.culprit, f.getMessage());
+    } catch (IOException | IllegalStateException | IllegalArgumentException e) {
+      return TrialResult.failed(round, system, frameBytes, e.getMessage(), false);
     } finally {
       if (gen != null) {
         processes.stop(gen, 5_000);

@@ -50,8 +50,13 @@ public final class GenMain implements Callable<Integer> {
   @Option(names = "--cpu", defaultValue = "0", description = "CPU of the generator's thread.")
   int cpu;
 
-  @Option(names = "--frame-size", defaultValue = "64", description = "Frame size with FCS.")
-  int frameBytes;
+  @Option(
+      names = "--frame-size",
+      defaultValue = "64",
+      description =
+          "Frame size with FCS, 64..1518, or imix: 64, 570 and 1518 B frames 7:4:1, interleaved"
+              + " (PacketTemplates.IMIX_PATTERN).")
+  String frameSize;
 
   @Option(
       names = "--route",
@@ -91,7 +96,7 @@ public final class GenMain implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PrintStream out = System.out;
-    PacketTemplates.packetLength(frameBytes); // validates
+    int[] pattern = PacketTemplates.pattern(frameSize); // validates
     RouteSet routeSet = routes.isEmpty() ? null : RouteSet.parse(routes);
     EalArguments eal = EalArguments.forProgram("flatnet-gen").logLevel("warning");
     vdevs.forEach(eal::vdev);
@@ -122,7 +127,7 @@ public final class GenMain implements Callable<Integer> {
       tx[p] = BurstQueue.tx(portIds[p], 0);
     }
     try (Arena arena = Arena.ofShared()) {
-      Generator gen = new Generator(arena, rx, tx, pool, macs, frameBytes, expectedPorts(routeSet));
+      Generator gen = new Generator(arena, rx, tx, pool, macs, pattern, expectedPorts(routeSet));
       out.printf("{\"gen_ready\":true,\"ports\":%d,\"cpu\":%d}%n", ports, cpu);
       out.flush();
       BufferedReader in =
@@ -159,8 +164,13 @@ public final class GenMain implements Callable<Integer> {
                 gen.latency().getTotalCount() > 0 ? gen.latency().copy() : null);
         out.println(t.toJson());
         out.printf(
-            "{\"gen_loop\":\"%s\",\"pacer_lost\":%d,\"longest_loop_ns\":%d,\"loops_taking\":%s}%n",
-            w[1], c.pacerLost, c.longestLoopNanos, Arrays.toString(c.loopsTaking).replace(" ", ""));
+            "{\"gen_loop\":\"%s\",\"pacer_lost\":%d,\"longest_loop_ns\":%d,\"loops_taking\":%s,"
+                + "\"returned_bytes\":%d}%n",
+            w[1],
+            c.pacerLost,
+            c.longestLoopNanos,
+            Arrays.toString(c.loopsTaking).replace(" ", ""),
+            c.returnedBytes);
         out.flush();
       }
     } finally {

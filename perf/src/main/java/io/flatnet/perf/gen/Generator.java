@@ -31,6 +31,10 @@ public final class Generator {
     public final long[] returned;
     public long foreign;
     public long misrouted;
+
+    /** Bytes (packet lengths, no FCS) of the returned packets: the mix that came back. */
+    public long returnedBytes;
+
     public long probesSent;
     public long probesReceived;
     public long allocFailures;
@@ -58,7 +62,8 @@ public final class Generator {
       java.util.Arrays.fill(offered, 0);
       java.util.Arrays.fill(accepted, 0);
       java.util.Arrays.fill(returned, 0);
-      foreign = misrouted = probesSent = probesReceived = allocFailures = sendNanos = 0;
+      foreign =
+          misrouted = returnedBytes = probesSent = probesReceived = allocFailures = sendNanos = 0;
       pacerLost = longestLoopNanos = 0;
       java.util.Arrays.fill(loopsTaking, 0);
     }
@@ -69,11 +74,14 @@ public final class Generator {
   private final PktMbufPool pool;
   private final MbufArray rxBurst;
   private final MbufArray txBurst;
-  private final long templates; // [port][flow] * COPY bytes
+  private final long templates; // [port][size][flow] * COPY bytes
   private final byte[] expectedPort; // per flow: the port it must come back on, -1 = any
-  private final int packetLength;
-  private final int copyLength;
+  private final int sizes; // distinct frame sizes
+  private final int[] lengths; // per distinct size: packet length (no FCS)
+  private final int[] copyLengths; // per distinct size: template bytes copied
+  private final int[] slotSize; // per slot of the pattern: its distinct size's index
   private final int[] nextFlow;
+  private final int[] nextSlot;
   private final Counters counters;
   private final Histogram latency = new Histogram(HIGHEST_NANOS, 3);
   private int sequence;
@@ -90,6 +98,22 @@ public final class Generator {
       long[] macs,
       int frameBytes,
       byte[] expectedPort) {
+    this(arena, rx, tx, pool, macs, new int[] {frameBytes}, expectedPort);
+  }
+
+  /**
+   * A generator of a frame-size pattern: packet {@code n} of each port is a frame of {@code
+   * pattern[n % pattern.length]} bytes (with FCS), e.g. {@link PacketTemplates#IMIX_PATTERN}; the
+   * flows cycle independently, so every flow sees every size.
+   */
+  public Generator(
+      Arena arena,
+      BurstQueue[] rx,
+      BurstQueue[] tx,
+      PktMbufPool pool,
+      long[] macs,
+      int[] pattern,
+      byte[] expectedPort) {
     if (rx.length != tx.length || rx.length != macs.length) {
       throw new IllegalArgumentException("one rx, tx queue and MAC per port");
     }
@@ -101,25 +125,46 @@ public final class Generator {
     this.pool = pool;
     this.rxBurst = new MbufArray(arena, BURST);
     this.txBurst = new MbufArray(arena, BURST);
-    this.packetLength = PacketTemplates.packetLength(frameBytes);
-    this.copyLength = Math.min(PacketTemplates.COPY, packetLength);
+    if (pattern.length == 0) {
+      throw new IllegalArgumentException("no frame sizes");
+    }
+    int[] distinct = java.util.Arrays.stream(pattern).distinct().toArray();
+    this.sizes = distinct.length;
+    this.lengths = new int[sizes];
+    this.copyLengths = new int[sizes];
+    for (int s = 0; s < sizes; s++) {
+      lengths[s] = PacketTemplates.packetLength(distinct[s]);
+      copyLengths[s] = Math.min(PacketTemplates.COPY, lengths[s]);
+    }
+    this.slotSize = new int[pattern.length];
+    for (int i = 0; i < pattern.length; i++) {
+      for (int s = 0; s < sizes; s++) {
+        if (distinct[s] == pattern[i]) {
+          slotSize[i] = s;
+        }
+      }
+    }
     this.expectedPort = expectedPort.clone();
     int ports = rx.length;
     MemorySegment t =
-        arena.allocate((long) ports * PacketTemplates.FLOWS * PacketTemplates.COPY, 64);
+        arena.allocate((long) ports * sizes * PacketTemplates.FLOWS * PacketTemplates.COPY, 64);
     for (int p = 0; p < ports; p++) {
-      for (int f = 0; f < PacketTemplates.FLOWS; f++) {
-        byte[] bytes = PacketTemplates.template(f, frameBytes, macs[p], 0x02_00_00_00_00_00L | p);
-        MemorySegment.copy(
-            MemorySegment.ofArray(bytes),
-            0,
-            t,
-            ((long) p * PacketTemplates.FLOWS + f) * PacketTemplates.COPY,
-            bytes.length);
+      for (int s = 0; s < sizes; s++) {
+        for (int f = 0; f < PacketTemplates.FLOWS; f++) {
+          byte[] bytes =
+              PacketTemplates.template(f, distinct[s], macs[p], 0x02_00_00_00_00_00L | p);
+          MemorySegment.copy(
+              MemorySegment.ofArray(bytes),
+              0,
+              t,
+              (((long) p * sizes + s) * PacketTemplates.FLOWS + f) * PacketTemplates.COPY,
+              bytes.length);
+        }
       }
     }
     this.templates = t.address();
     this.nextFlow = new int[ports];
+    this.nextSlot = new int[ports];
     this.counters = new Counters(ports);
   }
 
@@ -198,7 +243,8 @@ public final class Generator {
     long returned = 0;
     for (int i = 0; i < n; i++) {
       long m = rxBurst.get(i);
-      if (Mbuf.dataLength(m) < PacketTemplates.PROBE_END) {
+      int length = Mbuf.dataLength(m);
+      if (length < PacketTemplates.PROBE_END) {
         counters.foreign++;
         continue;
       }
@@ -209,6 +255,7 @@ public final class Generator {
         continue;
       }
       returned++;
+      counters.returnedBytes += length;
       int expected = expectedPort[flow];
       if (expected >= 0 && expected != port) {
         counters.misrouted++;
@@ -232,15 +279,24 @@ public final class Generator {
       counters.allocFailures++;
       return false;
     }
-    long base = templates + (long) port * PacketTemplates.FLOWS * PacketTemplates.COPY;
+    long base = templates + (long) port * sizes * PacketTemplates.FLOWS * PacketTemplates.COPY;
     int flow = nextFlow[port];
+    int slot = nextSlot[port];
     for (int i = 0; i < n; i++) {
       long m = txBurst.get(i);
-      Mbuf.setLength(m, packetLength);
-      NativeMemory.move(base + (long) flow * PacketTemplates.COPY, Mbuf.dataAddress(m), copyLength);
+      int s = slotSize[slot];
+      Mbuf.setLength(m, lengths[s]);
+      NativeMemory.move(
+          base + ((long) s * PacketTemplates.FLOWS + flow) * PacketTemplates.COPY,
+          Mbuf.dataAddress(m),
+          copyLengths[s]);
       flow = (flow + 1) & (PacketTemplates.FLOWS - 1);
+      if (++slot == slotSize.length) {
+        slot = 0;
+      }
     }
     nextFlow[port] = flow;
+    nextSlot[port] = slot;
     if (probe) {
       long d = Mbuf.dataAddress(txBurst.get(0));
       NativeMemory.putIntBe(d + PacketTemplates.PROBE_MAGIC, PacketTemplates.MAGIC);

@@ -41,6 +41,28 @@ public final class PacketTemplates {
   /** The smallest frame (with FCS) that holds the probe fields. */
   public static final int MIN_FRAME = 64;
 
+  /**
+   * The simple IMIX, 64, 570 and 1518 B frames (with FCS) 7:4:1, as the frame sizes of 12
+   * consecutive packets, interleaved so that every burst of 32 holds about the mix: the generator
+   * sends packet {@code n} (of each port) at {@code IMIX_PATTERN[n % 12]}. Mean 353.83 B.
+   */
+  public static final int[] IMIX_PATTERN = {64, 570, 64, 64, 570, 64, 1518, 64, 570, 64, 64, 570};
+
+  /** The frame sizes of a generator's {@code --frame-size}: one size, or the IMIX pattern. */
+  public static int[] pattern(String frameSize) {
+    if (frameSize.strip().equalsIgnoreCase("imix")) {
+      return IMIX_PATTERN.clone();
+    }
+    int size;
+    try {
+      size = Integer.parseInt(frameSize.strip());
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("frame size '" + frameSize + "' is not a number or imix");
+    }
+    packetLength(size); // validates
+    return new int[] {size};
+  }
+
   /** The packet length (no FCS) of a frame size. */
   public static int packetLength(int frameBytes) {
     if (frameBytes < MIN_FRAME || frameBytes > 1518) {

@@ -1,7 +1,7 @@
 package io.flatnet.perf.pipeline;
 
 import io.flatnet.control.PolicySpec;
-import io.flatnet.dataplane.PolicyTable;
+import io.flatnet.dataplane.policy.PolicyTable;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;

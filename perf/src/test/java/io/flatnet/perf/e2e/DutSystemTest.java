@@ -58,4 +58,35 @@ class DutSystemTest {
         List.of(DutSystem.FLATNET_CAPTURE100, DutSystem.FLATNET, DutSystem.FLATNET_CAPTURE1),
         DutSystem.parseList("flatnet-capture100, flatnet,flatnet-capture1"));
   }
+
+  @Test
+  void routeChurnIsFlatnetWithTheChurnRate() {
+    DutSystem s = DutSystem.parseList("flatnet-routechurn").getFirst();
+    assertEquals(DutSystem.FLATNET_ROUTECHURN, s);
+    assertTrue(s.flatnet() && s.routes());
+    assertFalse(s.policy() || s.capture());
+    java.nio.file.Path p = java.nio.file.Path.of("/tmp/x");
+    Commands c =
+        new Commands(
+            "dpdk-testpmd",
+            null,
+            "java",
+            "cp",
+            "",
+            1,
+            0,
+            6,
+            null,
+            null,
+            new Commands.PolicyBench(1024, 10, 1000, 0, 2500));
+    List<String> dut = c.dut(s, p, p, RouteSet.standard(), p, p, p);
+    int i = dut.indexOf("--route-churn-per-second");
+    assertTrue(i > 0, dut.toString());
+    assertEquals("2500", dut.get(i + 1));
+    assertFalse(
+        c.dut(DutSystem.FLATNET, p, p, RouteSet.standard(), p, p, p)
+            .contains("--route-churn-per-second"));
+    assertEquals(10_000, Commands.PolicyBench.DEFAULT.routeChurnPerSecond());
+    assertEquals(10_000, new Commands.PolicyBench(1, 1, 1, 0).routeChurnPerSecond());
+  }
 }

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.flatnet.perf.e2e.Commands;
 import io.flatnet.perf.e2e.DutSystem;
+import io.flatnet.perf.e2e.FrameSize;
 import io.flatnet.perf.e2e.Processes;
 import io.flatnet.perf.e2e.RouteSet;
 import io.flatnet.perf.e2e.SearchResult;
@@ -112,6 +113,60 @@ class GeneratorRealTest {
         long p50 = p.trial().latency().getValueAtPercentile(50);
         assertTrue(p50 > 0 && p50 < 1_000_000_000L, "p50 " + p50 + " ns");
       }
+      assertEquals(0, processes.liveCount());
+    } finally {
+      io.flatnet.perf.e2e.ProcessesAccess.deleteTree(scratch);
+    }
+  }
+
+  /**
+   * The IMIX offered-load trial (flatnet's generator unpaced) through testpmd io: what comes back
+   * has the IMIX's mean packet length, 4,246 / 12 - 4 = 349.83 bytes. About 15 s.
+   */
+  @Test
+  @Timeout(value = 90, unit = TimeUnit.SECONDS)
+  void imixOfferedLoadTrialSendsTheMix() throws Exception {
+    Path testpmd = testpmd();
+    assumeTrue(testpmd != null, "dpdk-testpmd not on PATH");
+    assumeTrue(Runtime.getRuntime().availableProcessors() >= 2, "needs 2 CPUs");
+    assumeTrue(freeHugepages() >= 512, "needs 512 free hugepages");
+    Path scratch = Files.createTempDirectory(Path.of("/tmp"), "flatnet-gen-test-");
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Commands commands =
+        new Commands(
+            testpmd.toString(),
+            null,
+            java,
+            "",
+            System.getProperty("java.class.path"),
+            1,
+            0,
+            0,
+            null,
+            null);
+    try (Processes processes = new Processes(scratch)) {
+      Path logs = scratch.resolve("logs");
+      TrialRunner runner = new TrialRunner(processes, commands, scratch, logs, System.out);
+      io.flatnet.perf.e2e.TrialResult t =
+          runner.run(1, DutSystem.TESTPMD_IO, FrameSize.IMIX, RouteSet.standard(), 1, 2);
+      assertNull(t.error(), "trial failed: " + t.error());
+      long returned = t.window().rx();
+      assertTrue(returned > 1000, "returned " + returned);
+      assertTrue(t.mpps() > 0);
+      long bytes = -1;
+      try (var files = Files.list(logs)) {
+        for (Path log : files.filter(p -> p.toString().endsWith("-gen.log")).toList()) {
+          for (String line : Files.readAllLines(log, StandardCharsets.UTF_8)) {
+            if (line.startsWith("{\"gen_loop\":\"offered\"")) {
+              String v = line.substring(line.indexOf("\"returned_bytes\":") + 17);
+              bytes = Long.parseLong(v.substring(0, v.indexOf('}')));
+            }
+          }
+        }
+      }
+      assertTrue(bytes > 0, "no returned_bytes in the generator's log");
+      double mean = bytes / (double) returned;
+      assertEquals(FrameSize.meanFrameBytes(FrameSize.IMIX) - 4, mean, 349.83 * 0.03, "mean");
       assertEquals(0, processes.liveCount());
     } finally {
       io.flatnet.perf.e2e.ProcessesAccess.deleteTree(scratch);

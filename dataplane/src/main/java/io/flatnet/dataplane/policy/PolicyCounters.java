@@ -1,0 +1,88 @@
+package io.flatnet.dataplane.policy;
+
+import io.flatnet.dataplane.DataplaneCounters;
+import io.flatnet.dataplane.DropReason;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import org.agrona.concurrent.status.AtomicCounter;
+
+/**
+ * The policy counters in counters.dat, shared by all workers (each adds its own counts, as it
+ * publishes them): {@code policy NS/NAME flows-allowed} (flows whose first packet a rule of the
+ * policy allowed, on either side), {@code pod NS/NAME policy-denied-ingress} and {@code
+ * policy-denied-egress} (packets denied because that pod is isolated in that direction and no rule
+ * allows them: a deny is the absence of an allowing rule, so it is the pod's, not a policy's).
+ *
+ * <p>Bounded: at most {@link #MAX_COUNTERS} slots of the file's {@code MAX_COUNTERS} (which the
+ * workers' own counters share); past it, a policy or pod is not counted (its counter reads -1 in
+ * the {@code policies} query). Registered on the control path when a table is published; a counter
+ * no published table names is freed (the file does not reuse its slot for 5 s, so a worker's late
+ * add lands in a dead slot).
+ */
+public final class PolicyCounters implements PolicyTable.Counters {
+  /** Policy counter slots in counters.dat: two per policed pod and one per policy, for 1,000s. */
+  static final int MAX_COUNTERS = 4096;
+
+  private final DataplaneCounters file;
+  private final Map<String, AtomicCounter> counters = new HashMap<>();
+
+  public PolicyCounters(DataplaneCounters file) {
+    this.file = file;
+  }
+
+  @Override
+  public AtomicCounter flowsAllowed(String policy) {
+    return counter("policy " + policy + " flows-allowed");
+  }
+
+  @Override
+  public AtomicCounter deniedIngress(String pod) {
+    return counter("pod " + pod + " " + DropReason.POLICY_DENIED_INGRESS.label());
+  }
+
+  @Override
+  public AtomicCounter deniedEgress(String pod) {
+    return counter("pod " + pod + " " + DropReason.POLICY_DENIED_EGRESS.label());
+  }
+
+  private AtomicCounter counter(String label) {
+    AtomicCounter c = counters.get(label);
+    if (c == null && counters.size() < MAX_COUNTERS) {
+      try {
+        c = file.newCounter(DataplaneCounters.TYPE_WORKER, label);
+        counters.put(label, c);
+      } catch (IllegalStateException e) {
+        return null; // the file is full: not counted
+      }
+    }
+    return c;
+  }
+
+  /** Frees the counters that none of {@code tables} uses. */
+  public void retainOnly(Collection<PolicyTable> tables) {
+    Set<AtomicCounter> used = new HashSet<>();
+    for (PolicyTable t : tables) {
+      for (AtomicCounter[] array :
+          new AtomicCounter[][] {t.flowsAllowed, t.deniedIngress, t.deniedEgress}) {
+        for (AtomicCounter c : array) {
+          if (c != null) {
+            used.add(c);
+          }
+        }
+      }
+    }
+    counters
+        .values()
+        .removeIf(
+            c -> {
+              if (used.contains(c)) {
+                return false;
+              }
+              c.close();
+              return true;
+            });
+  }
+}
