@@ -99,7 +99,7 @@ final class LpmReport {
           for rates and times >1 means flatnet faster; for memory <1 means flatnet smaller.
         build = create the table + add every route one at a time (rte_fib_add; flatnet: one \
         commit per route,
-          which applies it to both of Ipv4Fib's copies); "one batch commit" = all routes in one \
+          each published to the lookups at once); "one batch commit" = all routes in one \
         flatnet batch.
         lookup, scalar: flatnet lookup() per address; rte_fib has no scalar lookup, so DPDK's \
         figure is
