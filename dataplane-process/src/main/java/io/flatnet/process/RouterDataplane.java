@@ -91,6 +91,8 @@ public final class RouterDataplane implements DataplaneApi {
    * {@link #commit} or before the next {@link #addPod}, whichever comes first. A bad spec (or one
    * whose addresses another pod's spec claims) is refused and nothing changes.
    */
+  private boolean compilerWarm;
+
   @Override
   public synchronized void setPolicy(PolicySpec policy) {
     PolicyTable.validate(policy); // addresses are canonical from here: text compares
@@ -127,6 +129,14 @@ public final class RouterDataplane implements DataplaneApi {
     if (policiesStaged) {
       router.setPolicies(policies.values());
       policiesStaged = false;
+      if (!policies.isEmpty() && !compilerWarm) {
+        // The next publishes then take a few ms, not tens of interpreted ones, on the control CPUs.
+        compilerWarm = true;
+        Thread.ofPlatform()
+            .daemon()
+            .name("flatnet-policy-warm-up")
+            .start(() -> PolicyTable.warmUp(PolicyTable.WARM_UP_ROUNDS));
+      }
     }
   }
 

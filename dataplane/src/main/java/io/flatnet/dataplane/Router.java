@@ -351,8 +351,10 @@ public final class Router implements AutoCloseable {
    * @throws IllegalArgumentException naming the pod and field of a bad spec
    */
   public synchronized void setPolicies(Collection<PolicySpec> specs) {
-    // Compiled once: every check throws before the table (and its counters) is made.
-    PolicyTable next = PolicyTable.compile(policyGeneration + 1, specs, policyCounters);
+    // Compiled once: every check throws before the table (and its counters) is made. Pods whose
+    // spec did not change reuse the published table's compiled form.
+    PolicyTable next =
+        PolicyTable.compile(policyGeneration + 1, specs, policyCounters, policyTable);
     policyGeneration++;
     for (ForwardingWorker worker : workers) {
       worker.setPolicy(next);

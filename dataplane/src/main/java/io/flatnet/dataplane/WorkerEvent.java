@@ -23,7 +23,12 @@ public enum WorkerEvent {
   /** A live flow evicted from the flow table (its probe window was full) for a new one. */
   FLOW_EVICTED("flow-evicted"),
   /** A flow found in another worker's table (its reply came to this worker) and copied here. */
-  FLOW_COPIED("flow-copied");
+  FLOW_COPIED("flow-copied"),
+  /**
+   * A reply-shaped packet of a flow begun before policy was enforced here, recorded as its
+   * initiator's allowed flow (see {@code PolicyCheck#PICKUP_WINDOW}).
+   */
+  FLOW_PICKED_UP("flow-picked-up");
 
   private final String label;
 

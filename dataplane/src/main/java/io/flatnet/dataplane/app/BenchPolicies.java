@@ -112,8 +112,9 @@ final class BenchPolicies {
   }
 
   /**
-   * Republishes {@code specs} (a new generation each time, the same allowed set) every {@code
-   * periodMillis} until stopped; records how long each {@link Router#setPolicies} took.
+   * Publishes a new generation every {@code periodMillis} until stopped, each with one pod's policy
+   * changed (a never-matching rule added to it, then removed: the allowed set stays the same);
+   * records how long each {@link Router#setPolicies} took.
    */
   static final class Churn extends Thread {
     private final Router router;
@@ -135,6 +136,7 @@ final class BenchPolicies {
     @Override
     public void run() {
       long next = System.nanoTime() + periodNanos;
+      List<PolicySpec> changed = new ArrayList<>(specs);
       while (!stop) {
         long wait = next - System.nanoTime();
         if (wait > 0) {
@@ -142,8 +144,12 @@ final class BenchPolicies {
           continue;
         }
         next += periodNanos;
+        // One pod's policy changes (a rule added, or removed again), as when one NetworkPolicy
+        // is edited: the compiler reuses the other pods' compiled rules.
+        int pod = (int) (publishes / 2 % specs.size());
+        changed.set(pod, publishes % 2 == 0 ? withExtraRule(specs.get(pod)) : specs.get(pod));
         long t0 = System.nanoTime();
-        router.setPolicies(specs);
+        router.setPolicies(changed);
         long took = System.nanoTime() - t0;
         totalPublishNanos += took;
         maxPublishNanos = Math.max(maxPublishNanos, took);
@@ -155,6 +161,27 @@ final class BenchPolicies {
       stop = true;
       join(5_000);
     }
+  }
+
+  /** {@code spec} with one more ingress rule, which no generator flow matches. */
+  static PolicySpec withExtraRule(PolicySpec spec) {
+    List<Rule> ingress = new ArrayList<>(spec.ingress());
+    Rule last = ingress.getLast();
+    ingress.add(
+        new Rule(
+            last.policy(),
+            ingress.size(),
+            false,
+            List.of(new Peer("10.201.0.0/24", List.of())),
+            false,
+            List.of(new PortRange("TCP", 9000, 9000))));
+    return new PolicySpec(
+        spec.pod(),
+        spec.addresses(),
+        spec.ingressIsolated(),
+        spec.egressIsolated(),
+        ingress,
+        spec.egress());
   }
 
   /**

@@ -24,6 +24,11 @@ import org.agrona.concurrent.status.AtomicCounter;
  *       re-open it as a new flow of the other end) until it expires or a TCP SYN starts anew.
  *   <li>ICMP/ICMPv6 errors whose embedded header belongs to an allowed flow pass; other ICMP is
  *       classified as ICMP (no ports: only rules without ports match).
+ *   <li>Flows begun before this worker enforced any policy (the node's first policy, a restart)
+ *       have no entry: for {@link #PICKUP_WINDOW} after enforcement starts, a reply-shaped packet
+ *       (TCP without SYN, an echo reply) with no entry that its own direction would deny is picked
+ *       up as a reply when the opposite direction is allowed, as Linux conntrack picks up TCP
+ *       mid-stream. Without it, the first reply after a pod's first policy lands is dropped.
  *   <li>Non-first IPv4 fragments and IPv6 packets whose first next header is not TCP, UDP, SCTP or
  *       ICMPv6 (extension headers are not walked) have no ports: they are their own flow, keyed
  *       with ports 0, and only rules without ports allow them.
@@ -49,6 +54,14 @@ public final class PolicyCheck {
   static final long UDP_TIMEOUT = 60 * SECOND;
   static final long ICMP_TIMEOUT = 30 * SECOND;
   static final long OTHER_TIMEOUT = 60 * SECOND;
+
+  /**
+   * How long after this worker starts enforcing policy a reply of an untracked flow is picked up
+   * (see the class comment): long enough for every live flow to send a packet, short because it
+   * lets a pod send reply-shaped packets (ACKs a pod's kernel answers with RST, echo replies) to
+   * ports its policy does not open.
+   */
+  static final long PICKUP_WINDOW = 10 * SECOND;
 
   /**
    * A hit stores its flow's new expiry only when that moves it by this much or more: most packets
@@ -83,6 +96,12 @@ public final class PolicyCheck {
   public boolean classified;
 
   private long now;
+
+  /** When this worker's check last became active (a table with a policed pod arrived). */
+  private long activeSince;
+
+  /** The packet being checked could be a reply: TCP without SYN, or an echo reply. */
+  private boolean replyShaped;
 
   /**
    * The slot of the last flow this loop found or recorded, or -1: the next packet of the same flow
@@ -132,7 +151,11 @@ public final class PolicyCheck {
       publishCounters(); // counted under the old table's indices
       table = next;
       generation = (int) next.generation();
+      boolean wasActive = active;
       active = next.podCount() > 0;
+      if (active && !wasActive) {
+        activeSince = nanoTime;
+      }
     }
     now = nanoTime;
     lastSlot = -1;
@@ -151,6 +174,7 @@ public final class PolicyCheck {
     int srcPort = 0;
     int dstPort = 0;
     int tcpFlags = 0;
+    boolean reply = false;
     if (firstFragment) {
       if (hasPorts(protocol)) {
         if (l4Length >= 4) {
@@ -159,11 +183,13 @@ public final class PolicyCheck {
         }
         if (protocol == PolicyTable.TCP && l4Length >= 14) {
           tcpFlags = NativeMemory.getU8(l4 + 13);
+          reply = (tcpFlags & TCP_SYN) == 0;
         }
       } else if (protocol == ICMP && l4Length >= 8) {
         int type = NativeMemory.getU8(l4);
         if (type == 8 || type == 0) {
           srcPort = dstPort = NativeMemory.getU16Be(l4 + 4); // echo: keyed on the id
+          reply = type == 0;
         } else if ((type == 3 || type == 11 || type == 12)
             && innerFlowAllowed4(l4 + 8, l4Length - 8)) {
           return PASS;
@@ -171,6 +197,7 @@ public final class PolicyCheck {
       }
     }
     key.set4(srcLo, srcPort, dstLo, dstPort, protocol);
+    replyShaped = reply;
     return decide(fromHost, tcpFlags);
   }
 
@@ -182,6 +209,7 @@ public final class PolicyCheck {
     int srcPort = 0;
     int dstPort = 0;
     int tcpFlags = 0;
+    boolean reply = false;
     if (hasPorts(protocol)) {
       if (l4Length >= 4) {
         srcPort = NativeMemory.getU16Be(l4);
@@ -189,11 +217,13 @@ public final class PolicyCheck {
       }
       if (protocol == PolicyTable.TCP && l4Length >= 14) {
         tcpFlags = NativeMemory.getU8(l4 + 13);
+        reply = (tcpFlags & TCP_SYN) == 0;
       }
     } else if (protocol == ICMP6 && l4Length >= 8) {
       int type = NativeMemory.getU8(l4);
       if (type == 128 || type == 129) {
         srcPort = dstPort = NativeMemory.getU16Be(l4 + 4);
+        reply = type == 129;
       } else if (type >= 1 && type <= 4 && innerFlowAllowed6(l4 + 8, l4Length - 8)) {
         return PASS;
       }
@@ -206,6 +236,7 @@ public final class PolicyCheck {
         NativeMemory.getLongBe(ip + 32),
         dstPort,
         protocol);
+    replyShaped = reply;
     return decide(fromHost, tcpFlags);
   }
 
@@ -472,6 +503,9 @@ public final class PolicyCheck {
       countAllowed();
       return PASS;
     }
+    if (slot < 0 && replyShaped && now - activeSince < PICKUP_WINDOW && pickUp(srcIsB)) {
+      return PASS;
+    }
     boolean ingress = verdict.egress != PolicyTable.DENIED; // egress is checked first
     int pod = ingress ? verdict.ingressPod : verdict.egressPod;
     int flags = FlowTable.VALID;
@@ -489,6 +523,43 @@ public final class PolicyCheck {
     }
     record(slot, flags, gen);
     return denied(ingress, pod);
+  }
+
+  /**
+   * The denied packet in {@link #key} as the reply of a flow its destination began untracked: if
+   * the opposite direction is allowed, records that flow (replied) and returns true; otherwise
+   * leaves {@link #verdict} as this direction's deny.
+   */
+  private boolean pickUp(boolean srcIsB) {
+    int egress = verdict.egress;
+    int egressPod = verdict.egressPod;
+    int ingress = verdict.ingress;
+    int ingressPod = verdict.ingressPod;
+    table.classify(
+        verdict,
+        srcIsB ? key.aHi : key.bHi,
+        srcIsB ? key.aLo : key.bLo,
+        srcIsB ? key.bHi : key.aHi,
+        srcIsB ? key.bLo : key.aLo,
+        key.protocol,
+        srcIsB ? key.bPort() : key.aPort(), // this packet's source: the responder's port
+        false);
+    if (!verdict.allowed()) {
+      verdict.egress = egress;
+      verdict.egressPod = egressPod;
+      verdict.ingress = ingress;
+      verdict.ingressPod = ingressPod;
+      return false;
+    }
+    int flags =
+        FlowTable.VALID
+            | FlowTable.ALLOWED
+            | FlowTable.REPLIED
+            | (srcIsB ? 0 : FlowTable.INIT_B); // the initiator is this packet's destination
+    record(-1, flags, generation & 0xFFFF_FFFFL);
+    countAllowed();
+    counters.event(WorkerEvent.FLOW_PICKED_UP);
+    return true;
   }
 
   private void record(int slot, int flags, long gen) {

@@ -42,6 +42,12 @@ public final class PolicyTable {
   /** The most distinct policies ("ns/name") one table names. */
   public static final int MAX_POLICIES = 4096;
 
+  /** Rounds of {@link #warmUp} (of large tables; ten times as many small ones) for the JIT. */
+  public static final int WARM_UP_ROUNDS = 30;
+
+  /** Pods in {@link #warmUp}'s tables: enough for its maps to meet collisions and to grow. */
+  static final int WARM_UP_PODS = 512;
+
   /** A side's result: the address is no policed pod of this node. */
   public static final int NOT_POLICED = -1;
 
@@ -70,6 +76,8 @@ public final class PolicyTable {
 
   private final long generation;
   private final List<PolicySpec> specs;
+  private final Map<String, Fragment> fragments;
+  private final int reusedPods;
 
   // pods
   private final String[] podNames;
@@ -143,9 +151,16 @@ public final class PolicyTable {
     }
   }
 
-  private PolicyTable(long generation, List<PolicySpec> specs, Builder b, Counters counters) {
+  private PolicyTable(
+      long generation,
+      List<PolicySpec> specs,
+      Builder b,
+      Counters counters,
+      Map<String, Fragment> fragments) {
     this.generation = generation;
     this.specs = List.copyOf(specs);
+    this.fragments = fragments;
+    this.reusedPods = b.reused;
     int pods = specs.size();
     podNames = new String[pods];
     ingressIsolated = new boolean[pods];
@@ -173,6 +188,16 @@ public final class PolicyTable {
     for (long[] a : b.addresses) {
       int i = hash(a[0], a[1]) & addressMask;
       while (addressPod[i] >= 0) {
+        if (addressHi[i] == a[0] && addressLo[i] == a[1]) {
+          throw new IllegalArgumentException(
+              "policy of pod "
+                  + podNames[(int) a[2]]
+                  + ": address "
+                  + formatAddress(a[0], a[1])
+                  + " is also pod "
+                  + podNames[addressPod[i]]
+                  + "'s");
+        }
         i = (i + 1) & addressMask;
       }
       addressHi[i] = a[0];
@@ -229,39 +254,142 @@ public final class PolicyTable {
    */
   public static PolicyTable compile(
       long generation, Collection<PolicySpec> specs, Counters counters) {
+    return compile(generation, specs, counters, null);
+  }
+
+  /**
+   * As {@link #compile(long, Collection, Counters)}, reusing {@code previous}'s compiled form of
+   * every pod whose spec is unchanged: a policy update parses and checks only the pods it touches,
+   * and the rest is array copying (the control thread shares a CPU with a worker in small setups,
+   * so a republish of thousands of rules must cost little).
+   */
+  public static PolicyTable compile(
+      long generation, Collection<PolicySpec> specs, Counters counters, PolicyTable previous) {
     if (specs.size() > MAX_PODS) {
       throw new IllegalArgumentException(
           specs.size() + " pods with a policy: at most " + MAX_PODS + " on one node");
     }
     List<PolicySpec> list = new ArrayList<>(specs);
-    Builder b = new Builder();
-    Map<String, String> owners = new HashMap<>();
+    Map<String, Fragment> fragments = new HashMap<>(list.size() * 2);
+    Builder b = new Builder(list.size());
     for (int p = 0; p < list.size(); p++) {
       PolicySpec spec = list.get(p);
-      String where = "policy of pod " + spec.pod() + ": ";
-      if (spec.pod() == null || spec.pod().isEmpty()) {
-        throw new IllegalArgumentException("a policy spec without a pod name");
+      Fragment f = previous == null ? null : previous.fragments.get(spec.pod());
+      if (f == null || (f.spec != spec && !f.spec.equals(spec))) {
+        f = new Fragment(spec, fragment(spec));
+      } else {
+        b.reused++;
       }
-      for (String address : spec.addresses()) {
-        long[] a = parseAddress(where + "address ", address);
-        String previous = owners.putIfAbsent(a[0] + ":" + a[1], spec.pod());
-        if (previous != null) {
-          throw new IllegalArgumentException(
-              where + "address " + address + " is also pod " + previous + "'s");
-        }
-        if (b.addresses.size() >= MAX_PODS * 4) {
-          throw new IllegalArgumentException(where + "too many pod addresses on one node");
-        }
-        b.addresses.add(new long[] {a[0], a[1], p});
-      }
-      b.podRules[p * 4] = b.rules.size();
-      b.addRules(where + "ingress ", spec.ingress());
-      b.podRules[p * 4 + 1] = b.rules.size();
-      b.podRules[p * 4 + 2] = b.rules.size();
-      b.addRules(where + "egress ", spec.egress());
-      b.podRules[p * 4 + 3] = b.rules.size();
+      fragments.put(spec.pod(), f);
+      b.append(spec.pod(), f.rules, p);
     }
-    return new PolicyTable(generation, list, b, counters);
+    return new PolicyTable(generation, list, b, counters, fragments);
+  }
+
+  /**
+   * One pod's spec compiled alone, with indexes local to it; {@link Builder#append} shifts them.
+   */
+  private record Fragment(PolicySpec spec, Builder rules) {}
+
+  private static Builder fragment(PolicySpec spec) {
+    if (spec.pod() == null || spec.pod().isEmpty()) {
+      throw new IllegalArgumentException("a policy spec without a pod name");
+    }
+    String where = "policy of pod " + spec.pod() + ": ";
+    Builder f = new Builder(1);
+    for (String address : spec.addresses()) {
+      long[] a = parseAddress(where + "address ", address);
+      f.addresses.add(new long[] {a[0], a[1], 0});
+    }
+    f.podRules[0] = 0;
+    f.addRules(where + "ingress ", spec.ingress());
+    f.podRules[1] = f.rules.size();
+    f.podRules[2] = f.rules.size();
+    f.addRules(where + "egress ", spec.egress());
+    f.podRules[3] = f.rules.size();
+    return f;
+  }
+
+  /**
+   * Runs the compiler, from scratch and from a previous table, on synthetic specs until the JIT has
+   * compiled it: first many small tables, so that every method of the compiler is called often
+   * enough to be compiled whole (a few large tables would only get their loops compiled on the
+   * stack, entered late on every call), then a few of {@link #WARM_UP_PODS} pods, for the shapes of
+   * large maps. Cold, a publish of 1,000 pods runs interpreted for 20 to 60 ms; warm, 1 to 3 ms.
+   * Call it on a control thread, off the workers' CPUs. Returns the last table compiled from a
+   * previous one.
+   */
+  public static PolicyTable warmUp(int rounds) {
+    warmUp(rounds * 10, 16);
+    return warmUp(rounds, WARM_UP_PODS);
+  }
+
+  private static PolicyTable warmUp(int rounds, int pods) {
+    List<PolicySpec> specs = new ArrayList<>();
+    for (int p = 0; p < pods; p++) {
+      specs.add(syntheticSpec(p, 0));
+    }
+    PolicyTable previous = null;
+    Verdict verdict = new Verdict();
+    for (int round = 0; round < rounds; round++) {
+      compile(round, specs, null);
+      specs.set(round % pods, syntheticSpec(round % pods, round + 1));
+      previous = compile(round, specs, null, previous);
+      previous.classify(
+          verdict, 0, v4Lo(0x0AFF_0000 | round), 0, v4Lo(0x0AFF_0001), TCP, 80, false);
+    }
+    return previous;
+  }
+
+  /** Pod {@code p} of {@link #warmUp}: 10.255.p.0-ish and fd00:ffff::p, the usual rule shapes. */
+  private static PolicySpec syntheticSpec(int p, int variant) {
+    List<PolicySpec.Rule> ingress = new ArrayList<>();
+    for (int r = 0; r < 1 + (p + variant) % 12; r++) {
+      ingress.add(
+          new PolicySpec.Rule(
+              "warm-up/pol-" + (p % 16),
+              r,
+              false,
+              shaped(
+                  p + r,
+                  List.of(
+                      new PolicySpec.Peer(
+                          "10.200." + r + ".0/24", shaped(p, List.of("10.200." + r + ".128/25"))),
+                      new PolicySpec.Peer(
+                          "fd00:" + Integer.toHexString(0x200 + r) + "::/32",
+                          shaped(p, List.of())))),
+              false,
+              shaped(
+                  p + r + 1,
+                  List.of(
+                      new PolicySpec.PortRange("TCP", 8000 + r, 8000 + r),
+                      new PolicySpec.PortRange("UDP", 1000, 1999)))));
+    }
+    List<PolicySpec.Rule> egress =
+        List.of(new PolicySpec.Rule("warm-up/egress", 0, true, List.of(), true, List.of()));
+    return new PolicySpec(
+        "warm-up/pod-" + p,
+        shaped(
+            p,
+            List.of(
+                Ipv4Prefix.format(0x0AFF_0000 | p << 2),
+                "fd00:ffff::" + Integer.toHexString(p + 1))),
+        true,
+        true,
+        shaped(p + 1, ingress),
+        shaped(p + 2, egress));
+  }
+
+  /**
+   * {@code list} as one of the list classes specs arrive in (immutable, array-backed, wrapped), so
+   * that the JIT compiles the compiler for all of them and no later spec deoptimizes it.
+   */
+  private static <T> List<T> shaped(int choice, List<T> list) {
+    return switch (choice % 3) {
+      case 0 -> List.copyOf(list);
+      case 1 -> new ArrayList<>(list);
+      default -> java.util.Collections.unmodifiableList(new ArrayList<>(list));
+    };
   }
 
   /** Checks one spec alone (the same checks as {@link #compile}). */
@@ -290,6 +418,18 @@ public final class PolicyTable {
       return size;
     }
 
+    /** Appends {@code src}'s rows, adding {@code offsets[c]} to column {@code c}. */
+    void append(IntRows src, int... offsets) {
+      int need = (size + src.size) * width;
+      if (need > data.length) {
+        data = java.util.Arrays.copyOf(data, Math.max(need, data.length * 2));
+      }
+      for (int i = 0, o = size * width; i < src.size * width; i++, o++) {
+        data[o] = src.data[i] + offsets[i % width];
+      }
+      size += src.size;
+    }
+
     int[] toArray(int column) {
       int[] out = new int[size];
       for (int i = 0; i < size; i++) {
@@ -300,13 +440,62 @@ public final class PolicyTable {
   }
 
   private static final class Builder {
-    final int[] podRules = new int[MAX_PODS * 4];
+    final int[] podRules;
     final List<long[]> addresses = new ArrayList<>();
     final IntRows rules = new IntRows(7);
     final IntRows peers = new IntRows(3);
     final List<long[]> blocks = new ArrayList<>();
     final IntRows ports = new IntRows(3);
     final Map<String, Integer> policies = new LinkedHashMap<>();
+    int reused;
+
+    Builder(int pods) {
+      podRules = new int[pods * 4];
+    }
+
+    /** Adds pod {@code p}'s fragment {@code f}: its policies, addresses and rows, re-indexed. */
+    void append(String pod, Builder f, int p) {
+      if (addresses.size() + f.addresses.size() > MAX_PODS * 4) {
+        throw new IllegalArgumentException(
+            "policy of pod " + pod + ": too many pod addresses on one node");
+      }
+      for (long[] a : f.addresses) {
+        addresses.add(new long[] {a[0], a[1], p});
+      }
+      int[] policyIndex = new int[f.policies.size()];
+      int local = 0;
+      for (String name : f.policies.keySet()) {
+        Integer global = policies.get(name);
+        if (global == null) {
+          if (policies.size() >= MAX_POLICIES) {
+            throw new IllegalArgumentException(
+                "policy of pod "
+                    + pod
+                    + ": policy "
+                    + name
+                    + ": more than "
+                    + MAX_POLICIES
+                    + " policies");
+          }
+          global = policies.size();
+          policies.put(name, global);
+        }
+        policyIndex[local++] = global;
+      }
+      int ruleBase = rules.size();
+      int peerBase = peers.size();
+      int portBase = ports.size();
+      for (int k = 0; k < 4; k++) {
+        podRules[p * 4 + k] = ruleBase + f.podRules[k];
+      }
+      rules.append(f.rules, 0, 0, 0, peerBase, peerBase, portBase, portBase);
+      for (int r = ruleBase; r < rules.size(); r++) {
+        rules.data[r * 7] = policyIndex[rules.data[r * 7]];
+      }
+      peers.append(f.peers, blocks.size(), blocks.size(), blocks.size());
+      blocks.addAll(f.blocks);
+      ports.append(f.ports, 0, 0, 0);
+    }
 
     void addRules(String where, List<PolicySpec.Rule> list) {
       for (int r = 0; r < list.size(); r++) {
@@ -444,6 +633,13 @@ public final class PolicyTable {
     }
   }
 
+  /** The text of {@code hi:lo} (IPv4-mapped as dotted IPv4). */
+  private static String formatAddress(long hi, long lo) {
+    return hi == 0 && (lo & 0xFFFF_FFFF_0000_0000L) == V4_MAPPED
+        ? Ipv4Prefix.format((int) lo)
+        : Ipv6Prefix.format(hi, lo);
+  }
+
   /** The low half of the IPv4-mapped form of {@code address}. */
   public static long v4Lo(int address) {
     return V4_MAPPED | (address & 0xFFFF_FFFFL);
@@ -553,6 +749,11 @@ public final class PolicyTable {
 
   public long generation() {
     return generation;
+  }
+
+  /** Pods whose compiled form came unchanged from the previous table. */
+  public int reusedPods() {
+    return reusedPods;
   }
 
   public int podCount() {

@@ -9,6 +9,7 @@ import static io.flatnet.dataplane.policy.PolicyCheck.DENY_EGRESS;
 import static io.flatnet.dataplane.policy.PolicyCheck.DENY_INGRESS;
 import static io.flatnet.dataplane.policy.PolicyCheck.PASS;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.flatnet.control.PolicySpec;
@@ -51,6 +52,8 @@ class PolicyCheckTest {
     file = DataplaneCounters.create(new File(dir, "counters.dat"));
     counters = new WorkerCounters(file, 0, new int[0], new String[0]);
     check = new PolicyCheck(1024, counters);
+    // This worker has enforced policy for longer than the pick-up window (see the pick-up test).
+    check.begin(PolicyTable.compile(0, List.of(server()), null), now - PolicyCheck.PICKUP_WINDOW);
   }
 
   @AfterEach
@@ -121,6 +124,56 @@ class PolicyCheckTest {
     long address = buffer.address();
     NativeMemory.copy(frame, address);
     return check.check4(address + 14, frame.length - 14, false);
+  }
+
+  /**
+   * A pinged B and connected to B:80 before any policy was enforced here, so neither flow has an
+   * entry; then A's first policy lands (ingress: nothing; egress: only to B). For a while, B's
+   * replies are picked up as replies of A's flows; a reply whose opposite direction is denied, a
+   * UDP datagram (which has no reply shape) and, after the window, any reply are not.
+   */
+  @Test
+  void repliesOfFlowsBegunBeforeEnforcementArePickedUpForAWhile() {
+    PolicyCheck fresh = new PolicyCheck(1024, counters);
+    assertFalse(fresh.active, "with no policy the worker skips the check: A's ping has no entry");
+    use(
+        PolicyTable.compile(
+            1,
+            List.of(
+                PolicyPackets.both(
+                    "ns/a",
+                    "10.244.0.1",
+                    List.of(),
+                    List.of(rule("ns/a-out", 0, List.of("10.244.0.2/32"), List.of())))),
+            null));
+    assertEquals(PASS, send(fresh, PolicyPackets.echo(B, A, 0, 0x51), false), "B's echo reply");
+    counters.publishAll();
+    assertEquals(1, counters.events(WorkerEvent.FLOW_PICKED_UP));
+    assertEquals(PASS, send(fresh, PolicyPackets.echo(A, B, 8, 0x51), false), "now tracked");
+    assertEquals(PASS, send(fresh, PolicyPackets.echo(B, A, 0, 0x51), false));
+    assertEquals(PASS, send(fresh, PolicyPackets.tcp(B, A, 80, 40000, ACK), false), "TCP too");
+    counters.publishAll();
+    assertEquals(2, counters.events(WorkerEvent.FLOW_PICKED_UP));
+    assertEquals(
+        DENY_INGRESS,
+        send(fresh, PolicyPackets.tcp(B, A, 80, 40001, SYN), false),
+        "a SYN is no reply");
+    assertEquals(
+        DENY_INGRESS,
+        send(fresh, PolicyPackets.udp(B, A, 53, 40000), false),
+        "UDP has no reply shape");
+    assertEquals(
+        DENY_INGRESS,
+        send(fresh, PolicyPackets.echo(C, A, 0, 0x52), false),
+        "A may not reach C: no flow of A's to reply to");
+    now += PolicyCheck.PICKUP_WINDOW;
+    assertEquals(
+        DENY_INGRESS,
+        send(fresh, PolicyPackets.echo(B, A, 0, 0x53), false),
+        "after the window, a reply without a flow is a flow of its own");
+    assertEquals(PASS, send(fresh, PolicyPackets.echo(B, A, 0, 0x51), false), "the picked-up one");
+    counters.publishAll();
+    assertEquals(2, counters.events(WorkerEvent.FLOW_PICKED_UP));
   }
 
   @Test

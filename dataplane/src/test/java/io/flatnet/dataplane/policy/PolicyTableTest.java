@@ -230,6 +230,158 @@ class PolicyTableTest {
     assertTrue(twice.getMessage().contains("is also pod ns/a's"), twice.getMessage());
   }
 
+  /**
+   * A recompile that reuses the published table's unchanged pods gives the same decisions as a
+   * compile from scratch, and both as each pod's spec compiled alone (where no index is shifted):
+   * pods changed, removed, added and reordered, policies shared between pods (so their indexes
+   * shift), IPv4 and IPv6, random packets.
+   */
+  @Test
+  void recompilingFromAPreviousTableDecidesAsACompileFromScratch() {
+    java.util.Random random = new java.util.Random(15);
+    List<PolicySpec> specs = new java.util.ArrayList<>();
+    for (int p = 0; p < 60; p++) {
+      specs.add(randomSpec(random, p));
+    }
+    PolicyTable previous = PolicyTable.compile(1, specs, null);
+    for (int round = 0; round < 20; round++) {
+      List<PolicySpec> next = new java.util.ArrayList<>(specs);
+      for (int change = 0; change < 5; change++) {
+        int p = random.nextInt(next.size());
+        next.set(p, randomSpec(random, Integer.parseInt(next.get(p).pod().substring(6))));
+      }
+      next.remove(random.nextInt(next.size()));
+      if (next.size() < 70) {
+        next.add(randomSpec(random, 60 + round));
+      }
+      java.util.Collections.shuffle(next, random);
+      PolicyTable incremental = PolicyTable.compile(round + 2, next, null, previous);
+      PolicyTable scratch = PolicyTable.compile(round + 2, next, null);
+      assertTrue(incremental.reusedPods() >= next.size() - 6, "unchanged pods are reused");
+      PolicyTable.Verdict w = new PolicyTable.Verdict();
+      for (int packet = 0; packet < 4000; packet++) {
+        boolean v6 = random.nextBoolean();
+        long[] src = randomAddress(random, v6);
+        long[] dst = randomAddress(random, v6);
+        int protocol = new int[] {6, 17, 132, 1}[random.nextInt(4)];
+        int port = 1 + random.nextInt(100);
+        incremental.classify(v, src[0], src[1], dst[0], dst[1], protocol, port, false);
+        scratch.classify(w, src[0], src[1], dst[0], dst[1], protocol, port, false);
+        String at = "round " + round + " packet " + packet;
+        assertAsAlone(incremental, v, src, dst, protocol, port, at);
+        assertEquals(w.egressPod, v.egressPod, at);
+        assertEquals(w.egress, v.egress, at);
+        assertEquals(w.ingressPod, v.ingressPod, at);
+        assertEquals(w.ingress, v.ingress, at);
+        if (v.ingress >= 0) {
+          assertEquals(scratch.rulePolicy(v.ingress), incremental.rulePolicy(v.ingress), at);
+          assertEquals(scratch.ruleNumber(v.ingress), incremental.ruleNumber(v.ingress), at);
+        }
+      }
+      for (int p = 0; p < next.size(); p++) {
+        assertEquals(scratch.policiesOf(p, true), incremental.policiesOf(p, true));
+        assertEquals(scratch.policiesOf(p, false), incremental.policiesOf(p, false));
+      }
+      specs = next;
+      previous = incremental;
+    }
+  }
+
+  @Test
+  void theWarmUpCompilesRealTablesFromScratchAndFromTheirPredecessors() {
+    PolicyTable last = PolicyTable.warmUp(3);
+    assertEquals(PolicyTable.WARM_UP_PODS, last.podCount());
+    assertEquals(PolicyTable.WARM_UP_PODS - 1, last.reusedPods(), "one pod changes per round");
+    assertTrue(last.policyCount() > 16);
+  }
+
+  /** Each side of {@code v} as decided by that side's pod's spec compiled into a table alone. */
+  private static void assertAsAlone(
+      PolicyTable t,
+      PolicyTable.Verdict v,
+      long[] src,
+      long[] dst,
+      int protocol,
+      int port,
+      String at) {
+    PolicyTable.Verdict alone = new PolicyTable.Verdict();
+    if (v.egressPod >= 0) {
+      PolicyTable one = PolicyTable.compile(1, List.of(t.specs().get(v.egressPod)), null);
+      one.classify(alone, src[0], src[1], dst[0], dst[1], protocol, port, false);
+      assertSameSide(t, v.egress, one, alone.egress, at + " egress");
+    }
+    if (v.ingressPod >= 0) {
+      PolicyTable one = PolicyTable.compile(1, List.of(t.specs().get(v.ingressPod)), null);
+      one.classify(alone, src[0], src[1], dst[0], dst[1], protocol, port, false);
+      assertSameSide(t, v.ingress, one, alone.ingress, at + " ingress");
+    }
+  }
+
+  private static void assertSameSide(
+      PolicyTable t, int side, PolicyTable one, int alone, String at) {
+    if (alone < 0) {
+      assertEquals(alone, side, at);
+    } else {
+      assertTrue(side >= 0, at + ": allowed alone, not in the whole table");
+      assertEquals(one.rulePolicy(alone), t.rulePolicy(side), at);
+      assertEquals(one.ruleNumber(alone), t.ruleNumber(side), at);
+    }
+  }
+
+  /**
+   * Pod {@code n}: 10.244.0.(n+1) and fd00:244::(n+1), in a small space so that rules and pods
+   * meet.
+   */
+  private static PolicySpec randomSpec(java.util.Random random, int n) {
+    List<PolicySpec.Rule> ingress = new java.util.ArrayList<>();
+    List<PolicySpec.Rule> egress = new java.util.ArrayList<>();
+    for (List<PolicySpec.Rule> side : List.of(ingress, egress)) {
+      for (int r = random.nextInt(4); r > 0; r--) {
+        List<PolicySpec.Peer> peers = new java.util.ArrayList<>();
+        for (int k = random.nextInt(3); k > 0; k--) {
+          int block = random.nextInt(16) * 8;
+          peers.add(
+              random.nextBoolean()
+                  ? new PolicySpec.Peer(
+                      "10.244.0." + block + "/29",
+                      random.nextBoolean() ? List.of() : List.of("10.244.0." + (block + 1) + "/32"))
+                  : new PolicySpec.Peer("fd00:244::/" + (120 + random.nextInt(9)), List.of()));
+        }
+        List<PolicySpec.PortRange> ports = new java.util.ArrayList<>();
+        for (int k = random.nextInt(3); k > 0; k--) {
+          int first = 1 + random.nextInt(90);
+          ports.add(
+              new PolicySpec.PortRange(
+                  new String[] {"TCP", "UDP", "SCTP"}[random.nextInt(3)],
+                  first,
+                  first + random.nextInt(10)));
+        }
+        side.add(
+            new PolicySpec.Rule(
+                "ns/pol-" + random.nextInt(8),
+                side.size(),
+                peers.isEmpty(),
+                peers,
+                ports.isEmpty(),
+                ports));
+      }
+    }
+    return new PolicySpec(
+        "ns/pod" + n,
+        List.of("10.244.0." + (n + 1), "fd00:244::" + Integer.toHexString(n + 1)),
+        random.nextBoolean(),
+        random.nextBoolean(),
+        ingress,
+        egress);
+  }
+
+  private static long[] randomAddress(java.util.Random random, boolean v6) {
+    int host = random.nextInt(128);
+    return v6
+        ? new long[] {0xFD00_0244_0000_0000L, host}
+        : new long[] {0, PolicyTable.v4Lo(0x0AF4_0000 | host)};
+  }
+
   private static void assertBad(String expected, String address, PolicySpec.Rule rule) {
     IllegalArgumentException e =
         assertThrows(

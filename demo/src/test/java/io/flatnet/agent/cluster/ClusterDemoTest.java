@@ -2,6 +2,11 @@ package io.flatnet.agent.cluster;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import java.io.ByteArrayOutputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
@@ -16,7 +21,51 @@ class ClusterDemoTest {
 
   @Test
   void threeNodesFormOneFlatPodNetwork() {
-    int exit = new CommandLine(new ClusterDemo()).execute("--tcp-seconds", "2");
-    assertEquals(0, exit, "the cluster demo reported failed checks (its output says which)");
+    // The demo's output goes to the console as before and into a copy, so that a failure names
+    // its checks in the assertion (CI keeps only the end of a long log).
+    ByteArrayOutputStream copy = new ByteArrayOutputStream();
+    PrintStream console = System.out;
+    System.setOut(new PrintStream(new Tee(console, copy), true, StandardCharsets.UTF_8));
+    int exit;
+    try {
+      exit = new CommandLine(new ClusterDemo()).execute("--tcp-seconds", "2");
+    } finally {
+      System.out.flush();
+      System.setOut(console);
+    }
+    String failed =
+        copy.toString(StandardCharsets.UTF_8)
+            .lines()
+            .filter(line -> line.contains("FAIL"))
+            .collect(Collectors.joining("\n"));
+    assertEquals(0, exit, "the cluster demo reported failed checks:\n" + failed);
+  }
+
+  private static final class Tee extends OutputStream {
+    private final OutputStream first;
+    private final OutputStream second;
+
+    Tee(OutputStream first, OutputStream second) {
+      this.first = first;
+      this.second = second;
+    }
+
+    @Override
+    public void write(int b) throws java.io.IOException {
+      first.write(b);
+      second.write(b);
+    }
+
+    @Override
+    public void write(byte[] b, int off, int len) throws java.io.IOException {
+      first.write(b, off, len);
+      second.write(b, off, len);
+    }
+
+    @Override
+    public void flush() throws java.io.IOException {
+      first.flush();
+      second.flush();
+    }
   }
 }

@@ -15,7 +15,7 @@ public enum DutSystem {
           + " every destination) x --policy-rules (default 10); only each pod's last rule allows"),
   FLATNET_CHURN(
       "flatnet-churn",
-      "flatnet-policy, the table republished (a new generation) every --policy-churn-ms"),
+      "flatnet-policy, a new generation (one pod's policy changed) every --policy-churn-ms"),
   FLATNET_NEWFLOW(
       "flatnet-newflow",
       "flatnet-policy with an 8-slot flow table: every packet misses it, is classified and evicts"

@@ -108,8 +108,8 @@ public final class E2eCommand implements Callable<Integer> {
       names = "--policy-churn-ms",
       defaultValue = "1000",
       description =
-          "flatnet-churn: republish the policies (a new generation, same allowed set) this"
-              + " often. Default: ${DEFAULT-VALUE}.")
+          "flatnet-churn: publish a new generation of the policies (one pod's policy changed,"
+              + " the same allowed set) this often. Default: ${DEFAULT-VALUE}.")
   private int policyChurnMillis;
 
   @Option(
