@@ -10,7 +10,6 @@ import io.flatnet.dataplane.neighbor.NeighborView;
 import io.flatnet.dataplane.policy.FlowTable;
 import io.flatnet.dataplane.policy.PolicyCounters;
 import io.flatnet.dataplane.policy.PolicyTable;
-import io.flatnet.dataplane.policy.PolicyWarmUp;
 import io.flatnet.dpdk.BurstQueue;
 import io.flatnet.dpdk.Devices;
 import io.flatnet.dpdk.EthDev;
@@ -709,7 +708,6 @@ public final class Router implements AutoCloseable {
               + cpus.length
               + " CPUs");
     }
-    PolicyWarmUp.once(); // before any worker's loop is compiled
     ForwardingState state = new ForwardingState(fib4, fib6, nextHops, portTable);
     for (int w = 0; w < cpus.length; w++) {
       WorkerCounters workerCounters = new WorkerCounters(counters, w, new int[0], new String[0]);
