@@ -482,15 +482,7 @@ public final class PolicyCheck {
   private int classifyNew(int slot, int keepFlags, long keepGen, boolean fromHost, int tcpFlags) {
     classified = true;
     boolean srcIsB = key.srcIsB;
-    table.classify(
-        verdict,
-        srcIsB ? key.bHi : key.aHi,
-        srcIsB ? key.bLo : key.aLo,
-        srcIsB ? key.aHi : key.bHi,
-        srcIsB ? key.aLo : key.bLo,
-        key.protocol,
-        key.dstPort,
-        fromHost);
+    classifyFrom(srcIsB, key.dstPort, fromHost);
     if (verdict.allowed()) {
       int flags =
           FlowTable.VALID
@@ -526,6 +518,21 @@ public final class PolicyCheck {
   }
 
   /**
+   * {@link #verdict} for {@link #key}'s flow from endpoint B ({@code fromB}) or A to {@code port}.
+   */
+  private void classifyFrom(boolean fromB, int port, boolean fromHost) {
+    table.classify(
+        verdict,
+        fromB ? key.bHi : key.aHi,
+        fromB ? key.bLo : key.aLo,
+        fromB ? key.aHi : key.bHi,
+        fromB ? key.aLo : key.bLo,
+        key.protocol,
+        port,
+        fromHost);
+  }
+
+  /**
    * The denied packet in {@link #key} as the reply of a flow its destination began untracked: if
    * the opposite direction is allowed, records that flow (replied) and returns true; otherwise
    * leaves {@link #verdict} as this direction's deny.
@@ -535,15 +542,7 @@ public final class PolicyCheck {
     int egressPod = verdict.egressPod;
     int ingress = verdict.ingress;
     int ingressPod = verdict.ingressPod;
-    table.classify(
-        verdict,
-        srcIsB ? key.aHi : key.bHi,
-        srcIsB ? key.aLo : key.bLo,
-        srcIsB ? key.bHi : key.aHi,
-        srcIsB ? key.bLo : key.aLo,
-        key.protocol,
-        srcIsB ? key.bPort() : key.aPort(), // this packet's source: the responder's port
-        false);
+    classifyFrom(!srcIsB, srcIsB ? key.bPort() : key.aPort(), false); // to the responder's port
     if (!verdict.allowed()) {
       verdict.egress = egress;
       verdict.egressPod = egressPod;
