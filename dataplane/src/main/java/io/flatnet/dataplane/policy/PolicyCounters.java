@@ -5,6 +5,7 @@ import io.flatnet.dataplane.DropReason;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.agrona.concurrent.status.AtomicCounter;
@@ -27,7 +28,12 @@ public final class PolicyCounters implements PolicyTable.Counters {
   static final int MAX_COUNTERS = 4096;
 
   private final DataplaneCounters file;
-  private final Map<String, AtomicCounter> counters = new HashMap<>();
+
+  // By policy or pod name, one map per kind: a publish looks up thousands of names, and most are
+  // already there, so the label is built only for a new counter.
+  private final Map<String, AtomicCounter> flowsAllowed = new HashMap<>();
+  private final Map<String, AtomicCounter> deniedIngress = new HashMap<>();
+  private final Map<String, AtomicCounter> deniedEgress = new HashMap<>();
 
   public PolicyCounters(DataplaneCounters file) {
     this.file = file;
@@ -35,30 +41,38 @@ public final class PolicyCounters implements PolicyTable.Counters {
 
   @Override
   public AtomicCounter flowsAllowed(String policy) {
-    return counter("policy " + policy + " flows-allowed");
+    AtomicCounter c = flowsAllowed.get(policy);
+    return c != null ? c : counter(flowsAllowed, policy, "policy " + policy + " flows-allowed");
   }
 
   @Override
   public AtomicCounter deniedIngress(String pod) {
-    return counter("pod " + pod + " " + DropReason.POLICY_DENIED_INGRESS.label());
+    AtomicCounter c = deniedIngress.get(pod);
+    return c != null
+        ? c
+        : counter(
+            deniedIngress, pod, "pod " + pod + " " + DropReason.POLICY_DENIED_INGRESS.label());
   }
 
   @Override
   public AtomicCounter deniedEgress(String pod) {
-    return counter("pod " + pod + " " + DropReason.POLICY_DENIED_EGRESS.label());
+    AtomicCounter c = deniedEgress.get(pod);
+    return c != null
+        ? c
+        : counter(deniedEgress, pod, "pod " + pod + " " + DropReason.POLICY_DENIED_EGRESS.label());
   }
 
-  private AtomicCounter counter(String label) {
-    AtomicCounter c = counters.get(label);
-    if (c == null && counters.size() < MAX_COUNTERS) {
-      try {
-        c = file.newCounter(DataplaneCounters.TYPE_WORKER, label);
-        counters.put(label, c);
-      } catch (IllegalStateException e) {
-        return null; // the file is full: not counted
-      }
+  private AtomicCounter counter(Map<String, AtomicCounter> kind, String name, String label) {
+    if (flowsAllowed.size() + deniedIngress.size() + deniedEgress.size() >= MAX_COUNTERS) {
+      return null;
     }
-    return c;
+    try {
+      AtomicCounter c = file.newCounter(DataplaneCounters.TYPE_WORKER, label);
+      kind.put(name, c);
+      return c;
+    } catch (IllegalStateException e) {
+      return null; // the file is full: not counted
+    }
   }
 
   /** Frees the counters that none of {@code tables} uses. */
@@ -74,15 +88,16 @@ public final class PolicyCounters implements PolicyTable.Counters {
         }
       }
     }
-    counters
-        .values()
-        .removeIf(
-            c -> {
-              if (used.contains(c)) {
-                return false;
-              }
-              c.close();
-              return true;
-            });
+    for (Map<String, AtomicCounter> kind : List.of(flowsAllowed, deniedIngress, deniedEgress)) {
+      kind.values()
+          .removeIf(
+              c -> {
+                if (used.contains(c)) {
+                  return false;
+                }
+                c.close();
+                return true;
+              });
+    }
   }
 }
