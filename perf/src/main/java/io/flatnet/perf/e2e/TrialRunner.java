@@ -143,25 +143,16 @@ public final class TrialRunner {
       if (window == null) {
         return failed(round, system, frameBytes, stoppedGen, "too few statistics blocks");
       }
-      long[] dutTx = dutTxByPort(system, dutStats.forwardTotals(), flatnet.get());
-      String error = null;
-      if (system.flatnet() && flatnet.get() == null) {
-        error = "flatnet printed no JSON summary" + (dutClean ? "" : " (killed)");
-      }
-      if (error != null) {
-        progress.print(stoppedDut.tail(10));
-      }
-      return new TrialResult(
+      return measured(
           round,
           system,
           frameBytes,
           window,
           genStats.forwardTotals(),
-          dutTx,
+          dutStats,
           flatnet.get(),
-          error,
-          new double[0],
-          false,
+          dutClean,
+          stoppedDut,
           null);
     } catch (IOException | IllegalStateException e) {
       return TrialResult.failed(round, system, frameBytes, e.getMessage(), false);
@@ -174,6 +165,40 @@ public final class TrialRunner {
       }
       Processes.deleteTree(dir);
     }
+  }
+
+  /**
+   * A measured trial's result with the DUT's side added: its TX per port, and flatnet's summary (a
+   * flatnet DUT that printed none is the trial's error, and the tail of its log is shown).
+   */
+  private TrialResult measured(
+      int round,
+      DutSystem system,
+      int frameBytes,
+      TestpmdStats.Window window,
+      Map<Integer, TestpmdStats.ForwardTotals> generatorForward,
+      TestpmdStats dutStats,
+      FlatnetSummary flatnet,
+      boolean dutClean,
+      Processes.Child stoppedDut,
+      PktgenStats.Result pktgen) {
+    String error = null;
+    if (system.flatnet() && flatnet == null) {
+      error = "flatnet printed no JSON summary" + (dutClean ? "" : " (killed)");
+      progress.print(stoppedDut.tail(10));
+    }
+    return new TrialResult(
+        round,
+        system,
+        frameBytes,
+        window,
+        generatorForward,
+        dutTxByPort(system, dutStats.forwardTotals(), flatnet),
+        flatnet,
+        error,
+        new double[0],
+        false,
+        pktgen);
   }
 
   private static long[] dutTxByPort(
@@ -456,22 +481,16 @@ public final class TrialRunner {
               t.accepted().clone(),
               new double[] {warm.returnedMpps(), t.returnedMpps()},
               measure);
-      String error = null;
-      if (system.flatnet() && flatnet.get() == null) {
-        error = "flatnet printed no JSON summary" + (dutClean ? "" : " (killed)");
-        progress.print(stoppedDut.tail(10));
-      }
-      return new TrialResult(
+      return measured(
           round,
           system,
           frameBytes,
           window,
           Map.of(),
-          dutTxByPort(system, dutStats.forwardTotals(), flatnet.get()),
+          dutStats,
           flatnet.get(),
-          error,
-          new double[0],
-          false,
+          dutClean,
+          stoppedDut,
           null);
     } catch (TrialFailure f) {
       return failed(round, system, frameBytes, f.culprit, f.getMessage());
@@ -656,22 +675,16 @@ public final class TrialRunner {
             "pktgen printed no totals (log " + label + "-gen.log)",
             false);
       }
-      String error = null;
-      if (system.flatnet() && flatnet.get() == null) {
-        error = "flatnet printed no JSON summary" + (dutClean ? "" : " (killed)");
-        progress.print(stoppedDut.tail(10));
-      }
-      return new TrialResult(
+      return measured(
           round,
           system,
           frameBytes,
           result.window(),
           Map.of(),
-          dutTxByPort(system, dutStats.forwardTotals(), flatnet.get()),
+          dutStats,
           flatnet.get(),
-          error,
-          new double[0],
-          false,
+          dutClean,
+          stoppedDut,
           result);
     } catch (TrialFailure f) {
       return failed(round, system, frameBytes, f.culprit, f.getMessage());
