@@ -624,9 +624,9 @@ public final class RouterQueries implements CommandServer.Queries {
     if (result >= 0) {
       o.put(
           "verdict",
-          "allowed by " + table.rulePolicy(result) + " rule " + table.ruleNumber(result));
-      o.put("policy", table.rulePolicy(result));
-      o.put("rule", table.ruleNumber(result));
+          "allowed by " + table.rulePolicy(pod, result) + " rule " + table.ruleNumber(pod, result));
+      o.put("policy", table.rulePolicy(pod, result));
+      o.put("rule", table.ruleNumber(pod, result));
       return;
     }
     o.put(

@@ -351,16 +351,22 @@ public final class Router implements AutoCloseable {
    * @throws IllegalArgumentException naming the pod and field of a bad spec
    */
   public synchronized void setPolicies(Collection<PolicySpec> specs) {
-    // Compiled once: every check throws before the table (and its counters) is made. Pods whose
-    // spec did not change reuse the published table's compiled form.
-    PolicyTable next =
-        PolicyTable.compile(policyGeneration + 1, specs, policyCounters, policyTable);
+    // Compiled once: a bad spec throws before anything is published. Pods whose spec did not
+    // change share the published table's compiled form.
+    PolicyTable previous = policyTable;
+    PolicyTable next;
+    try {
+      next = PolicyTable.compile(policyGeneration + 1, specs, policyCounters, previous);
+    } catch (IllegalArgumentException e) {
+      policyCounters.retainOnly(List.of(previous)); // the new pods' counters, made before the throw
+      throw e;
+    }
     policyGeneration++;
     for (ForwardingWorker worker : workers) {
       worker.setPolicy(next);
     }
     policyTable = next;
-    policyCounters.retainOnly(List.of(next));
+    policyCounters.retire(previous, next);
   }
 
   /** The published policy table (for {@code ctl trace} and the {@code policies} query). */

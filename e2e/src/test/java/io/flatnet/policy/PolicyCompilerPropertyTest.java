@@ -226,17 +226,19 @@ class PolicyCompilerPropertyTest {
     long[] s = halves(p.src());
     long[] d = halves(p.dst());
     table.classify(v, s[0], s[1], d[0], d[1], p.protocol(), p.port(), false);
-    return new Answer(side(table, v.egress), side(table, v.ingress));
+    return new Answer(side(table, v.egressPod, v.egress), side(table, v.ingressPod, v.ingress));
   }
 
-  private static Side side(PolicyTable table, int result) {
+  private static Side side(PolicyTable table, int pod, int result) {
     return switch (result) {
       case PolicyTable.NOT_POLICED -> Side.of("not-policed");
       case PolicyTable.OPEN -> Side.of("open");
       case PolicyTable.DENIED -> Side.of("denied");
       case PolicyTable.EXEMPT -> Side.of("exempt");
       default ->
-          new Side("allowed", Set.of(table.rulePolicy(result) + "#" + table.ruleNumber(result)));
+          new Side(
+              "allowed",
+              Set.of(table.rulePolicy(pod, result) + "#" + table.ruleNumber(pod, result)));
     };
   }
 

@@ -333,9 +333,9 @@ public final class Tap {
     }
     if (result >= 0) {
       at = text(at, end, "allowed by ");
-      at = text(at, end, table.rulePolicy(result));
+      at = text(at, end, table.rulePolicy(pod, result));
       at = text(at, end, " rule ");
-      return number(at, end, table.ruleNumber(result));
+      return number(at, end, table.ruleNumber(pod, result));
     }
     return text(
         at,

@@ -593,11 +593,14 @@ public final class PolicyCheck {
     int ingress = verdict.ingress;
     int egressPolicy = -1;
     if (egress >= 0) {
-      egressPolicy = table.rulePolicyIndex(egress);
+      egressPolicy = table.rulePolicyIndex(verdict.egressPod, egress);
       pendingFlows[egressPolicy]++;
     }
-    if (ingress >= 0 && table.rulePolicyIndex(ingress) != egressPolicy) {
-      pendingFlows[table.rulePolicyIndex(ingress)]++;
+    if (ingress >= 0) {
+      int ingressPolicy = table.rulePolicyIndex(verdict.ingressPod, ingress);
+      if (ingressPolicy != egressPolicy) {
+        pendingFlows[ingressPolicy]++;
+      }
     }
     dirty = true;
   }

@@ -75,6 +75,33 @@ public final class PolicyCounters implements PolicyTable.Counters {
     }
   }
 
+  /**
+   * Frees the counters of the pods and policies that {@code previous} named and {@code next} does
+   * not: a publish's cost in the pods it changed, not in the table's size.
+   */
+  public void retire(PolicyTable previous, PolicyTable next) {
+    for (int p = 0; p < previous.podCount(); p++) {
+      String pod = previous.podName(p);
+      if (!next.hasPod(pod)) {
+        close(deniedIngress, pod);
+        close(deniedEgress, pod);
+      }
+    }
+    for (int i = 0; i < previous.policyCount(); i++) {
+      String policy = previous.policyName(i);
+      if (!next.hasPolicy(policy)) {
+        close(flowsAllowed, policy);
+      }
+    }
+  }
+
+  private static void close(Map<String, AtomicCounter> kind, String name) {
+    AtomicCounter c = kind.remove(name);
+    if (c != null) {
+      c.close();
+    }
+  }
+
   /** Frees the counters that none of {@code tables} uses. */
   public void retainOnly(Collection<PolicyTable> tables) {
     Set<AtomicCounter> used = new HashSet<>();

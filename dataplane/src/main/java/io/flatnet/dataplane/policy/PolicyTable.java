@@ -4,18 +4,24 @@ import io.flatnet.control.PolicySpec;
 import io.flatnet.route.Ipv4Prefix;
 import io.flatnet.route.Ipv6Prefix;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.agrona.concurrent.status.AtomicCounter;
 
 /**
  * The compiled network policy of this node's pods: immutable once built, published to the workers
- * as one reference (a new generation replaces the whole table). It holds primitive arrays only on
- * the packet path, and {@link #classify} is the one decision the workers (for the first packet of a
- * flow) and {@code ctl trace} both call.
+ * as one reference (a new generation replaces the whole table). {@link #classify} is the one
+ * decision the workers (for the first packet of a flow) and {@code ctl trace} both call.
+ *
+ * <p>A table is an address hash (address to pod) over one {@link PodPolicy} per policed pod: each
+ * pod's rules compiled alone, with indexes local to the pod, and shared by every generation in
+ * which its spec is unchanged. A publish therefore compiles only the pods whose specs changed; the
+ * rest of its work is the address hash and the policy index, a few map operations per pod, never a
+ * copy of the other pods' rules. A rule is named by its pod and its index in that pod ({@link
+ * Verdict}).
  *
  * <p>Addresses are held as 128-bit pairs: an IPv4 address {@code a} is the IPv4-mapped {@code
  * ::ffff:a} ({@link #v4Lo}), an IPv4 block of length L a block of length 96+L. One matching loop
@@ -28,12 +34,11 @@ import org.agrona.concurrent.status.AtomicCounter;
  * linear scan of one pod's rules over flat int/long arrays costs tens of nanoseconds at connection
  * setup, builds in microseconds with no native memory to free under the readers, and is the same
  * Java function {@code ctl trace} calls. If a node ever carries thousands of rules per pod, an ACL
- * (or a per-pod trie) can replace {@link #matches} behind the same signature.
+ * (or a per-pod trie) can replace {@link PodPolicy#matches} behind the same signature.
  *
- * <p>Measured here (a throwaway timing loop, JDK 25, warm): 200 pods each with 10 ingress and 10
- * egress rules of 4 peers (each with an except) and 2 port ranges: a worst-case classify (the match
- * is the last rule's last peer) takes 60 to 95 ns; compiling the table takes 7 to 15 ms (350 ms
- * cold, before the JIT).
+ * <p>Measured here ({@code PolicyClassifyBenchmark}, {@code PolicyPublishBenchmark}, JMH): a
+ * worst-case classify (the match is the last rule's last peer) takes tens of nanoseconds; see
+ * docs/benchmarking.md for a publish's cost.
  */
 public final class PolicyTable {
   /** The most policed pods (and address entries) one table holds. */
@@ -64,29 +69,16 @@ public final class PolicyTable {
   static final int UDP = 17;
   static final int SCTP = 132;
 
-  private static final int ANY_PEER = 1;
-  private static final int ANY_PORT = 2;
   private static final long V4_MAPPED = 0x0000_FFFF_0000_0000L;
-
-  /** ::ffff:0:0/96, where IPv4 addresses live: {hi, lo, maskHi, maskLo}. */
-  private static final long[] V4_MAPPED_BLOCK = {0, V4_MAPPED, -1L, 0xFFFF_FFFF_0000_0000L};
 
   /** The table with no policed pod: the workers skip policy altogether. */
   public static final PolicyTable EMPTY = compile(0, List.of(), null);
 
   private final long generation;
   private final List<PolicySpec> specs;
-  private final Map<String, Fragment> fragments;
+  private final PodPolicy[] pods;
+  private final Map<String, Integer> podIndex;
   private final int reusedPods;
-
-  // pods
-  private final String[] podNames;
-  private final boolean[] ingressIsolated;
-  private final boolean[] egressIsolated;
-  private final int[] ingressFirst;
-  private final int[] ingressEnd;
-  private final int[] egressFirst;
-  private final int[] egressEnd;
 
   // address -> pod, open addressing (load <= 1/2)
   private final long[] addressHi;
@@ -94,32 +86,13 @@ public final class PolicyTable {
   private final int[] addressPod;
   private final int addressMask;
 
-  // rules (each pod's ingress rules, then its egress rules, contiguous)
-  private final int[] rulePolicy;
-  private final int[] ruleNumber;
-  private final int[] ruleFlags;
-  private final int[] rulePeerFirst;
-  private final int[] rulePeerEnd;
-  private final int[] rulePortFirst;
-  private final int[] rulePortEnd;
-
-  // peers: a block, minus the blocks [exceptFirst, exceptEnd)
-  private final int[] peerBlock;
-  private final int[] peerExceptFirst;
-  private final int[] peerExceptEnd;
-
-  // address blocks (peers' and excepts')
-  private final long[] blockHi;
-  private final long[] blockLo;
-  private final long[] blockMaskHi;
-  private final long[] blockMaskLo;
-
-  // port ranges
-  private final int[] portProtocol;
-  private final int[] portFirst;
-  private final int[] portLast;
-
+  // policies, in order of first appearance; pod p's local policy i is podPolicies[policyBase[p] +
+  // i]
   private final String[] policyNames;
+  private final Map<String, Integer> policyIndex;
+  private final int[] policyBase;
+  private final int[] podPolicies;
+
   final AtomicCounter[] flowsAllowed;
   final AtomicCounter[] deniedIngress;
   final AtomicCounter[] deniedEgress;
@@ -133,17 +106,23 @@ public final class PolicyTable {
     AtomicCounter deniedEgress(String pod);
   }
 
-  /** One side of a decision, for {@link #classify}: filled in place, no allocation. */
+  /**
+   * One side of a decision, for {@link #classify}: filled in place, no allocation. A side's rule is
+   * an index in its pod's rules ({@link #rulePolicy(int, int)}, {@link #ruleNumber(int, int)}).
+   */
   public static final class Verdict {
     /** The source's pod (egress side) or {@code -1}. */
     public int egressPod = -1;
 
-    /** A rule index (allowed by it), or {@link #NOT_POLICED}, {@link #OPEN}, {@link #DENIED}. */
+    /**
+     * A rule of {@link #egressPod} (allowed by it), or {@link #NOT_POLICED}, {@link #OPEN}, {@link
+     * #DENIED}.
+     */
     public int egress;
 
     public int ingressPod = -1;
 
-    /** As {@link #egress}, or {@link #EXEMPT}. */
+    /** As {@link #egress}, a rule of {@link #ingressPod}, or {@link #EXEMPT}. */
     public int ingress;
 
     public boolean allowed() {
@@ -151,97 +130,90 @@ public final class PolicyTable {
     }
   }
 
-  private PolicyTable(
-      long generation,
-      List<PolicySpec> specs,
-      Builder b,
-      Counters counters,
-      Map<String, Fragment> fragments) {
+  private PolicyTable(long generation, List<PolicySpec> specs, PodPolicy[] pods, int reusedPods) {
     this.generation = generation;
-    this.specs = List.copyOf(specs);
-    this.fragments = fragments;
-    this.reusedPods = b.reused;
-    int pods = specs.size();
-    podNames = new String[pods];
-    ingressIsolated = new boolean[pods];
-    egressIsolated = new boolean[pods];
-    ingressFirst = new int[pods];
-    ingressEnd = new int[pods];
-    egressFirst = new int[pods];
-    egressEnd = new int[pods];
-    for (int p = 0; p < pods; p++) {
-      PolicySpec s = specs.get(p);
-      podNames[p] = s.pod();
-      ingressIsolated[p] = s.ingressIsolated();
-      egressIsolated[p] = s.egressIsolated();
-      ingressFirst[p] = b.podRules[p * 4];
-      ingressEnd[p] = b.podRules[p * 4 + 1];
-      egressFirst[p] = b.podRules[p * 4 + 2];
-      egressEnd[p] = b.podRules[p * 4 + 3];
+    this.specs = specs;
+    this.pods = pods;
+    this.reusedPods = reusedPods;
+    int n = pods.length;
+    podIndex = new HashMap<>(n * 2);
+    int addresses = 0;
+    int policyRefs = 0;
+    for (int p = 0; p < n; p++) {
+      podIndex.put(pods[p].pod(), p);
+      addresses += pods[p].addresses.length / 2;
+      if (addresses > MAX_PODS * 4) {
+        throw new IllegalArgumentException(
+            "policy of pod " + pods[p].pod() + ": too many pod addresses on one node");
+      }
+      policyRefs += pods[p].policies.length;
     }
-    int capacity = Math.max(16, Integer.highestOneBit(Math.max(1, b.addresses.size()) * 2) * 2);
+    int capacity = Math.max(16, Integer.highestOneBit(Math.max(1, addresses) * 2) * 2);
     addressHi = new long[capacity];
     addressLo = new long[capacity];
     addressPod = new int[capacity];
     addressMask = capacity - 1;
-    java.util.Arrays.fill(addressPod, -1);
-    for (long[] a : b.addresses) {
-      int i = hash(a[0], a[1]) & addressMask;
-      while (addressPod[i] >= 0) {
-        if (addressHi[i] == a[0] && addressLo[i] == a[1]) {
-          throw new IllegalArgumentException(
-              "policy of pod "
-                  + podNames[(int) a[2]]
-                  + ": address "
-                  + formatAddress(a[0], a[1])
-                  + " is also pod "
-                  + podNames[addressPod[i]]
-                  + "'s");
+    Arrays.fill(addressPod, -1);
+    policyBase = new int[n];
+    podPolicies = new int[policyRefs];
+    policyIndex = new HashMap<>(Math.max(16, policyRefs * 2));
+    List<String> names = new ArrayList<>();
+    List<AtomicCounter> policyCounters = new ArrayList<>();
+    deniedIngress = new AtomicCounter[n];
+    deniedEgress = new AtomicCounter[n];
+    int ref = 0;
+    for (int p = 0; p < n; p++) {
+      PodPolicy pod = pods[p];
+      long[] a = pod.addresses;
+      for (int i = 0; i < a.length; i += 2) {
+        insertAddress(p, a[i], a[i + 1]);
+      }
+      policyBase[p] = ref;
+      for (int i = 0; i < pod.policies.length; i++) {
+        Integer global = policyIndex.get(pod.policies[i]);
+        if (global == null) {
+          if (names.size() >= MAX_POLICIES) {
+            throw new IllegalArgumentException(
+                "policy of pod "
+                    + pod.pod()
+                    + ": policy "
+                    + pod.policies[i]
+                    + ": more than "
+                    + MAX_POLICIES
+                    + " policies");
+          }
+          global = names.size();
+          policyIndex.put(pod.policies[i], global);
+          names.add(pod.policies[i]);
+          policyCounters.add(pod.flowsAllowed[i]);
         }
-        i = (i + 1) & addressMask;
+        podPolicies[ref++] = global;
       }
-      addressHi[i] = a[0];
-      addressLo[i] = a[1];
-      addressPod[i] = (int) a[2];
+      deniedIngress[p] = pod.deniedIngress;
+      deniedEgress[p] = pod.deniedEgress;
     }
-    rulePolicy = b.rules.toArray(0);
-    ruleNumber = b.rules.toArray(1);
-    ruleFlags = b.rules.toArray(2);
-    rulePeerFirst = b.rules.toArray(3);
-    rulePeerEnd = b.rules.toArray(4);
-    rulePortFirst = b.rules.toArray(5);
-    rulePortEnd = b.rules.toArray(6);
-    peerBlock = b.peers.toArray(0);
-    peerExceptFirst = b.peers.toArray(1);
-    peerExceptEnd = b.peers.toArray(2);
-    int blocks = b.blocks.size();
-    blockHi = new long[blocks];
-    blockLo = new long[blocks];
-    blockMaskHi = new long[blocks];
-    blockMaskLo = new long[blocks];
-    for (int i = 0; i < blocks; i++) {
-      long[] k = b.blocks.get(i);
-      blockHi[i] = k[0];
-      blockLo[i] = k[1];
-      blockMaskHi[i] = k[2];
-      blockMaskLo[i] = k[3];
-    }
-    portProtocol = b.ports.toArray(0);
-    portFirst = b.ports.toArray(1);
-    portLast = b.ports.toArray(2);
-    policyNames = b.policies.keySet().toArray(new String[0]);
-    flowsAllowed = new AtomicCounter[policyNames.length];
-    deniedIngress = new AtomicCounter[pods];
-    deniedEgress = new AtomicCounter[pods];
-    if (counters != null) {
-      for (int i = 0; i < policyNames.length; i++) {
-        flowsAllowed[i] = counters.flowsAllowed(policyNames[i]);
+    policyNames = names.toArray(new String[0]);
+    flowsAllowed = policyCounters.toArray(new AtomicCounter[0]);
+  }
+
+  private void insertAddress(int pod, long hi, long lo) {
+    int i = hash(hi, lo) & addressMask;
+    while (addressPod[i] >= 0) {
+      if (addressHi[i] == hi && addressLo[i] == lo) {
+        throw new IllegalArgumentException(
+            "policy of pod "
+                + pods[pod].pod()
+                + ": address "
+                + formatAddress(hi, lo)
+                + " is also pod "
+                + pods[addressPod[i]].pod()
+                + "'s");
       }
-      for (int p = 0; p < pods; p++) {
-        deniedIngress[p] = counters.deniedIngress(podNames[p]);
-        deniedEgress[p] = counters.deniedEgress(podNames[p]);
-      }
+      i = (i + 1) & addressMask;
     }
+    addressHi[i] = hi;
+    addressLo[i] = lo;
+    addressPod[i] = pod;
   }
 
   /**
@@ -258,10 +230,10 @@ public final class PolicyTable {
   }
 
   /**
-   * As {@link #compile(long, Collection, Counters)}, reusing {@code previous}'s compiled form of
+   * As {@link #compile(long, Collection, Counters)}, sharing {@code previous}'s compiled form of
    * every pod whose spec is unchanged: a policy update parses and checks only the pods it touches,
-   * and the rest is array copying (the control thread shares a CPU with a worker in small setups,
-   * so a republish of thousands of rules must cost little).
+   * and costs a few map operations for each of the others (the control thread shares a CPU with a
+   * worker in small setups, so a republish among thousands of rules must cost little).
    */
   public static PolicyTable compile(
       long generation, Collection<PolicySpec> specs, Counters counters, PolicyTable previous) {
@@ -269,45 +241,29 @@ public final class PolicyTable {
       throw new IllegalArgumentException(
           specs.size() + " pods with a policy: at most " + MAX_PODS + " on one node");
     }
-    List<PolicySpec> list = new ArrayList<>(specs);
-    Map<String, Fragment> fragments = new HashMap<>(list.size() * 2);
-    Builder b = new Builder(list.size());
-    for (int p = 0; p < list.size(); p++) {
+    List<PolicySpec> list = List.copyOf(specs);
+    PodPolicy[] pods = new PodPolicy[list.size()];
+    int reused = 0;
+    for (int p = 0; p < pods.length; p++) {
       PolicySpec spec = list.get(p);
-      Fragment f = previous == null ? null : previous.fragments.get(spec.pod());
-      if (f == null || (f.spec != spec && !f.spec.equals(spec))) {
-        f = new Fragment(spec, fragment(spec));
+      PodPolicy pod = previous == null ? null : previous.find(spec.pod(), p);
+      if (pod != null && pod.sameAs(spec, counters)) {
+        reused++;
       } else {
-        b.reused++;
+        pod = PodPolicy.compile(spec, counters);
       }
-      fragments.put(spec.pod(), f);
-      b.append(spec.pod(), f.rules, p);
+      pods[p] = pod;
     }
-    return new PolicyTable(generation, list, b, counters, fragments);
+    return new PolicyTable(generation, list, pods, reused);
   }
 
-  /**
-   * One pod's spec compiled alone, with indexes local to it; {@link Builder#append} shifts them.
-   */
-  private record Fragment(PolicySpec spec, Builder rules) {}
-
-  private static Builder fragment(PolicySpec spec) {
-    if (spec.pod() == null || spec.pod().isEmpty()) {
-      throw new IllegalArgumentException("a policy spec without a pod name");
+  /** The compiled pod named {@code pod} (looked for at {@code hint} first), or null. */
+  private PodPolicy find(String pod, int hint) {
+    if (hint < pods.length && pods[hint].pod().equals(pod)) {
+      return pods[hint];
     }
-    String where = "policy of pod " + spec.pod() + ": ";
-    Builder f = new Builder(1);
-    for (String address : spec.addresses()) {
-      long[] a = parseAddress(where + "address ", address);
-      f.addresses.add(new long[] {a[0], a[1], 0});
-    }
-    f.podRules[0] = 0;
-    f.addRules(where + "ingress ", spec.ingress());
-    f.podRules[1] = f.rules.size();
-    f.podRules[2] = f.rules.size();
-    f.addRules(where + "egress ", spec.egress());
-    f.podRules[3] = f.rules.size();
-    return f;
+    Integer p = podIndex.get(pod);
+    return p == null ? null : pods[p];
   }
 
   /**
@@ -395,199 +351,6 @@ public final class PolicyTable {
   /** Checks one spec alone (the same checks as {@link #compile}). */
   public static void validate(PolicySpec spec) {
     compile(0, List.of(spec), null);
-  }
-
-  private static final class IntRows {
-    private final int width;
-    private int[] data = new int[64];
-    private int size;
-
-    IntRows(int width) {
-      this.width = width;
-    }
-
-    void add(int... row) {
-      if ((size + 1) * width > data.length) {
-        data = java.util.Arrays.copyOf(data, data.length * 2);
-      }
-      System.arraycopy(row, 0, data, size * width, width);
-      size++;
-    }
-
-    int size() {
-      return size;
-    }
-
-    /** Appends {@code src}'s rows, adding {@code offsets[c]} to column {@code c}. */
-    void append(IntRows src, int... offsets) {
-      int need = (size + src.size) * width;
-      if (need > data.length) {
-        data = java.util.Arrays.copyOf(data, Math.max(need, data.length * 2));
-      }
-      for (int i = 0, o = size * width; i < src.size * width; i++, o++) {
-        data[o] = src.data[i] + offsets[i % width];
-      }
-      size += src.size;
-    }
-
-    int[] toArray(int column) {
-      int[] out = new int[size];
-      for (int i = 0; i < size; i++) {
-        out[i] = data[i * width + column];
-      }
-      return out;
-    }
-  }
-
-  private static final class Builder {
-    final int[] podRules;
-    final List<long[]> addresses = new ArrayList<>();
-    final IntRows rules = new IntRows(7);
-    final IntRows peers = new IntRows(3);
-    final List<long[]> blocks = new ArrayList<>();
-    final IntRows ports = new IntRows(3);
-    final Map<String, Integer> policies = new LinkedHashMap<>();
-    int reused;
-
-    Builder(int pods) {
-      podRules = new int[pods * 4];
-    }
-
-    /** Adds pod {@code p}'s fragment {@code f}: its policies, addresses and rows, re-indexed. */
-    void append(String pod, Builder f, int p) {
-      if (addresses.size() + f.addresses.size() > MAX_PODS * 4) {
-        throw new IllegalArgumentException(
-            "policy of pod " + pod + ": too many pod addresses on one node");
-      }
-      for (long[] a : f.addresses) {
-        addresses.add(new long[] {a[0], a[1], p});
-      }
-      int[] policyIndex = new int[f.policies.size()];
-      int local = 0;
-      for (String name : f.policies.keySet()) {
-        Integer global = policies.get(name);
-        if (global == null) {
-          if (policies.size() >= MAX_POLICIES) {
-            throw new IllegalArgumentException(
-                "policy of pod "
-                    + pod
-                    + ": policy "
-                    + name
-                    + ": more than "
-                    + MAX_POLICIES
-                    + " policies");
-          }
-          global = policies.size();
-          policies.put(name, global);
-        }
-        policyIndex[local++] = global;
-      }
-      int ruleBase = rules.size();
-      int peerBase = peers.size();
-      int portBase = ports.size();
-      for (int k = 0; k < 4; k++) {
-        podRules[p * 4 + k] = ruleBase + f.podRules[k];
-      }
-      rules.append(f.rules, 0, 0, 0, peerBase, peerBase, portBase, portBase);
-      for (int r = ruleBase; r < rules.size(); r++) {
-        rules.data[r * 7] = policyIndex[rules.data[r * 7]];
-      }
-      peers.append(f.peers, blocks.size(), blocks.size(), blocks.size());
-      blocks.addAll(f.blocks);
-      ports.append(f.ports, 0, 0, 0);
-    }
-
-    void addRules(String where, List<PolicySpec.Rule> list) {
-      for (int r = 0; r < list.size(); r++) {
-        PolicySpec.Rule rule = list.get(r);
-        String at = where + "rule " + r + " (" + rule.policy() + " #" + rule.rule() + "): ";
-        if (rule.policy() == null || rule.policy().isEmpty()) {
-          throw new IllegalArgumentException(at + "no policy name");
-        }
-        Integer policy = policies.get(rule.policy());
-        if (policy == null) {
-          if (policies.size() >= MAX_POLICIES) {
-            throw new IllegalArgumentException(at + "more than " + MAX_POLICIES + " policies");
-          }
-          policy = policies.size();
-          policies.put(rule.policy(), policy);
-        }
-        int peerFirst = peers.size();
-        if (!rule.anyPeer()) {
-          for (PolicySpec.Peer peer : rule.peers()) {
-            long[] block = parseBlock(at + "peer ", peer.cidr());
-            int blockIndex = blocks.size();
-            blocks.add(block);
-            int exceptFirst = blocks.size();
-            if (peer.cidr().contains(":") && overlapsV4Mapped(block)) {
-              // IPv4 addresses are held as ::ffff:a.b.c.d: an IPv6 block ("::/0") that covers that
-              // range must not match them, so the range is an implicit except.
-              blocks.add(V4_MAPPED_BLOCK.clone());
-            }
-            for (String except : peer.except()) {
-              long[] e = parseBlock(at + "except ", except);
-              if ((e[0] & block[2]) != block[0]
-                  || (e[1] & block[3]) != block[1]
-                  || Long.compareUnsigned(e[2], block[2]) < 0
-                  || (e[2] == block[2] && Long.compareUnsigned(e[3], block[3]) < 0)) {
-                throw new IllegalArgumentException(
-                    at + "except " + except + " is not inside " + peer.cidr());
-              }
-              blocks.add(e);
-            }
-            peers.add(blockIndex, exceptFirst, blocks.size());
-          }
-        } else if (!rule.peers().isEmpty()) {
-          throw new IllegalArgumentException(at + "anyPeer with peers listed");
-        }
-        int peerEnd = peers.size();
-        int portFirstRow = ports.size();
-        if (!rule.anyPort()) {
-          for (PolicySpec.PortRange range : rule.ports()) {
-            int protocol = protocolNumber(at, range.protocol());
-            if (range.first() < 1 || range.last() > 65535 || range.first() > range.last()) {
-              throw new IllegalArgumentException(
-                  at
-                      + "port range "
-                      + range.first()
-                      + ".."
-                      + range.last()
-                      + " out of 1..65535 (or first > last)");
-            }
-            ports.add(protocol, range.first(), range.last());
-          }
-        } else if (!rule.ports().isEmpty()) {
-          throw new IllegalArgumentException(at + "anyPort with ports listed");
-        }
-        rules.add(
-            policy,
-            rule.rule(),
-            (rule.anyPeer() ? ANY_PEER : 0) | (rule.anyPort() ? ANY_PORT : 0),
-            peerFirst,
-            peerEnd,
-            portFirstRow,
-            ports.size());
-      }
-    }
-  }
-
-  /** Whether the block {hi, lo, maskHi, maskLo} shares an address with ::ffff:0:0/96. */
-  private static boolean overlapsV4Mapped(long[] block) {
-    long maskHi = block[2] & V4_MAPPED_BLOCK[2];
-    long maskLo = block[3] & V4_MAPPED_BLOCK[3];
-    return (block[0] & maskHi) == (V4_MAPPED_BLOCK[0] & maskHi)
-        && (block[1] & maskLo) == (V4_MAPPED_BLOCK[1] & maskLo);
-  }
-
-  private static int protocolNumber(String at, String protocol) {
-    return switch (protocol == null ? "" : protocol) {
-      case "TCP" -> TCP;
-      case "UDP" -> UDP;
-      case "SCTP" -> SCTP;
-      default ->
-          throw new IllegalArgumentException(
-              at + "protocol " + protocol + " is not TCP, UDP or SCTP");
-    };
   }
 
   /** {hi, lo} of a canonical address (IPv4 as ::ffff:a.b.c.d). */
@@ -685,66 +448,27 @@ public final class PolicyTable {
     out.egressPod = source;
     if (source < 0) {
       out.egress = NOT_POLICED;
-    } else if (!egressIsolated[source]) {
-      out.egress = OPEN;
     } else {
-      out.egress = matches(egressFirst[source], egressEnd[source], dstHi, dstLo, protocol, port);
+      PodPolicy pod = pods[source];
+      out.egress =
+          pod.egressIsolated
+              ? pod.matches(pod.ingressEnd, pod.egressEnd, dstHi, dstLo, protocol, port)
+              : OPEN;
     }
     int destination = podOf(dstHi, dstLo);
     out.ingressPod = destination;
     if (destination < 0) {
       out.ingress = NOT_POLICED;
-    } else if (!ingressIsolated[destination]) {
-      out.ingress = OPEN;
-    } else if (fromHost) {
-      out.ingress = EXEMPT;
     } else {
-      out.ingress =
-          matches(ingressFirst[destination], ingressEnd[destination], srcHi, srcLo, protocol, port);
-    }
-  }
-
-  /** The first rule in [first, end) that matches the peer and port, or {@link #DENIED}. */
-  private int matches(int first, int end, long peerHi, long peerLo, int protocol, int port) {
-    for (int r = first; r < end; r++) {
-      int flags = ruleFlags[r];
-      if (((flags & ANY_PORT) != 0 || portMatches(r, protocol, port))
-          && ((flags & ANY_PEER) != 0 || peerMatches(r, peerHi, peerLo))) {
-        return r;
+      PodPolicy pod = pods[destination];
+      if (!pod.ingressIsolated) {
+        out.ingress = OPEN;
+      } else if (fromHost) {
+        out.ingress = EXEMPT;
+      } else {
+        out.ingress = pod.matches(0, pod.ingressEnd, srcHi, srcLo, protocol, port);
       }
     }
-    return DENIED;
-  }
-
-  private boolean portMatches(int rule, int protocol, int port) {
-    for (int i = rulePortFirst[rule]; i < rulePortEnd[rule]; i++) {
-      if (portProtocol[i] == protocol && port >= portFirst[i] && port <= portLast[i]) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  private boolean peerMatches(int rule, long hi, long lo) {
-    for (int p = rulePeerFirst[rule]; p < rulePeerEnd[rule]; p++) {
-      if (inBlock(peerBlock[p], hi, lo) && !inAny(peerExceptFirst[p], peerExceptEnd[p], hi, lo)) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  private boolean inAny(int first, int end, long hi, long lo) {
-    for (int b = first; b < end; b++) {
-      if (inBlock(b, hi, lo)) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  private boolean inBlock(int b, long hi, long lo) {
-    return (hi & blockMaskHi[b]) == blockHi[b] && (lo & blockMaskLo[b]) == blockLo[b];
   }
 
   public long generation() {
@@ -757,7 +481,7 @@ public final class PolicyTable {
   }
 
   public int podCount() {
-    return podNames.length;
+    return pods.length;
   }
 
   public int policyCount() {
@@ -770,24 +494,35 @@ public final class PolicyTable {
   }
 
   public String podName(int pod) {
-    return podNames[pod];
+    return pods[pod].pod();
+  }
+
+  /** Whether a pod of this name has a policy here. */
+  public boolean hasPod(String pod) {
+    return podIndex.containsKey(pod);
+  }
+
+  /** Whether a rule here belongs to the policy {@code policy} ("ns/name"). */
+  public boolean hasPolicy(String policy) {
+    return policyIndex.containsKey(policy);
   }
 
   public boolean ingressIsolated(int pod) {
-    return ingressIsolated[pod];
+    return pods[pod].ingressIsolated;
   }
 
   public boolean egressIsolated(int pod) {
-    return egressIsolated[pod];
+    return pods[pod].egressIsolated;
   }
 
   /** The policies ("ns/name") with a rule in the pod's ingress or egress list, in order. */
   public List<String> policiesOf(int pod, boolean ingress) {
+    PodPolicy p = pods[pod];
     List<String> names = new ArrayList<>();
-    int first = ingress ? ingressFirst[pod] : egressFirst[pod];
-    int end = ingress ? ingressEnd[pod] : egressEnd[pod];
+    int first = ingress ? 0 : p.ingressEnd;
+    int end = ingress ? p.ingressEnd : p.egressEnd;
     for (int r = first; r < end; r++) {
-      String name = policyNames[rulePolicy[r]];
+      String name = p.policies[p.rulePolicy[r]];
       if (!names.contains(name)) {
         names.add(name);
       }
@@ -795,19 +530,20 @@ public final class PolicyTable {
     return names;
   }
 
-  /** The policy ("ns/name") of rule {@code rule} (a {@link #classify} result). */
-  public String rulePolicy(int rule) {
-    return policyNames[rulePolicy[rule]];
+  /** The policy ("ns/name") of rule {@code rule} of pod {@code pod} (a {@link #classify} side). */
+  public String rulePolicy(int pod, int rule) {
+    PodPolicy p = pods[pod];
+    return p.policies[p.rulePolicy[rule]];
   }
 
-  /** The policy index (for counters) of rule {@code rule}. */
-  int rulePolicyIndex(int rule) {
-    return rulePolicy[rule];
+  /** The policy index (for counters) of rule {@code rule} of pod {@code pod}. */
+  int rulePolicyIndex(int pod, int rule) {
+    return podPolicies[policyBase[pod] + pods[pod].rulePolicy[rule]];
   }
 
   /** The index of the rule in its policy's ingress or egress list. */
-  public int ruleNumber(int rule) {
-    return ruleNumber[rule];
+  public int ruleNumber(int pod, int rule) {
+    return pods[pod].ruleNumber[rule];
   }
 
   public String policyName(int policy) {

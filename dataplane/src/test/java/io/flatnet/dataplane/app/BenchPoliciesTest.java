@@ -29,7 +29,7 @@ class BenchPoliciesTest {
       PolicyTable.Verdict v = classify(t, FIRST + i, 1001);
       assertTrue(v.allowed(), "pod " + i);
       assertEquals(i, v.ingressPod);
-      assertEquals(9, t.ruleNumber(v.ingress), "the last rule allows");
+      assertEquals(9, t.ruleNumber(v.ingressPod, v.ingress), "the last rule allows");
     }
     assertTrue(!classify(t, FIRST, 1002).allowed());
   }

@@ -360,6 +360,52 @@ class PolicyCheckTest {
     assertEquals(2, file.sum("policy ns/web flows-allowed"));
     assertEquals(2, file.sum("pod ns/b policy-denied-ingress"));
     registry.retainOnly(List.of());
-    assertTrue(true);
+    assertFalse(labels().contains("policy ns/web flows-allowed"), "freed with no table");
+    assertFalse(labels().contains("pod ns/b policy-denied-ingress"));
+  }
+
+  /**
+   * A publish keeps the counters its table still names, frees the others, and shares each unchanged
+   * pod's compiled form (and so its counters) with the table before.
+   */
+  @Test
+  void aPublishFreesOnlyTheCountersOfPodsAndPoliciesItNoLongerNames() {
+    PolicyCounters registry = new PolicyCounters(file);
+    PolicySpec a =
+        PolicyPackets.ingressOnly(
+            "ns/a",
+            "10.244.0.1",
+            rule("ns/web", 0, List.of("10.244.0.3/32"), List.of(80)),
+            rule("ns/db", 0, List.of("10.244.0.3/32"), List.of(5432)));
+    PolicySpec b =
+        PolicyPackets.ingressOnly("ns/b", "10.244.0.2", rule("ns/db", 0, List.of(), List.of()));
+    PolicySpec c =
+        PolicyPackets.ingressOnly("ns/c", "10.244.0.4", rule("ns/web", 0, List.of(), List.of()));
+    PolicyTable first = PolicyTable.compile(1, List.of(a, b, c), registry);
+    PolicySpec aWebOnly =
+        PolicyPackets.ingressOnly(
+            "ns/a", "10.244.0.1", rule("ns/web", 0, List.of("10.244.0.3/32"), List.of(80)));
+    PolicyTable second = PolicyTable.compile(2, List.of(c, aWebOnly), registry, first);
+    registry.retire(first, second);
+    assertEquals(1, second.reusedPods(), "ns/c is shared, moved to another index");
+    java.util.Set<String> labels = labels();
+    assertTrue(labels.contains("policy ns/web flows-allowed"), labels.toString());
+    assertFalse(labels.contains("policy ns/db flows-allowed"), "no pod names ns/db any more");
+    assertTrue(labels.contains("pod ns/a policy-denied-ingress"));
+    assertTrue(labels.contains("pod ns/c policy-denied-ingress"));
+    assertFalse(labels.contains("pod ns/b policy-denied-ingress"), "ns/b has no policy any more");
+    assertFalse(labels.contains("pod ns/b policy-denied-egress"));
+    // The shared pod still counts where it did: its deny counter is the one registered first.
+    use(second);
+    send(PolicyPackets.tcp(B, ip(10, 244, 0, 4), 40000, 80, SYN));
+    check.publishCounters();
+    assertEquals(1, file.sum("policy ns/web flows-allowed"), "ns/c's rule allowed it");
+    assertEquals(1, second.flowsAllowed(0));
+  }
+
+  private java.util.Set<String> labels() {
+    java.util.Set<String> labels = new java.util.HashSet<>();
+    file.reader().forEach((id, type, key, label) -> labels.add(label));
+    return labels;
   }
 }

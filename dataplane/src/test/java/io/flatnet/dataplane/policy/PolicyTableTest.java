@@ -47,7 +47,7 @@ class PolicyTableTest {
     classify4(t, "10.9.9.9", "10.244.0.5", 6, 80);
     assertEquals(0, v.ingress, "in the block, TCP 80");
     assertTrue(v.allowed());
-    assertEquals("ns/web", t.rulePolicy(v.ingress));
+    assertEquals("ns/web", t.rulePolicy(v.ingressPod, v.ingress));
     assertEquals(PolicyTable.NOT_POLICED, v.egress);
     classify4(t, "10.9.9.9", "10.244.0.5", 6, 81);
     assertEquals(0, v.ingress, "TCP 81: end of the range");
@@ -90,7 +90,7 @@ class PolicyTableTest {
         PolicyTable.compile(1, List.of(PolicyPackets.ingressOnly("ns/b", "fd00:9::5", r)), null);
     classify6(t, "fd00:1:1::7", "fd00:9::5", 58, 0);
     assertEquals(0, v.ingress, "anyPort: ICMPv6 too");
-    assertEquals(2, t.ruleNumber(v.ingress));
+    assertEquals(2, t.ruleNumber(v.ingressPod, v.ingress));
     classify6(t, "fd00:1:2::7", "fd00:9::5", 6, 80);
     assertEquals(PolicyTable.DENIED, v.ingress, "in the except");
     classify6(t, "fd00:2::7", "fd00:9::5", 6, 80);
@@ -165,8 +165,8 @@ class PolicyTableTest {
     assertEquals(7, t.generation());
     classify4(t, "10.244.0.1", "10.244.0.2", 6, 80);
     assertEquals(1, v.egress, "a's second egress rule");
-    assertEquals("ns/web-out", t.rulePolicy(v.egress));
-    assertEquals("ns/allow-a", t.rulePolicy(v.ingress));
+    assertEquals("ns/web-out", t.rulePolicy(v.egressPod, v.egress));
+    assertEquals("ns/allow-a", t.rulePolicy(v.ingressPod, v.ingress));
     assertTrue(v.allowed());
     classify4(t, "10.244.0.1", "10.244.0.2", 6, 443);
     assertEquals(PolicyTable.DENIED, v.egress);
@@ -274,8 +274,14 @@ class PolicyTableTest {
         assertEquals(w.ingressPod, v.ingressPod, at);
         assertEquals(w.ingress, v.ingress, at);
         if (v.ingress >= 0) {
-          assertEquals(scratch.rulePolicy(v.ingress), incremental.rulePolicy(v.ingress), at);
-          assertEquals(scratch.ruleNumber(v.ingress), incremental.ruleNumber(v.ingress), at);
+          assertEquals(
+              scratch.rulePolicy(w.ingressPod, v.ingress),
+              incremental.rulePolicy(v.ingressPod, v.ingress),
+              at);
+          assertEquals(
+              scratch.ruleNumber(w.ingressPod, v.ingress),
+              incremental.ruleNumber(v.ingressPod, v.ingress),
+              at);
         }
       }
       for (int p = 0; p < next.size(); p++) {
@@ -308,23 +314,24 @@ class PolicyTableTest {
     if (v.egressPod >= 0) {
       PolicyTable one = PolicyTable.compile(1, List.of(t.specs().get(v.egressPod)), null);
       one.classify(alone, src[0], src[1], dst[0], dst[1], protocol, port, false);
-      assertSameSide(t, v.egress, one, alone.egress, at + " egress");
+      assertSameSide(t, v.egressPod, v.egress, one, alone.egress, at + " egress");
     }
     if (v.ingressPod >= 0) {
       PolicyTable one = PolicyTable.compile(1, List.of(t.specs().get(v.ingressPod)), null);
       one.classify(alone, src[0], src[1], dst[0], dst[1], protocol, port, false);
-      assertSameSide(t, v.ingress, one, alone.ingress, at + " ingress");
+      assertSameSide(t, v.ingressPod, v.ingress, one, alone.ingress, at + " ingress");
     }
   }
 
   private static void assertSameSide(
-      PolicyTable t, int side, PolicyTable one, int alone, String at) {
+      PolicyTable t, int pod, int side, PolicyTable one, int alone, String at) {
     if (alone < 0) {
       assertEquals(alone, side, at);
     } else {
       assertTrue(side >= 0, at + ": allowed alone, not in the whole table");
-      assertEquals(one.rulePolicy(alone), t.rulePolicy(side), at);
-      assertEquals(one.ruleNumber(alone), t.ruleNumber(side), at);
+      assertEquals(one.rulePolicy(0, alone), t.rulePolicy(pod, side), at);
+      assertEquals(one.ruleNumber(0, alone), t.ruleNumber(pod, side), at);
+      assertEquals(alone, side, at + ": the same rule of the pod");
     }
   }
 
