@@ -2,13 +2,18 @@ package io.flatnet.dataplane.policy;
 
 import io.flatnet.dataplane.DataplaneCounters;
 import io.flatnet.dataplane.DropReason;
+import java.nio.ByteBuffer;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Function;
+import org.agrona.concurrent.UnsafeBuffer;
 import org.agrona.concurrent.status.AtomicCounter;
+import org.agrona.concurrent.status.CountersManager;
+import org.agrona.concurrent.status.CountersReader;
 
 /**
  * The policy counters in counters.dat, shared by all workers (each adds its own counts, as it
@@ -27,7 +32,7 @@ public final class PolicyCounters implements PolicyTable.Counters {
   /** Policy counter slots in counters.dat: two per policed pod and one per policy, for 1,000s. */
   static final int MAX_COUNTERS = 4096;
 
-  private final DataplaneCounters file;
+  private final Function<String, AtomicCounter> newCounter;
 
   // By policy or pod name, one map per kind: a publish looks up thousands of names, and most are
   // already there, so the label is built only for a new counter.
@@ -36,7 +41,20 @@ public final class PolicyCounters implements PolicyTable.Counters {
   private final Map<String, AtomicCounter> deniedEgress = new HashMap<>();
 
   public PolicyCounters(DataplaneCounters file) {
-    this.file = file;
+    this(label -> file.newCounter(DataplaneCounters.TYPE_WORKER, label));
+  }
+
+  private PolicyCounters(Function<String, AtomicCounter> newCounter) {
+    this.newCounter = newCounter;
+  }
+
+  /** Counters in memory of their own, at most {@code capacity} (the compiler's warm-up). */
+  static PolicyCounters inMemory(int capacity) {
+    CountersManager manager =
+        new CountersManager(
+            new UnsafeBuffer(ByteBuffer.allocateDirect(capacity * CountersReader.METADATA_LENGTH)),
+            new UnsafeBuffer(ByteBuffer.allocateDirect(capacity * CountersReader.COUNTER_LENGTH)));
+    return new PolicyCounters(manager::newCounter);
   }
 
   @Override
@@ -67,7 +85,7 @@ public final class PolicyCounters implements PolicyTable.Counters {
       return null;
     }
     try {
-      AtomicCounter c = file.newCounter(DataplaneCounters.TYPE_WORKER, label);
+      AtomicCounter c = newCounter.apply(label);
       kind.put(name, c);
       return c;
     } catch (IllegalStateException e) {

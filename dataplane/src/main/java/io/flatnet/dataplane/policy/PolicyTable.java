@@ -267,30 +267,44 @@ public final class PolicyTable {
   }
 
   /**
-   * Runs the compiler, from scratch and from a previous table, on synthetic specs until the JIT has
-   * compiled it: first many small tables, so that every method of the compiler is called often
-   * enough to be compiled whole (a few large tables would only get their loops compiled on the
-   * stack, entered late on every call), then a few of {@link #WARM_UP_PODS} pods, for the shapes of
-   * large maps. Cold, a publish of 1,000 pods runs interpreted for 20 to 60 ms; warm, 1 to 3 ms.
-   * Call it on a control thread, off the workers' CPUs. Returns the last table compiled from a
-   * previous one.
+   * Runs the compiler on synthetic specs until the JIT has compiled it, along the paths a publish
+   * takes ({@code Router.setPolicies}: compile from the published table with counters, then {@link
+   * PolicyCounters#retire}; pods changed, renamed and moved) and a validation takes (from scratch,
+   * no counters). First many small tables, so that every method is called often enough to be
+   * compiled whole (a few large tables would only get their loops compiled on the stack, entered
+   * late on every call), then a few of {@link #WARM_UP_PODS} pods, for the shapes of large maps.
+   * The counters are in memory of their own, never in counters.dat. A publish that meets code the
+   * warm-up did not take runs interpreted: at one publish a second, its per-pod loop would stay so
+   * for minutes. Call it on a control thread, off the workers' CPUs. Returns the last table
+   * published.
    */
   public static PolicyTable warmUp(int rounds) {
-    warmUp(rounds * 10, 16);
-    return warmUp(rounds, WARM_UP_PODS);
+    PolicyCounters counters = PolicyCounters.inMemory(2 * WARM_UP_PODS + 64);
+    warmUp(rounds * 30, 16, counters);
+    return warmUp(rounds, WARM_UP_PODS, counters);
   }
 
-  private static PolicyTable warmUp(int rounds, int pods) {
+  private static PolicyTable warmUp(int rounds, int pods, PolicyCounters counters) {
     List<PolicySpec> specs = new ArrayList<>();
     for (int p = 0; p < pods; p++) {
       specs.add(syntheticSpec(p, 0));
     }
-    PolicyTable previous = null;
+    PolicyTable previous = EMPTY;
     Verdict verdict = new Verdict();
     for (int round = 0; round < rounds; round++) {
       compile(round, specs, null);
-      specs.set(round % pods, syntheticSpec(round % pods, round + 1));
-      previous = compile(round, specs, null, previous);
+      int i = round % pods;
+      String name = specs.get(i).pod();
+      int n = Integer.parseInt(name.substring(name.lastIndexOf('-') + 1));
+      // Mostly an edited pod; now and then one replaced by a pod of another name (its counters
+      // are freed), and the list rotated (pods found by name, not by position).
+      specs.set(i, syntheticSpec(round % 8 == 7 ? (n + pods) % (2 * pods) : n, round + 1));
+      if (round % 16 == 15) {
+        java.util.Collections.rotate(specs, 1);
+      }
+      PolicyTable next = compile(round, specs, counters, previous);
+      counters.retire(previous, next);
+      previous = next;
       previous.classify(
           verdict, 0, v4Lo(0x0AFF_0000 | round), 0, v4Lo(0x0AFF_0001), TCP, 80, false);
     }
