@@ -375,7 +375,7 @@ public final class RunMain implements Callable<Integer> {
                         + "\"flows_allowed_total\":%d,\"flows_allowed\":%d,"
                         + "\"flows_allowed_per_s_per_worker\":%d,\"flow_evicted\":%d,"
                         + "\"flow_copied\":%d,\"churn_publishes\":%d,\"churn_publish_max_us\":%d,"
-                        + "\"churn_publish_mean_us\":%d%s}",
+                        + "\"churn_publish_mean_us\":%d,\"churn_publish_cpu_mean_us\":%d%s}",
                     policyPods,
                     policyPods * policyRules,
                     router.policyTable().generation(),
@@ -387,6 +387,7 @@ public final class RunMain implements Callable<Integer> {
                     publishes,
                     churn == null ? 0 : churn.maxPublishNanos / 1000,
                     publishes == 0 ? 0 : churn.totalPublishNanos / publishes / 1000,
+                    publishes == 0 ? 0 : churn.totalPublishCpuNanos / publishes / 1000,
                     cutFields.isEmpty() ? "" : "," + cutFields);
       }
       System.out.println(report.summaryJson(extra));

@@ -98,14 +98,14 @@ public final class PolicyCounters implements PolicyTable.Counters {
    * not: a publish's cost in the pods it changed, not in the table's size.
    */
   public void retire(PolicyTable previous, PolicyTable next) {
-    for (int p = 0; p < previous.podCount(); p++) {
+    for (int p = 0; !next.samePodsAs(previous) && p < previous.podCount(); p++) {
       String pod = previous.podName(p);
       if (!next.hasPod(pod)) {
         close(deniedIngress, pod);
         close(deniedEgress, pod);
       }
     }
-    for (int i = 0; i < previous.policyCount(); i++) {
+    for (int i = 0; !next.samePoliciesAs(previous) && i < previous.policyCount(); i++) {
       String policy = previous.policyName(i);
       if (!next.hasPolicy(policy)) {
         close(flowsAllowed, policy);

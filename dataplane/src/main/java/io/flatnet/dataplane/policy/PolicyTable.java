@@ -75,6 +75,7 @@ public final class PolicyTable {
   public static final PolicyTable EMPTY = compile(0, List.of(), null);
 
   private final long generation;
+  private final Counters counters;
   private final List<PolicySpec> specs;
   private final PodPolicy[] pods;
   private final Map<String, Integer> podIndex;
@@ -130,70 +131,120 @@ public final class PolicyTable {
     }
   }
 
-  private PolicyTable(long generation, List<PolicySpec> specs, PodPolicy[] pods, int reusedPods) {
+  /**
+   * A table of {@code pods}. With {@code base} (the previous table, whose pods sit at the same
+   * indexes with the same names and addresses: {@code sameLayout}), its address hash and pod index
+   * are shared, and with {@code samePolicies} (each pod also names the same policies) its policy
+   * index too: a publish that edits a few pods' rules then touches those pods and a few arrays, not
+   * every pod (between publishes a worker sharing the CPU evicts them all from the caches, so
+   * touching them costs a cache miss each).
+   */
+  private PolicyTable(
+      long generation,
+      Counters counters,
+      List<PolicySpec> specs,
+      PodPolicy[] pods,
+      int reusedPods,
+      PolicyTable base,
+      boolean sameLayout,
+      boolean samePolicies) {
     this.generation = generation;
+    this.counters = counters;
     this.specs = specs;
     this.pods = pods;
     this.reusedPods = reusedPods;
     int n = pods.length;
-    podIndex = new HashMap<>(n * 2);
-    int addresses = 0;
-    int policyRefs = 0;
-    for (int p = 0; p < n; p++) {
-      podIndex.put(pods[p].pod(), p);
-      addresses += pods[p].addresses.length / 2;
-      if (addresses > MAX_PODS * 4) {
-        throw new IllegalArgumentException(
-            "policy of pod " + pods[p].pod() + ": too many pod addresses on one node");
+    if (sameLayout) {
+      podIndex = base.podIndex;
+      addressHi = base.addressHi;
+      addressLo = base.addressLo;
+      addressPod = base.addressPod;
+      addressMask = base.addressMask;
+      deniedIngress = base.deniedIngress.clone();
+      deniedEgress = base.deniedEgress.clone();
+    } else {
+      podIndex = new HashMap<>(n * 2);
+      int addresses = 0;
+      for (int p = 0; p < n; p++) {
+        podIndex.put(pods[p].pod(), p);
+        addresses += pods[p].addresses.length / 2;
+        if (addresses > MAX_PODS * 4) {
+          throw new IllegalArgumentException(
+              "policy of pod " + pods[p].pod() + ": too many pod addresses on one node");
+        }
       }
-      policyRefs += pods[p].policies.length;
+      int capacity = Math.max(16, Integer.highestOneBit(Math.max(1, addresses) * 2) * 2);
+      addressHi = new long[capacity];
+      addressLo = new long[capacity];
+      addressPod = new int[capacity];
+      addressMask = capacity - 1;
+      Arrays.fill(addressPod, -1);
+      for (int p = 0; p < n; p++) {
+        long[] a = pods[p].addresses;
+        for (int i = 0; i < a.length; i += 2) {
+          insertAddress(p, a[i], a[i + 1]);
+        }
+      }
+      deniedIngress = new AtomicCounter[n];
+      deniedEgress = new AtomicCounter[n];
     }
-    int capacity = Math.max(16, Integer.highestOneBit(Math.max(1, addresses) * 2) * 2);
-    addressHi = new long[capacity];
-    addressLo = new long[capacity];
-    addressPod = new int[capacity];
-    addressMask = capacity - 1;
-    Arrays.fill(addressPod, -1);
-    policyBase = new int[n];
-    podPolicies = new int[policyRefs];
-    policyIndex = new HashMap<>(Math.max(16, policyRefs * 2));
-    List<String> names = new ArrayList<>();
-    List<AtomicCounter> policyCounters = new ArrayList<>();
-    deniedIngress = new AtomicCounter[n];
-    deniedEgress = new AtomicCounter[n];
-    int ref = 0;
+    if (samePolicies) {
+      policyNames = base.policyNames;
+      policyIndex = base.policyIndex;
+      policyBase = base.policyBase;
+      podPolicies = base.podPolicies;
+      flowsAllowed = base.flowsAllowed.clone();
+    } else {
+      int policyRefs = 0;
+      for (PodPolicy pod : pods) {
+        policyRefs += pod.policies.length;
+      }
+      policyBase = new int[n];
+      podPolicies = new int[policyRefs];
+      policyIndex = new HashMap<>(Math.max(16, policyRefs * 2));
+      List<String> names = new ArrayList<>();
+      int ref = 0;
+      for (int p = 0; p < n; p++) {
+        PodPolicy pod = pods[p];
+        policyBase[p] = ref;
+        for (String name : pod.policies) {
+          Integer global = policyIndex.get(name);
+          if (global == null) {
+            if (names.size() >= MAX_POLICIES) {
+              throw new IllegalArgumentException(
+                  "policy of pod "
+                      + pod.pod()
+                      + ": policy "
+                      + name
+                      + ": more than "
+                      + MAX_POLICIES
+                      + " policies");
+            }
+            global = names.size();
+            policyIndex.put(name, global);
+            names.add(name);
+          }
+          podPolicies[ref++] = global;
+        }
+      }
+      policyNames = names.toArray(new String[0]);
+      flowsAllowed = new AtomicCounter[policyNames.length];
+    }
+    // The counters: every pod's when built, only the changed pods' when shared (an unchanged pod's
+    // counters are already in place).
     for (int p = 0; p < n; p++) {
       PodPolicy pod = pods[p];
-      long[] a = pod.addresses;
-      for (int i = 0; i < a.length; i += 2) {
-        insertAddress(p, a[i], a[i + 1]);
-      }
-      policyBase[p] = ref;
-      for (int i = 0; i < pod.policies.length; i++) {
-        Integer global = policyIndex.get(pod.policies[i]);
-        if (global == null) {
-          if (names.size() >= MAX_POLICIES) {
-            throw new IllegalArgumentException(
-                "policy of pod "
-                    + pod.pod()
-                    + ": policy "
-                    + pod.policies[i]
-                    + ": more than "
-                    + MAX_POLICIES
-                    + " policies");
+      if (!sameLayout || !samePolicies || pod != base.pods[p]) {
+        deniedIngress[p] = pod.deniedIngress;
+        deniedEgress[p] = pod.deniedEgress;
+        for (int i = 0; i < pod.policies.length; i++) {
+          int global = podPolicies[policyBase[p] + i];
+          if (flowsAllowed[global] == null) {
+            flowsAllowed[global] = pod.flowsAllowed[i];
           }
-          global = names.size();
-          policyIndex.put(pod.policies[i], global);
-          names.add(pod.policies[i]);
-          policyCounters.add(pod.flowsAllowed[i]);
         }
-        podPolicies[ref++] = global;
       }
-      deniedIngress[p] = pod.deniedIngress;
-      deniedEgress[p] = pod.deniedEgress;
     }
-    policyNames = names.toArray(new String[0]);
-    flowsAllowed = policyCounters.toArray(new AtomicCounter[0]);
   }
 
   private void insertAddress(int pod, long hi, long lo) {
@@ -231,9 +282,11 @@ public final class PolicyTable {
 
   /**
    * As {@link #compile(long, Collection, Counters)}, sharing {@code previous}'s compiled form of
-   * every pod whose spec is unchanged: a policy update parses and checks only the pods it touches,
-   * and costs a few map operations for each of the others (the control thread shares a CPU with a
-   * worker in small setups, so a republish among thousands of rules must cost little).
+   * every pod whose spec is unchanged: a policy update parses and checks only the pods it touches.
+   * When the pods are the same, at the same indexes, with the same addresses (an edit of rules),
+   * the address hash is shared too, and when each names the same policies, the policy index: the
+   * cost is then in the pods changed, plus one pass over the spec list (the control thread shares a
+   * CPU with a worker in small setups, so a republish among thousands of rules must cost little).
    */
   public static PolicyTable compile(
       long generation, Collection<PolicySpec> specs, Counters counters, PolicyTable previous) {
@@ -243,9 +296,17 @@ public final class PolicyTable {
     }
     List<PolicySpec> list = List.copyOf(specs);
     PodPolicy[] pods = new PodPolicy[list.size()];
+    boolean sameLayout =
+        previous != null && previous.pods.length == pods.length && previous.counters == counters;
+    boolean samePolicies = sameLayout;
     int reused = 0;
     for (int p = 0; p < pods.length; p++) {
       PolicySpec spec = list.get(p);
+      if (sameLayout && spec == previous.specs.get(p)) {
+        pods[p] = previous.pods[p]; // the common case: reads two lists, not the pod
+        reused++;
+        continue;
+      }
       PodPolicy pod = previous == null ? null : previous.find(spec.pod(), p);
       if (pod != null && pod.sameAs(spec, counters)) {
         reused++;
@@ -253,8 +314,15 @@ public final class PolicyTable {
         pod = PodPolicy.compile(spec, counters);
       }
       pods[p] = pod;
+      if (sameLayout) {
+        PodPolicy old = previous.pods[p];
+        sameLayout = old.pod().equals(pod.pod()) && Arrays.equals(old.addresses, pod.addresses);
+        samePolicies = samePolicies && sameLayout && Arrays.equals(old.policies, pod.policies);
+      }
     }
-    return new PolicyTable(generation, list, pods, reused);
+    samePolicies &= sameLayout;
+    return new PolicyTable(
+        generation, counters, list, pods, reused, previous, sameLayout, samePolicies);
   }
 
   /** The compiled pod named {@code pod} (looked for at {@code hint} first), or null. */
@@ -509,6 +577,16 @@ public final class PolicyTable {
 
   public String podName(int pod) {
     return pods[pod].pod();
+  }
+
+  /** Whether this table shares {@code other}'s pod index: the same pods, at the same indexes. */
+  boolean samePodsAs(PolicyTable other) {
+    return podIndex == other.podIndex;
+  }
+
+  /** Whether this table shares {@code other}'s policy index: the same policies. */
+  boolean samePoliciesAs(PolicyTable other) {
+    return policyIndex == other.policyIndex;
   }
 
   /** Whether a pod of this name has a policy here. */

@@ -243,21 +243,38 @@ class PolicyTableTest {
     for (int p = 0; p < 60; p++) {
       specs.add(randomSpec(random, p));
     }
-    PolicyTable previous = PolicyTable.compile(1, specs, null);
-    for (int round = 0; round < 20; round++) {
+    PolicyCounters counters = PolicyCounters.inMemory(1024);
+    PolicyTable previous = PolicyTable.compile(1, specs, counters);
+    for (int round = 0; round < 30; round++) {
       List<PolicySpec> next = new java.util.ArrayList<>(specs);
+      int mode = round % 3;
       for (int change = 0; change < 5; change++) {
         int p = random.nextInt(next.size());
-        next.set(p, randomSpec(random, Integer.parseInt(next.get(p).pod().substring(6))));
+        PolicySpec old = next.get(p);
+        next.set(
+            p,
+            mode == 1
+                ? withNewPorts(random, old)
+                : randomSpec(random, Integer.parseInt(old.pod().substring(6))));
       }
-      next.remove(random.nextInt(next.size()));
-      if (next.size() < 70) {
-        next.add(randomSpec(random, 60 + round));
+      if (mode == 0) {
+        next.remove(random.nextInt(next.size()));
+        if (next.size() < 70) {
+          next.add(randomSpec(random, 60 + round));
+        }
+        java.util.Collections.shuffle(next, random);
       }
-      java.util.Collections.shuffle(next, random);
-      PolicyTable incremental = PolicyTable.compile(round + 2, next, null, previous);
+      PolicyTable incremental = PolicyTable.compile(round + 2, next, counters, previous);
+      counters.retire(previous, incremental);
       PolicyTable scratch = PolicyTable.compile(round + 2, next, null);
       assertTrue(incremental.reusedPods() >= next.size() - 6, "unchanged pods are reused");
+      if (mode != 0) {
+        // Rules edited in place: the address hash is shared; and with the same policy names
+        // (mode 1), the policy index too.
+        assertTrue(incremental.samePodsAs(previous), "round " + round + ": pods shared");
+        assertTrue(mode != 1 || incremental.samePoliciesAs(previous), "round " + round);
+      }
+      assertCountersAreTheirNames(incremental, counters);
       PolicyTable.Verdict w = new PolicyTable.Verdict();
       for (int packet = 0; packet < 4000; packet++) {
         boolean v6 = random.nextBoolean();
@@ -273,6 +290,14 @@ class PolicyTableTest {
         assertEquals(w.egress, v.egress, at);
         assertEquals(w.ingressPod, v.ingressPod, at);
         assertEquals(w.ingress, v.ingress, at);
+        for (int[] side : new int[][] {{v.egressPod, v.egress}, {v.ingressPod, v.ingress}}) {
+          if (side[1] >= 0) {
+            assertEquals(
+                incremental.rulePolicy(side[0], side[1]),
+                incremental.policyName(incremental.rulePolicyIndex(side[0], side[1])),
+                at + ": the policy index names the rule's policy");
+          }
+        }
         if (v.ingress >= 0) {
           assertEquals(
               scratch.rulePolicy(w.ingressPod, v.ingress),
@@ -291,6 +316,45 @@ class PolicyTableTest {
       specs = next;
       previous = incremental;
     }
+  }
+
+  /** Each pod's and policy's counter in {@code t} is the one registered under its name. */
+  private static void assertCountersAreTheirNames(PolicyTable t, PolicyCounters counters) {
+    for (int p = 0; p < t.podCount(); p++) {
+      assertTrue(t.deniedIngress[p] == counters.deniedIngress(t.podName(p)), t.podName(p));
+      assertTrue(t.deniedEgress[p] == counters.deniedEgress(t.podName(p)), t.podName(p));
+    }
+    for (int i = 0; i < t.policyCount(); i++) {
+      assertTrue(t.flowsAllowed[i] == counters.flowsAllowed(t.policyName(i)), t.policyName(i));
+      assertTrue(t.flowsAllowed[i] != null, t.policyName(i));
+    }
+  }
+
+  /** {@code spec} with each rule's ports drawn again: the same pod, addresses and policies. */
+  private static PolicySpec withNewPorts(java.util.Random random, PolicySpec spec) {
+    List<List<PolicySpec.Rule>> sides = new java.util.ArrayList<>();
+    for (List<PolicySpec.Rule> side : List.of(spec.ingress(), spec.egress())) {
+      List<PolicySpec.Rule> rules = new java.util.ArrayList<>();
+      for (PolicySpec.Rule r : side) {
+        int first = 1 + random.nextInt(90);
+        rules.add(
+            new PolicySpec.Rule(
+                r.policy(),
+                r.rule(),
+                r.anyPeer(),
+                r.peers(),
+                false,
+                List.of(new PolicySpec.PortRange("TCP", first, first + random.nextInt(10)))));
+      }
+      sides.add(rules);
+    }
+    return new PolicySpec(
+        spec.pod(),
+        spec.addresses(),
+        spec.ingressIsolated(),
+        spec.egressIsolated(),
+        sides.get(0),
+        sides.get(1));
   }
 
   @Test

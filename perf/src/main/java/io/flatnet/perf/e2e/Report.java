@@ -1000,6 +1000,7 @@ public final class Report {
     {"policy_denied_drops", "policy-denied drops"},
     {"churn_publishes", "publishes"},
     {"churn_publish_mean_us", "publish mean us"},
+    {"churn_publish_cpu_mean_us", "publish CPU mean us"},
     {"churn_publish_max_us", "publish max us"},
     {"cut_publish_us", "publish us"},
     {"cut_first_deny_after_publish_us", "first deny after publish us"},
