@@ -18,10 +18,11 @@ import org.agrona.concurrent.status.AtomicCounter;
  *
  * <p>A table is an address hash (address to pod) over one {@link PodPolicy} per policed pod: each
  * pod's rules compiled alone, with indexes local to the pod, and shared by every generation in
- * which its spec is unchanged. A publish therefore compiles only the pods whose specs changed; the
- * rest of its work is the address hash and the policy index, a few map operations per pod, never a
- * copy of the other pods' rules. A rule is named by its pod and its index in that pod ({@link
- * Verdict}).
+ * which its spec is unchanged. A publish therefore compiles only the pods whose specs changed, and
+ * when it only edits rules (the same pods, addresses and policy names) it shares the previous
+ * table's address hash and policy index as well: its cost is in the pods it changed, not in the
+ * table's size (see {@link #compile(long, Collection, Counters, PolicyTable)}). A rule is named by
+ * its pod and its index in that pod ({@link Verdict}).
  *
  * <p>Addresses are held as 128-bit pairs: an IPv4 address {@code a} is the IPv4-mapped {@code
  * ::ffff:a} ({@link #v4Lo}), an IPv4 block of length L a block of length 96+L. One matching loop
@@ -341,10 +342,9 @@ public final class PolicyTable {
    * no counters). First many small tables, so that every method is called often enough to be
    * compiled whole (a few large tables would only get their loops compiled on the stack, entered
    * late on every call), then a few of {@link #WARM_UP_PODS} pods, for the shapes of large maps.
-   * The counters are in memory of their own, never in counters.dat. A publish that meets code the
-   * warm-up did not take runs interpreted: at one publish a second, its per-pod loop would stay so
-   * for minutes. Call it on a control thread, off the workers' CPUs. Returns the last table
-   * published.
+   * The counters are in memory of their own, never in counters.dat. A publish that takes a branch
+   * the warm-up did not is deoptimized and runs interpreted until the JIT compiles it again. Call
+   * it on a control thread, off the workers' CPUs. Returns the last table published.
    */
   public static PolicyTable warmUp(int rounds) {
     PolicyCounters counters = PolicyCounters.inMemory(2 * WARM_UP_PODS + 64);
