@@ -25,6 +25,10 @@ import org.agrona.concurrent.Agent;
  */
 public final class ForwardingWorker implements Agent {
   public static final int BURST = 32;
+
+  /** {@code count >>> BURST_SHIFT} is 1 for a full burst and 0 for any shorter one. */
+  private static final int BURST_SHIFT = Integer.numberOfTrailingZeros(BURST);
+
   public static final int ICMP_ERRORS_PER_SECOND = 1000;
 
   /** Loops a partial TX burst may wait for more packets while RX bursts come in full. */
@@ -208,7 +212,7 @@ public final class ForwardingWorker implements Agent {
     Tap t = spec == null ? null : tap.use(spec, now); // off: this branch and the null checks below
     io.tap = t;
     int work = 0;
-    boolean fullBurst = false;
+    int fullBursts = 0;
     for (BurstQueue rx : queues.rx) {
       int count = rx.burst(received, BURST);
       if (count > 0) {
@@ -225,7 +229,9 @@ public final class ForwardingWorker implements Agent {
           recover(count);
         }
         work += count;
-        fullBurst |= count == BURST;
+        // Arithmetic, not a branch: a branch compiled while every burst was full traps (and the
+        // worker runs interpreted until C2 compiles it again) at the first partial one.
+        fullBursts += count >>> BURST_SHIFT;
       }
     }
     work += neighbors.poll(current.nextHops());
@@ -236,7 +242,7 @@ public final class ForwardingWorker implements Agent {
     // a partial one waits up to HOLD_LOOPS loops to fill, as l3fwd's drain timer lets it: fewer,
     // fuller TX calls into the PMD. Otherwise it leaves now.
     if (work > 0 || heldLoops > 0) {
-      if (fullBurst && ++heldLoops < HOLD_LOOPS) {
+      if (fullBursts > 0 && ++heldLoops < HOLD_LOOPS) {
         io.flushFrees();
       } else {
         io.flush();
