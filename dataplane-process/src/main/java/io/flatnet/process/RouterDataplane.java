@@ -135,7 +135,7 @@ public final class RouterDataplane implements DataplaneApi {
         Thread.ofPlatform()
             .daemon()
             .name("flatnet-policy-warm-up")
-            .start(() -> PolicyTable.warmUp(PolicyTable.WARM_UP_ROUNDS));
+            .start(() -> PolicyTable.warmUpUntilQuiet(PolicyTable.WARM_UP_LIMIT_NANOS));
       }
     }
   }

@@ -269,9 +269,13 @@ public final class RunMain implements Callable<Integer> {
         // Before the workers start: a cold compiler takes 20 to 60 ms a publish, on the CPU that
         // bench e2e gives the worker too.
         t0 = System.nanoTime();
-        PolicyTable.warmUp(PolicyTable.WARM_UP_ROUNDS);
+        PolicyTable.WarmUp warm = PolicyTable.warmUpUntilQuiet(PolicyTable.WARM_UP_LIMIT_NANOS);
         System.out.printf(
-            "flatnet run: policy compiler warmed up in %.0f ms%n", (System.nanoTime() - t0) / 1e6);
+            "flatnet run: policy compiler warmed up in %.0f ms (%d batches, JIT %s, %d ms compiling)%n",
+            (System.nanoTime() - t0) / 1e6,
+            warm.batches(),
+            warm.quiet() ? "quiet" : "still compiling at the limit",
+            warm.compileMillis());
       }
       if (flowCapacity > 0) {
         router.flowCapacity(flowCapacity);

@@ -51,6 +51,9 @@ public final class PolicyTable {
   /** Rounds of {@link #warmUp} (of large tables; ten times as many small ones) for the JIT. */
   public static final int WARM_UP_ROUNDS = 30;
 
+  /** {@link #warmUpUntilQuiet} stops here even if the JIT is still compiling. */
+  public static final long WARM_UP_LIMIT_NANOS = 3_000_000_000L;
+
   /** Pods in {@link #warmUp}'s tables: enough for its maps to meet collisions and to grow. */
   static final int WARM_UP_PODS = 512;
 
@@ -350,6 +353,37 @@ public final class PolicyTable {
     PolicyCounters counters = PolicyCounters.inMemory(2 * WARM_UP_PODS + 64);
     warmUp(rounds * 30, 16, counters);
     return warmUp(rounds, WARM_UP_PODS, counters);
+  }
+
+  /**
+   * What {@link #warmUpUntilQuiet} did: batches of {@link #warmUp} run, and whether the JIT went
+   * quiet.
+   */
+  public record WarmUp(int batches, boolean quiet, long compileMillis) {}
+
+  /**
+   * {@link #warmUp} in batches until two batches in a row add no JIT compile time, or {@code
+   * limitNanos} pass. One fixed count of rounds is not enough: C2 raises its thresholds while its
+   * queue is long (as at start-up), so after a fixed warm-up the constructor and the spec walk were
+   * still compiled by C2 seconds later, during traffic, on the CPU a 2-CPU node shares with its
+   * worker. Counts all of the JVM's compiling, so call it before the workers start, or accept that
+   * it runs to the limit.
+   */
+  public static WarmUp warmUpUntilQuiet(long limitNanos) {
+    var jit = java.lang.management.ManagementFactory.getCompilationMXBean();
+    long deadline = System.nanoTime() + limitNanos;
+    long start = jit.getTotalCompilationTime();
+    long before = start;
+    int batches = 0;
+    int quietBatches = 0;
+    do {
+      warmUp(WARM_UP_ROUNDS);
+      batches++;
+      long after = jit.getTotalCompilationTime();
+      quietBatches = after == before ? quietBatches + 1 : 0;
+      before = after;
+    } while (quietBatches < 2 && System.nanoTime() < deadline);
+    return new WarmUp(batches, quietBatches >= 2, before - start);
   }
 
   private static PolicyTable warmUp(int rounds, int pods, PolicyCounters counters) {

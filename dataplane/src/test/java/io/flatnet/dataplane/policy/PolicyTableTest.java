@@ -319,6 +319,16 @@ class PolicyTableTest {
   }
 
   /** Each pod's and policy's counter in {@code t} is the one registered under its name. */
+  @Test
+  void theWarmUpRunsUntilTheJitIsQuietOrItsLimit() {
+    PolicyTable.WarmUp once = PolicyTable.warmUpUntilQuiet(0);
+    assertEquals(1, once.batches(), "one batch even with no time");
+    PolicyTable.WarmUp warm = PolicyTable.warmUpUntilQuiet(30_000_000_000L);
+    System.out.println("policy compiler warm-up: " + warm);
+    assertTrue(warm.quiet(), "the JIT went quiet within 30 s: " + warm);
+    assertTrue(warm.batches() >= 2, "two quiet batches at least: " + warm);
+  }
+
   private static void assertCountersAreTheirNames(PolicyTable t, PolicyCounters counters) {
     for (int p = 0; p < t.podCount(); p++) {
       assertTrue(t.deniedIngress[p] == counters.deniedIngress(t.podName(p)), t.podName(p));

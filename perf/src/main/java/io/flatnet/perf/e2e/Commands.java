@@ -100,14 +100,19 @@ public record Commands(
     }
   }
 
-  /** The JVM flags of flatnet's generator: a small heap, touched up front, no GC in trials. */
+  /**
+   * The JVM flags of flatnet's generator: a small heap, touched up front, no GC in trials, no
+   * traps.
+   */
   public static final List<String> GEN_JVM_FLAGS =
       List.of(
           "--enable-native-access=ALL-UNNAMED",
           "-XX:+UseParallelGC",
           "-Xms256m",
           "-Xmx256m",
-          "-XX:+AlwaysPreTouch");
+          "-XX:+AlwaysPreTouch",
+          // As the DUT's: no deoptimization when the warm-up's flood turns into the paced trial.
+          "-XX:PerMethodTrapLimit=0");
 
   /**
    * Descriptors in each virtio ring of flatnet's generator (virtio_user's default is 256): a ring
@@ -139,7 +144,8 @@ public record Commands(
           "-Xmx1g",
           "-XX:+AlwaysPreTouch",
           "-XX:+UseTransparentHugePages",
-          "-Xss4m");
+          "-Xss4m",
+          "-XX:PerMethodTrapLimit=0");
 
   /**
    * Packet length for an Ethernet frame size: DPDK's pkt_len excludes the 4-byte FCS.
