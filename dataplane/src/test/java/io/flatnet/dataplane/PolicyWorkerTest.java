@@ -5,6 +5,7 @@ import static io.flatnet.dataplane.PolicyPackets.SYN;
 import static io.flatnet.dataplane.PolicyPackets.rule;
 import static io.flatnet.dataplane.TestPackets.ip;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.flatnet.control.PolicySpec;
@@ -103,16 +104,21 @@ class PolicyWorkerTest {
 
   private Exchange exchange(byte[]... frames) {
     MbufArray mbufs = new MbufArray(arena, 32);
+    send(mbufs, frames);
+    worker.doWork();
+    Exchange result = new Exchange(drain(outRing, mbufs), drain(BurstQueue.rx(inPort, 0), mbufs));
+    worker.doWork(); // idle: the worker publishes its counters
+    return result;
+  }
+
+  /** Puts {@code frames} on the "in" ring, in mbufs from the pool, for the worker's next loop. */
+  private void send(MbufArray mbufs, byte[]... frames) {
     assertTrue(pool.allocBulk(mbufs, frames.length), "pool empty");
     for (int i = 0; i < frames.length; i++) {
       NativeMemory.copy(frames[i], Mbuf.dataAddress(mbufs.get(i)));
       Mbuf.setLength(mbufs.get(i), frames[i].length);
     }
     assertEquals(frames.length, inRing.burst(mbufs, frames.length));
-    worker.doWork();
-    Exchange result = new Exchange(drain(outRing, mbufs), drain(BurstQueue.rx(inPort, 0), mbufs));
-    worker.doWork(); // idle: the worker publishes its counters
-    return result;
   }
 
   private static List<byte[]> drain(BurstQueue rx, MbufArray mbufs) {
@@ -242,19 +248,14 @@ class PolicyWorkerTest {
           deniedSent++;
         }
       }
-      assertTrue(pool.allocBulk(mbufs, burst.length), "pool empty");
-      for (int i = 0; i < burst.length; i++) {
-        NativeMemory.copy(burst[i], Mbuf.dataAddress(mbufs.get(i)));
-        Mbuf.setLength(mbufs.get(i), burst[i].length);
-      }
-      assertEquals(burst.length, inRing.burst(mbufs, burst.length));
+      send(mbufs, burst);
       worker.doWork();
       forwarded += drain(outRing, mbufs).size();
       returned += drain(back, mbufs).size();
     }
     stop.set(true);
     publisher.join();
-    assertEquals(null, failure.get(), "the publisher failed");
+    assertNull(failure.get(), "the publisher failed");
     worker.doWork();
     forwarded += drain(outRing, mbufs).size();
     returned += drain(back, mbufs).size();
