@@ -12,6 +12,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -63,6 +65,16 @@ public final class NodeSupervisor implements Callable<Integer> {
       description = "Dataplane --share-cpus: let its other threads use the worker CPUs.")
   boolean shareCpus;
 
+  @Option(
+      names = "--agent-cpus",
+      split = ",",
+      paramLabel = "CPU",
+      description =
+          "CPUs of the agent process. Default: this process's CPUs except the workers' (if any"
+              + " is left; with --share-cpus, no pinning), so the agent and its JVM's GC and JIT"
+              + " threads never take a worker's CPU.")
+  List<Integer> agentCpus = new ArrayList<>();
+
   private static final Duration DATAPLANE_START = Duration.ofSeconds(60);
   private static final long MAX_BACKOFF_MILLIS = 10_000;
 
@@ -77,6 +89,46 @@ public final class NodeSupervisor implements Callable<Integer> {
 
   private static void say(String line) {
     System.out.println("flatnet run: " + line);
+  }
+
+  /**
+   * The agent's CPUs: {@code explicit} if given; otherwise {@code allowed} less the workers' CPUs
+   * ({@code workers}, or the dataplane's default, the last of {@code processors}); empty (no
+   * pinning) when none is left or {@code share}.
+   */
+  static List<Integer> agentCpus(
+      List<Integer> explicit,
+      Set<Integer> allowed,
+      List<Integer> workers,
+      int processors,
+      boolean share) {
+    if (!explicit.isEmpty()) {
+      return List.copyOf(new TreeSet<>(explicit));
+    }
+    if (share) {
+      return List.of();
+    }
+    Set<Integer> left = new TreeSet<>(allowed);
+    if (workers.isEmpty()) {
+      left.remove(processors - 1);
+    } else {
+      left.removeAll(workers);
+    }
+    return List.copyOf(left);
+  }
+
+  /** This process's allowed CPUs (/proc/self/status), else every online CPU. */
+  static Set<Integer> allowedCpus() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+        if (line.startsWith("Cpus_allowed_list:")) {
+          return ConfigValidator.parseCpuList(line.substring(line.indexOf(':') + 1).strip());
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // fall through
+    }
+    return ConfigValidator.onlineCpus();
   }
 
   @Override
@@ -122,6 +174,18 @@ public final class NodeSupervisor implements Callable<Integer> {
     if (metrics != null) {
       agentArgs.addAll(List.of("--metrics", metrics));
     }
+    List<Integer> agentOn =
+        agentCpus(
+            agentCpus,
+            allowedCpus(),
+            node.workers().cpus(),
+            Runtime.getRuntime().availableProcessors(),
+            shareCpus);
+    List<String> agentPrefix =
+        agentOn.isEmpty()
+            ? List.of()
+            : List.of(
+                "taskset", "-c", String.join(",", agentOn.stream().map(String::valueOf).toList()));
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()
         .addShutdownHook(
@@ -157,8 +221,13 @@ public final class NodeSupervisor implements Callable<Integer> {
       return code > 0 ? code : 1;
     }
     say("dataplane pid " + dataplane.pid());
-    agent = start(NodeProcesses.agentCommand(List.of(), cp, agentArgs));
-    say("agent pid " + agent.pid());
+    agent = start(NodeProcesses.agentCommand(agentPrefix, cp, agentArgs));
+    say(
+        "agent pid "
+            + agent.pid()
+            + (agentOn.isEmpty()
+                ? " (on any CPU)"
+                : " (on CPUs " + agentOn + ", off the workers')"));
     synchronized (this) {
       if (!stopping) {
         frr = nodeFrr;
@@ -193,7 +262,7 @@ public final class NodeSupervisor implements Callable<Integer> {
         agentBackoff = flapping ? Math.min(agentBackoff * 2, MAX_BACKOFF_MILLIS) : 200;
         say("the agent exited (" + code + "); starting it again in " + agentBackoff + " ms");
         TimeUnit.MILLISECONDS.sleep(agentBackoff);
-        agent = start(NodeProcesses.agentCommand(List.of(), cp, agentArgs));
+        agent = start(NodeProcesses.agentCommand(agentPrefix, cp, agentArgs));
         agentStarted = System.nanoTime();
         say("agent pid " + agent.pid());
       }

@@ -114,7 +114,7 @@ public final class ConfigValidator {
   }
 
   /** Parses a kernel CPU list such as "0-3,6". */
-  static Set<Integer> parseCpuList(String s) {
+  public static Set<Integer> parseCpuList(String s) {
     Set<Integer> cpus = new TreeSet<>();
     for (String part : s.split(",")) {
       if (part.isBlank()) {

@@ -27,6 +27,19 @@ public enum DutSystem {
       "flatnet-routechurn",
       "flatnet run adding and deleting routes (/28s of 10.200.0.0/16, none covering the traffic)"
           + " at --route-churn-per-second (default 10,000 updates a second) while it forwards"),
+  FLATNET_NODE(
+      "flatnet-node",
+      "flatnet run --config: the node's two processes (dataplane and agent, supervised), the"
+          + " routes from a node config, next hops resolved by ARP; the agent idle"),
+  FLATNET_AGENTCHURN(
+      "flatnet-agentchurn",
+      "flatnet-node with its agent kept busy: route add/del through its socket (up to"
+          + " --agent-route-changes a second), a pod added and deleted every 100 ms, a show"
+          + " routes and a /metrics scrape every second"),
+  FLATNET_AGENTRESTART(
+      "flatnet-agentrestart",
+      "flatnet-node whose agent is killed (SIGKILL) in every measured trial, a quarter of the"
+          + " way in; the supervisor starts a new one, which must change nothing"),
   FLATNET_CAPTURE1(
       "flatnet-capture1",
       "flatnet run capturing (ctl capture's rings) the received packets of 10 of the 1,024"
@@ -57,6 +70,14 @@ public enum DutSystem {
   /** Whether it is {@code flatnet run} (with or without policies or a capture). */
   public boolean flatnet() {
     return this == FLATNET || this == FLATNET_ROUTECHURN || policy() || capture();
+  }
+
+  /**
+   * Whether it is a node run from its config ({@code flatnet run --config}: the dataplane and the
+   * agent processes), rather than the one-process {@code flatnet run --port}.
+   */
+  public boolean node() {
+    return this == FLATNET_NODE || this == FLATNET_AGENTCHURN || this == FLATNET_AGENTRESTART;
   }
 
   /** Whether it is {@code flatnet run} with a capture running. */
@@ -111,7 +132,8 @@ public enum DutSystem {
             "unknown system '"
                 + part.strip()
                 + "' (testpmd-io, l3fwd, flatnet, flatnet-policy, flatnet-churn,"
-                + " flatnet-newflow, flatnet-cut, flatnet-routechurn, flatnet-capture1/10/100)");
+                + " flatnet-newflow, flatnet-cut, flatnet-routechurn, flatnet-node,"
+                + " flatnet-agentchurn, flatnet-agentrestart, flatnet-capture1/10/100)");
       }
       if (!out.contains(found)) {
         out.add(found);

@@ -122,6 +122,15 @@ public final class E2eCommand implements Callable<Integer> {
   private int routeChurnPerSecond;
 
   @Option(
+      names = "--node-agent-cpu",
+      defaultValue = "-1",
+      description =
+          "CPU of the node systems' agent process (flatnet run --config --agent-cpus). Default -1:"
+              + " the DUT's CPU, with the rest of the node (a node with a CPU to spare keeps its"
+              + " agent off the workers' CPUs by itself).")
+  private int nodeAgentCpu;
+
+  @Option(
       names = "--check-seconds",
       defaultValue = "3",
       description =
@@ -422,9 +431,15 @@ public final class E2eCommand implements Callable<Integer> {
     Path scratch = Files.createTempDirectory(Path.of("/tmp"), "flatnet-e2e-");
     String flatnetCp = "";
     String genCp = "";
+    String nodeDataplaneCp = "";
+    String nodeAgentCp = "";
     try {
       if (dutSystems.stream().anyMatch(DutSystem::flatnet)) {
         flatnetCp = snapshotClasspath(repo, dataplaneCp, scratch.resolve("flatnet-cp"));
+      }
+      if (dutSystems.stream().anyMatch(DutSystem::node)) {
+        nodeDataplaneCp = snapshotModule(repo, "dataplane-process", scratch.resolve("node-dp-cp"));
+        nodeAgentCp = snapshotModule(repo, "agent", scratch.resolve("node-agent-cp"));
       }
       if (searchSteps > 0 || fixedRateFraction > 0 || frameSizes.contains(FrameSize.IMIX)) {
         genCp =
@@ -479,7 +494,9 @@ public final class E2eCommand implements Callable<Integer> {
     List<TrialResult> trials = new ArrayList<>();
     List<SearchResult> searches = new ArrayList<>();
     try (Processes processes = new Processes(scratch)) {
-      TrialRunner runner = new TrialRunner(processes, commands, scratch, logDir, err);
+      TrialRunner runner =
+          new TrialRunner(processes, commands, scratch, logDir, err)
+              .withNode(nodeDataplaneCp, nodeAgentCp, nodeAgentCpu);
       if (checkSeconds > 0) {
         for (DutSystem s : dutSystems) {
           if (s.routes() && s != DutSystem.FLATNET_CUT) {
@@ -780,6 +797,19 @@ public final class E2eCommand implements Callable<Integer> {
     entries.add(repo.resolve("dataplane/target/classes").toString());
     entries.addAll(
         List.of(Files.readString(classpathFile, StandardCharsets.UTF_8).strip().split(":")));
+    return snapshotEntries(entries, into);
+  }
+
+  /** A module's classes and its dependencies' jars (target/classpath.txt), copied as above. */
+  static String snapshotModule(Path repo, String module, Path into) throws IOException {
+    Path target = repo.resolve(module).resolve("target");
+    List<String> entries = new ArrayList<>();
+    entries.add(target.resolve("classes").toString());
+    entries.addAll(
+        List.of(
+            Files.readString(target.resolve("classpath.txt"), StandardCharsets.UTF_8)
+                .strip()
+                .split(":")));
     return snapshotEntries(entries, into);
   }
 

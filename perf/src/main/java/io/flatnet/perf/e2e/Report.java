@@ -181,22 +181,39 @@ public final class Report {
     return out;
   }
 
-  /** The per-round ratio of flatnet's p99 latency to l3fwd's at each load (same load fraction). */
+  /**
+   * Per-round ratios of p99 latencies at each load (same load fraction of each one's zero-loss
+   * rate): flatnet's to l3fwd's, and a busy or restarted agent's node to the quiet node.
+   */
   List<Ratio> p99Ratios(int size) {
     List<Ratio> out = new ArrayList<>();
-    if (setup.systems().contains(DutSystem.FLATNET) && setup.systems().contains(DutSystem.L3FWD)) {
-      for (double load : setup.latencyLoads()) {
-        double[] r =
-            Stats.ratios(
-                latencyPerRound(DutSystem.FLATNET, size, load, 99),
-                latencyPerRound(DutSystem.L3FWD, size, load, 99));
-        out.add(
-            new Ratio(
-                f("p99 flatnet/l3fwd at %d%%", Math.round(load * 100)), r, Stats.summarize(r)));
+    for (DutSystem[] p : P99_PAIRS) {
+      if (setup.systems().contains(p[0]) && setup.systems().contains(p[1])) {
+        for (double load : setup.latencyLoads()) {
+          double[] r =
+              Stats.ratios(
+                  latencyPerRound(p[0], size, load, 99), latencyPerRound(p[1], size, load, 99));
+          out.add(
+              new Ratio(
+                  f("p99 %s/%s at %d%%", p[0].label(), p[1].label(), Math.round(load * 100)),
+                  r,
+                  Stats.summarize(r)));
+        }
       }
     }
     return out;
   }
+
+  /** The p99 ratios of {@link #p99Ratios}: flatnet/l3fwd's only. */
+  private List<Ratio> flatnetL3fwdP99Ratios(int size) {
+    return p99Ratios(size).stream().filter(r -> r.name().startsWith("p99 flatnet/l3fwd")).toList();
+  }
+
+  private static final DutSystem[][] P99_PAIRS = {
+    {DutSystem.FLATNET, DutSystem.L3FWD},
+    {DutSystem.FLATNET_AGENTCHURN, DutSystem.FLATNET_NODE},
+    {DutSystem.FLATNET_AGENTRESTART, DutSystem.FLATNET_NODE}
+  };
 
   private static final DutSystem[][] PAIRS = {
     {DutSystem.FLATNET, DutSystem.L3FWD},
@@ -207,6 +224,10 @@ public final class Report {
     {DutSystem.FLATNET_NEWFLOW, DutSystem.FLATNET},
     {DutSystem.FLATNET_CHURN, DutSystem.FLATNET_POLICY},
     {DutSystem.FLATNET_ROUTECHURN, DutSystem.FLATNET},
+    {DutSystem.FLATNET_NODE, DutSystem.L3FWD},
+    {DutSystem.FLATNET_NODE, DutSystem.FLATNET},
+    {DutSystem.FLATNET_AGENTCHURN, DutSystem.FLATNET_NODE},
+    {DutSystem.FLATNET_AGENTRESTART, DutSystem.FLATNET_NODE},
     {DutSystem.FLATNET_CAPTURE1, DutSystem.FLATNET},
     {DutSystem.FLATNET_CAPTURE10, DutSystem.FLATNET},
     {DutSystem.FLATNET_CAPTURE100, DutSystem.FLATNET}
@@ -1411,7 +1432,7 @@ public final class Report {
           .put("max", l.max());
     }
     ObjectNode p99 = out.putObject("p99_ratio_flatnet_l3fwd");
-    for (Ratio r : p99Ratios(size)) {
+    for (Ratio r : flatnetL3fwdP99Ratios(size)) {
       p99.put(r.name().substring(r.name().lastIndexOf(' ') + 1), r.summary().median());
     }
     return out;
@@ -1434,6 +1455,10 @@ public final class Report {
     if (r.flatnet() != null) {
       out.put("flatnet_summary", r.flatnet().line());
       r.flatnet().policy().forEach(out::put);
+    }
+    if (!r.node().isEmpty()) {
+      ObjectNode node = out.putObject("node");
+      r.node().forEach(node::put);
     }
     if (r.warmup() != null) {
       out.set("warmup", genTrialJson(r.warmup()));
@@ -1493,7 +1518,7 @@ public final class Report {
               " %s %s Mpps",
               s.label(), num(Stats.summarize(zeroLossPerRound(s, size)).median(), "%.2f")));
     }
-    for (Ratio r : p99Ratios(size)) {
+    for (Ratio r : flatnetL3fwdP99Ratios(size)) {
       sb.append(
           f(
               "   %s %s",

@@ -162,7 +162,7 @@ public final class RouteSet {
     return (a >>> 24) + "." + (a >>> 16 & 0xff) + "." + (a >>> 8 & 0xff) + "." + (a & 0xff);
   }
 
-  static int parseDotted(String text) {
+  public static int parseDotted(String text) {
     String[] parts = text.strip().split("\\.", -1);
     if (parts.length != 4) {
       throw new IllegalArgumentException("bad IPv4 address '" + text + "'");

@@ -17,6 +17,8 @@ import java.util.List;
  * @param error why the session failed, or null
  * @param busyBefore each CPU's busy fraction just before it (other processes)
  * @param flatnet the JSON summary flatnet's DUT printed as it stopped (its own counters), or null
+ * @param node a node DUT's figures ({@link NodeDut#figures}: the busy agent's rates, the agent
+ *     restarts); empty for the other systems
  */
 public record SearchResult(
     int round,
@@ -30,7 +32,8 @@ public record SearchResult(
     List<LatencyPoint> latency,
     String error,
     double[] busyBefore,
-    FlatnetSummary flatnet) {
+    FlatnetSummary flatnet,
+    java.util.Map<String, Double> node) {
 
   /** A search trial and its verdict. */
   public record SearchStep(double rateMpps, GenTrial trial, boolean pass) {}
@@ -82,6 +85,7 @@ public record SearchResult(
         latency,
         error,
         busy,
-        flatnet);
+        flatnet,
+        node);
   }
 }

@@ -32,6 +32,23 @@ public final class TrialRunner {
   private final PrintStream progress;
   private int trialNumber;
 
+  /** The classpaths of the node's two processes (the {@link DutSystem#node()} systems). */
+  private String nodeDataplaneCp = "";
+
+  private String nodeAgentCp = "";
+
+  /** The node agent's CPU, or -1: the DUT's. */
+  private int nodeAgentCpu = -1;
+
+  /** The node DUT running now, or null. */
+  private NodeDut node;
+
+  /** The agent's metrics port of the node DUTs. */
+  private static final int NODE_METRICS_PORT = 9479;
+
+  /** How long a killed agent's successor may take to be ready before the trial fails. */
+  private static final long AGENT_RESTART_WAIT_MILLIS = 60_000;
+
   public TrialRunner(
       Processes processes, Commands commands, Path scratch, Path logDir, PrintStream progress) {
     this.processes = processes;
@@ -39,6 +56,17 @@ public final class TrialRunner {
     this.scratch = scratch;
     this.logDir = logDir;
     this.progress = progress;
+  }
+
+  /**
+   * The classpaths the node systems run with (snapshots, as flatnet's), and their agent's CPU (-1:
+   * the DUT's).
+   */
+  public TrialRunner withNode(String dataplane, String agent, int agentCpu) {
+    this.nodeDataplaneCp = dataplane;
+    this.nodeAgentCp = agent;
+    this.nodeAgentCpu = agentCpu;
+    return this;
   }
 
   /**
@@ -55,6 +83,17 @@ public final class TrialRunner {
   private TrialResult runTrial(
       int round, DutSystem system, int frameBytes, RouteSet routes, int warmup, int measure)
       throws InterruptedException {
+    if (system.node() && (commands.pktgen() != null || commands.generatorCommand() != null)) {
+      return TrialResult.failed(
+          round,
+          system,
+          frameBytes,
+          system.label() + " needs flatnet's own generator (it answers the node's ARP)",
+          false);
+    }
+    if (system.node()) {
+      return runGenOffered(round, system, frameBytes, routes, warmup, measure);
+    }
     if (commands.pktgen() != null && round > 0) {
       return runPktgen(round, system, frameBytes, routes, warmup, measure);
     }
@@ -290,7 +329,7 @@ public final class TrialRunner {
       gen =
           processes.start(
               "flatnet-gen",
-              commands.javaGenerator(sock0, sock1, frameBytes, system.routes() ? routes : null),
+              generatorCommand(system, sock0, sock1, frameBytes, routes),
               logDir.resolve(label + "-gen.log"),
               line -> {
                 if (line.startsWith("{\"gen_ready\"") || line.startsWith("{\"gen_error\"")) {
@@ -359,6 +398,7 @@ public final class TrialRunner {
       gen.send("quit");
       processes.stop(gen, 5_000);
       gen = null;
+      Map<String, Double> nodeFigures = stopNode();
       processes.stop(dut, 10_000); // flatnet prints its summary as it stops
       dut = null;
       return new SearchResult(
@@ -373,7 +413,8 @@ public final class TrialRunner {
           latency,
           null,
           new double[0],
-          summary.get());
+          summary.get(),
+          nodeFigures);
     } catch (TrialFailure | IOException | IllegalStateException | IllegalArgumentException e) {
       String msg = String.valueOf(e.getMessage());
       if (e instanceof TrialFailure f) {
@@ -393,11 +434,13 @@ public final class TrialRunner {
           latency,
           msg,
           new double[0],
-          summary.get());
+          summary.get(),
+          stopNode());
     } finally {
       if (gen != null) {
         processes.stop(gen, 5_000);
       }
+      stopNode();
       if (dut != null) {
         processes.stop(dut, 10_000);
       }
@@ -448,11 +491,8 @@ public final class TrialRunner {
       gen =
           processes.start(
               "flatnet-gen",
-              commands.javaGenerator(
-                  dir.resolve("p0.sock"),
-                  dir.resolve("p1.sock"),
-                  frameBytes,
-                  system.routes() ? routes : null),
+              generatorCommand(
+                  system, dir.resolve("p0.sock"), dir.resolve("p1.sock"), frameBytes, routes),
               logDir.resolve(label + "-gen.log"),
               line -> {
                 if (line.startsWith("{\"gen_ready\"") || line.startsWith("{\"gen_error\"")) {
@@ -471,6 +511,7 @@ public final class TrialRunner {
       gen.send("quit");
       processes.stop(gen, 5_000);
       gen = null;
+      stopNode();
       boolean dutClean = processes.stop(dut, 20_000);
       Processes.Child stoppedDut = dut;
       dut = null;
@@ -500,6 +541,7 @@ public final class TrialRunner {
       if (gen != null) {
         processes.stop(gen, 5_000);
       }
+      stopNode();
       if (dut != null) {
         processes.stop(dut, 10_000);
       }
@@ -519,7 +561,7 @@ public final class TrialRunner {
   }
 
   /** Asks the generator for one trial and waits for its result. */
-  private static GenTrial trial(
+  private GenTrial trial(
       Processes.Child gen,
       Processes.Child dut,
       BlockingQueue<GenTrial> results,
@@ -528,11 +570,26 @@ public final class TrialRunner {
       long millis,
       long probesPerSecond)
       throws IOException, InterruptedException, TrialFailure {
+    NodeDut restarting =
+        node != null && dut.name().equals(DutSystem.FLATNET_AGENTRESTART.label()) && ratePps > 0
+            ? node
+            : null;
+    int readyBefore = restarting == null ? 0 : restarting.agentsReady();
     gen.send("trial " + name + " " + ratePps + " " + millis + " " + probesPerSecond);
+    long killAt = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis / 4);
+    long killedAt = 0;
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis + 30_000);
     while (true) {
-      GenTrial t = results.poll(250, TimeUnit.MILLISECONDS);
+      GenTrial t = results.poll(restarting == null ? 250 : 5, TimeUnit.MILLISECONDS);
+      if (restarting != null && killedAt == 0 && System.nanoTime() >= killAt) {
+        killedAt = System.nanoTime();
+        restarting.killAgent(); // a quarter of the way into the measured trial
+      }
       if (t != null) {
+        if (killedAt != 0
+            && !restarting.awaitRestart(readyBefore, killedAt, AGENT_RESTART_WAIT_MILLIS)) {
+          throw new TrialFailure(dut, "no new agent ready 60 s after the kill in trial " + name);
+        }
         return t;
       }
       if (!gen.isAlive()) {
@@ -563,12 +620,21 @@ public final class TrialRunner {
     Path v6 = dir.resolve("rules_v6.cfg");
     Files.writeString(v4, routes.l3fwdIpv4Rules(), StandardCharsets.UTF_8);
     Files.writeString(v6, RouteSet.l3fwdIpv6Rules(), StandardCharsets.UTF_8);
+    List<String> command;
+    if (system.node()) {
+      node = new NodeDut(dir.resolve("run"), NODE_METRICS_PORT);
+      Path config = dir.resolve("node.yaml");
+      Files.writeString(
+          config, NodeDut.config(sock0, sock1, routes, commands.dutCpu()), StandardCharsets.UTF_8);
+      command =
+          node.command(nodeDataplaneCp, nodeAgentCp, config, dir, commands.dutCpu(), nodeAgentCpu);
+      sink = node.watching(sink);
+    } else {
+      command =
+          commands.dut(system, sock0, sock1, routes, v4, v6, dir.resolve("run"), telemetryPrefix);
+    }
     Processes.Child dut =
-        processes.start(
-            system.label(),
-            commands.dut(system, sock0, sock1, routes, v4, v6, dir.resolve("run"), telemetryPrefix),
-            logDir.resolve(label + "-dut.log"),
-            sink);
+        processes.start(system.label(), command, logDir.resolve(label + "-dut.log"), sink);
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(SOCKET_WAIT_MILLIS);
     while (!(Files.exists(sock0) && Files.exists(sock1))) {
       if (!dut.isAlive()) {
@@ -581,7 +647,46 @@ public final class TrialRunner {
       }
       Thread.sleep(20);
     }
+    if (node != null) {
+      if (!node.awaitAgentsReady(1, SOCKET_WAIT_MILLIS)) {
+        processes.stop(dut, 5000);
+        throw new TrialFailure(dut, "its agent was not ready after 60 s");
+      }
+      if (system == DutSystem.FLATNET_AGENTCHURN) {
+        node.startLoad();
+      }
+    }
     return dut;
+  }
+
+  /**
+   * flatnet's generator for {@code system}: checking the routes of a routing DUT, and resolving a
+   * node's gateways by ARP (a node's uplinks take only frames for their own MAC).
+   */
+  private List<String> generatorCommand(
+      DutSystem system, Path sock0, Path sock1, int frameBytes, RouteSet routes) {
+    List<String> c =
+        new ArrayList<>(
+            commands.javaGenerator(sock0, sock1, frameBytes, system.routes() ? routes : null));
+    if (system.node()) {
+      c.addAll(NodeDut.generatorArgs());
+    }
+    return c;
+  }
+
+  /** Stops the node DUT's load, if one runs; returns the node's figures (empty for others). */
+  private Map<String, Double> stopNode() throws InterruptedException {
+    NodeDut n = node;
+    if (n == null) {
+      return Map.of();
+    }
+    node = null;
+    n.stopLoad();
+    Map<String, Double> figures = n.figures();
+    if (!figures.isEmpty()) {
+      progress.println("  node: " + figures + " " + n.firstLoadError());
+    }
+    return figures;
   }
 
   /** Microseconds between pktgen's latency probes on each port: 10,000 probes a second each. */

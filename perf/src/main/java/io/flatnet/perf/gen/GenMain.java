@@ -65,6 +65,14 @@ public final class GenMain implements Callable<Integer> {
               + " against them (misrouted count). None: no check.")
   List<String> routes = new ArrayList<>();
 
+  @Option(
+      names = "--resolve-gateway",
+      description =
+          "PORT=OWN_IP,GATEWAY_IP, repeatable: before it is ready, ARP from OWN_IP for the"
+              + " gateway (the DUT's address on that link) and send that port's packets to the"
+              + " MAC it answers with, as a host does. Without it: 02:00:00:00:00:0<port>.")
+  List<String> gateways = new ArrayList<>();
+
   @Option(names = "--mbufs", defaultValue = "16383", description = "mbuf pool size.")
   int mbufs;
 
@@ -128,6 +136,22 @@ public final class GenMain implements Callable<Integer> {
     }
     try (Arena arena = Arena.ofShared()) {
       Generator gen = new Generator(arena, rx, tx, pool, macs, pattern, expectedPorts(routeSet));
+      for (String g : gateways) {
+        String[] w = g.split("[=,]");
+        if (w.length != 3) {
+          out.println("{\"gen_error\":\"--resolve-gateway " + g + ": expected PORT=OWN,GW\"}");
+          return 2;
+        }
+        int port = Integer.parseInt(w[0].strip());
+        long mac =
+            gen.resolveGateway(
+                port, RouteSet.parseDotted(w[1]), RouteSet.parseDotted(w[2]), 10_000);
+        if (mac < 0) {
+          out.println(
+              "{\"gen_error\":\"no ARP answer from " + w[2] + " on port " + port + " in 10 s\"}");
+          return 1;
+        }
+      }
       out.printf("{\"gen_ready\":true,\"ports\":%d,\"cpu\":%d}%n", ports, cpu);
       out.flush();
       BufferedReader in =

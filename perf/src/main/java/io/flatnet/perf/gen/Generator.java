@@ -74,6 +74,8 @@ public final class Generator {
   private final PktMbufPool pool;
   private final MbufArray rxBurst;
   private final MbufArray txBurst;
+  private final MbufArray arpReply;
+  private final long[] macs;
   private final long templates; // [port][size][flow] * COPY bytes
   private final byte[] expectedPort; // per flow: the port it must come back on, -1 = any
   private final int sizes; // distinct frame sizes
@@ -125,6 +127,8 @@ public final class Generator {
     this.pool = pool;
     this.rxBurst = new MbufArray(arena, BURST);
     this.txBurst = new MbufArray(arena, BURST);
+    this.arpReply = new MbufArray(arena, 1);
+    this.macs = macs.clone();
     if (pattern.length == 0) {
       throw new IllegalArgumentException("no frame sizes");
     }
@@ -244,11 +248,15 @@ public final class Generator {
     for (int i = 0; i < n; i++) {
       long m = rxBurst.get(i);
       int length = Mbuf.dataLength(m);
+      long d = Mbuf.dataAddress(m);
+      if (NativeMemory.getU16Be(d + ETHER_TYPE) == ETHER_ARP && length >= ARP_END) {
+        answerArp(port, d);
+        continue;
+      }
       if (length < PacketTemplates.PROBE_END) {
         counters.foreign++;
         continue;
       }
-      long d = Mbuf.dataAddress(m);
       int flow = NativeMemory.getIntBe(d + PacketTemplates.IP_DST) - PacketTemplates.FIRST_DST;
       if (flow < 0 || flow >= PacketTemplates.FLOWS) {
         counters.foreign++;
@@ -271,6 +279,108 @@ public final class Generator {
     }
     counters.returned[port] += returned;
     PktMbufPool.freeBulk(rxBurst.address(), n);
+  }
+
+  private static final int ETHER_TYPE = 12;
+  private static final int ETHER_ARP = 0x0806;
+  private static final int ARP = 14; // the ARP message, after the Ethernet header
+  private static final int ARP_END = ARP + 28;
+  private static final int ARP_FRAME = 60; // the minimum frame, without FCS
+
+  /**
+   * Answers an ARP request on {@code port} with the port's own MAC, whatever address it asks for:
+   * the generator is the only host on each link, so a router whose next hops are resolved by ARP (a
+   * node run from its config, {@code flatnet run --config}) finds them here. Other ARP messages are
+   * ignored. Rare (a router asks once per next hop, then refreshes), so one mbuf per answer.
+   */
+  private void answerArp(int port, long request) {
+    long arp = request + ARP;
+    if (NativeMemory.getU16Be(arp + 6) != 1 || !pool.allocBulk(arpReply, 1)) {
+      return;
+    }
+    long asker = NativeMemory.getMac(arp + 8);
+    int askerIp = NativeMemory.getIntBe(arp + 14);
+    int asked = NativeMemory.getIntBe(arp + 24);
+    long m = arpReply.get(0);
+    Mbuf.setLength(m, ARP_FRAME);
+    long d = Mbuf.dataAddress(m);
+    NativeMemory.zero(d, ARP_FRAME);
+    writeArp(d, asker, macs[port], 2, asked, asker, askerIp);
+    if (tx[port].burst(arpReply, 1) == 0) {
+      PktMbufPool.freeBulk(arpReply.address(), 1);
+    }
+  }
+
+  /**
+   * Resolves {@code port}'s gateway as a host does: ARP requests for {@code gatewayIp} from {@code
+   * ownIp} every 100 ms until the answer comes (answering the gateway's own requests meanwhile);
+   * then every packet the port sends is addressed to the gateway's MAC. Before any trial, on the
+   * generator's thread. Returns the MAC, or -1 if no answer came in {@code timeoutMillis}.
+   */
+  public long resolveGateway(int port, int ownIp, int gatewayIp, long timeoutMillis) {
+    long deadline = System.nanoTime() + timeoutMillis * 1_000_000L;
+    long nextAsk = 0;
+    while (System.nanoTime() < deadline) {
+      long now = System.nanoTime();
+      if (now >= nextAsk && pool.allocBulk(arpReply, 1)) {
+        nextAsk = now + 100_000_000L;
+        long m = arpReply.get(0);
+        Mbuf.setLength(m, ARP_FRAME);
+        long d = Mbuf.dataAddress(m);
+        NativeMemory.zero(d, ARP_FRAME);
+        writeArp(d, 0xFFFF_FFFF_FFFFL, macs[port], 1, ownIp, 0, gatewayIp);
+        if (tx[port].burst(arpReply, 1) == 0) {
+          PktMbufPool.freeBulk(arpReply.address(), 1);
+        }
+      }
+      int n = rx[port].burst(rxBurst, BURST);
+      long found = -1;
+      for (int i = 0; i < n; i++) {
+        long d = Mbuf.dataAddress(rxBurst.get(i));
+        if (NativeMemory.getU16Be(d + ETHER_TYPE) != ETHER_ARP
+            || Mbuf.dataLength(rxBurst.get(i)) < ARP_END) {
+          continue;
+        }
+        long arp = d + ARP;
+        int operation = NativeMemory.getU16Be(arp + 6);
+        if (operation == 2 && NativeMemory.getIntBe(arp + 14) == gatewayIp) {
+          found = NativeMemory.getMac(arp + 8);
+        } else if (operation == 1) {
+          answerArp(port, d);
+        }
+      }
+      PktMbufPool.freeBulk(rxBurst.address(), n);
+      if (found >= 0) {
+        for (int s = 0; s < sizes; s++) {
+          for (int f = 0; f < PacketTemplates.FLOWS; f++) {
+            NativeMemory.putMac(
+                templates
+                    + (((long) port * sizes + s) * PacketTemplates.FLOWS + f)
+                        * PacketTemplates.COPY,
+                found);
+          }
+        }
+        return found;
+      }
+    }
+    return -1;
+  }
+
+  /** An Ethernet header and ARP message at {@code d}. */
+  private static void writeArp(
+      long d, long to, long from, int operation, int senderIp, long targetMac, int targetIp) {
+    NativeMemory.putMac(d, to);
+    NativeMemory.putMac(d + 6, from);
+    NativeMemory.putU16Be(d + ETHER_TYPE, ETHER_ARP);
+    long arp = d + ARP;
+    NativeMemory.putU16Be(arp, 1); // Ethernet
+    NativeMemory.putU16Be(arp + 2, 0x0800); // IPv4
+    NativeMemory.putU16Be(arp + 4, 0x0604); // address lengths 6 and 4
+    NativeMemory.putU16Be(arp + 6, operation);
+    NativeMemory.putMac(arp + 8, from);
+    NativeMemory.putIntBe(arp + 14, senderIp);
+    NativeMemory.putMac(arp + 18, targetMac);
+    NativeMemory.putIntBe(arp + 24, targetIp);
   }
 
   /** Builds and offers {@code n} packets on {@code port}; false if the pool had too few mbufs. */

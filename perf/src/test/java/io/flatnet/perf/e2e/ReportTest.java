@@ -104,7 +104,8 @@ class ReportTest {
         List.of(),
         null,
         new double[0],
-        f);
+        f,
+        java.util.Map.of());
   }
 
   @Test
