@@ -3,6 +3,7 @@ package io.flatnet.perf.e2e;
 import io.flatnet.agent.api.AgentClient;
 import io.flatnet.agent.api.AgentProtocol;
 import io.flatnet.agent.process.NodeProcesses;
+import io.flatnet.dpdk.Lcore;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -202,9 +203,13 @@ final class NodeDut {
     return ok;
   }
 
-  /** Starts keeping the agent busy (see {@link AgentLoad}). */
-  void startLoad() {
-    load = new AgentLoad(new AgentClient(runDir.resolve("agent.sock"), Duration.ofSeconds(10)));
+  /**
+   * Starts keeping the agent busy (see {@link AgentLoad}), its client threads on {@code cpu} (the
+   * node's: on a node the kubelet and the scrapers run on its CPUs, never on the generator's).
+   */
+  void startLoad(int cpu) {
+    load =
+        new AgentLoad(new AgentClient(runDir.resolve("agent.sock"), Duration.ofSeconds(10)), cpu);
     load.start();
   }
 
@@ -254,18 +259,31 @@ final class NodeDut {
     private long started;
     private long stopped;
 
-    AgentLoad(AgentClient agent) {
+    private final int cpu;
+
+    AgentLoad(AgentClient agent, int cpu) {
       this.agent = agent;
+      this.cpu = cpu;
     }
 
     void start() {
       started = System.nanoTime();
       for (int c = 0; c < ROUTE_CLIENTS; c++) {
         int client = c;
-        threads.add(Thread.ofPlatform().name("bench-routes-" + c).start(() -> routes(client)));
+        threads.add(start("bench-routes-" + c, () -> routes(client)));
       }
-      threads.add(Thread.ofPlatform().name("bench-pods").start(this::pods));
-      threads.add(Thread.ofPlatform().name("bench-looks").start(this::looks));
+      threads.add(start("bench-pods", this::pods));
+      threads.add(start("bench-looks", this::looks)); // its HTTP client's threads inherit the CPU
+    }
+
+    private Thread start(String name, Runnable body) {
+      return Thread.ofPlatform()
+          .name(name)
+          .start(
+              () -> {
+                Lcore.pinCurrentThread(cpu);
+                body.run();
+              });
     }
 
     void stop() throws InterruptedException {

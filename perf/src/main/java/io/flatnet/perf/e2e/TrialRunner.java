@@ -653,7 +653,7 @@ public final class TrialRunner {
         throw new TrialFailure(dut, "its agent was not ready after 60 s");
       }
       if (system == DutSystem.FLATNET_AGENTCHURN) {
-        node.startLoad();
+        node.startLoad(commands.dutCpu());
       }
     }
     return dut;
