@@ -117,6 +117,15 @@ public final class NodeSupervisor implements Callable<Integer> {
     return List.copyOf(left);
   }
 
+  /** Where the agent runs, for its start line. */
+  static String placement(List<Integer> agentOn, List<Integer> workers) {
+    if (agentOn.isEmpty()) {
+      return "on this process's CPUs, the workers' too";
+    }
+    boolean apart = agentOn.stream().noneMatch(workers::contains);
+    return "on CPUs " + agentOn + (apart ? ", off the workers'" : ", with a worker");
+  }
+
   /** This process's allowed CPUs (/proc/self/status), else every online CPU. */
   static Set<Integer> allowedCpus() {
     try {
@@ -222,12 +231,7 @@ public final class NodeSupervisor implements Callable<Integer> {
     }
     say("dataplane pid " + dataplane.pid());
     agent = start(NodeProcesses.agentCommand(agentPrefix, cp, agentArgs));
-    say(
-        "agent pid "
-            + agent.pid()
-            + (agentOn.isEmpty()
-                ? " (on any CPU)"
-                : " (on CPUs " + agentOn + ", off the workers')"));
+    say("agent pid " + agent.pid() + " (" + placement(agentOn, node.workers().cpus()) + ")");
     synchronized (this) {
       if (!stopping) {
         frr = nodeFrr;

@@ -32,6 +32,15 @@ class NodeSupervisorTest {
   }
 
   @Test
+  void itsStartLineSaysWhetherItSharesAWorkersCpu() {
+    assertEquals("on CPUs [0], off the workers'", NodeSupervisor.placement(List.of(0), List.of(1)));
+    assertEquals("on CPUs [1], with a worker", NodeSupervisor.placement(List.of(1), List.of(1)));
+    assertEquals(
+        "on this process's CPUs, the workers' too",
+        NodeSupervisor.placement(List.of(), List.of(1)));
+  }
+
+  @Test
   void readsItsOwnAllowedCpus() {
     Set<Integer> allowed = NodeSupervisor.allowedCpus();
     assertFalse(allowed.isEmpty());

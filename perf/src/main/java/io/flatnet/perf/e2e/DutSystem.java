@@ -38,8 +38,8 @@ public enum DutSystem {
           + " routes and a /metrics scrape every second"),
   FLATNET_AGENTRESTART(
       "flatnet-agentrestart",
-      "flatnet-node whose agent is killed (SIGKILL) in every measured trial, a quarter of the"
-          + " way in; the supervisor starts a new one, which must change nothing"),
+      "flatnet-node, then one more trial (8 s at half its zero-loss rate) in which its agent is"
+          + " killed (SIGKILL) 2 s in; the supervisor starts a new one, which must change nothing"),
   FLATNET_CAPTURE1(
       "flatnet-capture1",
       "flatnet run capturing (ctl capture's rings) the received packets of 10 of the 1,024"

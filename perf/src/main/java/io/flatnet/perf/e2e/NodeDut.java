@@ -4,6 +4,7 @@ import io.flatnet.agent.api.AgentClient;
 import io.flatnet.agent.api.AgentProtocol;
 import io.flatnet.agent.process.NodeProcesses;
 import io.flatnet.dpdk.Lcore;
+import io.flatnet.perf.gen.GenTrial;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -49,15 +50,23 @@ final class NodeDut {
   private static final int ROUTE_CLIENTS = 8;
 
   private static final Pattern AGENT_PID = Pattern.compile("flatnet run: agent pid (\\d+)");
+  private static final Pattern DATAPLANE_PID = Pattern.compile("flatnet run: dataplane pid (\\d+)");
   private static final String AGENT_READY = "flatnet agent: ready";
 
   private final Path runDir;
   private final int metricsPort;
   private final AtomicLong agentPid = new AtomicLong(-1);
+  private final AtomicLong dataplanePid = new AtomicLong(-1);
+  private long supervisorPid = -1;
+  private Map<String, Long> cpuAtReady = Map.of();
+  private long agentPidAtReady = -1;
   private final AtomicInteger agentsReady = new AtomicInteger();
   private final AtomicInteger unchangedRestarts = new AtomicInteger();
   private final List<Double> restartSeconds = new ArrayList<>();
+  private final List<Long> readyTimes = new ArrayList<>(); // System.nanoTime() of each ready line
   private AgentLoad load;
+  private double restartRate = Double.NaN;
+  private GenTrial restartTrial;
 
   NodeDut(Path runDir, int metricsPort) {
     this.runDir = runDir;
@@ -152,7 +161,14 @@ final class NodeDut {
       if (m.find()) {
         agentPid.set(Long.parseLong(m.group(1)));
       }
+      Matcher d = DATAPLANE_PID.matcher(line);
+      if (d.find()) {
+        dataplanePid.set(Long.parseLong(d.group(1)));
+      }
       if (line.contains(AGENT_READY)) {
+        synchronized (readyTimes) {
+          readyTimes.add(System.nanoTime());
+        }
         agentsReady.incrementAndGet();
       }
       if (line.contains("flatnet agent: ") && line.contains(": Unchanged[")) {
@@ -172,6 +188,44 @@ final class NodeDut {
       Thread.sleep(10);
     }
     return true;
+  }
+
+  /**
+   * Notes the node's processes' CPU time now (when the node is ready, before the trials): {@link
+   * #figures} gives what each used from here on.
+   */
+  void markReady(long supervisor) {
+    supervisorPid = supervisor;
+    agentPidAtReady = agentPid.get();
+    cpuAtReady = cpuMillis();
+  }
+
+  /**
+   * CPU time (user + system, ms) of the node's processes: the dataplane (its worker spins, so about
+   * wall time; its other threads on top), the agent now running, and the supervisor.
+   */
+  private Map<String, Long> cpuMillis() {
+    Map<String, Long> out = new LinkedHashMap<>();
+    out.put("dataplane", cpuMillis(dataplanePid.get()));
+    out.put("agent", cpuMillis(agentPid.get()));
+    out.put("supervisor", cpuMillis(supervisorPid));
+    return out;
+  }
+
+  /** utime + stime of a process from /proc/PID/stat, in ms; -1 if it is gone. */
+  static long cpuMillis(long pid) {
+    if (pid <= 0) {
+      return -1;
+    }
+    try {
+      String stat = java.nio.file.Files.readString(Path.of("/proc/" + pid + "/stat"));
+      // Fields after the command (which may hold spaces) in parentheses: utime is the 14th.
+      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      long ticks = Long.parseLong(f[11]) + Long.parseLong(f[12]);
+      return ticks * 10; // USER_HZ is 100 on Linux
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
   }
 
   int agentsReady() {
@@ -196,8 +250,12 @@ final class NodeDut {
       throws InterruptedException {
     boolean ok = awaitAgentsReady(readyBefore + 1, timeoutMillis);
     if (ok) {
+      long readyAt;
+      synchronized (readyTimes) {
+        readyAt = readyTimes.get(readyBefore);
+      }
       synchronized (restartSeconds) {
-        restartSeconds.add((System.nanoTime() - killedAt) / 1e9);
+        restartSeconds.add((readyAt - killedAt) / 1e9);
       }
     }
     return ok;
@@ -220,20 +278,48 @@ final class NodeDut {
     }
   }
 
+  /** The restart trial's rate (Mpps) and result. */
+  void restartTrial(double rateMpps, GenTrial t) {
+    restartRate = rateMpps;
+    restartTrial = t;
+  }
+
   /** The node's figures of the session: what the busy agent did, the agent restarts. */
   Map<String, Double> figures() {
     Map<String, Double> out = new LinkedHashMap<>();
+    Map<String, Long> now = cpuMillis();
+    for (Map.Entry<String, Long> e : now.entrySet()) {
+      long before = cpuAtReady.getOrDefault(e.getKey(), -1L);
+      // A restarted agent is a new process: its CPU counts from its own start.
+      boolean same = !e.getKey().equals("agent") || agentPid.get() == agentPidAtReady;
+      if (e.getValue() >= 0) {
+        out.put(
+            e.getKey() + "_cpu_ms_since_ready",
+            (double) (e.getValue() - (before >= 0 && same ? before : 0)));
+      }
+    }
     if (load != null) {
       out.putAll(load.figures());
+    }
+    if (restartTrial != null) {
+      out.put("restart_trial_mpps", restartRate);
+      out.put("restart_trial_offered", (double) restartTrial.offeredTotal());
+      out.put(
+          "restart_trial_lost",
+          (double) (restartTrial.offeredTotal() - restartTrial.returnedTotal()));
+      out.put("restart_trial_loss_fraction", restartTrial.lossFraction());
+      if (restartTrial.latency() != null) {
+        out.put("restart_trial_p99_us", restartTrial.latency().getValueAtPercentile(99) / 1e3);
+      }
     }
     synchronized (restartSeconds) {
       if (!restartSeconds.isEmpty()) {
         out.put("agent_restarts", (double) restartSeconds.size());
         out.put(
-            "agent_restart_seconds_max",
+            "agent_restart_seconds",
             restartSeconds.stream().mapToDouble(Double::doubleValue).max().orElse(Double.NaN));
         // Each new agent's first reconcile: Unchanged means it found everything in place.
-        out.put("agent_restarts_unchanged", (double) Math.max(0, unchangedRestarts.get() - 1));
+        out.put("agent_restarts_unchanged", (double) unchangedRestarts.get());
       }
     }
     return out;

@@ -46,6 +46,12 @@ public final class TrialRunner {
   /** The agent's metrics port of the node DUTs. */
   private static final int NODE_METRICS_PORT = 9479;
 
+  /** The agent-restart trial of {@code flatnet-agentrestart}: its name, load and length. */
+  private static final String RESTART_TRIAL = "agentrestart";
+
+  private static final double RESTART_LOAD = 0.5;
+  private static final long RESTART_TRIAL_MILLIS = 8_000;
+
   /** How long a killed agent's successor may take to be ready before the trial fails. */
   private static final long AGENT_RESTART_WAIT_MILLIS = 60_000;
 
@@ -394,6 +400,27 @@ public final class TrialRunner {
                   config.probesPerSecond());
           latency.add(new SearchResult.LatencyPoint(load, rate, t));
         }
+        if (system == DutSystem.FLATNET_AGENTRESTART && node != null) {
+          // The agent restart: at half the zero-loss rate, the agent killed 2 s in.
+          double rate = zeroLoss * RESTART_LOAD;
+          GenTrial t =
+              trial(
+                  gen,
+                  dut,
+                  results,
+                  RESTART_TRIAL,
+                  Math.round(rate * 1e6),
+                  RESTART_TRIAL_MILLIS,
+                  config.probesPerSecond());
+          node.restartTrial(rate, t);
+          progress.printf(
+              java.util.Locale.ROOT,
+              "  agent restart at %.2f Mpps (%.0f%% of zero-loss): loss %.5f%%, p99 %.1f us%n",
+              rate,
+              RESTART_LOAD * 100,
+              t.lossFraction() * 100,
+              t.latency() == null ? Double.NaN : t.latency().getValueAtPercentile(99) / 1e3);
+        }
       }
       gen.send("quit");
       processes.stop(gen, 5_000);
@@ -570,10 +597,7 @@ public final class TrialRunner {
       long millis,
       long probesPerSecond)
       throws IOException, InterruptedException, TrialFailure {
-    NodeDut restarting =
-        node != null && dut.name().equals(DutSystem.FLATNET_AGENTRESTART.label()) && ratePps > 0
-            ? node
-            : null;
+    NodeDut restarting = node != null && name.equals(RESTART_TRIAL) ? node : null;
     int readyBefore = restarting == null ? 0 : restarting.agentsReady();
     gen.send("trial " + name + " " + ratePps + " " + millis + " " + probesPerSecond);
     long killAt = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis / 4);
@@ -652,6 +676,7 @@ public final class TrialRunner {
         processes.stop(dut, 5000);
         throw new TrialFailure(dut, "its agent was not ready after 60 s");
       }
+      node.markReady(dut.pid());
       if (system == DutSystem.FLATNET_AGENTCHURN) {
         node.startLoad(commands.dutCpu());
       }
