@@ -443,6 +443,9 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
   private final java.util.concurrent.ConcurrentLinkedQueue<PendingRoute> routeRequests =
       new java.util.concurrent.ConcurrentLinkedQueue<>();
 
+  /** How long a route request waits for the leader before it looks again. */
+  private static final long ROUTE_WAIT_MILLIS = 50;
+
   /** Held by the one thread applying queued route requests (the others wait for their answer). */
   private final java.util.concurrent.locks.ReentrantLock routeLeader =
       new java.util.concurrent.locks.ReentrantLock();
@@ -456,7 +459,7 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
   private AgentProtocol.Response routeRequest(AgentProtocol.Request request) {
     PendingRoute mine = new PendingRoute(request, new java.util.concurrent.CompletableFuture<>());
     routeRequests.add(mine);
-    while (!mine.answer().isDone()) {
+    while (true) {
       if (routeLeader.tryLock()) {
         try {
           while (!routeRequests.isEmpty()) {
@@ -465,17 +468,28 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
         } finally {
           routeLeader.unlock();
         }
-      } else {
-        try { // the leader takes it, or has just let go: then this thread leads (bounded wait)
-          mine.answer().get(1, java.util.concurrent.TimeUnit.MILLISECONDS);
-        } catch (java.util.concurrent.TimeoutException e) {
-          // look again
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          return AgentProtocol.Response.failure("interrupted waiting for the agent");
-        } catch (java.util.concurrent.ExecutionException e) {
-          return AgentProtocol.Response.failure("route change failed: " + e.getCause());
+        // A request queued after the last look, whose thread then found the lock held, waits for
+        // a leader: whoever unlocks looks again (that thread's queue write precedes its failed
+        // tryLock, which precedes the unlock, which precedes this read).
+        if (!routeRequests.isEmpty()) {
+          continue;
         }
+      }
+      if (mine.answer().isDone()) {
+        break;
+      }
+      // The leader answers it, or the thread that unlocks leads again (above). The timeout only
+      // bounds a leader that died; a 1 ms one woke every waiter a thousand times a second, on the
+      // CPU a worker may share.
+      try {
+        mine.answer().get(ROUTE_WAIT_MILLIS, java.util.concurrent.TimeUnit.MILLISECONDS);
+      } catch (java.util.concurrent.TimeoutException e) {
+        // look again
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return AgentProtocol.Response.failure("interrupted waiting for the agent");
+      } catch (java.util.concurrent.ExecutionException e) {
+        return AgentProtocol.Response.failure("route change failed: " + e.getCause());
       }
     }
     return mine.answer().join();

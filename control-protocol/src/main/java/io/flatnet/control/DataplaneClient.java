@@ -184,9 +184,11 @@ public final class DataplaneClient implements DataplaneApi, AutoCloseable {
     long deadline = System.nanoTime() + callTimeout.toNanos();
     long nextLivenessCheck = 0;
     int idle = 0;
+    long park = MIN_PARK_NANOS;
     while (!answered) {
       if (c.toAgent().read(handler, 16) > 0) {
         idle = 0;
+        park = MIN_PARK_NANOS;
         continue;
       }
       long now = System.nanoTime();
@@ -206,15 +208,19 @@ public final class DataplaneClient implements DataplaneApi, AutoCloseable {
       }
       if (++idle < 100) {
         Thread.onSpinWait();
-      } else if (idle < 200) {
-        Thread.yield();
       } else {
-        LockSupport.parkNanos(20_000);
+        // Then parks that double up to 1 ms: each wake-up is a context switch, and on a node
+        // whose agent shares a worker's CPU it takes the worker off it.
+        LockSupport.parkNanos(park);
+        park = Math.min(park * 2, MAX_PARK_NANOS);
       }
     }
     awaited = 0;
     return new Records.Reader(answer, 0, answerLength);
   }
+
+  private static final long MIN_PARK_NANOS = 20_000;
+  private static final long MAX_PARK_NANOS = 1_000_000;
 
   /** Room left in a batch part for changes: the record limit less the part's header and slack. */
   private static final int PART_HEADER = 8 + 8 + 4 + 4 + 4 + 8 + 4;
