@@ -1,0 +1,121 @@
+package io.flatnet.perf.e2e;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.flatnet.agent.config.ConfigLoader;
+import io.flatnet.agent.config.ConfigValidator;
+import io.flatnet.agent.config.NodeConfig;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The node systems of bench e2e: the config the bench writes is one the agent's own loader and
+ * validator accept, and a real node ({@code flatnet run --config}: supervisor, dataplane, agent)
+ * forwards flatnet's generator's traffic after both sides resolve each other by ARP, and keeps
+ * forwarding while its agent is killed and restarted.
+ */
+class NodeDutRealTest {
+
+  @Test
+  void theNodeConfigPassesTheAgentsOwnChecks(@TempDir Path dir) throws Exception {
+    Path config = dir.resolve("node.yaml");
+    Files.writeString(
+        config,
+        NodeDut.config(dir.resolve("p0.sock"), dir.resolve("p1.sock"), RouteSet.standard(), 1),
+        StandardCharsets.UTF_8);
+    NodeConfig node = ConfigLoader.load(config);
+    assertEquals(List.of(), new ConfigValidator(Set.of(0, 1)).validate(node));
+    assertEquals(List.of(1), node.workers().cpus());
+    assertEquals(2, node.routes().size());
+    // The generator asks for the node's address on each link, from the routes' next hop.
+    assertEquals(
+        List.of(
+            "--resolve-gateway",
+            "0=192.0.2.2,192.0.2.1",
+            "--resolve-gateway",
+            "1=198.51.100.2,198.51.100.1"),
+        NodeDut.generatorArgs());
+  }
+
+  private static long freeHugepages() throws Exception {
+    for (String line : Files.readAllLines(Path.of("/proc/meminfo"), StandardCharsets.UTF_8)) {
+      if (line.startsWith("HugePages_Free:")) {
+        return Long.parseLong(line.substring(15).strip());
+      }
+    }
+    return 0;
+  }
+
+  @Test
+  @Timeout(value = 180, unit = TimeUnit.SECONDS)
+  void aNodeForwardsAndItsAgentRestartsUnderTraffic() throws Exception {
+    assumeTrue(Runtime.getRuntime().availableProcessors() >= 2, "needs 2 CPUs");
+    assumeTrue(freeHugepages() >= 1024, "needs 1024 free hugepages");
+    Path root = Path.of("").toAbsolutePath().getParent(); // surefire runs in perf/
+    Path scratch = Files.createTempDirectory(Path.of("/tmp"), "flatnet-node-test-");
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Commands commands =
+        new Commands(
+            "dpdk-testpmd",
+            null,
+            java,
+            "",
+            System.getProperty("java.class.path"),
+            1,
+            0,
+            0,
+            null,
+            null);
+    try (Processes processes = new Processes(scratch)) {
+      TrialRunner runner =
+          new TrialRunner(processes, commands, scratch, scratch.resolve("logs"), System.out)
+              .withNode(
+                  E2eCommand.snapshotModule(root, "dataplane-process", scratch.resolve("dp-cp")),
+                  E2eCommand.snapshotModule(root, "agent", scratch.resolve("agent-cp")),
+                  -1);
+      // A low fixed window (0.05..0.1 Mpps): what is tested is the path, not the rate.
+      SearchResult r =
+          runner.runSearch(
+              1,
+              DutSystem.FLATNET_AGENTRESTART,
+              64,
+              RouteSet.standard(),
+              2,
+              0.1,
+              new TrialRunner.SearchConfig(
+                  1000, 1, 0.5, 0.01, 1.0, new double[] {0.5}, 1000, 1000));
+      assertNull(r.error(), "session failed: " + r.error());
+      assertTrue(r.warmup().returnedTotal() > 0, "nothing came back through the node");
+      assertEquals(0, r.misrouted(), "packets came back on the wrong port");
+      for (SearchResult.SearchStep s : r.steps()) {
+        assertTrue(s.trial().returnedTotal() > 0);
+      }
+      Map<String, Double> node = r.node();
+      assertEquals(1.0, node.get("agent_restarts"), node.toString());
+      // The new agent found what the dataplane held and changed nothing.
+      assertEquals(1.0, node.get("agent_restarts_unchanged"), node.toString());
+      assertTrue(node.get("agent_restart_seconds") < 60, node.toString());
+      assertTrue(node.get("restart_trial_offered") > 0, node.toString());
+      // Traffic went on through the restart: far more came back than the 2 s before the kill.
+      assertTrue(
+          node.get("restart_trial_offered") - node.get("restart_trial_lost")
+              > node.get("restart_trial_offered") / 2,
+          node.toString());
+      assertTrue(node.get("dataplane_cpu_ms_since_ready") > 0, node.toString());
+      assertEquals(0, processes.liveCount());
+    } finally {
+      Processes.deleteTree(scratch);
+    }
+  }
+}
