@@ -61,7 +61,7 @@ class NodeDutRealTest {
   @Timeout(value = 180, unit = TimeUnit.SECONDS)
   void aNodeForwardsAndItsAgentRestartsUnderTraffic() throws Exception {
     assumeTrue(Runtime.getRuntime().availableProcessors() >= 2, "needs 2 CPUs");
-    assumeTrue(freeHugepages() >= 1024, "needs 1024 free hugepages");
+    assumeTrue(freeHugepages() >= 512, "needs 512 free hugepages");
     Path root = Path.of("").toAbsolutePath().getParent(); // surefire runs in perf/
     Path scratch = Files.createTempDirectory(Path.of("/tmp"), "flatnet-node-test-");
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
