@@ -441,7 +441,12 @@ public final class E2eCommand implements Callable<Integer> {
         nodeDataplaneCp = snapshotModule(repo, "dataplane-process", scratch.resolve("node-dp-cp"));
         nodeAgentCp = snapshotModule(repo, "agent", scratch.resolve("node-agent-cp"));
       }
-      if (searchSteps > 0 || fixedRateFraction > 0 || frameSizes.contains(FrameSize.IMIX)) {
+      // flatnet's generator: the search, the fixed-rate trial, the IMIX, and every trial of a
+      // node system (it answers the node's ARP).
+      if (searchSteps > 0
+          || fixedRateFraction > 0
+          || frameSizes.contains(FrameSize.IMIX)
+          || dutSystems.stream().anyMatch(DutSystem::node)) {
         genCp =
             snapshotEntries(
                 List.of(System.getProperty("java.class.path").split(":")),
