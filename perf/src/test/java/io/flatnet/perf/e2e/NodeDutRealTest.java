@@ -48,20 +48,13 @@ class NodeDutRealTest {
         NodeDut.generatorArgs());
   }
 
-  private static long freeHugepages() throws Exception {
-    for (String line : Files.readAllLines(Path.of("/proc/meminfo"), StandardCharsets.UTF_8)) {
-      if (line.startsWith("HugePages_Free:")) {
-        return Long.parseLong(line.substring(15).strip());
-      }
-    }
-    return 0;
-  }
-
   @Test
   @Timeout(value = 180, unit = TimeUnit.SECONDS)
   void aNodeForwardsAndItsAgentRestartsUnderTraffic() throws Exception {
     assumeTrue(Runtime.getRuntime().availableProcessors() >= 2, "needs 2 CPUs");
-    assumeTrue(freeHugepages() >= 512, "needs 512 free hugepages");
+    assumeTrue(
+        Prerequisites.freeHugepages(Files.readString(Path.of("/proc/meminfo"))) >= 512,
+        "needs 512 free hugepages");
     Path root = Path.of("").toAbsolutePath().getParent(); // surefire runs in perf/
     Path scratch = Files.createTempDirectory(Path.of("/tmp"), "flatnet-node-test-");
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
