@@ -22,7 +22,8 @@ import picocli.CommandLine.Spec;
       LpmCommand.class,
       io.flatnet.perf.e2e.E2eCommand.class,
       JmhCommand.class,
-      io.flatnet.perf.agent.AgentRoutesCommand.class
+      io.flatnet.perf.agent.AgentRoutesCommand.class,
+      io.flatnet.perf.restart.RestartCommand.class
     },
     footer = {"", "Run ./flatnet bench <what> --help for a benchmark's options."})
 public final class BenchMain implements Callable<Integer> {

@@ -6,6 +6,7 @@ import io.flatnet.control.CommandChannel;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -106,10 +107,79 @@ public final class NodeProcesses {
       throws IOException {
     return command(
         prefix,
-        jvmOptions(cp.dataplane(), DATAPLANE_JVM_OPTIONS),
+        withStartupArchive(
+            jvmOptions(cp.dataplane(), DATAPLANE_JVM_OPTIONS),
+            System.getenv(JVM_CACHE_ENV),
+            "dataplane",
+            cp.dataplane(),
+            args),
         cp.dataplane(),
         "io.flatnet.process.DataplaneMain",
         args);
+  }
+
+  /**
+   * CDS says nothing: the archive only saves time, and its messages (a warning per class it cannot
+   * archive; "errors" because the JDK's own archive was made without --add-exports) are not the
+   * operator's. {@code -Xlog:cds} shows them.
+   */
+  static final List<String> QUIET_ARCHIVE = List.of("-Xlog:cds*=off", "-Xlog:aot*=off");
+
+  /** Set by the launcher to its start-up archive directory; unset: no archive. */
+  public static final String JVM_CACHE_ENV = "FLATNET_JVM_CACHE_DIR";
+
+  /**
+   * {@code jvm} plus a start-up archive (AppCDS: a JDK dynamic archive of the classes the process
+   * loaded, about a quarter of its JVM's start here) in {@code cacheDir}, one per process and run
+   * directory, so that two nodes on one machine never write the same file. The JVM writes it at its
+   * first clean exit and remakes it when the jars or the JDK change; a killed process writes none
+   * and starts the next one without. CDS maps jars only: with a classes directory on the classpath
+   * (the tests') or no {@code cacheDir}, {@code jvm} is returned as it is.
+   */
+  static List<String> withStartupArchive(
+      List<String> jvm, String cacheDir, String process, String classpath, List<String> args) {
+    if (cacheDir == null || cacheDir.isBlank()) {
+      return jvm;
+    }
+    for (String entry : classpath.split(":")) {
+      if (!entry.endsWith(".jar") || !Files.isRegularFile(Path.of(entry))) {
+        return jvm;
+      }
+    }
+    String dir = "/run/flatnet";
+    int at = args.indexOf("--dir");
+    if (at >= 0 && at + 1 < args.size()) {
+      dir = args.get(at + 1);
+    }
+    String key =
+        Integer.toHexString(Path.of(dir).toAbsolutePath().normalize().toString().hashCode());
+    Path archive = Path.of(cacheDir, process + "-" + key + ".jsa");
+    List<String> files = new ArrayList<>(List.of(classpath.split(":")));
+    files.add(Path.of(System.getProperty("java.home"), "lib", "modules").toString());
+    try {
+      // The JVM rejects an archive older than a jar but does not write it again: gone, it does.
+      if (Files.isRegularFile(archive) && anyNewer(files, archive)) {
+        Files.delete(archive);
+      }
+    } catch (IOException e) {
+      return jvm;
+    }
+    List<String> flags = new ArrayList<>(jvm);
+    flags.add("-XX:+AutoCreateSharedArchive");
+    flags.add("-XX:SharedArchiveFile=" + archive);
+    flags.addAll(QUIET_ARCHIVE);
+    return flags;
+  }
+
+  private static boolean anyNewer(List<String> files, Path archive) throws IOException {
+    FileTime archived = Files.getLastModifiedTime(archive);
+    for (String f : files) {
+      Path p = Path.of(f);
+      if (Files.exists(p) && Files.getLastModifiedTime(p).compareTo(archived) > 0) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** JVM options from the file {@code name} on {@code classpath} (a directory or jar entry). */
@@ -143,7 +213,12 @@ public final class NodeProcesses {
       throws IOException {
     return command(
         prefix,
-        jvmOptions(cp.agent(), AGENT_JVM_OPTIONS),
+        withStartupArchive(
+            jvmOptions(cp.agent(), AGENT_JVM_OPTIONS),
+            System.getenv(JVM_CACHE_ENV),
+            "agent",
+            cp.agent(),
+            args),
         cp.agent(),
         AgentProcess.class.getName(),
         args);

@@ -220,9 +220,13 @@ public final class NodeSupervisor implements Callable<Integer> {
           }
           nodeFrr.requestReload();
         });
+    // Both at once: the agent's JVM start and config load (about 1 s here) overlap the
+    // dataplane's, and the agent waits for the dataplane's command channel (--dataplane-wait).
     dataplane = start(NodeProcesses.dataplaneCommand(List.of(), cp, dataplaneArgs));
+    agent = start(NodeProcesses.agentCommand(agentPrefix, cp, agentArgs));
     if (!NodeProcesses.awaitDataplane(dir, dataplane, DATAPLANE_START)) {
       int code = dataplane.isAlive() ? -1 : dataplane.exitValue();
+      agent.destroy();
       dataplane.destroy();
       System.err.println(
           "flatnet run: the dataplane did not come up"
@@ -230,7 +234,6 @@ public final class NodeSupervisor implements Callable<Integer> {
       return code > 0 ? code : 1;
     }
     say("dataplane pid " + dataplane.pid());
-    agent = start(NodeProcesses.agentCommand(agentPrefix, cp, agentArgs));
     say("agent pid " + agent.pid() + " (" + placement(agentOn, node.workers().cpus()) + ")");
     synchronized (this) {
       if (!stopping) {

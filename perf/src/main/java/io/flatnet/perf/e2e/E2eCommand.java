@@ -852,7 +852,7 @@ public final class E2eCommand implements Callable<Integer> {
   }
 
   /** The checkout: three levels above perf/target/classes (or the jar in perf/target). */
-  static Path findRoot() throws URISyntaxException {
+  public static Path findRoot() throws URISyntaxException {
     Path here =
         Path.of(E2eCommand.class.getProtectionDomain().getCodeSource().getLocation().toURI());
     for (Path p = here; p != null; p = p.getParent()) {
