@@ -269,12 +269,13 @@ public final class ForwardingWorker implements Agent {
     for (classified = 0; classified < count; ) {
       long mbuf = received.get(classified++);
       Mbuf.setPort(mbuf, port); // not every PMD sets it (net_ring does not); replies need it
-      int length = Mbuf.dataLength(mbuf);
+      long lengths = Mbuf.lengths(mbuf);
+      int length = Mbuf.dataLengthOf(lengths);
       if (length < Ethernet.HEADER) {
         io.drop(mbuf, DropReason.NOT_IP);
         continue;
       }
-      if (length > maxFrame || Mbuf.packetLength(mbuf) != length) { // too big, or chained
+      if (length > maxFrame || Mbuf.packetLengthOf(lengths) != length) { // too big, or chained
         io.drop(mbuf, DropReason.OVERSIZE);
         continue;
       }

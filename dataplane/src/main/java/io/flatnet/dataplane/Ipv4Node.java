@@ -56,29 +56,38 @@ final class Ipv4Node {
   }
 
   /**
-   * Checks the header of the frame at {@code frame} ({@code frameLength} bytes in the first
-   * segment); a good packet joins this burst's vector, a bad one is dropped.
+   * Checks the header of the frame at {@code frame} ({@code frameLength} bytes, the whole packet in
+   * one segment); a good packet joins this burst's vector, a bad one is dropped.
    */
   void enqueue(long mbuf, long frame, int frameLength) {
-    long destination = destinationIfWellFormed(mbuf, frame, frameLength);
-    if (destination == MALFORMED) {
+    long ip = frame + IP;
+    int ipLength = frameLength - IP;
+    if (ipLength < Ipv4Header.MIN_LENGTH) {
       io.drop(mbuf, DropReason.BAD_IPV4_HEADER);
       return;
     }
-    int source = NativeMemory.getIntBe(frame + IP + Ipv4Header.SOURCE_OFFSET);
+    // The fixed header in three loads, shared by the checks, the checksum and the vector.
+    long head = NativeMemory.getLongBe(ip); // version+IHL, TOS, total length, id, fragment
+    long middle = NativeMemory.getLongBe(ip + 8); // TTL, protocol, checksum, source
+    int destination = NativeMemory.getIntBe(ip + Ipv4Header.DESTINATION_OFFSET);
+    if (!headerOk(mbuf, ip, ipLength, head, middle, destination)) {
+      io.drop(mbuf, DropReason.BAD_IPV4_HEADER);
+      return;
+    }
+    int source = (int) middle;
     if (AddressChecks.martianSource4(source)) {
       io.drop(mbuf, DropReason.MARTIAN_SOURCE);
       return;
     }
-    if (AddressChecks.martianDestination4((int) destination)) {
+    if (AddressChecks.martianDestination4(destination)) {
       io.drop(mbuf, DropReason.MARTIAN_DESTINATION);
       return;
     }
-    packets[count] = mbuf;
-    frames[count] = frame;
-    destinations[count] = (int) destination;
-    sources[count] = source;
-    count++;
+    int i = count++;
+    packets[i] = mbuf;
+    frames[i] = frame;
+    destinations[i] = destination;
+    sources[i] = source;
   }
 
   /**
@@ -313,44 +322,47 @@ final class Ipv4Node {
     io.send(port, mbuf);
   }
 
-  /** What {@link #destinationIfWellFormed} returns for a packet that fails the checks. */
-  static final long MALFORMED = -1;
-
   /**
-   * RFC 1812 5.2.2 (length, version, header length, total length, checksum) in three loads of the
-   * header; returns the destination address (unsigned), or {@link #MALFORMED}.
+   * RFC 1812 5.2.2 (version, header length, total length, checksum) of the header at {@code ip}
+   * ({@code ipLength} bytes to the packet's end, at least {@link Ipv4Header#MIN_LENGTH}), given its
+   * first 20 bytes as read: {@code head} (bytes 0-7), {@code middle} (8-15), {@code destination}.
    */
-  static long destinationIfWellFormed(long mbuf, long frame, int frameLength) {
-    int ipLength = frameLength - IP;
-    if (ipLength < Ipv4Header.MIN_LENGTH) {
-      return MALFORMED;
-    }
-    long ip = frame + IP;
-    long head = NativeMemory.getLongBe(ip); // version+IHL, TOS, total length, id, fragment
+  static boolean headerOk(
+      long mbuf, long ip, int ipLength, long head, long middle, int destination) {
     int versionAndLength = (int) (head >>> 56);
     int headerLength = (versionAndLength & 0x0F) << 2;
     if ((versionAndLength >>> 4) != 4
         || headerLength < Ipv4Header.MIN_LENGTH
         || headerLength > ipLength) {
-      return MALFORMED;
+      return false;
     }
     int totalLength = (int) (head >>> 32) & 0xFFFF;
-    if (totalLength < headerLength || totalLength > Mbuf.packetLength(mbuf) - IP) {
-      return MALFORMED;
+    if (totalLength < headerLength || totalLength > ipLength) {
+      return false;
     }
-    long middle = NativeMemory.getLongBe(ip + 8); // TTL, protocol, checksum, source
-    int destination = NativeMemory.getIntBe(ip + Ipv4Header.DESTINATION_OFFSET);
     int checksumFlags = (int) Mbuf.offloadFlags(mbuf) & CSUM_MASK;
-    boolean checksumOk =
-        checksumFlags == CSUM_GOOD
-            || (checksumFlags != CSUM_BAD
-                && Ipv4Header.checksumValid(ip, headerLength, head, middle, destination));
-    return checksumOk ? destination & 0xFFFF_FFFFL : MALFORMED;
+    return checksumFlags == CSUM_GOOD
+        || (checksumFlags != CSUM_BAD
+            && Ipv4Header.checksumValid(ip, headerLength, head, middle, destination));
   }
 
-  /** RFC 1812 5.2.2 checks of the IPv4 packet in {@code mbuf}. */
+  /**
+   * RFC 1812 5.2.2 checks of the IPv4 packet in {@code mbuf}, as the worker makes them (a packet in
+   * more than one segment is not forwarded).
+   */
   static boolean wellFormed(long mbuf) {
-    return destinationIfWellFormed(mbuf, Mbuf.dataAddress(mbuf), Mbuf.dataLength(mbuf))
-        != MALFORMED;
+    long lengths = Mbuf.lengths(mbuf);
+    int frameLength = Mbuf.dataLengthOf(lengths);
+    if (frameLength != Mbuf.packetLengthOf(lengths) || frameLength < IP + Ipv4Header.MIN_LENGTH) {
+      return false;
+    }
+    long ip = Mbuf.dataAddress(mbuf) + IP;
+    return headerOk(
+        mbuf,
+        ip,
+        frameLength - IP,
+        NativeMemory.getLongBe(ip),
+        NativeMemory.getLongBe(ip + 8),
+        NativeMemory.getIntBe(ip + Ipv4Header.DESTINATION_OFFSET));
   }
 }

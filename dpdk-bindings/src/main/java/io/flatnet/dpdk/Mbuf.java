@@ -34,6 +34,25 @@ public final class Mbuf {
     return NativeMemory.getInt(mbuf + MBUF_PKT_LEN);
   }
 
+  /**
+   * {@code pkt_len} and {@code data_len} in one load, for the hot path: they are adjacent ({@code
+   * data_len} right after {@code pkt_len}, as {@code LayoutConformanceTest} checks), so on a
+   * little-endian CPU {@code pkt_len} is the low 32 bits and {@code data_len} bits 32 to 47.
+   */
+  public static long lengths(long mbuf) {
+    return NativeMemory.getLong(mbuf + MBUF_PKT_LEN);
+  }
+
+  /** {@code pkt_len} of a {@link #lengths} value. */
+  public static int packetLengthOf(long lengths) {
+    return (int) lengths;
+  }
+
+  /** {@code data_len} of a {@link #lengths} value. */
+  public static int dataLengthOf(long lengths) {
+    return (int) (lengths >>> 32) & 0xFFFF;
+  }
+
   public static void setPacketLength(long mbuf, int length) {
     NativeMemory.putInt(mbuf + MBUF_PKT_LEN, length);
   }

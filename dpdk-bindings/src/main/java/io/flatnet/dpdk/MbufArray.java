@@ -3,6 +3,7 @@ package io.flatnet.dpdk;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Objects;
 
 /**
  * A fixed off-heap array of mbuf pointers ({@code struct rte_mbuf *[capacity]}), the unit that
@@ -33,12 +34,15 @@ public final class MbufArray {
     return address + ((long) index << 3);
   }
 
+  // Through the global segment at the slot's address, with the index checked here: the arena's
+  // segment would add a class check and a liveness check of its arena to every access.
+
   public long get(int index) {
-    return slots.getAtIndex(ValueLayout.JAVA_LONG, index);
+    return NativeMemory.getLong(address + ((long) Objects.checkIndex(index, capacity) << 3));
   }
 
   public void set(int index, long mbuf) {
-    slots.setAtIndex(ValueLayout.JAVA_LONG, index, mbuf);
+    NativeMemory.putLong(address + ((long) Objects.checkIndex(index, capacity) << 3), mbuf);
   }
 
   public MemorySegment segment() {

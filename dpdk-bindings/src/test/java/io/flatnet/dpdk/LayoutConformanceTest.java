@@ -5,8 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.lang.foreign.Arena;
 import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -60,6 +62,21 @@ class LayoutConformanceTest {
     assertEquals(List.of(), mismatches, "DpdkLayout disagrees with the DPDK headers");
     assertEquals(probed.size(), checked, "the probe prints constants that Java does not check");
     assertTrue(checked > 60, "expected the full layout to be checked, got " + checked);
+  }
+
+  /** {@link Mbuf#lengths} reads pkt_len and data_len in one little-endian load. */
+  @Test
+  void packetAndDataLengthAreReadTogether() {
+    assertEquals(DpdkLayout.MBUF_PKT_LEN + 4, DpdkLayout.MBUF_DATA_LEN, "data_len follows pkt_len");
+    assertEquals(ByteOrder.LITTLE_ENDIAN, ByteOrder.nativeOrder());
+    try (Arena arena = Arena.ofConfined()) {
+      long mbuf = arena.allocate(128, 64).address();
+      Mbuf.setPacketLength(mbuf, 70_000);
+      Mbuf.setDataLength(mbuf, 1514);
+      long lengths = Mbuf.lengths(mbuf);
+      assertEquals(70_000, Mbuf.packetLengthOf(lengths));
+      assertEquals(1514, Mbuf.dataLengthOf(lengths));
+    }
   }
 
   private static String run(Path dir, String... command) throws IOException, InterruptedException {

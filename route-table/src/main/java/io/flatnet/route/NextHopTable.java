@@ -7,6 +7,7 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.Objects;
 
 /**
  * The next-hop table: what a route points at.
@@ -104,6 +105,15 @@ public final class NextHopTable implements NextHops {
    */
   private final MemorySegment adjacencies;
 
+  /**
+   * Where {@link #adjacencies} starts, for the workers' reads through {@link #ALL}: a constant
+   * global segment costs no class or arena-liveness check per read, the table's own segment does.
+   */
+  private final long adjacencyBase;
+
+  @SuppressWarnings("restricted") // reads at addresses inside adjacencies, index-checked
+  private static final MemorySegment ALL = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
+
   private final int[] portMtus = new int[MAX_PORT + 1]; // writer-only: the ports' MTUs
   private final long[] neighbourHi; // IPv4 neighbours live in the low 32 bits of neighbourLo
   private final long[] neighbourLo;
@@ -160,6 +170,7 @@ public final class NextHopTable implements NextHops {
     // 2 MiB-aligned, on 2 MiB pages where the kernel allows (as the FIBs'); unmapped with the
     // table.
     adjacencies = ReservedMemory.reserve(Arena.ofAuto(), (long) n << SHIFT);
+    adjacencyBase = adjacencies.address();
     Arrays.fill(portMtus, DEFAULT_MTU);
     neighbourHi = new long[n];
     neighbourLo = new long[n];
@@ -180,12 +191,17 @@ public final class NextHopTable implements NextHops {
 
   @Override
   public long entry(int nextHop) {
-    return (long) WORDS.getOpaque(adjacencies, ((long) nextHop << SHIFT) + ENTRY);
+    return (long) WORDS.getOpaque(ALL, adjacencyBase + record(nextHop) + ENTRY);
   }
 
   @Override
   public long egress(int nextHop) {
-    return (long) WORDS.getOpaque(adjacencies, ((long) nextHop << SHIFT) + EGRESS);
+    return (long) WORDS.getOpaque(ALL, adjacencyBase + record(nextHop) + EGRESS);
+  }
+
+  /** The offset of a next hop's record, index-checked (indexes 0..capacity). */
+  private long record(int nextHop) {
+    return (long) Objects.checkIndex(nextHop, capacity + 1) << SHIFT;
   }
 
   /** The MTU of an egress word ({@link #egress}). */
