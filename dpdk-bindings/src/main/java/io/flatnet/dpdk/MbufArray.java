@@ -35,7 +35,8 @@ public final class MbufArray {
   }
 
   // Through the global segment at the slot's address, with the index checked here: the arena's
-  // segment would add a class check and a liveness check of its arena to every access.
+  // segment would add a class check and a liveness check of its arena to every access. The price:
+  // a use after the arena is closed is no longer caught, so an array lives as long as its owner.
 
   public long get(int index) {
     return NativeMemory.getLong(address + ((long) Objects.checkIndex(index, capacity) << 3));
