@@ -32,6 +32,11 @@ final class Reconciler {
 
   /** Diffs {@code desired} against the dataplane and applies the plan; rolls back on failure. */
   ApplyResult apply(State desired) {
+    return apply(desired, System.Logger.Level.INFO);
+  }
+
+  /** As {@link #apply(State)}, with the plan logged at {@code planLevel} (failures as ever). */
+  ApplyResult apply(State desired, System.Logger.Level planLevel) {
     State installed = installed();
     generation = Math.max(generation, installed.generation());
     Plan plan = Planner.plan(installed, desired, generation + 1);
@@ -40,7 +45,7 @@ final class Reconciler {
           System.Logger.Level.DEBUG, "generation " + generation + " is current; nothing to apply");
       return new ApplyResult.Unchanged(generation);
     }
-    LOG.log(System.Logger.Level.INFO, "applying " + plan);
+    LOG.log(planLevel, () -> "applying " + plan);
     try {
       plan.applyTo(dataplane);
       generation = plan.generation();

@@ -1,39 +1,43 @@
 package io.flatnet.agent;
 
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.json.JsonMapper;
 import io.flatnet.agent.api.AgentProtocol;
 import io.flatnet.agent.config.ConfigError;
 import io.flatnet.agent.config.ConfigValidator;
-import io.flatnet.agent.config.IpNet;
 import io.flatnet.agent.config.NodeConfig;
 import io.flatnet.agent.config.RouteConfig;
 import io.flatnet.agent.state.DesiredState;
+import io.flatnet.agent.state.RuntimeRouteStore;
 import io.flatnet.control.State;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
  * The routes added at run time (ctl route add/del): validated with the config in effect, applied,
- * and kept in {@code <stateDir>/routes.json} across restarts (written only once applied). Not
- * thread-safe: the {@link Agent} serialises.
+ * and kept in the state directory across restarts ({@link RuntimeRouteStore}, written only once
+ * applied). Not thread-safe: the {@link Agent} serialises.
+ *
+ * <p>A change alone is logged with its plan; changes that follow within {@link #LOG_EVERY_NANOS} of
+ * the last one logged are counted and summed up in one line with the next one logged (each plan at
+ * DEBUG): an automation making a thousand changes a second would otherwise write a thousand log
+ * lines a second, each a stack walk and a write (0.2 ms of CPU here).
  */
 final class RuntimeRoutes {
 
-  private static final ObjectMapper JSON =
-      JsonMapper.builder().disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES).build();
+  static final long LOG_EVERY_NANOS = 10_000_000_000L;
 
-  private final Path file;
+  private static final System.Logger LOG = System.getLogger(Agent.class.getName());
+
+  private final RuntimeRouteStore store;
   private final Path configFile;
   private final EffectiveConfig config;
   private final RuntimePods pods;
   private final ConfigValidator validator;
   private final Reconciler reconciler;
+
+  private long lastLogged = System.nanoTime() - LOG_EVERY_NANOS;
+  private long unlogged; // changes applied since the last one logged at INFO
 
   RuntimeRoutes(
       Path stateDir,
@@ -41,8 +45,9 @@ final class RuntimeRoutes {
       EffectiveConfig config,
       RuntimePods pods,
       ConfigValidator validator,
-      Reconciler reconciler) {
-    this.file = file(stateDir);
+      Reconciler reconciler)
+      throws IOException {
+    this.store = RuntimeRouteStore.open(stateDir);
     this.configFile = configFile;
     this.config = config;
     this.pods = pods;
@@ -51,17 +56,12 @@ final class RuntimeRoutes {
   }
 
   /**
-   * The routes kept in {@code stateDir} (none if there is no file).
+   * The routes kept in {@code stateDir} (none if nothing is kept).
    *
-   * @throws IOException if the file cannot be read
+   * @throws IOException if the files cannot be read
    */
   static List<RouteConfig> load(Path stateDir) throws IOException {
-    Path f = file(stateDir);
-    return Files.exists(f) ? List.of(JSON.readValue(f.toFile(), RouteConfig[].class)) : List.of();
-  }
-
-  private static Path file(Path stateDir) {
-    return stateDir.resolve("routes.json");
+    return RuntimeRouteStore.load(stateDir);
   }
 
   AgentProtocol.Response add(AgentProtocol.Request r) {
@@ -84,10 +84,13 @@ final class RuntimeRoutes {
     AgentProtocol.Response[] answers = new AgentProtocol.Response[requests.size()];
     List<RouteConfig> candidate = new ArrayList<>(config.runtimeRoutes());
     List<Integer> folded = new ArrayList<>();
+    List<RuntimeRouteStore.Change> changes = new ArrayList<>();
     for (int i = 0; i < requests.size(); i++) {
       AgentProtocol.Request r = requests.get(i);
       AgentProtocol.Response early =
-          AgentProtocol.ROUTE_ADD.equals(r.op()) ? foldAdd(r, candidate) : foldDel(r, candidate);
+          AgentProtocol.ROUTE_ADD.equals(r.op())
+              ? foldAdd(r, candidate, changes)
+              : foldDel(r, candidate, changes);
       if (early != null) {
         answers[i] = early;
       } else {
@@ -97,7 +100,7 @@ final class RuntimeRoutes {
     if (!folded.isEmpty()) {
       String op =
           folded.size() == 1 ? requests.get(folded.get(0)).op() : folded.size() + " route requests";
-      AgentProtocol.Response together = change(op, candidate);
+      AgentProtocol.Response together = change(op, candidate, changes);
       if (together.ok() || folded.size() == 1) {
         for (int i : folded) {
           answers[i] = together;
@@ -112,27 +115,35 @@ final class RuntimeRoutes {
   }
 
   /** Folds a route-add into {@code candidate}; a response if it is answered without a change. */
-  private AgentProtocol.Response foldAdd(AgentProtocol.Request r, List<RouteConfig> candidate) {
+  private AgentProtocol.Response foldAdd(
+      AgentProtocol.Request r,
+      List<RouteConfig> candidate,
+      List<RuntimeRouteStore.Change> changes) {
     if (!config.hasFile()) {
       return AgentProtocol.Response.retryLater("the agent has no valid node config yet");
     }
     if (r.prefix() == null || r.port() == null) {
       return AgentProtocol.Response.failure("route-add: prefix and port are required");
     }
-    candidate.removeIf(route -> samePrefix(route.prefix(), r.prefix()));
-    candidate.add(new RouteConfig(r.prefix().trim(), r.via(), r.port()));
+    RuntimeRouteStore.Change change =
+        RuntimeRouteStore.Change.add(new RouteConfig(r.prefix().trim(), r.via(), r.port()));
+    RuntimeRouteStore.apply(candidate, change);
+    changes.add(change);
     return null;
   }
 
   /** Folds a route-del into {@code candidate}; a response if it is answered without a change. */
-  private AgentProtocol.Response foldDel(AgentProtocol.Request r, List<RouteConfig> candidate) {
+  private AgentProtocol.Response foldDel(
+      AgentProtocol.Request r,
+      List<RouteConfig> candidate,
+      List<RuntimeRouteStore.Change> changes) {
     if (!config.hasFile()) {
       return AgentProtocol.Response.retryLater("the agent has no valid node config yet");
     }
     if (r.prefix() == null) {
       return AgentProtocol.Response.failure("route-del: prefix is required");
     }
-    if (!candidate.removeIf(route -> samePrefix(route.prefix(), r.prefix()))) {
+    if (candidate.stream().noneMatch(route -> samePrefix(route.prefix(), r.prefix()))) {
       boolean configured =
           config.file().routes().stream().anyMatch(route -> samePrefix(route.prefix(), r.prefix()));
       return configured
@@ -140,33 +151,55 @@ final class RuntimeRoutes {
               "route-del: " + r.prefix() + " is defined in " + configFile + "; remove it there")
           : AgentProtocol.Response.success(); // unknown: already gone
     }
+    RuntimeRouteStore.Change change = RuntimeRouteStore.Change.remove(r.prefix().trim());
+    RuntimeRouteStore.apply(candidate, change);
+    changes.add(change);
     return null;
   }
 
   private static boolean samePrefix(String a, String b) {
-    try {
-      return IpNet.parse(a.trim()).equals(IpNet.parse(b.trim()));
-    } catch (IllegalArgumentException e) {
-      return a.trim().equals(b.trim());
-    }
+    return RuntimeRouteStore.samePrefix(a, b);
   }
 
-  /** Validates, applies and persists {@code candidate} as the runtime routes. */
-  private AgentProtocol.Response change(String op, List<RouteConfig> candidate) {
+  /**
+   * Validates, applies and keeps {@code candidate} as the runtime routes ({@code changes}: how it
+   * differs from the routes in effect).
+   */
+  private AgentProtocol.Response change(
+      String op, List<RouteConfig> candidate, List<RuntimeRouteStore.Change> changes) {
     NodeConfig effective = config.withRoutes(candidate);
     List<ConfigError> errors = validator.validate(effective, pods.configs());
     if (!errors.isEmpty()) {
       return AgentProtocol.Response.failure(op + ": " + config.describe(errors));
     }
     State desired = DesiredState.from(effective, pods.configs(), config.bgpRoutes());
-    ApplyResult result = reconciler.record(reconciler.apply(desired));
+    long now = System.nanoTime();
+    boolean logThis = now - lastLogged >= LOG_EVERY_NANOS;
+    if (logThis) {
+      if (unlogged > 0) {
+        long skipped = unlogged;
+        LOG.log(
+            System.Logger.Level.INFO,
+            () ->
+                "runtime routes: "
+                    + skipped
+                    + " more changes applied since the last one logged (each at DEBUG)");
+      }
+      lastLogged = now;
+      unlogged = 0;
+    }
+    ApplyResult result =
+        reconciler.record(
+            reconciler.apply(
+                desired, logThis ? System.Logger.Level.INFO : System.Logger.Level.DEBUG));
     if (result instanceof ApplyResult.Failed f) {
       return AgentProtocol.Response.failure(op + ": " + f.error());
     }
+    if (!logThis) {
+      unlogged += changes.size();
+    }
     try {
-      Path tmp = file.resolveSibling("routes.json.tmp");
-      JSON.writeValue(tmp.toFile(), candidate);
-      Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+      store.record(changes, candidate);
     } catch (IOException e) {
       return AgentProtocol.Response.failure(op + ": cannot persist the routes: " + e);
     }

@@ -33,14 +33,15 @@ import jdk.net.UnixDomainPrincipal;
  * The agent's end of the control socket: accepts connections on a unix socket and serves {@link
  * AgentProtocol} requests.
  *
- * <p>No client can stall the others: each connection has a thread of its own (plain daemon platform
- * threads, not pinned to the workers' CPUs), at most {@link Settings#maxConnections()} at once (one
- * more is answered "agent busy" and closed; non-root peers get at most three quarters of them, so
- * root, i.e. CNI, always has room), and a reaper closes a connection that has not sent a whole
- * request within {@link Settings#idleTimeout()} or has not taken any of its answer for {@link
- * Settings#writeTimeout()}. Only the handler calls are limited to {@link Settings#handlerThreads()}
- * at once. A request line is bounded ({@link AgentProtocol#MAX_REQUEST_LINE}); an answer may be
- * large.
+ * <p>No client can stall the others: each connection has a thread of its own (a virtual thread: a
+ * CNI call or a route change is one connection, and a platform thread's start and exit cost more
+ * CPU than the request; the JVM's carriers are not on the workers' CPUs), at most {@link
+ * Settings#maxConnections()} at once (one more is answered "agent busy" and closed; non-root peers
+ * get at most three quarters of them, so root, i.e. CNI, always has room), and a reaper closes a
+ * connection that has not sent a whole request within {@link Settings#idleTimeout()} or has not
+ * taken any of its answer for {@link Settings#writeTimeout()}. Only the handler calls are limited
+ * to {@link Settings#handlerThreads()} at once. A request line is bounded ({@link
+ * AgentProtocol#MAX_REQUEST_LINE}); an answer may be large.
  *
  * <p>Each request is checked with the peer's uid (SO_PEERCRED) by {@link ControlAccess}: reads for
  * anyone who can open the socket, changes for root and {@link Settings#writers()}.
@@ -296,10 +297,7 @@ public final class AgentSocketServer implements AutoCloseable {
       Connection c = new Connection(ch, connectionNumbers.incrementAndGet());
       open.add(c);
       try {
-        // A small stack: the connection only reads, calls the handler and writes.
-        Thread t = new Thread(null, () -> serve(c), "flatnet-agent-ctl-" + c.number, 512 * 1024);
-        t.setDaemon(true);
-        t.start();
+        Thread.ofVirtual().name("flatnet-agent-ctl-" + c.number).start(() -> serve(c));
       } catch (OutOfMemoryError e) {
         open.remove(c);
         refuse(ch, "agent busy: cannot start a thread for this connection; try again");

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import io.flatnet.agent.ctl.CtlMain;
+import io.flatnet.agent.state.RuntimeRouteStore;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
@@ -154,7 +155,8 @@ class CtlEndToEndTest {
     assertEquals(0, add.exit(), add.toString());
     assertEquals("ok", add.out().strip());
     assertTrue(
-        Files.readString(dir.resolve("state").resolve("routes.json")).contains("10.77.0.0/16"),
+        RuntimeRouteStore.load(dir.resolve("state")).stream()
+            .anyMatch(r -> r.prefix().equals("10.77.0.0/16")),
         "the agent keeps the runtime route on disk");
     Ctl unresolved = ctl("trace", src, "10.77.1.1", "--json");
     JsonNode t = unresolved.json();
@@ -214,7 +216,7 @@ class CtlEndToEndTest {
     assertFalse(ctl("show", "routes").out().contains("10.77.0.0/16"));
     assertFalse(ping(PODS[0], "10.77.1.1"), "the route is gone");
     assertEquals(0, ctl("route", "del", "10.77.0.0/16").exit(), "del is idempotent");
-    assertFalse(Files.readString(dir.resolve("state").resolve("routes.json")).contains("10.77"));
+    assertEquals(List.of(), RuntimeRouteStore.load(dir.resolve("state")), "and not on disk");
   }
 
   @Test

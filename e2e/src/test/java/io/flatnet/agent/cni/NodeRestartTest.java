@@ -265,7 +265,7 @@ class NodeRestartTest {
         "busy agent: %s; meanwhile %.0f route changes/s, %.1f pod add+del/s, %d show+scrape%n",
         result, routes.get() / seconds, pods.get() / seconds, looks.get());
     assertEquals(List.of(), errors);
-    // The agent persists each runtime route (routes.json) before it answers: ~10 ms a change here.
+    // The agent keeps each runtime route on disk (RuntimeRouteStore) before it answers.
     assertTrue(routes.get() / seconds > 20, "the route churn ran: " + routes.get());
     assertTrue(pods.get() > 10, "the pod churn ran: " + pods.get());
   }

@@ -125,9 +125,11 @@ public final class E2eCommand implements Callable<Integer> {
       names = "--node-agent-cpu",
       defaultValue = "-1",
       description =
-          "CPU of the node systems' agent process (flatnet run --config --agent-cpus). Default -1:"
-              + " the DUT's CPU, with the rest of the node (a node with a CPU to spare keeps its"
-              + " agent off the workers' CPUs by itself).")
+          "CPU of the node systems' agent process (flatnet run --config --agent-cpus), of the"
+              + " dataplane's other threads and of the agent-churn load: the worker then has the"
+              + " DUT's CPU alone, as on a node with a CPU to spare. It should be neither the"
+              + " DUT's nor the generator's (a third CPU). Default -1: the whole node on the DUT's"
+              + " CPU.")
   private int nodeAgentCpu;
 
   @Option(

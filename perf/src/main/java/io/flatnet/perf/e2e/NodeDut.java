@@ -120,13 +120,16 @@ final class NodeDut {
   }
 
   /**
-   * The supervisor's command line: every process of the node on {@code cpu} (taskset; its children
-   * inherit it), as every DUT's threads are, so none takes the generator's CPU; the agent on {@code
-   * agentCpu} instead if it is not -1.
+   * The supervisor's command line. With {@code agentCpu} -1, every process of the node on {@code
+   * cpu} (taskset; its children inherit it), as every DUT's threads are, so none takes the
+   * generator's CPU. Otherwise the node as on a node with a CPU to spare: the supervisor on both
+   * CPUs, the dataplane's worker alone on {@code cpu} (its other threads confined to {@code
+   * agentCpu}), and the agent on {@code agentCpu}.
    */
   List<String> command(
       String dataplaneCp, String agentCp, Path config, Path stateDir, int cpu, int agentCpu)
       throws IOException {
+    boolean apart = agentCpu >= 0 && agentCpu != cpu;
     List<String> prefix =
         List.of(
             "env",
@@ -134,24 +137,27 @@ final class NodeDut {
             "FLATNET_AGENT_CP=" + agentCp,
             "taskset",
             "-c",
-            Integer.toString(cpu));
+            apart ? cpu + "," + agentCpu : Integer.toString(cpu));
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "--config",
+                config.toString(),
+                "--dir",
+                runDir.toString(),
+                "--state-dir",
+                stateDir.resolve("state").toString(),
+                "--ipam-dir",
+                stateDir.resolve("ipam").toString(),
+                "--metrics",
+                "127.0.0.1:" + metricsPort,
+                "--agent-cpus",
+                Integer.toString(apart ? agentCpu : cpu)));
+    if (!apart) {
+      args.add("--share-cpus");
+    }
     return NodeProcesses.supervisorCommand(
-        prefix,
-        new NodeProcesses.Classpaths(dataplaneCp, agentCp),
-        List.of(
-            "--config",
-            config.toString(),
-            "--dir",
-            runDir.toString(),
-            "--state-dir",
-            stateDir.resolve("state").toString(),
-            "--ipam-dir",
-            stateDir.resolve("ipam").toString(),
-            "--metrics",
-            "127.0.0.1:" + metricsPort,
-            "--share-cpus",
-            "--agent-cpus",
-            Integer.toString(agentCpu < 0 ? cpu : agentCpu)));
+        prefix, new NodeProcesses.Classpaths(dataplaneCp, agentCp), args);
   }
 
   /** Wraps the DUT's line sink: notes each agent's pid and readiness. */

@@ -678,7 +678,7 @@ public final class TrialRunner {
       }
       node.markReady(dut.pid());
       if (system == DutSystem.FLATNET_AGENTCHURN) {
-        node.startLoad(commands.dutCpu());
+        node.startLoad(nodeAgentCpu < 0 ? commands.dutCpu() : nodeAgentCpu);
       }
     }
     return dut;
