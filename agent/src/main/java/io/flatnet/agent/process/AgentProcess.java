@@ -146,6 +146,7 @@ public final class AgentProcess implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    AgentLogFormat.install();
     NodeConfig node;
     try {
       node = ConfigLoader.load(config);
