@@ -579,6 +579,7 @@ public final class Agent implements AgentProtocol.Handler, AutoCloseable {
       peers.close();
       bgp.close();
       ipam.close();
+      runtimeRoutes.close();
       w = watcher;
       watcher = null;
       if (w != null) {

@@ -64,6 +64,32 @@ final class RuntimeRoutes {
     return RuntimeRouteStore.load(stateDir);
   }
 
+  /**
+   * At a clean stop: the journal folded into the snapshot, so that the state directory holds one
+   * file that any version of the agent reads. A failure is logged; the journal still holds it all.
+   */
+  void close() {
+    logUnlogged();
+    try {
+      store.compact(config.runtimeRoutes());
+    } catch (IOException e) {
+      LOG.log(System.Logger.Level.WARNING, "runtime routes: journal not folded at stop: " + e);
+    }
+  }
+
+  private void logUnlogged() {
+    if (unlogged > 0) {
+      long skipped = unlogged;
+      LOG.log(
+          System.Logger.Level.INFO,
+          () ->
+              "runtime routes: "
+                  + skipped
+                  + " more changes applied since the last one logged (each at DEBUG)");
+      unlogged = 0;
+    }
+  }
+
   AgentProtocol.Response add(AgentProtocol.Request r) {
     return apply(List.of(r)).get(0);
   }
@@ -176,17 +202,8 @@ final class RuntimeRoutes {
     long now = System.nanoTime();
     boolean logThis = now - lastLogged >= LOG_EVERY_NANOS;
     if (logThis) {
-      if (unlogged > 0) {
-        long skipped = unlogged;
-        LOG.log(
-            System.Logger.Level.INFO,
-            () ->
-                "runtime routes: "
-                    + skipped
-                    + " more changes applied since the last one logged (each at DEBUG)");
-      }
+      logUnlogged();
       lastLogged = now;
-      unlogged = 0;
     }
     ApplyResult result =
         reconciler.record(

@@ -5,9 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import io.flatnet.agent.config.RouteConfig;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -32,10 +32,6 @@ class RuntimeRouteStoreTest {
       RuntimeRouteStore.apply(routes, c);
     }
     store.record(List.of(changes), routes);
-  }
-
-  private static String journalLine(RuntimeRouteStore.Change c) throws IOException {
-    return RuntimeRouteStore.encode(c) + "\n";
   }
 
   @Test
@@ -84,33 +80,61 @@ class RuntimeRouteStoreTest {
   }
 
   @Test
-  void aFullJournalBecomesASnapshotAndReplayingItAgainChangesNothing() throws IOException {
+  void aFullJournalBecomesASnapshotAndAKillBeforeTheJournalIsGoneLosesNothing() throws IOException {
     RuntimeRouteStore store = RuntimeRouteStore.open(dir);
     List<RouteConfig> routes = new ArrayList<>();
     Random random = new Random(7);
-    String lastJournal = null;
-    for (int i = 0; i <= RuntimeRouteStore.COMPACT_AFTER; i++) {
-      String prefix = "10.77." + random.nextInt(40) + ".0/24";
-      RuntimeRouteStore.Change c =
-          random.nextInt(3) == 0
-              ? RuntimeRouteStore.Change.remove(prefix)
-              : RuntimeRouteStore.Change.add(route(prefix, "192.0.2." + (1 + random.nextInt(9))));
-      if (i == RuntimeRouteStore.COMPACT_AFTER) {
-        // The journal as this change leaves it just before it writes the snapshot.
-        lastJournal = Files.readString(dir.resolve("routes.journal")) + journalLine(c);
-      }
-      record(store, routes, c);
-      if (i % 512 == 0 || i >= RuntimeRouteStore.COMPACT_AFTER - 1) {
+    for (int i = 0; i < RuntimeRouteStore.COMPACT_AFTER; i++) {
+      record(store, routes, randomChange(random));
+      if (i % 512 == 0) {
         assertEquals(routes, RuntimeRouteStore.load(dir), "after change " + i);
       }
     }
-    assertTrue(Files.exists(dir.resolve("routes.json")), "the full journal became a snapshot");
-    assertFalse(Files.exists(dir.resolve("routes.journal")));
-    assertEquals(0, store.journalLines());
-
-    // Killed between the snapshot's rename and the journal's removal: the journal (the last
-    // change appended before the snapshot was written) over the new snapshot reads the same.
-    Files.writeString(dir.resolve("routes.journal"), lastJournal, StandardCharsets.UTF_8);
+    assertEquals(RuntimeRouteStore.COMPACT_AFTER, store.journalLines(), "not folded yet");
     assertEquals(routes, RuntimeRouteStore.load(dir));
+
+    // The next change, as record() makes it, killed between the snapshot and the journal's
+    // removal: the whole journal replays over the snapshot that already has it.
+    RuntimeRouteStore.Change last = randomChange(random);
+    RuntimeRouteStore.apply(routes, last);
+    store.append(List.of(last));
+    store.writeSnapshot(routes);
+    assertTrue(Files.exists(dir.resolve("routes.journal")));
+    assertEquals(routes, RuntimeRouteStore.load(dir));
+
+    // And done whole: a snapshot, no journal.
+    store.removeJournal();
+    for (int i = 0; i <= RuntimeRouteStore.COMPACT_AFTER; i++) {
+      record(store, routes, randomChange(random));
+    }
+    assertFalse(Files.exists(dir.resolve("routes.journal")), "folded at the limit");
+    assertEquals(0, store.journalLines());
+    assertEquals(routes, RuntimeRouteStore.load(dir));
+  }
+
+  @Test
+  void aCleanStopLeavesOneFileThatAnAgentWithoutTheJournalReads() throws IOException {
+    RuntimeRouteStore store = RuntimeRouteStore.open(dir);
+    List<RouteConfig> routes = new ArrayList<>();
+    record(store, routes, RuntimeRouteStore.Change.add(route("10.1.0.0/16", "192.0.2.1")));
+    record(store, routes, RuntimeRouteStore.Change.add(route("10.2.0.0/16", "192.0.2.1")));
+    store.compact(routes);
+    assertFalse(Files.exists(dir.resolve("routes.journal")));
+    assertEquals(
+        routes,
+        List.of(
+            JsonMapper.builder()
+                .build()
+                .readValue(dir.resolve("routes.json").toFile(), RouteConfig[].class)),
+        "routes.json alone holds them");
+    store.compact(routes); // nothing to fold: nothing written
+    assertEquals(routes, RuntimeRouteStore.load(dir));
+  }
+
+  private static RuntimeRouteStore.Change randomChange(Random random) {
+    String prefix = "10.77." + random.nextInt(40) + ".0/24";
+    return random.nextInt(3) == 0
+        ? RuntimeRouteStore.Change.remove(prefix)
+        : RuntimeRouteStore.Change.add(route(prefix, "192.0.2." + (1 + random.nextInt(9))));
   }
 }
