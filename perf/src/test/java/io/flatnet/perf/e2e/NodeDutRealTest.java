@@ -1,6 +1,7 @@
 package io.flatnet.perf.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -46,6 +47,25 @@ class NodeDutRealTest {
             "--resolve-gateway",
             "1=198.51.100.2,198.51.100.1"),
         NodeDut.generatorArgs());
+  }
+
+  @Test
+  void theNodeSharesTheDutsCpuOrKeepsItsWorkerAloneThere(@TempDir Path dir) throws Exception {
+    NodeDut node = new NodeDut(dir.resolve("run"), 9479);
+    String cp = System.getProperty("java.class.path");
+    List<String> shared = node.command(cp, cp, dir.resolve("node.yaml"), dir, 1, -1);
+    assertEquals("1", after(shared, "-c"), shared.toString());
+    assertTrue(shared.contains("--share-cpus"), shared.toString());
+    assertEquals("1", after(shared, "--agent-cpus"), shared.toString());
+
+    List<String> apart = node.command(cp, cp, dir.resolve("node.yaml"), dir, 1, 2);
+    assertEquals("1,2", after(apart, "-c"), "the supervisor and its children on both CPUs");
+    assertFalse(apart.contains("--share-cpus"), "the dataplane confines its other threads");
+    assertEquals("2", after(apart, "--agent-cpus"), apart.toString());
+  }
+
+  private static String after(List<String> argv, String option) {
+    return argv.get(argv.indexOf(option) + 1);
   }
 
   @Test
