@@ -12,6 +12,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The routes added at run time (ctl route add/del): validated with the config in effect, applied,
@@ -108,7 +109,7 @@ final class RuntimeRoutes {
    */
   List<AgentProtocol.Response> apply(List<AgentProtocol.Request> requests) {
     AgentProtocol.Response[] answers = new AgentProtocol.Response[requests.size()];
-    List<RouteConfig> candidate = new ArrayList<>(config.runtimeRoutes());
+    Map<Object, RouteConfig> candidate = RuntimeRouteStore.byNetwork(config.runtimeRoutes());
     List<Integer> folded = new ArrayList<>();
     List<RuntimeRouteStore.Change> changes = new ArrayList<>();
     for (int i = 0; i < requests.size(); i++) {
@@ -126,7 +127,7 @@ final class RuntimeRoutes {
     if (!folded.isEmpty()) {
       String op =
           folded.size() == 1 ? requests.get(folded.get(0)).op() : folded.size() + " route requests";
-      AgentProtocol.Response together = change(op, candidate, changes);
+      AgentProtocol.Response together = change(op, new ArrayList<>(candidate.values()), changes);
       if (together.ok() || folded.size() == 1) {
         for (int i : folded) {
           answers[i] = together;
@@ -143,7 +144,7 @@ final class RuntimeRoutes {
   /** Folds a route-add into {@code candidate}; a response if it is answered without a change. */
   private AgentProtocol.Response foldAdd(
       AgentProtocol.Request r,
-      List<RouteConfig> candidate,
+      Map<Object, RouteConfig> candidate,
       List<RuntimeRouteStore.Change> changes) {
     if (!config.hasFile()) {
       return AgentProtocol.Response.retryLater("the agent has no valid node config yet");
@@ -161,7 +162,7 @@ final class RuntimeRoutes {
   /** Folds a route-del into {@code candidate}; a response if it is answered without a change. */
   private AgentProtocol.Response foldDel(
       AgentProtocol.Request r,
-      List<RouteConfig> candidate,
+      Map<Object, RouteConfig> candidate,
       List<RuntimeRouteStore.Change> changes) {
     if (!config.hasFile()) {
       return AgentProtocol.Response.retryLater("the agent has no valid node config yet");
@@ -169,7 +170,7 @@ final class RuntimeRoutes {
     if (r.prefix() == null) {
       return AgentProtocol.Response.failure("route-del: prefix is required");
     }
-    if (candidate.stream().noneMatch(route -> samePrefix(route.prefix(), r.prefix()))) {
+    if (!candidate.containsKey(RuntimeRouteStore.networkKey(r.prefix()))) {
       boolean configured =
           config.file().routes().stream().anyMatch(route -> samePrefix(route.prefix(), r.prefix()));
       return configured

@@ -15,7 +15,9 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Where the agent keeps the routes added at run time ({@code ctl route add|del}) across restarts,
@@ -86,13 +88,13 @@ public final class RuntimeRouteStore {
    */
   public static List<RouteConfig> load(Path stateDir) throws IOException {
     Path s = stateDir.resolve("routes.json");
-    List<RouteConfig> routes =
+    Map<Object, RouteConfig> routes =
         Files.exists(s)
-            ? new ArrayList<>(List.of(JSON.readValue(s.toFile(), RouteConfig[].class)))
-            : new ArrayList<>();
+            ? byNetwork(List.of(JSON.readValue(s.toFile(), RouteConfig[].class)))
+            : new LinkedHashMap<>();
     Path j = stateDir.resolve("routes.journal");
     if (!Files.exists(j)) {
-      return routes;
+      return new ArrayList<>(routes.values());
     }
     String text = Files.readString(j, StandardCharsets.UTF_8);
     String[] lines = text.split("\n", -1);
@@ -112,31 +114,49 @@ public final class RuntimeRouteStore {
       }
       apply(routes, change);
     }
-    return routes;
+    return new ArrayList<>(routes.values());
   }
 
-  /** {@code routes} with {@code change} made, as a journal replay makes it. */
-  public static void apply(List<RouteConfig> routes, Change change) {
+  /**
+   * {@code routes} by network ({@link #networkKey}), in their order: the form {@link #apply} works
+   * on, one lookup a change instead of a parse of every route.
+   */
+  public static LinkedHashMap<Object, RouteConfig> byNetwork(List<RouteConfig> routes) {
+    LinkedHashMap<Object, RouteConfig> map = new LinkedHashMap<>();
+    for (RouteConfig r : routes) {
+      map.put(networkKey(r.prefix()), r);
+    }
+    return map;
+  }
+
+  /**
+   * {@code routes} (by network) with {@code change} made, as a journal replay makes it: a replaced
+   * route keeps its place.
+   */
+  public static void apply(Map<Object, RouteConfig> routes, Change change) {
     if (change.added() != null) {
-      for (int i = 0; i < routes.size(); i++) {
-        if (samePrefix(routes.get(i).prefix(), change.added().prefix())) {
-          routes.set(i, change.added()); // a replaced route keeps its place
-          return;
-        }
-      }
-      routes.add(change.added());
+      routes.put(networkKey(change.added().prefix()), change.added());
     } else {
-      routes.removeIf(r -> samePrefix(r.prefix(), change.removed()));
+      routes.remove(networkKey(change.removed()));
     }
   }
 
-  /** Whether two prefixes are the same network (as written or not: 10.1.0.0/16, 10.1.0.0/16 ). */
-  public static boolean samePrefix(String a, String b) {
+  /**
+   * What two prefixes that are the same network share (10.1.0.0/16 and " 10.1.0.0/16", or
+   * 2001:db8::/32 and 2001:0db8:0::/32): the parsed network, or the trimmed text if it does not
+   * parse.
+   */
+  public static Object networkKey(String prefix) {
     try {
-      return IpNet.parse(a.trim()).equals(IpNet.parse(b.trim()));
+      return IpNet.parse(prefix.trim());
     } catch (IllegalArgumentException e) {
-      return a.trim().equals(b.trim());
+      return prefix.trim();
     }
+  }
+
+  /** Whether two prefixes are the same network. */
+  public static boolean samePrefix(String a, String b) {
+    return networkKey(a).equals(networkKey(b));
   }
 
   /**

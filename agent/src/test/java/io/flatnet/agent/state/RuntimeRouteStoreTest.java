@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -24,12 +25,20 @@ class RuntimeRouteStoreTest {
     return new RouteConfig(prefix, via, "uplink0");
   }
 
+  /** {@code routes} with {@code c} made, as the agent makes it. */
+  private static void applyTo(List<RouteConfig> routes, RuntimeRouteStore.Change c) {
+    Map<Object, RouteConfig> byNetwork = RuntimeRouteStore.byNetwork(routes);
+    RuntimeRouteStore.apply(byNetwork, c);
+    routes.clear();
+    routes.addAll(byNetwork.values());
+  }
+
   /** Records {@code changes} as the agent does: the routes after them, then the store. */
   private static void record(
       RuntimeRouteStore store, List<RouteConfig> routes, RuntimeRouteStore.Change... changes)
       throws IOException {
     for (RuntimeRouteStore.Change c : changes) {
-      RuntimeRouteStore.apply(routes, c);
+      applyTo(routes, c);
     }
     store.record(List.of(changes), routes);
   }
@@ -96,7 +105,7 @@ class RuntimeRouteStoreTest {
     // The next change, as record() makes it, killed between the snapshot and the journal's
     // removal: the whole journal replays over the snapshot that already has it.
     RuntimeRouteStore.Change last = randomChange(random);
-    RuntimeRouteStore.apply(routes, last);
+    applyTo(routes, last);
     store.append(List.of(last));
     store.writeSnapshot(routes);
     assertTrue(Files.exists(dir.resolve("routes.journal")));
