@@ -59,11 +59,6 @@ public final class NativeMemory {
     ALL.set(SHORT, address, (short) value);
   }
 
-  /** A native-order int at a possibly unaligned address (for byte-order-free sums). */
-  public static int getIntUnaligned(long address) {
-    return ALL.get(INT, address);
-  }
-
   // Big-endian, possibly unaligned packet fields.
 
   public static int getU8(long address) {
