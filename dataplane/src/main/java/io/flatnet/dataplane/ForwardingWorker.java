@@ -18,10 +18,11 @@ import java.util.List;
 import org.agrona.concurrent.Agent;
 
 /**
- * A poll-mode forwarding worker in the shape of DPDK's l3fwd: receive a burst, classify it into
- * per-protocol vectors, run each node over its vector (one bulk lookup each), then flush the TX
- * buffers. It runs on one registered, pinned lcore, allocates nothing and takes no locks: routes
- * and ports arrive as published state, and what it learns leaves through a lock-free channel.
+ * A poll-mode forwarding worker in the shape of DPDK's l3fwd: receive a burst, forward each IPv4
+ * packet in one pass (checks, lookup, rewrite, TX buffer), run the IPv6 node over its vector (one
+ * bulk lookup), then flush the TX buffers. It runs on one registered, pinned lcore, allocates
+ * nothing and takes no locks: routes and ports arrive as published state, and what it learns leaves
+ * through a lock-free channel.
  */
 public final class ForwardingWorker implements Agent {
   public static final int BURST = 32;
@@ -113,7 +114,7 @@ public final class ForwardingWorker implements Agent {
     IcmpRateLimiter icmpLimit = new IcmpRateLimiter(ICMP_ERRORS_PER_SECOND, 100);
     this.neighbors = new NeighborWait(nextHopCapacity, io, toControl);
     this.policyCheck = new PolicyCheck(flowCapacity, counters);
-    this.ipv4 = new Ipv4Node(BURST, io, neighbors, icmpLimit, policyCheck);
+    this.ipv4 = new Ipv4Node(io, neighbors, icmpLimit, policyCheck);
     NeighborLearning learning = new NeighborLearning(toControl, counters);
     this.ipv6 = new Ipv6Node(BURST, io, neighbors, icmpLimit, learning, policyCheck);
     this.arp = new ArpNode(io, learning);
@@ -223,7 +224,6 @@ public final class ForwardingWorker implements Agent {
         }
         try {
           classify(current, count, rx.port());
-          ipv4.run(current, rx.port());
           ipv6.run(current, rx.port());
         } catch (RuntimeException e) {
           recover(count);
@@ -257,12 +257,13 @@ public final class ForwardingWorker implements Agent {
   }
 
   /**
-   * Sorts the burst into the IPv4 and IPv6 vectors; ARP is answered on the spot. Frames that do not
-   * fit the port's MTU or one mbuf, and (on a guarded port) unicast frames for another MAC, go no
-   * further.
+   * Takes the burst packet by packet: IPv4 is forwarded on the spot (one pass, as l3fwd), IPv6
+   * joins its node's vector, ARP is answered on the spot. Frames that do not fit the port's MTU or
+   * one mbuf, and (on a guarded port) unicast frames for another MAC, go no further.
    */
   private void classify(ForwardingState current, int count, int port) {
     PortTable ports = current.ports();
+    ipv4.begin(current, port);
     int maxFrame = ports.mtu(port) + Ethernet.HEADER;
     long onlyMac =
         (ports.guards(port) & PortTable.GUARD_DESTINATION_MAC) != 0 ? ports.mac(port) : -1;
@@ -288,7 +289,7 @@ public final class ForwardingWorker implements Agent {
         }
       }
       switch (Ethernet.type(frame)) {
-        case Ethernet.IPV4 -> ipv4.enqueue(mbuf, frame, length);
+        case Ethernet.IPV4 -> ipv4.process(mbuf, frame, length);
         case Ethernet.IPV6 -> ipv6.enqueue(mbuf, current);
         case Ethernet.ARP -> arp.process(mbuf, current);
         default -> io.drop(mbuf, DropReason.NOT_IP);
@@ -298,7 +299,7 @@ public final class ForwardingWorker implements Agent {
 
   /**
    * A node threw mid-burst (a bug, never a packet's fault alone): free every packet still held (the
-   * rest of the burst and both vectors' unprocessed tails) under {@code worker-exception}, never
+   * rest of the burst and the IPv6 vector's unprocessed tail) under {@code worker-exception}, never
    * one that was already sent or freed, count it, and go on. The packet being handled when it threw
    * is not freed: its fate is unknown, and a leaked mbuf is safer than a double free.
    */
@@ -308,7 +309,6 @@ public final class ForwardingWorker implements Agent {
       io.drop(received.get(i), DropReason.WORKER_EXCEPTION);
     }
     classified = count;
-    ipv4.abandon();
     ipv6.abandon();
   }
 

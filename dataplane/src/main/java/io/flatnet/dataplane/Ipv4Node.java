@@ -10,12 +10,16 @@ import io.flatnet.dpdk.DpdkLayout;
 import io.flatnet.dpdk.Mbuf;
 import io.flatnet.dpdk.NativeMemory;
 import io.flatnet.route.FlowHash;
+import io.flatnet.route.Ipv4Lookup;
 import io.flatnet.route.NextHopTable;
 import io.flatnet.route.NextHops;
+import java.lang.invoke.VarHandle;
 
 /**
- * The IPv4 node: RFC 1812 checks, one bulk lookup for the vector, then each packet's disposition:
- * forward (TTL, MTU, rewrite), wait for its neighbour, answer (echo), or drop with an ICMP error.
+ * The IPv4 node: each packet in one pass, as l3fwd does: RFC 1812 checks, lookup, then its
+ * disposition: forward (TTL, MTU, rewrite), wait for its neighbour, answer (echo), or drop with an
+ * ICMP error. What is the same for the whole burst (tables, the in-port's guards, policy, trace) is
+ * read once by {@link #begin}.
  */
 final class Ipv4Node {
   private static final int IP = Ethernet.HEADER;
@@ -23,32 +27,23 @@ final class Ipv4Node {
   private static final int CSUM_GOOD = DpdkLayout.MBUF_F_RX_IP_CKSUM_GOOD;
   private static final int CSUM_BAD = DpdkLayout.MBUF_F_RX_IP_CKSUM_BAD;
 
-  private final long[] packets;
-  private final long[] frames;
-  private final int[] destinations;
-  private final int[] sources;
-  private final int[] nextHops;
-  private final int[] sourceHops;
-  private int count;
-  private int next; // the first packet of the vector that run has not taken yet
-
   private final PacketIo io;
   private final NeighborWait neighbors;
   private final IcmpRateLimiter icmpLimit;
   private final PolicyCheck policy;
 
-  Ipv4Node(
-      int burst,
-      PacketIo io,
-      NeighborWait neighbors,
-      IcmpRateLimiter icmpLimit,
-      PolicyCheck policy) {
-    this.packets = new long[burst];
-    this.frames = new long[burst];
-    this.destinations = new int[burst];
-    this.sources = new int[burst];
-    this.nextHops = new int[burst];
-    this.sourceHops = new int[burst];
+  // The burst's: set by begin, read for each of its packets.
+  private Ipv4Lookup fib;
+  private NextHops hops;
+  private PortTable ports;
+  private int inPort;
+  private boolean checkSources;
+  private boolean policing;
+  private boolean fromHost;
+  private Tap trace;
+  private boolean plain; // no trace, source guard or policy: a FORWARD next hop needs nothing else
+
+  Ipv4Node(PacketIo io, NeighborWait neighbors, IcmpRateLimiter icmpLimit, PolicyCheck policy) {
     this.io = io;
     this.neighbors = neighbors;
     this.icmpLimit = icmpLimit;
@@ -56,17 +51,34 @@ final class Ipv4Node {
   }
 
   /**
-   * Checks the header of the frame at {@code frame} ({@code frameLength} bytes, the whole packet in
-   * one segment); a good packet joins this burst's vector, a bad one is dropped.
+   * Takes the burst's forwarding state and in-port; after the capture has marked the burst's
+   * packets. On a source-guarded port a packet whose source is not the sender's is dropped.
    */
-  void enqueue(long mbuf, long frame, int frameLength) {
+  void begin(ForwardingState state, int port) {
+    fib = state.ipv4();
+    hops = state.nextHops();
+    ports = state.ports();
+    inPort = port;
+    checkSources = (ports.guards(port) & PortTable.GUARD_SOURCE) != 0;
+    policing = policy.active;
+    fromHost = ports.role(port) == PortTable.ROLE_HOST;
+    Tap tap = io.tap;
+    trace = tap != null && tap.tracing() ? tap : null;
+    plain = trace == null && !checkSources && !policing;
+  }
+
+  /**
+   * Checks the header of the frame at {@code frame} ({@code frameLength} bytes, the whole packet in
+   * one segment) and sends the packet on its way, or drops it.
+   */
+  void process(long mbuf, long frame, int frameLength) {
     long ip = frame + IP;
     int ipLength = frameLength - IP;
     if (ipLength < Ipv4Header.MIN_LENGTH) {
       io.drop(mbuf, DropReason.BAD_IPV4_HEADER);
       return;
     }
-    // The fixed header in three loads, shared by the checks, the checksum and the vector.
+    // The fixed header in three loads, shared by the checks, the checksum and the lookups.
     long head = NativeMemory.getLongBe(ip); // version+IHL, TOS, total length, id, fragment
     long middle = NativeMemory.getLongBe(ip + 8); // TTL, protocol, checksum, source
     int destination = NativeMemory.getIntBe(ip + Ipv4Header.DESTINATION_OFFSET);
@@ -83,88 +95,63 @@ final class Ipv4Node {
       io.drop(mbuf, DropReason.MARTIAN_DESTINATION);
       return;
     }
-    int i = count++;
-    packets[i] = mbuf;
-    frames[i] = frame;
-    destinations[i] = destination;
-    sources[i] = source;
-  }
-
-  /**
-   * Looks up the whole vector at once and sends every packet on its way; on a source-guarded port,
-   * the sources are looked up too and a packet whose source is not the sender's is dropped.
-   */
-  void run(ForwardingState state, int inPort) {
-    if (count == 0) {
+    NextHops hops = this.hops;
+    int nextHop = fib.lookup(destination);
+    long entry = hops.entry(nextHop); // one read: one decision on one version of the entry
+    if (plain && NextHopTable.kindOf(entry) == NextHops.KIND_FORWARD) {
+      forward(mbuf, frame, nextHop, entry, hops, ports, true); // decide's first case, nothing else
       return;
     }
-    PortTable ports = state.ports();
-    boolean checkSources = (ports.guards(inPort) & PortTable.GUARD_SOURCE) != 0;
-    state.ipv4().lookupBulk(destinations, nextHops, count);
-    if (checkSources) {
-      state.ipv4().lookupBulk(sources, sourceHops, count);
-    }
-    NextHops hops = state.nextHops();
-    Tap tap = io.tap;
-    Tap trace = tap != null && tap.tracing() ? tap : null; // one branch per vector
-    if (trace != null) {
-      trace.lookups(packets, nextHops, count, hops, 4);
-    }
-    if (hops.hasGroups()) { // one volatile read per vector when no route is ECMP
-      pickMembers(hops, trace);
-    }
-    boolean policing = policy.active; // one branch per packet, predicted, when no pod has one
-    boolean fromHost = ports.role(inPort) == PortTable.ROLE_HOST;
-    for (int i = 0; i < count; i++) {
-      next = i + 1;
-      long mbuf = packets[i];
-      if (checkSources
-          && !AddressChecks.sourceBelongs(
-              hops.entry(sourceHops[i]), inPort, Ethernet.source(frames[i]))) {
-        io.drop(mbuf, DropReason.SPOOFED_SOURCE);
-        continue;
-      }
-      int nextHop = nextHops[i];
-      long entry = hops.entry(nextHop); // one read: one decision on one version of the entry
-      int kind = NextHopTable.kindOf(entry);
-      if (policing
-          && (kind == NextHops.KIND_FORWARD || kind == NextHops.KIND_RESOLVE)
-          && deniedByPolicy(mbuf, frames[i], fromHost, trace)) {
-        continue;
-      }
-      if (trace != null) { // loop-invariant: the JIT unswitches the loop
-        trace.decision(mbuf, nextHop, entry, hops, ports);
-      }
-      switch (kind) {
-        case NextHops.KIND_FORWARD -> forward(mbuf, frames[i], nextHop, entry, hops, ports, true);
-        case NextHops.KIND_RESOLVE -> forward(mbuf, frames[i], nextHop, entry, hops, ports, false);
-        case NextHops.KIND_LOCAL -> local(mbuf, ports);
-        case NextHops.KIND_NO_ROUTE -> {
-          io.noteDrop(mbuf, DropReason.NO_ROUTE);
-          error(mbuf, ports, Icmp4.DEST_UNREACHABLE, Icmp4.CODE_NET_UNREACHABLE, 0);
-        }
-        default -> io.drop(mbuf, DropReason.BLACKHOLE);
-      }
-    }
-    count = 0;
-    next = 0;
+    decide(mbuf, frame, source, destination, nextHop, entry);
   }
 
   /**
-   * Replaces each ECMP group next hop of the vector with the member its flow hashes to, so that
-   * everything after (policy, neighbour hold, rewrite, traces) sees an ordinary next hop.
+   * The packet's disposition from its route's next hop {@code nextHop} ({@code entry} as read): the
+   * trace, the ECMP member, the source guard, policy, then what the next hop's kind says.
    */
-  private void pickMembers(NextHops hops, Tap trace) {
-    for (int i = 0; i < count; i++) {
-      long entry = hops.entry(nextHops[i]);
-      if (NextHopTable.kindOf(entry) == NextHops.KIND_GROUP) {
-        int hash = flowHash(packets[i], frames[i], sources[i], destinations[i]);
-        int member = hops.groupMember(entry, hash);
-        if (trace != null) {
-          trace.member(packets[i], nextHops[i], entry, hash, member, hops);
-        }
-        nextHops[i] = member;
+  private void decide(long mbuf, long frame, int source, int destination, int nextHop, long entry) {
+    NextHops hops = this.hops;
+    Tap trace = this.trace;
+    if (trace != null) {
+      trace.lookup(mbuf, nextHop, hops, 4);
+    }
+    if (NextHopTable.kindOf(entry) == NextHops.KIND_GROUP) {
+      // ECMP: the member the flow hashes to, an ordinary next hop for everything after. The fence
+      // orders the lookup's loads before the group's (free on x86).
+      VarHandle.acquireFence();
+      int hash = flowHash(mbuf, frame, source, destination);
+      int member = hops.groupMember(entry, hash);
+      if (trace != null) {
+        trace.member(mbuf, nextHop, entry, hash, member, hops);
       }
+      nextHop = member;
+      entry = hops.entry(member);
+    }
+    if (checkSources
+        && !AddressChecks.sourceBelongs(
+            hops.entry(fib.lookup(source)), inPort, Ethernet.source(frame))) {
+      io.drop(mbuf, DropReason.SPOOFED_SOURCE);
+      return;
+    }
+    int kind = NextHopTable.kindOf(entry);
+    PortTable ports = this.ports;
+    if (policing
+        && (kind == NextHops.KIND_FORWARD || kind == NextHops.KIND_RESOLVE)
+        && deniedByPolicy(mbuf, frame, fromHost, trace)) {
+      return;
+    }
+    if (trace != null) {
+      trace.decision(mbuf, nextHop, entry, hops, ports);
+    }
+    switch (kind) {
+      case NextHops.KIND_FORWARD -> forward(mbuf, frame, nextHop, entry, hops, ports, true);
+      case NextHops.KIND_RESOLVE -> forward(mbuf, frame, nextHop, entry, hops, ports, false);
+      case NextHops.KIND_LOCAL -> local(mbuf, ports);
+      case NextHops.KIND_NO_ROUTE -> {
+        io.noteDrop(mbuf, DropReason.NO_ROUTE);
+        error(mbuf, ports, Icmp4.DEST_UNREACHABLE, Icmp4.CODE_NET_UNREACHABLE, 0);
+      }
+      default -> io.drop(mbuf, DropReason.BLACKHOLE);
     }
   }
 
@@ -202,12 +189,6 @@ final class Ipv4Node {
     }
     io.drop(mbuf, PolicyCheck.dropReason(verdict));
     return true;
-  }
-
-  /** After a throw: frees what run had not taken yet and empties the vector. */
-  void abandon() {
-    io.drop(packets, next, count, DropReason.WORKER_EXCEPTION);
-    count = next = 0;
   }
 
   private void forward(

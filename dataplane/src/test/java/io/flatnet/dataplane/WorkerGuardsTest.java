@@ -295,7 +295,7 @@ class WorkerGuardsTest {
   }
 
   @Test
-  void aLookupThatThrowsMidBurstFreesEveryHeldPacketOnceAndTheWorkerGoesOn() {
+  void aLookupThatThrowsMidBurstLeavesWhatWasSentAloneFreesTheRestAndTheWorkerGoesOn() {
     int poison = ip(10, 1, 6, 6);
     ForwardingState healthy = routes.state();
     worker.setState(
@@ -312,9 +312,29 @@ class WorkerGuardsTest {
     byte[] good = TestPackets.udp(POD_IP, ip(10, 1, 2, 3), 64, 10);
     byte[] bad = TestPackets.udp(POD_IP, poison, 64, 10);
     byte[] good6 = TestPackets.udp6(POD_IP6, TestRoutes.FORWARDED_IP6, 64, 10);
-    assertEquals(0, send(good, bad, good, good6));
+    byte[][] frames = {good6, good, bad, good};
+    MbufArray mbufs = new MbufArray(arena, frames.length);
+    assertTrue(pool.allocBulk(mbufs, frames.length));
+    for (int i = 0; i < frames.length; i++) {
+      NativeMemory.copy(frames[i], Mbuf.dataAddress(mbufs.get(i)));
+      Mbuf.setLength(mbufs.get(i), frames[i].length);
+    }
+    long thrownOn = mbufs.get(2);
+    assertEquals(frames.length, inRing.burst(mbufs, frames.length));
+    worker.doWork();
+    worker.doWork();
+    MbufArray drained = new MbufArray(arena, 32);
+    assertEquals(1, drain(outRing, drained), "the IPv4 packet before the throw was sent");
     assertEquals(1, worker.counters().events(WorkerEvent.WORKER_EXCEPTION));
-    assertEquals(4, drops(DropReason.WORKER_EXCEPTION), "the IPv4 and IPv6 vectors, freed once");
+    assertEquals(
+        2,
+        drops(DropReason.WORKER_EXCEPTION),
+        "the IPv4 packet after it and the IPv6 vector, each freed once");
+    // The packet being handled when the lookup threw is not freed (its fate is unknown); the
+    // test knows it was untouched and returns it, so the pool check stays exact.
+    MbufArray leaked = new MbufArray(arena, 1);
+    leaked.set(0, thrownOn);
+    PktMbufPool.freeBulk(leaked.address(), 1);
     assertEquals(2, send(good, good6), "the next burst forwards");
     worker.setState(healthy);
   }

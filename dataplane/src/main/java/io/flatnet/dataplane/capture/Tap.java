@@ -225,13 +225,18 @@ public final class Tap {
   /** The parsed and lookup stages of a vector's marked packets. */
   public void lookups(long[] packets, int[] nextHops, int count, NextHops hops, int family) {
     for (int i = 0; i < count; i++) {
-      int id = traceId(packets[i]);
-      if (id != 0) {
-        stage(id, CaptureFile.STAGE_PARSED, CaptureFile.NO_PORT, family, 0);
-        long entry = hops.entry(nextHops[i]);
-        int kind = NextHopTable.kindOf(entry);
-        stage(id, CaptureFile.STAGE_LOOKUP, routedPort(entry), nextHops[i], kind);
-      }
+      lookup(packets[i], nextHops[i], hops, family);
+    }
+  }
+
+  /** A packet's parse and lookup stages, if it is marked. */
+  public void lookup(long mbuf, int nextHop, NextHops hops, int family) {
+    int id = traceId(mbuf);
+    if (id != 0) {
+      stage(id, CaptureFile.STAGE_PARSED, CaptureFile.NO_PORT, family, 0);
+      long entry = hops.entry(nextHop);
+      int kind = NextHopTable.kindOf(entry);
+      stage(id, CaptureFile.STAGE_LOOKUP, routedPort(entry), nextHop, kind);
     }
   }
 
