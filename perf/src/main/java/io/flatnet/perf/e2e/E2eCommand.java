@@ -261,6 +261,14 @@ public final class E2eCommand implements Callable<Integer> {
       description = "Where the JSON and PNG results go. Default: <repo>/perf/results.")
   private Path resultsDir;
 
+  @Option(
+      names = "--profile",
+      description =
+          "Sample the DUT's CPU with perf record over each offered-load trial's measured seconds"
+              + " (testpmd flowgen): ns a packet in each of the DUT's shared objects (the vhost"
+              + " PMD, the router's own code), in the report and the JSON.")
+  boolean profile;
+
   @Option(names = "--no-results", description = "Write no result files.")
   private boolean noResults;
 
@@ -403,6 +411,10 @@ public final class E2eCommand implements Callable<Integer> {
             dataplaneCp,
             dutCpu,
             genCpu);
+    if (profile && DutProfile.perfBinary() == null) {
+      problems = new ArrayList<>(problems);
+      problems.add("--profile needs perf: apt-get install linux-perf");
+    }
     if (!problems.isEmpty()) {
       err.println("flatnet bench e2e: cannot run:");
       problems.forEach(p -> err.println("  - " + p));
@@ -503,7 +515,8 @@ public final class E2eCommand implements Callable<Integer> {
     try (Processes processes = new Processes(scratch)) {
       TrialRunner runner =
           new TrialRunner(processes, commands, scratch, logDir, err)
-              .withNode(nodeDataplaneCp, nodeAgentCp, nodeAgentCpu);
+              .withNode(nodeDataplaneCp, nodeAgentCp, nodeAgentCpu)
+              .withProfile(profile);
       if (checkSeconds > 0) {
         for (DutSystem s : dutSystems) {
           if (s.routes() && s != DutSystem.FLATNET_CUT) {
@@ -699,6 +712,9 @@ public final class E2eCommand implements Callable<Integer> {
           t.mpps(),
           t.window().lossFraction() * 100,
           t.window().port0Share());
+      if (!t.dutProfile().isEmpty()) {
+        err.println("        DUT CPU a packet: " + DutProfile.line(t.dutProfile(), t.mpps()));
+      }
     } else {
       err.printf(
           Locale.ROOT,

@@ -1366,6 +1366,40 @@ public final class Report {
     }
   }
 
+  /**
+   * With {@code --profile}: per size and system, the medians over rounds of the DUT's ns a packet
+   * in the vhost PMD, in its own code, and on its CPU but not its own; empty without.
+   */
+  private ObjectNode dutProfileJson() {
+    ObjectNode out = BenchJson.object();
+    for (int size : setup.sizes()) {
+      ObjectNode bySystem = BenchJson.object();
+      for (DutSystem system : setup.systems()) {
+        List<double[]> parts =
+            trials.stream()
+                .filter(t -> t.ok() && t.frameBytes() == size && t.system() == system)
+                .filter(t -> !t.dutProfile().isEmpty())
+                .map(t -> DutProfile.nsPerPacket(t.dutProfile(), t.mpps()))
+                .toList();
+        if (parts.isEmpty()) {
+          continue;
+        }
+        ObjectNode o = bySystem.putObject(system.label()).put("rounds", parts.size());
+        String[] names = {"vhost_pmd", "own_code", "not_the_dut"};
+        for (int i = 0; i < names.length; i++) {
+          int part = i;
+          o.put(
+              names[i],
+              Stats.summarize(parts.stream().mapToDouble(p -> p[part]).toArray()).median());
+        }
+      }
+      if (!bySystem.isEmpty()) {
+        out.set(FrameSize.label(size), bySystem);
+      }
+    }
+    return out;
+  }
+
   /** The headline figures of the first frame size, for a quick look. */
   private ObjectNode summaryJson() {
     int size = setup.sizes().getFirst();
@@ -1373,6 +1407,10 @@ public final class Report {
     ObjectNode bySize = out.putObject("flatnet_l3fwd_by_size");
     for (SizeRow r : sizeRows()) {
       bySize.put(FrameSize.label(r.frameBytes()), r.flatnetOverL3fwd().summary().median());
+    }
+    ObjectNode profiles = dutProfileJson();
+    if (!profiles.isEmpty()) {
+      out.set("dut_ns_per_packet", profiles);
     }
     List<FlatnetSummary> flatnet = flatnetSummaries();
     if (!flatnet.isEmpty()) {
@@ -1616,6 +1654,16 @@ public final class Report {
     if (t.flatnet() != null) {
       out.put("flatnet_forwarded_mpps_whole_run", t.flatnet().forwardedMpps());
       out.put("flatnet_summary", t.flatnet().line());
+    }
+    if (!t.dutProfile().isEmpty() && t.ok()) {
+      ObjectNode shares = out.putObject("dut_cpu_share_by_object");
+      ObjectNode ns = out.putObject("dut_ns_per_packet_by_object");
+      t.dutProfile()
+          .forEach(
+              (dso, share) -> {
+                shares.put(dso, share);
+                ns.put(dso, share * 1000 / t.mpps());
+              });
     }
     return out;
   }

@@ -19,6 +19,8 @@ import java.util.Map;
  *     and port shares are unknown
  * @param pktgen Pktgen-DPDK's own figures when it was the generator ({@code --generator pktgen}):
  *     then {@code window} comes from them too; null otherwise
+ * @param dutProfile with {@code --profile}: the DUT's shared objects' shares (0..1) of its CPU's
+ *     samples in the measured seconds, and {@link DutProfile#OTHER}; empty otherwise
  */
 public record TrialResult(
     int round,
@@ -31,7 +33,8 @@ public record TrialResult(
     String error,
     double[] busyBefore,
     boolean dutCounted,
-    PktgenStats.Result pktgen) {
+    PktgenStats.Result pktgen,
+    Map<String, Double> dutProfile) {
 
   /** A trial that produced no figures, and why. */
   static TrialResult failed(
@@ -47,7 +50,8 @@ public record TrialResult(
         error,
         new double[0],
         dutCounted,
-        null);
+        null,
+        Map.of());
   }
 
   /** A copy with the CPU load measured before the trial. */
@@ -63,7 +67,25 @@ public record TrialResult(
         error,
         busy,
         dutCounted,
-        pktgen);
+        pktgen,
+        dutProfile);
+  }
+
+  /** A copy with the DUT's profile. */
+  TrialResult withDutProfile(Map<String, Double> profile) {
+    return new TrialResult(
+        round,
+        system,
+        frameBytes,
+        window,
+        generatorForward,
+        dutTxByPort,
+        flatnet,
+        error,
+        busyBefore,
+        dutCounted,
+        pktgen,
+        profile);
   }
 
   public boolean ok() {

@@ -40,6 +40,9 @@ public final class TrialRunner {
   /** The node agent's CPU, or -1: the DUT's. */
   private int nodeAgentCpu = -1;
 
+  /** perf record on the DUT's CPU in offered-load trials ({@code --profile}). */
+  private boolean profile;
+
   /** The node DUT running now, or null. */
   private NodeDut node;
 
@@ -62,6 +65,15 @@ public final class TrialRunner {
     this.scratch = scratch;
     this.logDir = logDir;
     this.progress = progress;
+  }
+
+  /**
+   * With {@code perf record} on the DUT's CPU over each offered-load trial's measured seconds
+   * (testpmd flowgen as the generator): where the DUT's time goes, by shared object.
+   */
+  public TrialRunner withProfile(boolean on) {
+    this.profile = on;
+    return this;
   }
 
   /**
@@ -160,10 +172,14 @@ public final class TrialRunner {
               line -> genStats.accept(line).ifPresent(blocks::add));
       int wanted = warmup + measure + 1;
       int seen = 0;
+      DutProfile sampling = null;
       long genDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(wanted + 30L);
       while (seen < wanted) {
         if (blocks.poll(250, TimeUnit.MILLISECONDS) != null) {
           seen++;
+          if (profile && seen == warmup + 1 && measure > 1) { // the measured seconds begin
+            sampling = DutProfile.start(dir, commands.dutCpu(), measure - 1);
+          }
           continue;
         }
         if (!gen.isAlive()) {
@@ -178,6 +194,7 @@ public final class TrialRunner {
               round, system, frameBytes, gen, "only " + seen + " of " + wanted + " stats seconds");
         }
       }
+      Map<String, Double> dutProfile = sampling == null ? Map.of() : sampling.finish(dut.pid());
       processes.stop(gen, 10_000);
       Processes.Child stoppedGen = gen;
       gen = null;
@@ -189,16 +206,17 @@ public final class TrialRunner {
         return failed(round, system, frameBytes, stoppedGen, "too few statistics blocks");
       }
       return measured(
-          round,
-          system,
-          frameBytes,
-          window,
-          genStats.forwardTotals(),
-          dutStats,
-          flatnet.get(),
-          dutClean,
-          stoppedDut,
-          null);
+              round,
+              system,
+              frameBytes,
+              window,
+              genStats.forwardTotals(),
+              dutStats,
+              flatnet.get(),
+              dutClean,
+              stoppedDut,
+              null)
+          .withDutProfile(dutProfile);
     } catch (IOException | IllegalStateException e) {
       return TrialResult.failed(round, system, frameBytes, e.getMessage(), false);
     } finally {
@@ -243,7 +261,8 @@ public final class TrialRunner {
         error,
         new double[0],
         false,
-        pktgen);
+        pktgen,
+        Map.of());
   }
 
   private static long[] dutTxByPort(
@@ -932,7 +951,8 @@ public final class TrialRunner {
           null,
           new double[0],
           true,
-          null);
+          null,
+          Map.of());
     } catch (TrialFailure f) {
       return failed(round, system, frameBytes, f.culprit, f.getMessage());
     } catch (IOException | IllegalStateException e) {

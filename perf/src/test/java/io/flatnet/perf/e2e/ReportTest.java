@@ -72,7 +72,7 @@ class ReportTest {
         new TestpmdStats.Window(
             mpps, new long[] {rx / 2, rx / 2}, new long[] {rx / 2, rx / 2}, new double[] {mpps}, 2);
     return new TrialResult(
-        round, s, size, w, Map.of(), new long[0], f, null, new double[0], false, null);
+        round, s, size, w, Map.of(), new long[0], f, null, new double[0], false, null, Map.of());
   }
 
   private static SearchResult fixed(
