@@ -116,6 +116,11 @@ final class DutProfile {
     return parseReport(out);
   }
 
+  /** Stops the recording (a trial that ended early); its data is not read. */
+  void cancel() {
+    record.destroy();
+  }
+
   /**
    * Parses {@code perf report --stdio -q --sort dso} (lines {@code " 74.11% librte_vhost.so.23.0"},
    * percentages of all samples even when filtered by pid): share by object, JIT code as one {@code

@@ -132,6 +132,7 @@ public final class TrialRunner {
     TestpmdStats genStats = new TestpmdStats(2);
     TestpmdStats dutStats = new TestpmdStats(2);
     AtomicReference<FlatnetSummary> flatnet = new AtomicReference<>();
+    DutProfile sampling = null;
     try {
       Files.createDirectories(dir);
       Path sock0 = dir.resolve("p0.sock");
@@ -172,7 +173,6 @@ public final class TrialRunner {
               line -> genStats.accept(line).ifPresent(blocks::add));
       int wanted = warmup + measure + 1;
       int seen = 0;
-      DutProfile sampling = null;
       long genDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(wanted + 30L);
       while (seen < wanted) {
         if (blocks.poll(250, TimeUnit.MILLISECONDS) != null) {
@@ -195,6 +195,7 @@ public final class TrialRunner {
         }
       }
       Map<String, Double> dutProfile = sampling == null ? Map.of() : sampling.finish(dut.pid());
+      sampling = null;
       processes.stop(gen, 10_000);
       Processes.Child stoppedGen = gen;
       gen = null;
@@ -220,6 +221,9 @@ public final class TrialRunner {
     } catch (IOException | IllegalStateException e) {
       return TrialResult.failed(round, system, frameBytes, e.getMessage(), false);
     } finally {
+      if (sampling != null) { // the trial ended early: stop sampling with it
+        sampling.cancel();
+      }
       if (gen != null) {
         processes.stop(gen, 5_000);
       }
