@@ -71,23 +71,6 @@ public record TrialResult(
         dutProfile);
   }
 
-  /** A copy with the DUT's profile. */
-  TrialResult withDutProfile(Map<String, Double> profile) {
-    return new TrialResult(
-        round,
-        system,
-        frameBytes,
-        window,
-        generatorForward,
-        dutTxByPort,
-        flatnet,
-        error,
-        busyBefore,
-        dutCounted,
-        pktgen,
-        profile);
-  }
-
   public boolean ok() {
     return error == null && window != null;
   }

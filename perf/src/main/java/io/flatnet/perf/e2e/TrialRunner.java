@@ -207,17 +207,17 @@ public final class TrialRunner {
         return failed(round, system, frameBytes, stoppedGen, "too few statistics blocks");
       }
       return measured(
-              round,
-              system,
-              frameBytes,
-              window,
-              genStats.forwardTotals(),
-              dutStats,
-              flatnet.get(),
-              dutClean,
-              stoppedDut,
-              null)
-          .withDutProfile(dutProfile);
+          round,
+          system,
+          frameBytes,
+          window,
+          genStats.forwardTotals(),
+          dutStats,
+          flatnet.get(),
+          dutClean,
+          stoppedDut,
+          null,
+          dutProfile);
     } catch (IOException | IllegalStateException e) {
       return TrialResult.failed(round, system, frameBytes, e.getMessage(), false);
     } finally {
@@ -236,7 +236,8 @@ public final class TrialRunner {
 
   /**
    * A measured trial's result with the DUT's side added: its TX per port, and flatnet's summary (a
-   * flatnet DUT that printed none is the trial's error, and the tail of its log is shown).
+   * flatnet DUT that printed none is the trial's error, and the tail of its log is shown), and its
+   * profile ({@code --profile}; empty otherwise).
    */
   private TrialResult measured(
       int round,
@@ -248,7 +249,8 @@ public final class TrialRunner {
       FlatnetSummary flatnet,
       boolean dutClean,
       Processes.Child stoppedDut,
-      PktgenStats.Result pktgen) {
+      PktgenStats.Result pktgen,
+      Map<String, Double> dutProfile) {
     String error = null;
     if (system.flatnet() && flatnet == null) {
       error = "flatnet printed no JSON summary" + (dutClean ? "" : " (killed)");
@@ -266,7 +268,7 @@ public final class TrialRunner {
         new double[0],
         false,
         pktgen,
-        Map.of());
+        dutProfile);
   }
 
   private static long[] dutTxByPort(
@@ -582,7 +584,8 @@ public final class TrialRunner {
           flatnet.get(),
           dutClean,
           stoppedDut,
-          null);
+          null,
+          Map.of());
     } catch (TrialFailure f) {
       return failed(round, system, frameBytes, f.culprit, f.getMessage());
     } catch (IOException | IllegalStateException | IllegalArgumentException e) {
@@ -838,7 +841,8 @@ public final class TrialRunner {
           flatnet.get(),
           dutClean,
           stoppedDut,
-          result);
+          result,
+          Map.of());
     } catch (TrialFailure f) {
       return failed(round, system, frameBytes, f.culprit, f.getMessage());
     } catch (IOException | IllegalStateException | IllegalArgumentException e) {
