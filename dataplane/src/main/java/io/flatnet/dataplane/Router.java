@@ -742,6 +742,7 @@ public final class Router implements AutoCloseable {
       workers.get(w).setPolicy(policyTable);
     }
     publishPorts();
+    HotPathStrings.internAll();
     for (ForwardingWorker worker : workers) {
       AgentRunner runner = new AgentRunner(idle, Throwable::printStackTrace, null, worker);
       runners.add(runner);
