@@ -1017,6 +1017,20 @@ public final class Report {
             "flatnet workers: %d garbage collections and %d bytes allocated on worker threads over"
                 + " %d trials (JVM MXBeans, from the end of each trial's warm-up to its end)%n",
             gcs, allocated, summaries.size()));
+    // Which trials: the hot path's target is 0, so each one that missed it is worth a look.
+    for (TrialResult t : trials) {
+      FlatnetSummary f = t.flatnet();
+      if (f != null && (f.workerAllocatedBytes() > 0 || f.gcCollections() > 0)) {
+        sb.append(
+            f(
+                "  round %d %s %s: %d bytes, %d collections%n",
+                t.round(),
+                FrameSize.display(t.frameBytes()),
+                t.system().label(),
+                Math.max(0, f.workerAllocatedBytes()),
+                f.gcCollections()));
+      }
+    }
   }
 
   /** The figures each policy system's runs report, in {@link #policyFigures}, and their units. */

@@ -109,6 +109,32 @@ class ReportTest {
   }
 
   @Test
+  void theTableNamesEachTrialWhoseWorkersAllocatedOrCollected() {
+    FlatnetSummary clean = summary(5000, -1);
+    FlatnetSummary allocated =
+        FlatnetSummary.parse(
+                clean
+                    .line()
+                    .replace("\"worker_allocated_bytes\":0", "\"worker_allocated_bytes\":208"))
+            .orElseThrow();
+    List<TrialResult> trials =
+        List.of(
+            trial(1, DutSystem.FLATNET, 64, 9, clean),
+            trial(2, DutSystem.FLATNET, 64, 9, allocated),
+            trial(2, DutSystem.FLATNET, IMIX, 4, clean));
+    Report report =
+        new Report(
+            setup(List.of(64, IMIX), List.of(DutSystem.FLATNET), 0), trials, List.of(), List.of());
+    String table = report.table();
+    assertTrue(
+        table.contains(
+            "0 garbage collections and 208 bytes allocated on worker threads over 3 trials"),
+        table);
+    assertTrue(table.contains("  round 2 64 B flatnet: 208 bytes, 0 collections"), table);
+    assertEquals(1, table.lines().filter(l -> l.startsWith("  round ")).count(), table);
+  }
+
+  @Test
   void eachFrameSizeGetsItsRowRatioAndGbps() throws Exception {
     List<DutSystem> systems = List.of(DutSystem.L3FWD, DutSystem.FLATNET);
     List<TrialResult> trials = new ArrayList<>();
