@@ -145,7 +145,8 @@ public record Commands(
           "-XX:+AlwaysPreTouch",
           "-XX:+UseTransparentHugePages",
           "-Xss4m",
-          "-XX:PerMethodTrapLimit=0");
+          "-XX:PerMethodTrapLimit=0",
+          "-Djava.lang.invoke.MethodHandle.CUSTOMIZE_THRESHOLD=-1");
 
   /**
    * Packet length for an Ethernet frame size: DPDK's pkt_len excludes the 4-byte FCS.
