@@ -21,14 +21,13 @@ import java.util.stream.Stream;
  * Interns, before the workers start, every string constant of the classes the workers run.
  *
  * <p>Why: when a method gets hot enough for C2, HotSpot's {@code CompileBroker::compile_method}
- * resolves every string constant of the method's class on the thread that asked: the worker. C1
- * has already resolved those of the methods it compiled (on its own thread), which leaves the
- * literals of methods never run, such as error messages. A class a worker first makes hot
- * mid-traffic (PktMbufPool, through a full TX ring freeing what it refused) then costs the worker
- * a String and its byte[] per such literal: 208 bytes seen in bench e2e, at a random second.
- * Resolving a string that is already interned allocates nothing, so interning them here, on the
- * control thread, keeps the worker at zero. The StringTable holds its entries weakly, so this
- * class keeps them.
+ * resolves every string constant of the method's class on the thread that asked: the worker. C1 has
+ * already resolved those of the methods it compiled (on its own thread), which leaves the literals
+ * of methods never run, such as error messages. A class a worker first makes hot mid-traffic
+ * (PktMbufPool, through a full TX ring freeing what it refused) then costs the worker a String and
+ * its byte[] per such literal: 208 bytes seen in bench e2e, at a random second. Resolving a string
+ * that is already interned allocates nothing, so interning them here, on the control thread, keeps
+ * the worker at zero. The StringTable holds its entries weakly, so this class keeps them.
  */
 public final class HotPathStrings {
 
