@@ -41,17 +41,43 @@ public final class HotPathStrings {
           org.agrona.concurrent.AgentRunner.class); // the worker's runner and idle strategies
 
   private static List<String> kept;
+  private static boolean started;
 
   private HotPathStrings() {}
 
   /**
-   * Interns the string constants of every class in the workers' code sources, once per JVM.
+   * Starts {@link #internAll()} on a thread of its own (once per JVM), so that reading the classes
+   * overlaps the router's set-up instead of delaying its workers; {@link #internAll()} waits for
+   * it.
+   */
+  public static synchronized void startInBackground() {
+    if (!started && kept == null) {
+      started = true;
+      Thread.ofPlatform()
+          .daemon()
+          .name("flatnet-hot-path-strings")
+          .start(HotPathStrings::internAll);
+    }
+  }
+
+  /**
+   * Interns the string constants of every class in the workers' code sources, once per JVM. If they
+   * cannot be read, says so on stderr and goes on: the workers run as before, at worst allocating a
+   * few hundred bytes once mid-traffic.
    *
    * @return how many distinct strings are held
    */
   public static synchronized int internAll() {
     if (kept == null) {
-      kept = internAll(WORKER_CODE);
+      try {
+        kept = internAll(WORKER_CODE);
+      } catch (RuntimeException e) {
+        System.err.println(
+            "flatnet: warning: the workers' string constants were not interned ("
+                + e.getMessage()
+                + "); a worker may allocate once when the JIT first compiles a rare path");
+        kept = List.of();
+      }
     }
     return kept.size();
   }
